@@ -1,0 +1,90 @@
+"""Byte encodings used on the wire: base64url without padding and canonical JSON.
+
+One function turns JSON data into the bytes we sign (:func:`canonical_json`, RFC
+8785 JCS through the ``rfc8785`` package); every decoder here is strict and raises
+:class:`protocol.errors.EncodingError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any
+
+import rfc8785
+
+from protocol.errors import EncodingError
+
+__all__ = ["b64url_decode", "b64url_encode", "canonical_json", "compact_json", "parse_json"]
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# Bits of the last character that carry no data, by length mod 4 (1 is invalid).
+_UNUSED_BITS = {0: 0, 2: 0b1111, 3: 0b11}
+
+
+def b64url_encode(data: bytes) -> str:
+    """Base64url without padding (RFC 7515 §2)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Decode unpadded base64url; refuse padding, other alphabets and bad lengths."""
+    if not isinstance(text, str) or not _B64URL.fullmatch(text) or len(text) % 4 == 1:
+        raise EncodingError(f"not unpadded base64url: {str(text)[:40]!r}")
+    # The unused low bits of the last character must be zero (RFC 4648 §3.5), so
+    # that every byte string has exactly one encoding and no flipped bit goes unseen.
+    unused = _UNUSED_BITS[len(text) % 4]
+    if unused and _ALPHABET.index(text[-1]) & unused:
+        raise EncodingError(
+            f"non-canonical base64url (stray bits in the last character): {text[-4:]!r}"
+        )
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise EncodingError(f"not base64url: {exc}") from exc
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 canonical form: the only bytes we ever sign for JSON documents."""
+    try:
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise EncodingError(f"cannot canonicalise: {exc}") from exc
+
+
+def compact_json(value: Any) -> bytes:
+    """Compact UTF-8 JSON (no spaces), key order preserved; NaN and Infinity refused."""
+    try:
+        return _COMPACT.encode(value).encode()
+    except (TypeError, ValueError) as exc:
+        raise EncodingError(f"not JSON data: {exc}") from exc
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise ValueError(f"duplicate key {duplicate!r}")
+    return obj
+
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_STRICT = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
+
+
+def parse_json(data: bytes | str) -> Any:
+    """Parse JSON strictly: UTF-8 only, no NaN/Infinity, no duplicate object keys."""
+    try:
+        if isinstance(data, bytes):
+            data = data.decode("utf-8")
+        return _STRICT.decode(data)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise EncodingError(f"not valid JSON: {exc}") from exc

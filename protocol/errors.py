@@ -1,0 +1,150 @@
+"""The protocol layer's exception tree.
+
+Every failure in ``protocol`` raises one of these; nothing else escapes a public
+function (a foreign ``ValueError`` or ``KeyError`` is translated where it enters,
+``raise ... from exc``). The node maps each class to an RFC 9457 problem type
+through its ``code``.
+
+    ProtocolError
+    ├── EncodingError            malformed base64url, JSON, PEM or compact serialisation
+    ├── KeyUnusable              a key cannot be loaded or has the wrong type
+    ├── SchemaError
+    │   ├── UnknownSchema        ``sch`` names no schema this code knows
+    │   └── SchemaViolation      a record or a disclosed subset breaks its schema
+    ├── PacketError
+    │   ├── MalformedPacket      not an SD-JWT of ours (header, claims, structure)
+    │   ├── SignatureInvalid     the issuer signature does not verify
+    │   ├── DisclosureMismatch   a disclosure's digest is not in the signed payload
+    │   ├── DuplicateDisclosure  a disclosure or digest occurs more than once
+    │   ├── DuplicateClaim       a disclosed claim name already exists where it lands
+    │   └── OverDisclosure       a view discloses a field its policy withholds
+    ├── TrustError
+    │   ├── UnknownIssuer        the issuer is not a participant of the manifest
+    │   ├── UnknownKey           the key id is not one of the issuer's keys
+    │   ├── KeyNotValid          the key is outside its validity window at that time
+    │   └── KeyRevoked           the key was revoked
+    ├── PolicyError              a policy is malformed (unknown schema, field or treatment)
+    └── ManifestRejected         too few signatures, a lower serial, a bad signature, ...
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DisclosureMismatch",
+    "DuplicateClaim",
+    "DuplicateDisclosure",
+    "EncodingError",
+    "KeyNotValid",
+    "KeyRevoked",
+    "KeyUnusable",
+    "MalformedPacket",
+    "ManifestRejected",
+    "OverDisclosure",
+    "PacketError",
+    "PolicyError",
+    "ProtocolError",
+    "SchemaError",
+    "SchemaViolation",
+    "SignatureInvalid",
+    "TrustError",
+    "UnknownIssuer",
+    "UnknownKey",
+    "UnknownSchema",
+]
+
+
+class ProtocolError(Exception):
+    """Base of every protocol failure; ``code`` is stable and machine-readable."""
+
+    code = "protocol-error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class EncodingError(ProtocolError):
+    code = "encoding-error"
+
+
+class KeyUnusable(ProtocolError):
+    """A key cannot be loaded (bad PEM, wrong passphrase, not Ed25519)."""
+
+    code = "key-unusable"
+
+
+class SchemaError(ProtocolError):
+    code = "schema-error"
+
+
+class UnknownSchema(SchemaError):
+    code = "unknown-schema"
+
+
+class SchemaViolation(SchemaError):
+    code = "schema-violation"
+
+
+class PacketError(ProtocolError):
+    code = "packet-error"
+
+
+class MalformedPacket(PacketError):
+    code = "malformed-packet"
+
+
+class SignatureInvalid(PacketError):
+    code = "signature-invalid"
+
+
+class DisclosureMismatch(PacketError):
+    code = "disclosure-mismatch"
+
+
+class DuplicateDisclosure(PacketError):
+    code = "duplicate-disclosure"
+
+
+class DuplicateClaim(PacketError):
+    code = "duplicate-claim"
+
+
+class OverDisclosure(PacketError):
+    """A view discloses something the recipient's policy withholds.
+
+    ``field`` names the policy field (top-level record field) at fault.
+    """
+
+    code = "over-disclosure"
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class TrustError(ProtocolError):
+    code = "trust-error"
+
+
+class UnknownIssuer(TrustError):
+    code = "unknown-issuer"
+
+
+class UnknownKey(TrustError):
+    code = "unknown-key"
+
+
+class KeyNotValid(TrustError):
+    code = "key-not-valid"
+
+
+class KeyRevoked(TrustError):
+    code = "key-revoked"
+
+
+class PolicyError(ProtocolError):
+    code = "policy-error"
+
+
+class ManifestRejected(ProtocolError):
+    code = "manifest-rejected"

@@ -1,0 +1,366 @@
+"""The federation manifest: who takes part, their keys, analyzers and sharing policy.
+
+One JSON document (DESIGN.md, "Federation manifest"), signed by at least
+``quorum`` participants with detached Ed25519 signatures over its RFC 8785
+canonical form without the ``signatures`` member. The bytes signed are those of
+the document as received (re-canonicalised), never of a re-serialised model, so
+formatting and member order in a file do not matter and nothing is lost.
+
+Verification (:func:`verify_manifest`) is a numbered checklist; a manifest that
+fails any step raises :class:`protocol.errors.ManifestRejected` saying which.
+:func:`signing_key` answers "which public key verifies what this participant
+signed at time t" for packets, requests and checkpoints alike.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from protocol.encoding import b64url_decode, b64url_encode, canonical_json, parse_json
+from protocol.errors import (
+    EncodingError,
+    KeyNotValid,
+    KeyRevoked,
+    KeyUnusable,
+    ManifestRejected,
+    PolicyError,
+    ProtocolError,
+    UnknownIssuer,
+    UnknownKey,
+)
+from protocol.keys import public_jwk, public_key_from_jwk
+from protocol.policy import TREATMENTS, SharingPolicy
+
+__all__ = [
+    "AnalyzerDeclaration",
+    "Manifest",
+    "ManifestKey",
+    "ManifestSignature",
+    "Participant",
+    "build_manifest",
+    "manifest_json",
+    "parse_manifest",
+    "sign_manifest",
+    "signing_key",
+    "verify_manifest",
+]
+
+ParticipantId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
+_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ManifestKey(_Strict):
+    """A participant's Ed25519 public key as a JWK, with its validity."""
+
+    kty: Literal["OKP"]
+    crv: Literal["Ed25519"]
+    x: str
+    kid: str
+    not_before: AwareDatetime
+    not_after: AwareDatetime | None = None
+    revoked: bool = False
+    revoked_at: AwareDatetime | None = Field(
+        default=None, description="From this instant on, signatures by the key are refused."
+    )
+
+    @model_validator(mode="after")
+    def _key_is_usable(self) -> ManifestKey:
+        try:
+            public_key_from_jwk({"kty": self.kty, "crv": self.crv, "x": self.x, "kid": self.kid})
+        except KeyUnusable as exc:
+            raise ValueError(exc.message) from exc
+        if self.not_after is not None and self.not_after <= self.not_before:
+            raise ValueError(f"key {self.kid}: not_after is not after not_before")
+        if self.revoked_at is not None and not self.revoked:
+            raise ValueError(f"key {self.kid}: revoked_at given but revoked is false")
+        return self
+
+    def public_key(self) -> Ed25519PublicKey:
+        return public_key_from_jwk({"kty": self.kty, "crv": self.crv, "x": self.x})
+
+
+class AnalyzerDeclaration(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9._-]*$")
+    version: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class Participant(_Strict):
+    id: ParticipantId
+    name: str = Field(min_length=1)
+    base_url: str
+    roles: tuple[Literal["oversight"], ...] = ()
+    keys: tuple[ManifestKey, ...] = Field(min_length=1)
+    analyzer: AnalyzerDeclaration | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not _URL.match(value):
+            raise ValueError(f"base_url {value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+
+class ManifestSignature(_Strict):
+    signer: ParticipantId
+    kid: str
+    sig: str
+
+
+class Manifest(_Strict):
+    federation: str = Field(min_length=1)
+    serial: int = Field(ge=1)
+    issued_at: AwareDatetime
+    quorum: int = Field(ge=1)
+    participants: tuple[Participant, ...] = Field(min_length=1)
+    policy: dict[str, dict[str, dict[str, str]]] = Field(default_factory=dict)
+    signatures: tuple[ManifestSignature, ...] = ()
+
+    _body: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _sharing: SharingPolicy | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Manifest:
+        ids = [p.id for p in self.participants]
+        if len(set(ids)) != len(ids):
+            raise ValueError("participant ids are not unique")
+        kids = [k.kid for p in self.participants for k in p.keys]
+        if len(set(kids)) != len(kids):
+            raise ValueError("a key id appears twice")
+        if self.quorum > len(ids):
+            raise ValueError(f"quorum {self.quorum} exceeds the {len(ids)} participants")
+        return self
+
+    def participant(self, participant_id: str) -> Participant:
+        for p in self.participants:
+            if p.id == participant_id:
+                return p
+        raise UnknownIssuer(f"{participant_id!r} is not a participant of {self.federation}")
+
+    @property
+    def participant_ids(self) -> tuple[str, ...]:
+        return tuple(p.id for p in self.participants)
+
+    @property
+    def sharing(self) -> SharingPolicy:
+        if self._sharing is None:
+            self._sharing = SharingPolicy(self.policy)
+        return self._sharing
+
+    def signing_input(self) -> bytes:
+        """The bytes every signature covers: JCS of the document minus ``signatures``."""
+        return canonical_json(self._body)
+
+
+def parse_manifest(data: bytes | str | Mapping[str, Any]) -> Manifest:
+    """Parse a manifest's structure (not its signatures); raise :class:`ManifestRejected`."""
+    try:
+        doc = parse_json(data) if isinstance(data, bytes | str) else dict(data)
+    except EncodingError as exc:
+        raise ManifestRejected(f"manifest is not JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise ManifestRejected("manifest is not a JSON object")
+    try:
+        manifest = Manifest.model_validate(doc)
+        manifest.sharing.validate(manifest.participant_ids)
+    except ValidationError as exc:
+        raise ManifestRejected(f"manifest is malformed: {_describe(exc)}") from exc
+    except PolicyError as exc:
+        raise ManifestRejected(f"manifest policy is invalid: {exc}") from exc
+    manifest._body = {k: v for k, v in doc.items() if k != "signatures"}
+    return manifest
+
+
+def manifest_json(manifest: Manifest) -> bytes:
+    """The manifest as a readable JSON file (signed content plus signatures)."""
+    doc = dict(manifest._body)
+    doc["signatures"] = [s.model_dump() for s in manifest.signatures]
+    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def signing_key(
+    manifest: Manifest, participant_id: str, kid: str, at: datetime
+) -> Ed25519PublicKey:
+    """The public key ``kid`` of ``participant_id``, if it may sign at instant ``at``.
+
+    Raises :class:`UnknownIssuer`, :class:`UnknownKey`, :class:`KeyNotValid` or
+    :class:`KeyRevoked` (each naming the key).
+    """
+    participant = manifest.participant(participant_id)
+    for key in participant.keys:
+        if key.kid != kid:
+            continue
+        if key.revoked and (key.revoked_at is None or at >= key.revoked_at):
+            since = f" since {key.revoked_at.isoformat()}" if key.revoked_at else ""
+            raise KeyRevoked(f"key {kid} of {participant_id!r} is revoked{since}")
+        if at < key.not_before or (key.not_after is not None and at > key.not_after):
+            raise KeyNotValid(
+                f"key {kid} of {participant_id!r} is valid from {key.not_before.isoformat()}"
+                f" to {key.not_after.isoformat() if key.not_after else 'open end'},"
+                f" not at {at.isoformat()}"
+            )
+        return key.public_key()
+    raise UnknownKey(f"{participant_id!r} has no key {kid!r} in manifest serial {manifest.serial}")
+
+
+def sign_manifest(manifest: Manifest, signer: str, key: Ed25519PrivateKey) -> Manifest:
+    """Add (or replace) ``signer``'s signature made with ``key``.
+
+    The key must be one of the signer's keys in the manifest itself.
+    """
+    kid = public_jwk(key)["kid"]
+    participant = manifest.participant(signer)
+    if kid not in {k.kid for k in participant.keys}:
+        raise ManifestRejected(
+            f"key {kid} is not one of {signer!r}'s keys in this manifest; sign with the key "
+            "whose public part the manifest lists"
+        )
+    signature = ManifestSignature(
+        signer=signer, kid=kid, sig=b64url_encode(key.sign(manifest.signing_input()))
+    )
+    kept = [s for s in manifest.signatures if not (s.signer == signer and s.kid == kid)]
+    doc = dict(manifest._body)
+    doc["signatures"] = [s.model_dump() for s in [*kept, signature]]
+    return parse_manifest(doc)
+
+
+def verify_manifest(manifest: Manifest, *, now: datetime, held: Manifest | None = None) -> Manifest:
+    """Check that ``manifest`` may be trusted; return it or raise :class:`ManifestRejected`.
+
+    ``held`` is the manifest the caller trusts now (None for the first one).
+    """
+    # Plan:
+    # (1) a successor of the held manifest: same federation, strictly higher serial;
+    # (2) signatures are counted against the held manifest's participants and quorum
+    #     (a new manifest cannot vouch for itself), or its own for the first one;
+    # (3) every signature is by a participant, with one of its keys valid and not
+    #     revoked now, and verifies over the canonical bytes; a bad one rejects all;
+    # (4) at least quorum distinct participants signed.
+    anchor = held or manifest
+    # (1): successor
+    if held is not None:
+        if manifest.federation != held.federation:
+            raise ManifestRejected(
+                f"manifest is for federation {manifest.federation!r}, not {held.federation!r}"
+            )
+        if manifest.serial <= held.serial:
+            raise ManifestRejected(
+                f"manifest serial {manifest.serial} is not higher than the held serial "
+                f"{held.serial}; an older or equal manifest is refused"
+            )
+    # (2), (3): each signature
+    signers: set[str] = set()
+    message = manifest.signing_input()
+    for s in manifest.signatures:
+        try:
+            public_key = signing_key(anchor, s.signer, s.kid, now)
+            public_key.verify(b64url_decode(s.sig), message)
+        except InvalidSignature as exc:
+            raise ManifestRejected(
+                f"signature by {s.signer!r} (key {s.kid}) does not verify over this manifest"
+            ) from exc
+        except (ProtocolError, KeyUnusable) as exc:
+            raise ManifestRejected(f"signature by {s.signer!r} is not acceptable: {exc}") from exc
+        signers.add(s.signer)
+    # (4): quorum
+    if len(signers) < anchor.quorum:
+        raise ManifestRejected(
+            f"manifest serial {manifest.serial} has {len(signers)} valid signature(s) "
+            f"({', '.join(sorted(signers)) or 'none'}) of the {anchor.quorum} required"
+        )
+    return manifest
+
+
+def build_manifest(
+    config: Mapping[str, Any],
+    jwks: Mapping[str, Sequence[Mapping[str, Any]]],
+    *,
+    issued_at: datetime,
+) -> Manifest:
+    """An unsigned manifest from an operator's config and each participant's JWKs.
+
+    ``config`` holds ``federation``, ``serial`` (default 1), ``quorum``,
+    ``key_validity_days`` (default 730), ``participants`` (id, name, base_url,
+    roles, analyzer) and ``policy``. A recipient's policy may be written per field
+    (``{field: treatment}``) or per treatment (``{disclose: [fields], ...}``).
+    """
+    try:
+        days = int(config.get("key_validity_days", 730))
+        participants = []
+        for entry in config["participants"]:
+            pid = entry["id"]
+            if pid not in jwks:
+                raise ManifestRejected(f"no public key given for participant {pid!r}")
+            keys = [
+                {
+                    "kty": jwk["kty"],
+                    "crv": jwk["crv"],
+                    "x": jwk["x"],
+                    "kid": jwk["kid"],
+                    "not_before": issued_at.isoformat(),
+                    "not_after": (issued_at + timedelta(days=days)).isoformat(),
+                }
+                for jwk in jwks[pid]
+            ]
+            participant = {k: v for k, v in entry.items() if k != "keys"}
+            participant["keys"] = keys
+            participants.append(participant)
+        doc = {
+            "federation": config["federation"],
+            "serial": int(config.get("serial", 1)),
+            "issued_at": issued_at.isoformat(),
+            "quorum": config["quorum"],
+            "participants": participants,
+            "policy": _expand_policy(config.get("policy", {})),
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ManifestRejected(f"manifest config is incomplete or malformed: {exc!r}") from exc
+    return parse_manifest(doc)
+
+
+def _expand_policy(policy: Mapping[str, Any]) -> dict[str, dict[str, dict[str, str]]]:
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for schema, per_recipient in policy.items():
+        out[schema] = {}
+        for recipient, rules in (per_recipient or {}).items():
+            fields: dict[str, str] = {}
+            for key, value in (rules or {}).items():
+                if key in TREATMENTS and isinstance(value, list):
+                    for field in value:
+                        if field in fields:
+                            raise ManifestRejected(
+                                f"policy {schema} -> {recipient}: field {field!r} given twice"
+                            )
+                        fields[field] = key
+                else:
+                    fields[key] = value
+            out[schema][recipient] = fields
+    return out
+
+
+def _describe(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '(document)'}: {e['msg']}"
+        for e in exc.errors(include_url=False)
+    )

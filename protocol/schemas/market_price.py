@@ -1,0 +1,88 @@
+"""``market-price/1``: one commodity price at one market (DESIGN.md, "Record schemas").
+
+Modelled on a row of WFP's VAM price database as published on HDX (date,
+administrative areas, market with id and coordinates, commodity with category and
+id, unit, price flag and type, currency, price and a USD conversion).
+
+``usd_price`` is WFP's conversion at an exchange rate that may be contested (in
+Syria several rates coexist); analyse ``price`` in its own ``currency``.
+"""
+
+from __future__ import annotations
+
+from datetime import date as Date
+from typing import Annotated
+
+from pydantic import Field
+
+from protocol.schemas import _generalise as g
+from protocol.schemas._spec import Derivation, RecordModel, SchemaSpec
+
+__all__ = ["SPEC", "MarketPrice"]
+
+Iso3 = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+class MarketPrice(RecordModel):
+    """The price of one commodity at one market in one period."""
+
+    date: Date = Field(description="Date of the price; WFP monthly prices fall on the 15th.")
+    country_code: Iso3 | None = Field(
+        None, description="ISO 3166-1 alpha-3 code of the market's country."
+    )
+    admin1: str | None = Field(None, description="First-level administrative area (governorate).")
+    admin2: str | None = Field(None, description="Second-level administrative area (district).")
+    market: str = Field(min_length=1, description="Market name.")
+    market_id: int | None = Field(None, ge=0, description="WFP market id.")
+    latitude: float | None = Field(None, ge=-90, le=90, description="Market latitude, WGS 84.")
+    longitude: float | None = Field(None, ge=-180, le=180, description="Market longitude, WGS 84.")
+    category: str | None = Field(None, description="Commodity category, e.g. 'cereals and tubers'.")
+    commodity: str = Field(min_length=1, description="Commodity, e.g. 'Wheat flour (local)'.")
+    commodity_id: int | None = Field(None, ge=0, description="WFP commodity id.")
+    unit: str = Field(min_length=1, description="Unit the price is for, e.g. 'KG', '1.1 KG'.")
+    price_flag: str | None = Field(
+        None,
+        description="How the price was obtained: 'actual', 'aggregate', 'forecast', or a "
+        "comma-separated combination such as 'actual,aggregate'.",
+    )
+    price_type: str | None = Field(
+        None, description="Price type: 'Retail', 'Wholesale', 'Producer', 'Farm Gate'."
+    )
+    currency: Iso3 = Field(description="ISO 4217 currency code of `price`, e.g. 'SYP'.")
+    price: float = Field(ge=0, description="Price per unit, in `currency`.")
+    usd_price: float | None = Field(
+        None, ge=0, description="WFP's conversion of the price to US dollars."
+    )
+
+
+SPEC = SchemaSpec(
+    id="market-price/1",
+    title="Market price",
+    model=MarketPrice,
+    derivations=(
+        Derivation(
+            claim="month",
+            source="date",
+            treatment="generalise",
+            compute=g.month,
+            claim_type=g.MONTH_TYPE,
+            description="Month of the price, YYYY-MM.",
+        ),
+        Derivation(
+            claim="latitude_cell",
+            source="latitude",
+            treatment="generalise",
+            compute=g.latitude_cell,
+            claim_type=g.LATITUDE_CELL_TYPE,
+            description="Latitude of the centre of the 0.5-degree PRIO-GRID cell.",
+        ),
+        Derivation(
+            claim="longitude_cell",
+            source="longitude",
+            treatment="generalise",
+            compute=g.longitude_cell,
+            claim_type=g.LONGITUDE_CELL_TYPE,
+            description="Longitude of the centre of the 0.5-degree PRIO-GRID cell.",
+        ),
+    ),
+)

@@ -1,0 +1,293 @@
+"""SD-JWT mechanics (RFC 9901): disclosures, concealment, compact form, processing.
+
+This module knows SD-JWT and nothing of Clearinghouse's claims; :mod:`protocol.packet`
+builds packets on top of it. It implements:
+
+* §4.2.1 / §4.2.2: disclosures for object properties ``[salt, name, value]`` and
+  array elements ``[salt, value]``, each digest the base64url SHA-256 of the
+  disclosure's ASCII form; ``_sd`` arrays sorted so their order reveals nothing;
+* §4.2.4: recursive concealment (every property of every nested object and every
+  element of every array gets its own disclosure) and optional decoy digests;
+* §4 compact serialisation ``<JWT>~<D1>~...~<Dn>~`` (no Key Binding JWT: packets
+  are not held by a wallet, so a trailing KB-JWT is refused);
+* §7.1 verification steps 3-5: each disclosure's digest present exactly once,
+  no digest twice, no claim name clash, no reserved names, then the processed claims.
+
+The JWS is EdDSA over Ed25519 (RFC 8037); :func:`sign_jws` and :func:`verify_jws`
+are the only code that touches the signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from protocol.encoding import b64url_decode, b64url_encode, compact_json, parse_json
+from protocol.errors import (
+    DisclosureMismatch,
+    DuplicateClaim,
+    DuplicateDisclosure,
+    EncodingError,
+    MalformedPacket,
+    SignatureInvalid,
+)
+
+__all__ = [
+    "SD_ALG",
+    "CompactSdJwt",
+    "Disclosure",
+    "Jws",
+    "Path",
+    "conceal",
+    "digest_of",
+    "make_disclosure",
+    "parse_disclosure",
+    "process",
+    "sign_jws",
+    "verify_jws",
+]
+
+SD_ALG = "sha-256"
+SALT_BYTES = 16  # 128-bit salts (RFC 9901 §9.3)
+_RESERVED_NAMES = frozenset({"_sd", "..."})
+
+#: Where a disclosure lands: object keys and (original) array positions from the top.
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    encoded: str
+    digest: str
+    salt: str
+    name: str | None  # None for an array element
+    value: Any
+
+
+def digest_of(encoded: str) -> str:
+    """Base64url SHA-256 of a disclosure's ASCII form (RFC 9901 §4.2.3)."""
+    return b64url_encode(hashlib.sha256(encoded.encode("ascii")).digest())
+
+
+def make_disclosure(salt: bytes, name: str | None, value: Any) -> Disclosure:
+    salt_text = b64url_encode(salt)
+    items = [salt_text, value] if name is None else [salt_text, name, value]
+    encoded = b64url_encode(compact_json(items))
+    return Disclosure(encoded, digest_of(encoded), salt_text, name, value)
+
+
+def parse_disclosure(encoded: str) -> Disclosure:
+    """Decode one disclosure; raise :class:`MalformedPacket` if it is not one."""
+    try:
+        items = parse_json(b64url_decode(encoded))
+    except EncodingError as exc:
+        raise MalformedPacket(f"disclosure {encoded[:16]}...: {exc}") from exc
+    if not isinstance(items, list) or len(items) not in (2, 3) or not isinstance(items[0], str):
+        raise MalformedPacket(
+            f"disclosure {encoded[:16]}... is not [salt, name, value] or [salt, value]"
+        )
+    if len(items) == 3:
+        name = items[1]
+        if not isinstance(name, str):
+            raise MalformedPacket(f"disclosure {encoded[:16]}... has a non-string claim name")
+        if name in _RESERVED_NAMES:
+            raise MalformedPacket(f"disclosure {encoded[:16]}... discloses reserved name {name!r}")
+        return Disclosure(encoded, digest_of(encoded), items[0], name, items[2])
+    return Disclosure(encoded, digest_of(encoded), items[0], None, items[1])
+
+
+def conceal(
+    claims: dict[str, Any],
+    random_bytes: Callable[[int], bytes],
+    *,
+    decoys: int = 0,
+) -> tuple[list[str], list[Disclosure]]:
+    """Make every claim selectively disclosable, recursively.
+
+    Returns the top-level ``_sd`` digests (sorted, with ``decoys`` decoy digests)
+    and every disclosure, parents after their children.
+    """
+    disclosures: list[Disclosure] = []
+
+    def conceal_value(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {"_sd": conceal_object(value, 0)}
+        if isinstance(value, list):
+            out = []
+            for element in value:
+                d = make_disclosure(random_bytes(SALT_BYTES), None, conceal_value(element))
+                disclosures.append(d)
+                out.append({"...": d.digest})
+            return out
+        return value
+
+    def conceal_object(obj: dict[str, Any], n_decoys: int) -> list[str]:
+        digests = []
+        for name, value in obj.items():
+            d = make_disclosure(random_bytes(SALT_BYTES), name, conceal_value(value))
+            disclosures.append(d)
+            digests.append(d.digest)
+        digests += [
+            b64url_encode(hashlib.sha256(random_bytes(32)).digest()) for _ in range(n_decoys)
+        ]
+        return sorted(digests)
+
+    return conceal_object(claims, decoys), disclosures
+
+
+@dataclass(frozen=True)
+class Jws:
+    """A decoded compact JWS; its signature is not yet verified."""
+
+    compact: str
+    header: dict[str, Any]
+    payload: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+
+def sign_jws(header: dict[str, Any], payload: dict[str, Any], key: Ed25519PrivateKey) -> str:
+    signing_input = (
+        b64url_encode(compact_json(header)) + "." + b64url_encode(compact_json(payload))
+    ).encode("ascii")
+    return signing_input.decode("ascii") + "." + b64url_encode(key.sign(signing_input))
+
+
+def decode_jws(compact: str) -> Jws:
+    parts = compact.split(".")
+    if len(parts) != 3:
+        raise MalformedPacket(f"issuer-signed JWT has {len(parts)} parts, a JWS has 3")
+    try:
+        header = parse_json(b64url_decode(parts[0]))
+        payload = parse_json(b64url_decode(parts[1]))
+        signature = b64url_decode(parts[2])
+    except EncodingError as exc:
+        raise MalformedPacket(f"issuer-signed JWT: {exc}") from exc
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        raise MalformedPacket("issuer-signed JWT: header and payload must be JSON objects")
+    signing_input = (parts[0] + "." + parts[1]).encode("ascii")
+    return Jws(compact, header, payload, signing_input, signature)
+
+
+def verify_jws(jws: Jws, key: Ed25519PublicKey) -> None:
+    """Check the EdDSA signature; raise :class:`SignatureInvalid`."""
+    if jws.header.get("alg") != "EdDSA":
+        raise SignatureInvalid(f"JWS alg is {jws.header.get('alg')!r}; only EdDSA is accepted")
+    try:
+        key.verify(jws.signature, jws.signing_input)
+    except InvalidSignature as exc:
+        raise SignatureInvalid("issuer signature does not verify over the JWT") from exc
+
+
+@dataclass(frozen=True)
+class CompactSdJwt:
+    """``<JWT>~<D1>~...~<Dn>~`` split into its parts (RFC 9901 §4)."""
+
+    jwt: str
+    disclosures: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> CompactSdJwt:
+        if not isinstance(text, str) or not text.isascii():
+            raise MalformedPacket("an SD-JWT is ASCII text")
+        text = text.strip()
+        parts = text.split("~")
+        if len(parts) < 2:
+            raise MalformedPacket("not an SD-JWT: no '~' after the issuer-signed JWT")
+        if parts[-1] != "":
+            raise MalformedPacket("SD-JWT ends with a Key Binding JWT; packets carry none")
+        if any(p == "" for p in parts[1:-1]):
+            raise MalformedPacket("SD-JWT has an empty disclosure ('~~')")
+        return cls(parts[0], tuple(parts[1:-1]))
+
+    def serialize(self) -> str:
+        return self.jwt + "~" + "".join(d + "~" for d in self.disclosures)
+
+    def with_disclosures(self, disclosures: Iterable[str]) -> CompactSdJwt:
+        return CompactSdJwt(self.jwt, tuple(disclosures))
+
+
+def process(
+    payload: dict[str, Any], disclosures: Iterable[Disclosure]
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """RFC 9901 §7.1 steps 3-5: replace digests with the disclosed claims.
+
+    Returns the processed claims (``_sd``, ``_sd_alg`` and undisclosed array
+    elements removed) and, for every disclosure digest, the path it landed at.
+    Raises :class:`DuplicateDisclosure`, :class:`DisclosureMismatch`,
+    :class:`DuplicateClaim` or :class:`MalformedPacket`.
+    """
+    by_digest: dict[str, Disclosure] = {}
+    for d in disclosures:
+        if d.digest in by_digest:
+            raise DuplicateDisclosure(f"disclosure {d.encoded[:16]}... is sent twice")
+        by_digest[d.digest] = d
+    seen: set[str] = set()
+    landed: dict[str, Path] = {}
+
+    def use(digest: Any, path: Path) -> Disclosure | None:
+        if not isinstance(digest, str):
+            raise MalformedPacket(f"digest at {_show(path)} is not a string")
+        if digest in seen:
+            raise DuplicateDisclosure(f"digest {digest} appears more than once in the payload")
+        seen.add(digest)
+        d = by_digest.get(digest)
+        if d is not None:
+            landed[digest] = path
+        return d
+
+    def walk(value: Any, path: Path) -> Any:
+        if isinstance(value, dict):
+            return walk_object(value, path)
+        if isinstance(value, list):
+            out = []
+            for index, element in enumerate(value):
+                if isinstance(element, dict) and set(element) == {"..."}:
+                    d = use(element["..."], (*path, index))
+                    if d is None:
+                        continue  # an element withheld from this view, or a decoy
+                    if d.name is not None:
+                        raise MalformedPacket(
+                            f"array element at {_show((*path, index))} points to an "
+                            f"object-property disclosure ({d.name!r})"
+                        )
+                    out.append(walk(d.value, (*path, index)))
+                else:
+                    out.append(walk(element, (*path, index)))
+            return out
+        return value
+
+    def walk_object(obj: dict[str, Any], path: Path) -> dict[str, Any]:
+        out = {k: walk(v, (*path, k)) for k, v in obj.items() if k not in ("_sd", "_sd_alg")}
+        digests = obj.get("_sd", [])
+        if not isinstance(digests, list):
+            raise MalformedPacket(f"_sd at {_show(path)} is not an array")
+        for digest in digests:
+            d = use(digest, path)
+            if d is None:
+                continue
+            if d.name is None:
+                raise MalformedPacket(f"_sd at {_show(path)} points to an array-element disclosure")
+            if d.name in out:
+                raise DuplicateClaim(f"claim {_show((*path, d.name))} is disclosed twice")
+            landed[digest] = (*path, d.name)
+            out[d.name] = walk(d.value, (*path, d.name))
+        return out
+
+    claims = walk_object(payload, ())
+    unused = [d for digest, d in by_digest.items() if digest not in landed]
+    if unused:
+        raise DisclosureMismatch(
+            f"{len(unused)} disclosure(s) match no digest in the signed payload "
+            f"(first: {unused[0].encoded[:16]}...)"
+        )
+    return claims, landed
+
+
+def _show(path: Path) -> str:
+    return "/" + "/".join(str(p) for p in path)
