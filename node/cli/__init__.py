@@ -1,0 +1,3 @@
+"""The ``clearinghouse`` command line."""
+
+__all__: list[str] = []

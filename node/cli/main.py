@@ -1,0 +1,21 @@
+"""The ``clearinghouse`` command: a thin shell over the library (Typer + rich)."""
+
+from __future__ import annotations
+
+import typer
+
+from node.cli import manifest, packet
+from node.cli.keys import keygen, pseudonym_key
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="clearinghouse",
+    help="Clearinghouse: signed, policy-filtered data sharing between international bodies.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("keygen")(keygen)
+app.command("pseudonym-key")(pseudonym_key)
+app.add_typer(manifest.app, name="manifest")
+app.add_typer(packet.app, name="packet")

@@ -1,0 +1,59 @@
+"""Importers of real published data into records of the shared schemas.
+
+=========================  =======================  ===========================
+file                       module                   schema
+=========================  =======================  ===========================
+UCDP GED (19.1 / global)   :mod:`.ucdp`             ``conflict-event/1``
+WFP food prices (HDX)      :mod:`.wfp`              ``market-price/1``
+UNODC drug seizures        :mod:`.unodc`            ``seizure/1`` (annual totals)
+=========================  =======================  ===========================
+
+``IMPORTERS`` maps each schema id to its streaming reader; :func:`detect` tells
+from a file's header line which of them reads it. Errors: see :mod:`._errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from node.importers import ucdp, unodc, wfp
+from node.importers._errors import ImportFailed, RowRejected, UnknownFormat
+from node.importers._reading import header_of
+
+__all__ = ["IMPORTERS", "ImportFailed", "Reader", "RowRejected", "UnknownFormat", "detect"]
+
+Reader = Callable[[str | Path], Iterator[dict[str, Any]]]
+
+IMPORTERS: Mapping[str, Reader] = MappingProxyType(
+    {
+        ucdp.SCHEMA: ucdp.read_events,
+        unodc.SCHEMA: unodc.read_seizures,
+        wfp.SCHEMA: wfp.read_prices,
+    }
+)
+
+_MARKERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (ucdp.SCHEMA, "UCDP GED", ucdp.HEADER_MARKERS),
+    (unodc.SCHEMA, "UNODC drug seizures", unodc.HEADER_MARKERS),
+    (wfp.SCHEMA, "WFP food prices (HDX)", wfp.HEADER_MARKERS),
+)
+
+
+def detect(path: str | Path) -> str:
+    """The schema id whose importer reads ``path``, recognised by its header line.
+
+    Raises :class:`UnknownFormat` if the header is none of the known layouts and
+    :class:`RowRejected` if the file cannot be read.
+    """
+    header = set(header_of(path))
+    for schema, _, markers in _MARKERS:
+        if header.issuperset(markers):
+            return schema
+    known = "; ".join(f"{name}: {', '.join(markers)}" for _, name, markers in _MARKERS)
+    shown = ", ".join(sorted(header)) or "(empty)"
+    raise UnknownFormat(
+        f"{path}: header ({shown}) matches no known layout; expected columns of {known}"
+    )

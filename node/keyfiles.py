@@ -1,0 +1,107 @@
+"""Key material on disk: private keys (PKCS#8 PEM, mode 0600), JWKs, pseudonym keys.
+
+The protocol package turns keys into bytes and back; this module is the only one
+that reads and writes them as files. A private key may be encrypted with a
+passphrase read from the environment variable named by the caller (by default
+``CLEARINGHOUSE_KEY_PASSPHRASE``), never from a command-line argument.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from protocol.encoding import b64url_decode, b64url_encode
+from protocol.errors import EncodingError, KeyUnusable
+from protocol.keys import load_private_key, private_key_to_pem, public_jwk, public_key_from_jwk
+
+__all__ = [
+    "PASSPHRASE_ENV",
+    "passphrase_from_env",
+    "read_jwk",
+    "read_private_key",
+    "read_pseudonym_key",
+    "write_jwk",
+    "write_private_key",
+    "write_pseudonym_key",
+    "write_secret",
+]
+
+PASSPHRASE_ENV = "CLEARINGHOUSE_KEY_PASSPHRASE"
+PSEUDONYM_KEY_BYTES = 32
+
+
+def passphrase_from_env(variable: str = PASSPHRASE_ENV) -> bytes | None:
+    value = os.environ.get(variable)
+    return value.encode("utf-8") if value else None
+
+
+def write_secret(path: Path, data: bytes) -> None:
+    """Create ``path`` with mode 0600 (never readable by others, even briefly)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def write_private_key(path: Path, key: Ed25519PrivateKey, passphrase: bytes | None) -> None:
+    write_secret(path, private_key_to_pem(key, passphrase))
+
+
+def read_private_key(path: Path, passphrase: bytes | None = None) -> Ed25519PrivateKey:
+    """Load a private key file; raises :class:`KeyUnusable` with the path in the message."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise KeyUnusable(f"cannot read private key {path}: {exc.strerror}") from exc
+    try:
+        return load_private_key(data, passphrase)
+    except KeyUnusable as exc:
+        hint = "" if passphrase else f" (if it is encrypted, set {PASSPHRASE_ENV})"
+        raise KeyUnusable(f"{path}: {exc.message}{hint}") from exc
+
+
+def write_jwk(path: Path, key: Ed25519PrivateKey) -> dict[str, str]:
+    jwk = public_jwk(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(jwk, indent=2) + "\n")
+    return jwk
+
+
+def read_jwk(path: Path) -> dict[str, Any]:
+    try:
+        jwk = json.loads(path.read_text())
+    except OSError as exc:
+        raise KeyUnusable(f"cannot read public key {path}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise KeyUnusable(f"{path} is not JSON: {exc}") from exc
+    if not isinstance(jwk, dict):
+        raise KeyUnusable(f"{path} is not a JWK object")
+    public_key_from_jwk(jwk)
+    return jwk
+
+
+def write_pseudonym_key(path: Path) -> None:
+    """A new random pseudonymisation key, stored as one line of base64url."""
+    write_secret(path, (b64url_encode(secrets.token_bytes(PSEUDONYM_KEY_BYTES)) + "\n").encode())
+
+
+def read_pseudonym_key(path: Path) -> bytes:
+    try:
+        text = path.read_text().strip()
+        key = b64url_decode(text)
+    except OSError as exc:
+        raise KeyUnusable(f"cannot read pseudonymisation key {path}: {exc.strerror}") from exc
+    except (UnicodeDecodeError, EncodingError) as exc:
+        raise KeyUnusable(f"{path} is not a base64url pseudonymisation key") from exc
+    if len(key) < PSEUDONYM_KEY_BYTES:
+        raise KeyUnusable(
+            f"{path}: pseudonymisation key has {len(key)} bytes; at least "
+            f"{PSEUDONYM_KEY_BYTES} are required"
+        )
+    return key
