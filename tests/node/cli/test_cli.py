@@ -1,0 +1,257 @@
+"""The ``clearinghouse`` console script, run as a real process as auditors' scripts will."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import EXAMPLES, PARTICIPANTS
+
+EXE = shutil.which("clearinghouse", path=str(Path(sys.executable).parent)) or "clearinghouse"
+
+
+def run(
+    *args: str | Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARINGHOUSE_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [EXE, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        input=stdin,
+        timeout=60,
+    )
+
+
+def ok(*args: str | Path, **kw: object) -> str:
+    result = run(*args, **kw)  # type: ignore[arg-type]
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def fed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """keygen for every participant, manifest create, three signatures."""
+    d = tmp_path_factory.mktemp("fed")
+    for p in PARTICIPANTS:
+        ok("keygen", "--participant", p, "--out", d / "keys")
+    ok("pseudonym-key", "--out", d / "keys" / "pseudonym.key")
+    ok(
+        "manifest",
+        "create",
+        "--config",
+        EXAMPLES / "federation.yaml",
+        "--keys",
+        d / "keys",
+        "--out",
+        d / "manifest.json",
+    )
+    for p in ("mission", "unodc", "dpa"):
+        ok(
+            "manifest",
+            "sign",
+            "--participant",
+            p,
+            "--key",
+            d / "keys" / f"{p}.key.pem",
+            d / "manifest.json",
+        )
+    return d
+
+
+def test_keygen_writes_a_private_pem_0600_and_a_jwk(fed: Path) -> None:
+    key = fed / "keys" / "mission.key.pem"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert key.read_text().startswith("-----BEGIN PRIVATE KEY-----")
+    jwk = json.loads((fed / "keys" / "mission.jwk.json").read_text())
+    assert jwk["kty"] == "OKP" and jwk["crv"] == "Ed25519" and len(jwk["kid"]) == 43
+    again = run("keygen", "--participant", "mission", "--out", fed / "keys")
+    assert again.returncode == 2 and "refusing to overwrite" in again.stderr
+
+
+def test_keygen_encrypts_with_a_passphrase_from_the_environment(tmp_path: Path) -> None:
+    env = {"CLEARINGHOUSE_KEY_PASSPHRASE": "s3cret passphrase"}
+    ok("keygen", "--participant", "undp", "--out", tmp_path, env=env)
+    pem = (tmp_path / "undp.key.pem").read_text()
+    assert pem.startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    record = EXAMPLES / "records" / "market-price.json"
+    args = (
+        "packet",
+        "issue",
+        "--participant",
+        "undp",
+        "--key",
+        tmp_path / "undp.key.pem",
+        "--schema",
+        "market-price/1",
+        record,
+    )
+    assert run(*args, env=env).returncode == 0
+    refused = run(*args)
+    assert refused.returncode == 1 and "CLEARINGHOUSE_KEY_PASSPHRASE" in refused.stderr
+
+
+def test_manifest_verify_reports_quorum(fed: Path, tmp_path: Path) -> None:
+    out = ok("manifest", "verify", fed / "manifest.json")
+    assert "manifest OK" in out and "3 of quorum 3" in out
+    ok(
+        "manifest",
+        "create",
+        "--config",
+        EXAMPLES / "federation.yaml",
+        "--keys",
+        fed / "keys",
+        "--out",
+        tmp_path / "m.json",
+    )
+    ok(
+        "manifest",
+        "sign",
+        "--participant",
+        "undp",
+        "--key",
+        fed / "keys" / "undp.key.pem",
+        tmp_path / "m.json",
+    )
+    short = run("manifest", "verify", tmp_path / "m.json")
+    assert short.returncode == 1
+    assert "1 valid signature(s) (undp) of the 3 required" in short.stderr
+    wrong = run(
+        "manifest",
+        "sign",
+        "--participant",
+        "dpa",
+        "--key",
+        fed / "keys" / "undp.key.pem",
+        tmp_path / "m.json",
+    )
+    assert wrong.returncode == 1 and "not one of 'dpa'" in wrong.stderr
+
+
+def test_manifest_verify_refuses_a_lower_serial(fed: Path) -> None:
+    older = run("manifest", "verify", "--held", fed / "manifest.json", fed / "manifest.json")
+    assert older.returncode == 1 and "not higher than the held serial 1" in older.stderr
+
+
+def test_packet_issue_view_verify(fed: Path, tmp_path: Path) -> None:
+    keys = fed / "keys"
+    packet = ok(
+        "packet",
+        "issue",
+        "--participant",
+        "mission",
+        "--key",
+        keys / "mission.key.pem",
+        "--schema",
+        "conflict-event/1",
+        "--pseudonym-key",
+        keys / "pseudonym.key",
+        "--hc",
+        "H2",
+        EXAMPLES / "records" / "conflict-event.json",
+    )
+    (tmp_path / "packet.sdjwt").write_text(packet)
+    view = ok(
+        "packet",
+        "view",
+        "--manifest",
+        fed / "manifest.json",
+        "--recipient",
+        "undp",
+        tmp_path / "packet.sdjwt",
+    )
+    (tmp_path / "undp.sdjwt").write_text(view)
+    assert len(view) < len(packet)
+    out = json.loads(
+        ok(
+            "packet",
+            "verify",
+            "--manifest",
+            fed / "manifest.json",
+            "--recipient",
+            "undp",
+            tmp_path / "undp.sdjwt",
+        )
+    )
+    assert set(out) == {"iss", "jti", "sch", "hc", "ref", "claims"}
+    assert (out["iss"], out["sch"], out["hc"]) == ("mission", "conflict-event/1", "H2")
+    assert "admin1" in out["claims"] and "side_a" not in out["claims"]
+    assert set(out["ref"]) == {"jti", "sha256"}
+    # The same packet from stdin, checked without a recipient, shows everything.
+    full = json.loads(
+        ok("packet", "verify", "--manifest", fed / "manifest.json", "-", stdin=packet)
+    )
+    assert full["ref"] == out["ref"] and "side_a" in full["claims"]
+    # The full packet is over-disclosure for undp.
+    over = run(
+        "packet",
+        "verify",
+        "--manifest",
+        fed / "manifest.json",
+        "--recipient",
+        "undp",
+        tmp_path / "packet.sdjwt",
+    )
+    assert over.returncode == 1 and "over-disclosure" in over.stderr
+    # A flipped character anywhere is refused with a reason.
+    tampered = view[:40] + ("A" if view[40] != "A" else "B") + view[41:]
+    (tmp_path / "bad.sdjwt").write_text(tampered)
+    bad = run("packet", "verify", "--manifest", fed / "manifest.json", tmp_path / "bad.sdjwt")
+    assert bad.returncode == 1 and bad.stderr.startswith("error:")
+
+
+def test_cli_errors_are_messages_not_tracebacks(fed: Path, tmp_path: Path) -> None:
+    missing = run("packet", "verify", "--manifest", fed / "manifest.json", tmp_path / "nope")
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    (tmp_path / "rec.json").write_text(json.dumps({"price": "free"}))
+    bad = run(
+        "packet",
+        "issue",
+        "--participant",
+        "undp",
+        "--key",
+        fed / "keys" / "undp.key.pem",
+        "--schema",
+        "market-price/1",
+        tmp_path / "rec.json",
+    )
+    assert bad.returncode == 1 and "schema-violation" in bad.stderr and "price" in bad.stderr
+    unknown = run(
+        "packet",
+        "issue",
+        "--participant",
+        "undp",
+        "--key",
+        fed / "keys" / "undp.key.pem",
+        "--schema",
+        "weather/1",
+        tmp_path / "rec.json",
+    )
+    assert unknown.returncode == 1 and "unknown-schema" in unknown.stderr
+    hc = run(
+        "packet",
+        "issue",
+        "--participant",
+        "undp",
+        "--key",
+        fed / "keys" / "undp.key.pem",
+        "--schema",
+        "market-price/1",
+        "--hc",
+        "H9",
+        EXAMPLES / "records" / "market-price.json",
+    )
+    assert hc.returncode == 2 and "H0" in hc.stderr

@@ -1,0 +1,86 @@
+"""Ed25519 keys: PEM round trips (plain and encrypted) and RFC 7638/8037 JWK thumbprints."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
+
+from protocol.errors import KeyUnusable
+from protocol.keys import (
+    generate_private_key as generate_ed25519,
+)
+from protocol.keys import (
+    jwk_thumbprint,
+    load_private_key,
+    private_key_to_pem,
+    public_jwk,
+    public_key_from_jwk,
+)
+from tests.support import VECTORS
+
+
+def test_rfc8037_appendix_a_thumbprint() -> None:
+    # RFC 8037 A.3: the thumbprint of the A.2 public key.
+    jwk = {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
+    assert jwk_thumbprint(jwk) == "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+
+
+def test_rfc9421_test_key_loads_and_matches_its_public_pem() -> None:
+    key = load_private_key(
+        (VECTORS / "http-message-signatures" / "test-key-ed25519.private.pem").read_bytes()
+    )
+    public = serialization.load_pem_public_key(
+        (VECTORS / "http-message-signatures" / "test-key-ed25519.pem").read_bytes()
+    )
+    raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    assert key.public_key().public_bytes(*raw) == public.public_bytes(*raw)
+
+
+def test_pem_round_trip_plain_and_encrypted() -> None:
+    key = generate_ed25519()
+    plain = private_key_to_pem(key)
+    assert plain.startswith(b"-----BEGIN PRIVATE KEY-----")
+    assert public_jwk(load_private_key(plain)) == public_jwk(key)
+    encrypted = private_key_to_pem(key, b"correct horse")
+    assert encrypted.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert public_jwk(load_private_key(encrypted, b"correct horse")) == public_jwk(key)
+    with pytest.raises(KeyUnusable):
+        load_private_key(encrypted, b"wrong")
+    with pytest.raises(KeyUnusable):
+        load_private_key(encrypted)
+    with pytest.raises(KeyUnusable):
+        load_private_key(b"not a pem")
+
+
+def test_non_ed25519_private_key_is_refused() -> None:
+    ec = generate_private_key(SECP256R1())
+    pem = ec.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    with pytest.raises(KeyUnusable, match="not Ed25519"):
+        load_private_key(pem)
+
+
+def test_public_jwk_is_okp_with_thumbprint_kid() -> None:
+    jwk = public_jwk(generate_ed25519())
+    assert jwk["kty"] == "OKP" and jwk["crv"] == "Ed25519"
+    assert jwk["kid"] == jwk_thumbprint(jwk)
+    public_key_from_jwk(jwk)
+
+
+@pytest.mark.parametrize(
+    "mutation",
+    [
+        {"kty": "EC"},
+        {"crv": "X25519"},
+        {"x": "AAAA"},
+        {"x": "not base64!"},
+        {"kid": "wrong-kid"},
+        {"d": "private"},
+    ],
+)
+def test_bad_jwks_are_refused(mutation: dict) -> None:
+    jwk = {**public_jwk(generate_ed25519()), **mutation}
+    with pytest.raises(KeyUnusable):
+        public_key_from_jwk(jwk)

@@ -1,0 +1,46 @@
+"""Test helpers shared across tiers: paths, frozen time, seeded keys, a demo federation."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from protocol.keys import public_jwk
+from protocol.manifest import Manifest, build_manifest, sign_manifest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "deploy" / "examples"
+VECTORS = Path(__file__).resolve().parent / "vectors"
+NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+PARTICIPANTS = ("mission", "unodc", "dpa", "undp", "sanctions")
+
+
+def seeded_key(name: str) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(name.encode()).digest())
+
+
+@dataclass(frozen=True, repr=False)
+class Federation:
+    manifest: Manifest
+    keys: dict[str, Ed25519PrivateKey]
+    config: dict[str, Any]
+    pseudonym_key: bytes
+
+    def kid(self, participant: str) -> str:
+        return public_jwk(self.keys[participant])["kid"]
+
+
+def make_federation(
+    config: dict[str, Any], *, signers: tuple[str, ...] = ("mission", "unodc", "dpa")
+) -> Federation:
+    keys = {p["id"]: seeded_key(p["id"]) for p in config["participants"]}
+    jwks = {pid: [public_jwk(k)] for pid, k in keys.items()}
+    manifest = build_manifest(config, jwks, issued_at=NOW.replace(year=2026, month=1, day=1))
+    for signer in signers:
+        manifest = sign_manifest(manifest, signer, keys[signer])
+    return Federation(manifest, keys, config, hashlib.sha256(b"pseudonym key").digest())
