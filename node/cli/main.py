@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from node.cli import manifest, packet
+from node.cli import manifest, packet, schema
 from node.cli.keys import keygen, pseudonym_key
 
 __all__ = ["app"]
@@ -19,3 +19,4 @@ app.command("keygen")(keygen)
 app.command("pseudonym-key")(pseudonym_key)
 app.add_typer(manifest.app, name="manifest")
 app.add_typer(packet.app, name="packet")
+app.add_typer(schema.app, name="schema")

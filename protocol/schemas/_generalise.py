@@ -30,6 +30,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from protocol.errors import SchemaViolation
+from protocol.schemas._spec import Derivation
 
 __all__ = [
     "CELL_SIZE",
@@ -42,12 +43,14 @@ __all__ = [
     "PSEUDONYM_TYPE",
     "FatalityBand",
     "account_identifier",
+    "coordinate_cells",
     "fatality_band",
     "grid_cell",
     "latitude_cell",
     "longitude_cell",
     "magnitude_band",
     "month",
+    "month_of",
     "name_identifier",
     "name_identifiers",
 ]
@@ -207,3 +210,37 @@ def account_identifier(value: Any) -> str | None:
     if not isinstance(value, str):
         raise SchemaViolation(f"identifier: expected a string, got {value!r}")
     return _ACCOUNT_SEPARATORS.sub("", unicodedata.normalize("NFKC", value)).casefold()
+
+
+def month_of(source: str, what: str) -> Derivation:
+    """The ``month`` claim (YYYY-MM) generalising the date field ``source``."""
+    return Derivation(
+        claim="month",
+        source=source,
+        treatment="generalise",
+        compute=month,
+        claim_type=MONTH_TYPE,
+        description=f"Month of {what}, YYYY-MM.",
+    )
+
+
+def coordinate_cells() -> tuple[Derivation, Derivation]:
+    """``latitude_cell`` and ``longitude_cell``: the 0.5-degree cell of the coordinates."""
+    return (
+        Derivation(
+            claim="latitude_cell",
+            source="latitude",
+            treatment="generalise",
+            compute=latitude_cell,
+            claim_type=LATITUDE_CELL_TYPE,
+            description="Latitude of the centre of the 0.5-degree PRIO-GRID cell.",
+        ),
+        Derivation(
+            claim="longitude_cell",
+            source="longitude",
+            treatment="generalise",
+            compute=longitude_cell,
+            claim_type=LONGITUDE_CELL_TYPE,
+            description="Longitude of the centre of the 0.5-degree PRIO-GRID cell.",
+        ),
+    )

@@ -101,13 +101,6 @@ SPEC = SchemaSpec(
             claim_type=g.MAGNITUDE_BAND_TYPE,
             description='Order of magnitude of the amount (in its currency), e.g. "1e4-1e5".',
         ),
-        Derivation(
-            claim="month",
-            source="date",
-            treatment="generalise",
-            compute=g.month,
-            claim_type=g.MONTH_TYPE,
-            description="Month of the transfer, YYYY-MM.",
-        ),
+        g.month_of("date", "the transfer"),
     ),
 )

@@ -16,7 +16,7 @@ from typing import Annotated
 from pydantic import Field
 
 from protocol.schemas import _generalise as g
-from protocol.schemas._spec import Derivation, RecordModel, SchemaSpec
+from protocol.schemas._spec import RecordModel, SchemaSpec
 
 __all__ = ["SPEC", "MarketPrice"]
 
@@ -60,29 +60,7 @@ SPEC = SchemaSpec(
     title="Market price",
     model=MarketPrice,
     derivations=(
-        Derivation(
-            claim="month",
-            source="date",
-            treatment="generalise",
-            compute=g.month,
-            claim_type=g.MONTH_TYPE,
-            description="Month of the price, YYYY-MM.",
-        ),
-        Derivation(
-            claim="latitude_cell",
-            source="latitude",
-            treatment="generalise",
-            compute=g.latitude_cell,
-            claim_type=g.LATITUDE_CELL_TYPE,
-            description="Latitude of the centre of the 0.5-degree PRIO-GRID cell.",
-        ),
-        Derivation(
-            claim="longitude_cell",
-            source="longitude",
-            treatment="generalise",
-            compute=g.longitude_cell,
-            claim_type=g.LONGITUDE_CELL_TYPE,
-            description="Longitude of the centre of the 0.5-degree PRIO-GRID cell.",
-        ),
+        g.month_of("date", "the price"),
+        *g.coordinate_cells(),
     ),
 )

@@ -122,14 +122,7 @@ SPEC = SchemaSpec(
             claim_type=g.PSEUDONYM_LIST_TYPE,
             description="Pseudonym of each person or organisation involved, in order.",
         ),
-        Derivation(
-            claim="month",
-            source="date",
-            treatment="generalise",
-            compute=g.month,
-            claim_type=g.MONTH_TYPE,
-            description="Month of the seizure, YYYY-MM.",
-        ),
+        g.month_of("date", "the seizure"),
         Derivation(
             claim="kilograms_band",
             source="kilograms",
@@ -146,21 +139,6 @@ SPEC = SchemaSpec(
             claim_type=g.MAGNITUDE_BAND_TYPE,
             description='Order of magnitude of quantity (in its unit), e.g. "1e2-1e3".',
         ),
-        Derivation(
-            claim="latitude_cell",
-            source="latitude",
-            treatment="generalise",
-            compute=g.latitude_cell,
-            claim_type=g.LATITUDE_CELL_TYPE,
-            description="Latitude of the centre of the 0.5-degree PRIO-GRID cell.",
-        ),
-        Derivation(
-            claim="longitude_cell",
-            source="longitude",
-            treatment="generalise",
-            compute=g.longitude_cell,
-            claim_type=g.LONGITUDE_CELL_TYPE,
-            description="Longitude of the centre of the 0.5-degree PRIO-GRID cell.",
-        ),
+        *g.coordinate_cells(),
     ),
 )

@@ -84,3 +84,36 @@ def test_bad_jwks_are_refused(mutation: dict) -> None:
     jwk = {**public_jwk(generate_ed25519()), **mutation}
     with pytest.raises(KeyUnusable):
         public_key_from_jwk(jwk)
+
+
+def test_rfc8037_a4_ed25519_jws_signature() -> None:
+    # RFC 8037 A.1 private key, A.4 signing of "Example of Ed25519 signing" with
+    # header {"alg":"EdDSA"}: Ed25519 is deterministic, so the bytes must match.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from protocol.encoding import b64url_decode, b64url_encode
+
+    key = Ed25519PrivateKey.from_private_bytes(
+        b64url_decode("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A")
+    )
+    assert public_jwk(key)["x"] == "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+    signing_input = b"eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc"
+    assert b64url_encode(key.sign(signing_input)) == (
+        "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg"
+    )
+
+
+def test_rfc9421_b26_ed25519_signature_is_reproduced() -> None:
+    import base64
+    import json
+
+    vectors = json.loads(
+        (VECTORS / "http-message-signatures" / "rfc9421_appendix_b.json").read_text()
+    )
+    case = next(c for c in vectors["cases"] if c["label"] == "sig-b26")
+    key = load_private_key(
+        (VECTORS / "http-message-signatures" / "test-key-ed25519.private.pem").read_bytes()
+    )
+    signature = key.sign(case["signature_base"].encode())
+    assert base64.b64encode(signature).decode() == case["signature_b64"]
+    key.public_key().verify(signature, case["signature_base"].encode())

@@ -255,3 +255,13 @@ def test_cli_errors_are_messages_not_tracebacks(fed: Path, tmp_path: Path) -> No
         EXAMPLES / "records" / "market-price.json",
     )
     assert hc.returncode == 2 and "H0" in hc.stderr
+
+
+def test_schema_list_and_export() -> None:
+    listed = ok("schema", "list")
+    assert "conflict-event/1" in listed and "analysis-result/1" in listed
+    exported = json.loads(ok("schema", "export", "conflict-event/1"))
+    assert exported["$id"] == "urn:clearinghouse:schema:conflict-event/1"
+    assert "side_a_ref" in exported["x-derived-claims"]
+    unknown = run("schema", "export", "weather/1")
+    assert unknown.returncode == 1 and "unknown-schema" in unknown.stderr
