@@ -34,7 +34,7 @@ from protocol.schemas import get_schema
 from protocol.sdjwt import (
     SD_ALG,
     CompactSdJwt,
-    conceal,
+    conceal_by_claim,
     decode_jws,
     parse_disclosure,
     process,
@@ -88,6 +88,21 @@ class IssuedPacket:
     sd_jwt: str
     ref: PacketRef
     schema: str
+    issued_at: datetime
+    hc: str
+    hcr: str | None
+    claims: Mapping[str, Any]
+    #: the encoded disclosures under each top-level claim, to cut views cheaply
+    disclosures_by_claim: Mapping[str, tuple[str, ...]] = field(repr=False)
+
+    def view(self, granted: Iterable[str]) -> str:
+        """The view that keeps exactly the top-level claims in ``granted``.
+
+        Same result as :func:`make_view` on :attr:`sd_jwt`, without re-parsing it.
+        """
+        jwt = self.sd_jwt.split("~", 1)[0]
+        kept = [e for claim in granted for e in self.disclosures_by_claim.get(claim, ())]
+        return CompactSdJwt(jwt, tuple(kept)).serialize()
 
 
 def normalise_identifier(identifier: str) -> str:
@@ -143,7 +158,7 @@ def issue_packet(
             if isinstance(identifier, list)
             else pseudonym(pseudonym_key, identifier)
         )
-    digests, disclosures = conceal(claims, random_bytes, decoys=decoys)
+    digests, disclosures, by_claim = conceal_by_claim(claims, random_bytes, decoys=decoys)
     jti = uuid7(now, random_bytes)
     payload: dict[str, Any] = {
         "iss": issuer,
@@ -158,7 +173,16 @@ def issue_packet(
     payload["_sd_alg"] = SD_ALG
     jwt = sign_jws({"alg": "EdDSA", "typ": PACKET_TYP, "kid": kid}, payload, key)
     sd_jwt = CompactSdJwt(jwt, tuple(d.encoded for d in disclosures)).serialize()
-    return IssuedPacket(sd_jwt, packet_ref(jti, jwt), schema)
+    return IssuedPacket(
+        sd_jwt=sd_jwt,
+        ref=packet_ref(jti, jwt),
+        schema=schema,
+        issued_at=datetime.fromtimestamp(payload["iat"], UTC),
+        hc=hc,
+        hcr=hc_restriction,
+        claims=MappingProxyType(claims),
+        disclosures_by_claim=MappingProxyType(by_claim),
+    )
 
 
 def make_view(sd_jwt: str, granted: Iterable[str]) -> str:

@@ -44,6 +44,7 @@ __all__ = [
     "Jws",
     "Path",
     "conceal",
+    "conceal_by_claim",
     "digest_of",
     "make_disclosure",
     "parse_disclosure",
@@ -110,13 +111,27 @@ def conceal(
     """Make every claim selectively disclosable, recursively.
 
     Returns the top-level ``_sd`` digests (sorted, with ``decoys`` decoy digests)
-    and every disclosure, parents after their children.
+    and every disclosure, children before their parents.
+    """
+    digests, disclosures, _ = conceal_by_claim(claims, random_bytes, decoys=decoys)
+    return digests, disclosures
+
+
+def conceal_by_claim(
+    claims: dict[str, Any],
+    random_bytes: Callable[[int], bytes],
+    *,
+    decoys: int = 0,
+) -> tuple[list[str], list[Disclosure], dict[str, tuple[str, ...]]]:
+    """Like :func:`conceal`, and also which disclosures belong to each top-level claim.
+
+    That map lets the issuer cut a view without re-processing its packet.
     """
     disclosures: list[Disclosure] = []
 
     def conceal_value(value: Any) -> Any:
         if isinstance(value, dict):
-            return {"_sd": conceal_object(value, 0)}
+            return {"_sd": sorted(conceal_property(k, v) for k, v in value.items())}
         if isinstance(value, list):
             out = []
             for element in value:
@@ -126,18 +141,19 @@ def conceal(
             return out
         return value
 
-    def conceal_object(obj: dict[str, Any], n_decoys: int) -> list[str]:
-        digests = []
-        for name, value in obj.items():
-            d = make_disclosure(random_bytes(SALT_BYTES), name, conceal_value(value))
-            disclosures.append(d)
-            digests.append(d.digest)
-        digests += [
-            b64url_encode(hashlib.sha256(random_bytes(32)).digest()) for _ in range(n_decoys)
-        ]
-        return sorted(digests)
+    def conceal_property(name: str, value: Any) -> str:
+        d = make_disclosure(random_bytes(SALT_BYTES), name, conceal_value(value))
+        disclosures.append(d)
+        return d.digest
 
-    return conceal_object(claims, decoys), disclosures
+    top: list[str] = []
+    owners: dict[str, tuple[str, ...]] = {}
+    for name, value in claims.items():
+        first = len(disclosures)
+        top.append(conceal_property(name, value))
+        owners[name] = tuple(d.encoded for d in disclosures[first:])
+    top += [b64url_encode(hashlib.sha256(random_bytes(32)).digest()) for _ in range(decoys)]
+    return sorted(top), disclosures, owners
 
 
 @dataclass(frozen=True)

@@ -356,3 +356,16 @@ def test_packet_ids_are_uuid7_and_refs_stable(
     view = recipient_view(packet.sd_jwt, federation.manifest, "dpa")
     assert verify(federation, view, "dpa").ref == packet.ref
     assert len(packet.ref.digest) == 64
+
+
+@pytest.mark.parametrize("recipient", PARTICIPANTS)
+def test_issuer_side_views_equal_views_cut_from_the_packet(
+    federation: Federation, example_records: dict, recipient: str
+) -> None:
+    packet = issue(federation, "conflict-event/1", example_records["conflict-event/1"])
+    granted = federation.manifest.sharing.granted_claims(get_schema("conflict-event/1"), recipient)
+    fast = packet.view(granted)
+    cut = make_view(packet.sd_jwt, granted)
+    assert sorted(fast.split("~")) == sorted(cut.split("~"))
+    got = verify(federation, fast, recipient)
+    assert dict(got.claims) == {k: v for k, v in packet.claims.items() if k in granted}
