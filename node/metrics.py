@@ -1,0 +1,68 @@
+"""Prometheus metrics of one node, in a registry of its own (no process globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+__all__ = ["NodeMetrics"]
+
+
+class _OutboxDepth(Collector):
+    def __init__(self, read: Callable[[], dict[str, int]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterable[Metric]:
+        gauge = GaugeMetricFamily(
+            "clearinghouse_outbox_depth", "Views waiting to be delivered, per peer", labels=["peer"]
+        )
+        for peer, depth in sorted(self._read().items()):
+            gauge.add_metric([peer], depth)
+        yield gauge
+
+
+class NodeMetrics:
+    def __init__(self, outbox_depth: Callable[[], dict[str, int]]) -> None:
+        self.registry = CollectorRegistry()
+        self.packets_in = Counter(
+            "clearinghouse_packets_received",
+            "Views received from peers, by result",
+            ["peer", "result"],
+            registry=self.registry,
+        )
+        self.packets_rejected = Counter(
+            "clearinghouse_packets_rejected",
+            "Views refused, by reason code",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.packets_issued = Counter(
+            "clearinghouse_packets_issued",
+            "Packets issued from local records",
+            registry=self.registry,
+        )
+        self.records_rejected = Counter(
+            "clearinghouse_records_rejected", "Local records refused", registry=self.registry
+        )
+        self.views_out = Counter(
+            "clearinghouse_views_delivered",
+            "Views delivered to peers (by push or acknowledged pull)",
+            ["peer"],
+            registry=self.registry,
+        )
+        self.delivery_failures = Counter(
+            "clearinghouse_delivery_failures",
+            "Failed delivery attempts, by peer and kind",
+            ["peer", "kind"],
+            registry=self.registry,
+        )
+        self.delivery_latency = Histogram(
+            "clearinghouse_delivery_latency_seconds",
+            "From a view entering the outbox to the peer's receipt",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
+            registry=self.registry,
+        )
+        self.registry.register(_OutboxDepth(outbox_depth))

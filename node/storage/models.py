@@ -1,0 +1,160 @@
+"""The node's tables (SQLModel). Storage models, not wire models.
+
+* ``packet``: every packet this node holds — issued here (``origin = 'local'``,
+  the full SD-JWT) or received (``origin`` = the peer it came from, the exact
+  view text received) — with what was parsed from it. One row per (jti, digest).
+* ``outbox``: one row per view owed to a peer, written with the packet before
+  any network I/O; its id is the catch-up cursor.
+* ``inbound_refusal``: views refused at receipt (rejected, or quarantined for
+  over-disclosure), with the exact text and the reason. Never processed.
+* ``seen_nonce``: RFC 9421 nonces of peers' requests, against replays.
+* ``peer_cursor``: how far this node has pulled each peer's catch-up feed.
+* ``node_counter``: exact counters kept in the same transaction as their act.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "InboundRefusal",
+    "NodeCounter",
+    "OutboxItem",
+    "PeerCursor",
+    "SeenNonce",
+    "StoredPacket",
+]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both databases (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to storage; use UTC-aware datetimes")
+        if value is not None and dialect.name == "sqlite":
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        # PostgreSQL answers in the session's TimeZone (server default, PGTZ): make it UTC.
+        return value.astimezone(UTC)
+
+
+#: 64-bit ids on PostgreSQL; SQLite auto-increments only an INTEGER PRIMARY KEY.
+BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _utc(nullable: bool = False) -> Any:
+    return Column(UTCDateTime(), nullable=nullable)
+
+
+def _id() -> Any:
+    return Column(BIG_ID, primary_key=True, autoincrement=True)
+
+
+class StoredPacket(SQLModel, table=True):
+    __tablename__ = "packet"
+    __table_args__ = (
+        UniqueConstraint("jti", "digest", name="uq_packet_ref"),
+        Index("ix_packet_schema_stored", "schema_id", "id"),
+        Index("ix_packet_origin", "origin", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=_id())
+    jti: str = Field(max_length=64)
+    digest: str = Field(max_length=64)
+    issuer: str = Field(max_length=64, index=True)
+    kid: str = Field(max_length=64)
+    schema_id: str = Field(max_length=64)
+    hc: str = Field(max_length=2)
+    hcr: str | None = Field(default=None, sa_column=Column(Text))
+    issued_at: datetime = Field(sa_column=_utc())
+    origin: str = Field(max_length=64)
+    raw: str = Field(sa_column=Column(Text, nullable=False))
+    claims: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    stored_at: datetime = Field(sa_column=_utc())
+
+
+class OutboxItem(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "recipient", "state", "next_attempt_at"),
+        Index("ix_outbox_feed", "recipient", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=_id())
+    recipient: str = Field(max_length=64)
+    packet_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    jti: str = Field(max_length=64)
+    digest: str = Field(max_length=64)
+    view: str = Field(sa_column=Column(Text, nullable=False))
+    state: str = Field(max_length=16, default="pending")  # pending | delivered | refused
+    attempts: int = 0
+    created_at: datetime = Field(sa_column=_utc())
+    next_attempt_at: datetime = Field(sa_column=_utc())
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    delivered_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    delivered_via: str | None = Field(default=None, max_length=8)  # push | pull
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    receipt: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class InboundRefusal(SQLModel, table=True):
+    __tablename__ = "inbound_refusal"
+
+    id: int | None = Field(default=None, sa_column=_id())
+    peer: str = Field(max_length=64, index=True)
+    disposition: str = Field(max_length=16)  # rejected | quarantined
+    code: str = Field(max_length=64)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    jti: str | None = Field(default=None, max_length=64)
+    digest: str | None = Field(default=None, max_length=64)
+    raw: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime = Field(sa_column=_utc())
+
+
+class SeenNonce(SQLModel, table=True):
+    __tablename__ = "seen_nonce"
+
+    peer: str = Field(max_length=64, primary_key=True)
+    nonce: str = Field(max_length=128, primary_key=True)
+    seen_at: datetime = Field(sa_column=_utc())
+
+
+class PeerCursor(SQLModel, table=True):
+    __tablename__ = "peer_cursor"
+
+    peer: str = Field(max_length=64, primary_key=True)
+    cursor: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    updated_at: datetime = Field(sa_column=_utc())
+
+
+class NodeCounter(SQLModel, table=True):
+    __tablename__ = "node_counter"
+
+    name: str = Field(max_length=64, primary_key=True)
+    value: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))

@@ -1,0 +1,220 @@
+"""The outbox: views owed to peers, written before any send, drained by delivery.
+
+A view is ``pending`` until a receipt says the peer holds it (``delivered``, by
+push or acknowledged through the peer's catch-up pulls) or refused it for good
+(``refused``). Delivery *claims* due items with a lease, so that several node
+processes on one PostgreSQL share the work without sending a view twice
+(``FOR UPDATE SKIP LOCKED``); a process that dies leaves its lease to expire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, or_, update
+from sqlmodel import Session, col, select
+
+from node.storage.models import OutboxItem
+from protocol.packet import PacketRef
+
+__all__ = [
+    "ack_through",
+    "claim_due",
+    "count_by_recipient_and_state",
+    "count_by_state",
+    "enqueue",
+    "feed",
+    "mark_delivered",
+    "mark_refused",
+    "next_due",
+    "pending_by_recipient",
+    "retry_later",
+]
+
+
+def enqueue(
+    session: Session,
+    entries: Sequence[tuple[int, PacketRef, Mapping[str, str]]],
+    *,
+    now: datetime,
+) -> int:
+    """One pending row per (packet, recipient), in the caller's transaction.
+
+    ``entries`` are ``(packet row id, packet ref, {recipient: view})``.
+    """
+    rows = [
+        {
+            "recipient": recipient,
+            "packet_id": packet_id,
+            "jti": ref.jti,
+            "digest": ref.digest,
+            "view": view,
+            "state": "pending",
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+        }
+        for packet_id, ref, views in entries
+        for recipient, view in views.items()
+    ]
+    if rows:
+        session.execute(insert(OutboxItem), rows)
+    return len(rows)
+
+
+def claim_due(
+    session: Session,
+    *,
+    recipient: str,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+) -> list[OutboxItem]:
+    """Lease up to ``limit`` due pending items for ``recipient``, oldest first."""
+    due = (
+        select(OutboxItem.id)
+        .where(
+            OutboxItem.recipient == recipient,
+            OutboxItem.state == "pending",
+            col(OutboxItem.next_attempt_at) <= now,
+            or_(col(OutboxItem.lease_until).is_(None), col(OutboxItem.lease_until) < now),
+        )
+        .order_by(col(OutboxItem.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(OutboxItem)
+        .where(col(OutboxItem.id).in_(due.scalar_subquery()))
+        .values(lease_owner=owner, lease_until=now + lease)
+        .returning(OutboxItem)
+    )
+    items = list(session.execute(statement).scalars().all())
+    return sorted(items, key=lambda item: item.id or 0)
+
+
+def mark_delivered(
+    session: Session,
+    *,
+    receipts: Mapping[int, str | None],
+    now: datetime,
+    via: str = "push",
+) -> int:
+    """Mark items delivered (with the peer's signed receipt); return how many changed."""
+    changed = 0
+    for item_id, receipt in receipts.items():
+        result = session.execute(
+            update(OutboxItem)
+            .where(col(OutboxItem.id) == item_id, OutboxItem.state == "pending")
+            .values(
+                state="delivered",
+                delivered_at=now,
+                delivered_via=via,
+                receipt=receipt,
+                lease_owner=None,
+                lease_until=None,
+            )
+        )
+        changed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return changed
+
+
+def mark_refused(
+    session: Session, *, item_id: int, receipt: str | None, reason: str, now: datetime
+) -> None:
+    session.execute(
+        update(OutboxItem)
+        .where(col(OutboxItem.id) == item_id, OutboxItem.state == "pending")
+        .values(
+            state="refused",
+            delivered_at=now,
+            receipt=receipt,
+            last_error=reason,
+            lease_owner=None,
+            lease_until=None,
+        )
+    )
+
+
+def retry_later(session: Session, *, item_ids: Sequence[int], error: str, at: datetime) -> None:
+    """Release the lease, count the attempt, and schedule the next one."""
+    if not item_ids:
+        return
+    session.execute(
+        update(OutboxItem)
+        .where(col(OutboxItem.id).in_(item_ids), OutboxItem.state == "pending")
+        .values(
+            attempts=OutboxItem.attempts + 1,
+            last_error=error[:2000],
+            next_attempt_at=at,
+            lease_owner=None,
+            lease_until=None,
+        )
+    )
+
+
+def ack_through(session: Session, *, recipient: str, cursor: int, now: datetime) -> int:
+    """The peer pulled and stored everything up to ``cursor``: those views are delivered."""
+    result = session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.recipient == recipient,
+            col(OutboxItem.id) <= cursor,
+            OutboxItem.state == "pending",
+        )
+        .values(
+            state="delivered",
+            delivered_at=now,
+            delivered_via="pull",
+            lease_owner=None,
+            lease_until=None,
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def feed(session: Session, *, recipient: str, after: int, limit: int) -> list[OutboxItem]:
+    """Views owed to ``recipient`` after cursor ``after``, in cursor order (catch-up)."""
+    return list(
+        session.exec(
+            select(OutboxItem)
+            .where(OutboxItem.recipient == recipient, col(OutboxItem.id) > after)
+            .order_by(col(OutboxItem.id))
+            .limit(limit)
+        ).all()
+    )
+
+
+def next_due(session: Session, *, recipient: str) -> datetime | None:
+    """When the earliest pending item for ``recipient`` may be tried."""
+    return session.exec(
+        select(func.min(OutboxItem.next_attempt_at)).where(
+            OutboxItem.recipient == recipient, OutboxItem.state == "pending"
+        )
+    ).one()
+
+
+def pending_by_recipient(session: Session) -> dict[str, int]:
+    rows = session.exec(
+        select(OutboxItem.recipient, func.count())
+        .where(OutboxItem.state == "pending")
+        .group_by(OutboxItem.recipient)
+    ).all()
+    return {r: int(n) for r, n in rows}
+
+
+def count_by_state(session: Session) -> dict[str, int]:
+    rows = session.exec(select(OutboxItem.state, func.count()).group_by(OutboxItem.state)).all()
+    return {s: int(n) for s, n in rows}
+
+
+def count_by_recipient_and_state(session: Session) -> dict[tuple[str, str], int]:
+    """Counts per (recipient, state) from one query, so that they agree with each other."""
+    rows = session.exec(
+        select(OutboxItem.recipient, OutboxItem.state, func.count()).group_by(
+            OutboxItem.recipient, OutboxItem.state
+        )
+    ).all()
+    return {(r, s): int(n) for r, s, n in rows}

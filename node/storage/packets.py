@@ -1,0 +1,151 @@
+"""Packets held by this node, and the views refused at receipt."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from node.storage.models import InboundRefusal, StoredPacket
+from protocol.packet import IssuedPacket, VerifiedPacket
+
+__all__ = [
+    "add_issued",
+    "add_received",
+    "add_refusal",
+    "count_by_origin",
+    "count_refusals",
+    "list_packets",
+]
+
+
+def add_issued(
+    session: Session, issued: Sequence[IssuedPacket], *, issuer: str, kid: str, now: datetime
+) -> list[int]:
+    """Store packets issued here (the full SD-JWT each); return their row ids, in order."""
+    if not issued:
+        return []
+    rows = [
+        {
+            "jti": packet.ref.jti,
+            "digest": packet.ref.digest,
+            "issuer": issuer,
+            "kid": kid,
+            "schema_id": packet.schema,
+            "hc": packet.hc,
+            "hcr": packet.hcr,
+            "issued_at": packet.issued_at,
+            "origin": "local",
+            "raw": packet.sd_jwt,
+            "claims": dict(packet.claims),
+            "stored_at": now,
+        }
+        for packet in issued
+    ]
+    statement = insert(StoredPacket).returning(StoredPacket.id, sort_by_parameter_order=True)
+    return [int(row_id) for row_id in session.scalars(statement, rows).all()]
+
+
+def add_received(
+    session: Session, packets: Sequence[VerifiedPacket], *, origin: str, now: datetime
+) -> set[tuple[str, str]]:
+    """Store verified views, once per (jti, digest); return the refs that were new.
+
+    A packet already held (from this peer or another, as any view) is a duplicate.
+    Safe against a concurrent insert of the same packet (``ON CONFLICT DO NOTHING``).
+    """
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for p in packets:
+        rows.setdefault(
+            (p.jti, p.ref.digest),
+            {
+                "jti": p.jti,
+                "digest": p.ref.digest,
+                "issuer": p.iss,
+                "kid": p.kid,
+                "schema_id": p.sch,
+                "hc": p.hc,
+                "hcr": p.hcr,
+                "issued_at": p.iat,
+                "origin": origin,
+                "raw": p.raw,
+                "claims": dict(p.claims),
+                "stored_at": now,
+            },
+        )
+    if not rows:
+        return set()
+    table = StoredPacket.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(table)
+        .values(list(rows.values()))
+        .on_conflict_do_nothing(index_elements=["jti", "digest"])
+        .returning(table.c.jti, table.c.digest)
+    )
+    return {(jti, digest) for jti, digest in session.execute(statement).all()}
+
+
+def add_refusal(
+    session: Session,
+    *,
+    peer: str,
+    disposition: str,
+    code: str,
+    reason: str,
+    raw: str,
+    now: datetime,
+    jti: str | None = None,
+    digest: str | None = None,
+) -> None:
+    session.add(
+        InboundRefusal(
+            peer=peer,
+            disposition=disposition,
+            code=code,
+            reason=reason,
+            raw=raw,
+            jti=jti,
+            digest=digest,
+            received_at=now,
+        )
+    )
+
+
+def count_by_origin(session: Session) -> dict[str, int]:
+    """Packets held per origin: ``local`` (issued here) or a peer id."""
+    rows = session.exec(
+        select(StoredPacket.origin, func.count()).group_by(StoredPacket.origin)
+    ).all()
+    return {origin: int(n) for origin, n in rows}
+
+
+def count_refusals(session: Session) -> dict[str, int]:
+    rows = session.exec(
+        select(InboundRefusal.disposition, func.count()).group_by(InboundRefusal.disposition)
+    ).all()
+    return {d: int(n) for d, n in rows}
+
+
+def list_packets(
+    session: Session,
+    *,
+    schema: str | None = None,
+    issuer: str | None = None,
+    origin: str | None = None,
+    after_id: int = 0,
+    limit: int = 100,
+) -> list[StoredPacket]:
+    query = select(StoredPacket).where(col(StoredPacket.id) > after_id)
+    if schema:
+        query = query.where(StoredPacket.schema_id == schema)
+    if issuer:
+        query = query.where(StoredPacket.issuer == issuer)
+    if origin:
+        query = query.where(StoredPacket.origin == origin)
+    return list(session.exec(query.order_by(col(StoredPacket.id)).limit(limit)).all())

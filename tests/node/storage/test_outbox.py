@@ -1,0 +1,208 @@
+"""``node.storage.outbox``: views owed to peers, leased to senders, acknowledged, fed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from node.storage import outbox
+from node.storage.db import transaction
+from node.storage.models import OutboxItem
+from protocol.packet import PacketRef
+from tests.node.storage._support import NOW
+
+LEASE = timedelta(minutes=2)
+
+
+def ref(n: int) -> PacketRef:
+    return PacketRef(f"jti-{n:04d}", f"{n:064x}")
+
+
+def enqueue(engine: Engine, n: int, recipients: tuple[str, ...] = ("dpa",), start: int = 0) -> None:
+    """``n`` packets, each owed to every recipient, enqueued in one transaction."""
+    with transaction(engine) as session:
+        for i in range(start, start + n):
+            outbox.enqueue(
+                session, [(i + 1, ref(i), {r: f"view of {i} for {r}" for r in recipients})], now=NOW
+            )
+
+
+def rows(engine: Engine, recipient: str | None = None) -> list[OutboxItem]:
+    with transaction(engine) as session:
+        query = select(OutboxItem).order_by(col(OutboxItem.id))
+        if recipient:
+            query = query.where(OutboxItem.recipient == recipient)
+        return list(session.exec(query).all())
+
+
+def claim(
+    engine: Engine,
+    *,
+    owner: str = "w1",
+    recipient: str = "dpa",
+    limit: int = 10,
+    at: datetime = NOW,
+) -> list[int]:
+    with transaction(engine) as session:
+        items = outbox.claim_due(
+            session, recipient=recipient, owner=owner, now=at, lease=LEASE, limit=limit
+        )
+    return [item.id or 0 for item in items]
+
+
+def test_enqueue_writes_one_pending_row_per_recipient(engine: Engine) -> None:
+    with transaction(engine) as session:
+        outbox.enqueue(session, [(7, ref(7), {"dpa": "v-dpa", "unodc": "v-unodc"})], now=NOW)
+        outbox.enqueue(session, [(8, ref(8), {})], now=NOW)
+    got = rows(engine)
+    assert [(r.recipient, r.view) for r in got] == [("dpa", "v-dpa"), ("unodc", "v-unodc")]
+    for r in got:
+        assert (r.packet_id, r.jti, r.digest) == (7, ref(7).jti, ref(7).digest)
+        assert r.state == "pending" and r.attempts == 0
+        assert r.created_at == NOW and r.next_attempt_at == NOW
+        assert r.lease_owner is None and r.lease_until is None and r.delivered_at is None
+
+
+def test_claim_due_leases_the_oldest_due_items_up_to_the_limit(engine: Engine) -> None:
+    enqueue(engine, 5, ("dpa", "unodc"))
+    dpa = [r.id for r in rows(engine, "dpa")]
+    assert claim(engine, limit=3) == dpa[:3]
+    leased = {r.id: r for r in rows(engine, "dpa")}
+    for i in dpa[:3]:
+        assert leased[i].lease_owner == "w1" and leased[i].lease_until == NOW + LEASE
+        assert leased[i].state == "pending"
+    assert all(leased[i].lease_owner is None for i in dpa[3:])
+    # leased items are not due for anyone else; the rest are
+    assert claim(engine, owner="w2", limit=10) == dpa[3:]
+    assert claim(engine, owner="w3") == []
+    # other recipients' items were not touched
+    assert all(r.lease_owner is None for r in rows(engine, "unodc"))
+    assert claim(engine, recipient="unodc", limit=0) == []
+
+
+def test_claim_due_skips_what_is_not_pending_or_not_yet_due(engine: Engine) -> None:
+    enqueue(engine, 5)
+    ids = [r.id or 0 for r in rows(engine)]
+    with transaction(engine) as session:
+        outbox.mark_delivered(session, receipts={ids[0]: "r0"}, now=NOW)
+        outbox.mark_refused(session, item_id=ids[1], receipt="r1", reason="no", now=NOW)
+        outbox.retry_later(session, item_ids=[ids[2]], error="503", at=NOW + timedelta(minutes=1))
+    assert claim(engine) == ids[3:]
+    # not yet due one second before next_attempt_at; due at it
+    assert claim(engine, owner="w2", at=NOW + timedelta(seconds=59)) == []
+    assert claim(engine, owner="w2", at=NOW + timedelta(minutes=1)) == [ids[2]]
+
+
+def test_an_expired_lease_can_be_claimed_again(engine: Engine) -> None:
+    enqueue(engine, 2)
+    ids = claim(engine, owner="dead-worker")
+    assert len(ids) == 2
+    assert claim(engine, owner="w2", at=NOW + LEASE - timedelta(seconds=1)) == []
+    assert claim(engine, owner="w2", at=NOW + LEASE) == []  # lease_until < now is required
+    later = NOW + LEASE + timedelta(seconds=1)
+    assert claim(engine, owner="w2", at=later) == ids
+    assert {(r.lease_owner, r.lease_until) for r in rows(engine)} == {("w2", later + LEASE)}
+
+
+def test_mark_delivered_changes_only_pending_rows(engine: Engine) -> None:
+    enqueue(engine, 4)
+    ids = [r.id or 0 for r in rows(engine)]
+    claim(engine, limit=2)
+    with transaction(engine) as session:
+        outbox.mark_refused(session, item_id=ids[3], receipt=None, reason="policy", now=NOW)
+    later = NOW + timedelta(seconds=3)
+    with transaction(engine) as session:
+        changed = outbox.mark_delivered(
+            session,
+            receipts={ids[0]: "receipt-0", ids[2]: None, ids[3]: "x", 99_999: "y"},
+            now=later,
+        )
+    assert changed == 2  # ids[3] is refused, 99_999 does not exist
+    with transaction(engine) as session:
+        assert outbox.mark_delivered(session, receipts={ids[0]: "again"}, now=later) == 0
+        assert outbox.mark_delivered(session, receipts={}, now=later) == 0
+    got = {r.id: r for r in rows(engine)}
+    assert got[ids[0]].state == "delivered" and got[ids[0]].receipt == "receipt-0"
+    assert got[ids[0]].delivered_at == later and got[ids[0]].delivered_via == "push"
+    assert got[ids[0]].lease_owner is None and got[ids[0]].lease_until is None
+    assert got[ids[1]].state == "pending" and got[ids[1]].lease_owner == "w1"
+    assert got[ids[2]].state == "delivered" and got[ids[2]].receipt is None
+    assert got[ids[3]].state == "refused" and got[ids[3]].last_error == "policy"
+
+
+def test_retry_later_counts_the_attempt_and_releases_the_lease(engine: Engine) -> None:
+    enqueue(engine, 3)
+    ids = claim(engine, limit=3)
+    at = NOW + timedelta(seconds=30)
+    with transaction(engine) as session:
+        outbox.retry_later(session, item_ids=ids[:2], error="timeout " * 500, at=at)
+        outbox.retry_later(session, item_ids=[], error="nothing", at=at)
+    with transaction(engine) as session:
+        outbox.retry_later(session, item_ids=ids[:1], error="503", at=at)
+    got = {r.id: r for r in rows(engine)}
+    assert [got[i].attempts for i in ids] == [2, 1, 0]
+    assert got[ids[0]].last_error == "503"
+    assert len(got[ids[1]].last_error or "") == 2000
+    for i in ids[:2]:
+        assert got[i].lease_owner is None and got[i].lease_until is None
+        assert got[i].next_attempt_at == at and got[i].state == "pending"
+    assert got[ids[2]].lease_owner == "w1" and got[ids[2]].attempts == 0
+    # a delivered item is not rescheduled
+    with transaction(engine) as session:
+        outbox.mark_delivered(session, receipts={ids[2]: "r"}, now=NOW)
+        outbox.retry_later(session, item_ids=[ids[2]], error="late", at=at)
+    assert {r.id: r for r in rows(engine)}[ids[2]].attempts == 0
+    with transaction(engine) as session:
+        assert outbox.next_due(session, recipient="dpa") == at
+        assert outbox.next_due(session, recipient="nobody") is None
+    assert claim(engine, owner="w2", at=at) == ids[:2]
+
+
+def test_ack_through_delivers_pending_items_up_to_the_cursor(engine: Engine) -> None:
+    enqueue(engine, 5, ("dpa", "unodc"))
+    dpa = [r.id or 0 for r in rows(engine, "dpa")]
+    with transaction(engine) as session:
+        outbox.mark_delivered(session, receipts={dpa[0]: "pushed"}, now=NOW)
+    claim(engine, limit=2)  # a lease does not stop an acknowledgement
+    later = NOW + timedelta(minutes=5)
+    with transaction(engine) as session:
+        assert outbox.ack_through(session, recipient="dpa", cursor=dpa[3], now=later) == 3
+        assert outbox.ack_through(session, recipient="dpa", cursor=dpa[3], now=later) == 0
+    got = {r.id: r for r in rows(engine, "dpa")}
+    assert got[dpa[0]].delivered_via == "push" and got[dpa[0]].receipt == "pushed"
+    for i in dpa[1:4]:
+        assert got[i].state == "delivered" and got[i].delivered_via == "pull"
+        assert got[i].delivered_at == later and got[i].lease_owner is None
+    assert got[dpa[4]].state == "pending"
+    assert all(r.state == "pending" for r in rows(engine, "unodc"))
+
+
+def test_feed_is_in_cursor_order_after_the_cursor(engine: Engine) -> None:
+    enqueue(engine, 6, ("dpa", "unodc"))
+    dpa = [r.id or 0 for r in rows(engine, "dpa")]
+    with transaction(engine) as session:
+        outbox.mark_delivered(session, receipts={dpa[1]: "r"}, now=NOW)  # still in the feed
+        first = outbox.feed(session, recipient="dpa", after=0, limit=4)
+        rest = outbox.feed(session, recipient="dpa", after=first[-1].id or 0, limit=4)
+        assert outbox.feed(session, recipient="dpa", after=dpa[-1], limit=4) == []
+        assert outbox.feed(session, recipient="nobody", after=0, limit=4) == []
+    assert [i.id for i in first] == dpa[:4]
+    assert [i.id for i in rest] == dpa[4:]
+    assert [i.view for i in first + rest] == [f"view of {n} for dpa" for n in range(6)]
+
+
+def test_pending_by_recipient_and_count_by_state(engine: Engine) -> None:
+    with transaction(engine) as session:
+        assert outbox.pending_by_recipient(session) == {}
+        assert outbox.count_by_state(session) == {}
+    enqueue(engine, 3, ("dpa", "unodc"))
+    enqueue(engine, 2, ("undp",), start=3)
+    dpa = [r.id or 0 for r in rows(engine, "dpa")]
+    with transaction(engine) as session:
+        outbox.mark_delivered(session, receipts={dpa[0]: "r", dpa[1]: "r"}, now=NOW)
+        outbox.mark_refused(session, item_id=dpa[2], receipt=None, reason="x", now=NOW)
+    with transaction(engine) as session:
+        assert outbox.pending_by_recipient(session) == {"unodc": 3, "undp": 2}
+        assert outbox.count_by_state(session) == {"pending": 5, "delivered": 2, "refused": 1}
