@@ -1,0 +1,141 @@
+"""Outbound calls to peers over an injected ``httpx.AsyncClient``, RFC 9421-signed.
+
+Every failure of a peer becomes one of two errors, so that callers decide on
+retries without knowing HTTP:
+
+* :class:`PeerUnavailable`: try again later (timeout, connection reset, 429, 5xx),
+  with the peer's ``Retry-After`` when it gave one;
+* :class:`PeerRejectedRequest`: the peer refused the request itself (4xx with a
+  problem document); retrying the same request unchanged will not help soon.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from node.clock import Clock
+from node.errors import PeerFailed
+from node.transport.httpsig import sign_request
+
+__all__ = ["FeedPage", "PeerClient", "PeerRejectedRequest", "PeerUnavailable"]
+
+
+class PeerUnavailable(PeerFailed):
+    code = "peer-unavailable"
+
+    def __init__(self, detail: str, *, kind: str, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.retry_after = retry_after
+
+
+class PeerRejectedRequest(PeerFailed):
+    code = "peer-rejected-request"
+
+    def __init__(self, detail: str, *, status: int, problem: dict[str, Any]) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    items: list[tuple[int, str]]
+    next_cursor: int
+
+
+def _retry_after(response: httpx.Response, now: datetime) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+class PeerClient:
+    def __init__(
+        self, http: httpx.AsyncClient, *, key: Ed25519PrivateKey, kid: str, clock: Clock
+    ) -> None:
+        self._http = http
+        self._key = key
+        self._kid = kid
+        self._clock = clock
+
+    async def _send(self, method: str, url: str, body: bytes | None = None) -> Any:
+        headers = {"accept": "application/json"}
+        if body is not None:
+            headers["content-type"] = "application/json"
+        request = self._http.build_request(method, url, content=body or b"", headers=headers)
+        sign_request(request, key=self._key, key_id=self._kid, created=self._clock.now())
+        try:
+            response = await self._http.send(request)
+        except httpx.TimeoutException as exc:
+            raise PeerUnavailable(f"{method} {url}: timed out", kind="timeout") from exc
+        except httpx.TransportError as exc:
+            raise PeerUnavailable(
+                f"{method} {url}: {type(exc).__name__}: {exc}", kind="connection"
+            ) from exc
+        status = response.status_code
+        if status in (429, 503) or status >= 500:
+            raise PeerUnavailable(
+                f"{method} {url}: HTTP {status}",
+                kind=f"http-{status}",
+                retry_after=_retry_after(response, self._clock.now()),
+            )
+        try:
+            document = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise PeerUnavailable(
+                f"{method} {url}: HTTP {status} with a body that is not JSON", kind="bad-answer"
+            ) from exc
+        if status >= 400:
+            problem = document if isinstance(document, dict) else {}
+            raise PeerRejectedRequest(
+                f"{method} {url}: HTTP {status} {problem.get('title', '')}: "
+                f"{problem.get('detail', '')}",
+                status=status,
+                problem=problem,
+            )
+        return document
+
+    async def post_views(self, base_url: str, views: list[str]) -> list[str]:
+        """Deliver a batch; return the peer's receipts, one per view, in order."""
+        body = json.dumps({"views": views}, separators=(",", ":")).encode()
+        document = await self._send("POST", f"{base_url}/v1/packets", body)
+        receipts = document.get("receipts") if isinstance(document, dict) else None
+        if not isinstance(receipts, list) or len(receipts) != len(views):
+            raise PeerUnavailable(
+                f"{base_url}: answer holds no receipt list of {len(views)}", kind="bad-answer"
+            )
+        if not all(isinstance(r, str) for r in receipts):
+            raise PeerUnavailable(f"{base_url}: a receipt is not a string", kind="bad-answer")
+        return receipts
+
+    async def get_views(self, base_url: str, *, since: int, limit: int) -> FeedPage:
+        """One page of the views the peer owes us after cursor ``since``."""
+        url = f"{base_url}/v1/packets?since={since}&limit={limit}"
+        document = await self._send("GET", url)
+        try:
+            items = [(int(i["cursor"]), str(i["view"])) for i in document["items"]]
+            next_cursor = int(document["next"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PeerUnavailable(
+                f"{base_url}: malformed catch-up page", kind="bad-answer"
+            ) from exc
+        return FeedPage(items, next_cursor)
