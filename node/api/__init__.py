@@ -1,0 +1,3 @@
+"""The node's HTTP API: routes per resource, dependencies, problem+json errors."""
+
+__all__: list[str] = []

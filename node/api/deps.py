@@ -1,0 +1,129 @@
+"""Request dependencies: the node context, bearer-token roles, and peer authentication.
+
+A peer's request is authenticated (RFC 9421 signature by a key of a manifest
+participant, fresh ``created``, unused nonce, body matching ``Content-Digest``)
+before any route code runs; the route receives the peer id and the exact body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from node.context import NodeContext
+from node.errors import (
+    Forbidden,
+    PayloadTooLarge,
+    ReplayedNonce,
+    Unauthenticated,
+    UnknownKeyId,
+)
+from node.settings import TokenSetting
+from node.storage import peers
+from node.storage.db import transaction
+from node.transport.httpsig import verify_request
+from protocol.errors import ProtocolError
+from protocol.manifest import signing_key
+
+__all__ = ["AuthenticatedPeer", "ContextDep", "PeerDep", "read_body", "require_role"]
+
+
+def _context(request: Request) -> NodeContext:
+    return request.app.state.node  # type: ignore[no-any-return]
+
+
+ContextDep = Annotated[NodeContext, Depends(_context)]
+
+
+async def read_body(request: Request, ctx: NodeContext) -> bytes:
+    """The request body, refused with 413 past ``max_body_bytes`` (without reading it all)."""
+    limit = ctx.settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body of {declared} bytes exceeds the limit of {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def require_role(*roles: str) -> Callable[[Request], TokenSetting]:
+    """A dependency admitting a bearer token with one of ``roles`` (``admin`` always)."""
+
+    def check(request: Request) -> TokenSetting:
+        ctx = _context(request)
+        header = request.headers.get("authorization", "")
+        scheme, _, bearer = header.partition(" ")
+        if scheme.lower() != "bearer" or not bearer.strip():
+            raise Unauthenticated("this endpoint needs 'Authorization: Bearer <token>'")
+        token = ctx.token(bearer.strip())
+        if token is None:
+            raise Unauthenticated("the bearer token is not known to this node")
+        if token.role not in roles and token.role != "admin":
+            raise Forbidden(
+                f"token {token.name!r} has role {token.role!r}; this endpoint needs "
+                f"{' or '.join(roles)}"
+            )
+        return token
+
+    return check
+
+
+@dataclass(frozen=True)
+class AuthenticatedPeer:
+    id: str
+    kid: str
+    body: bytes
+
+
+async def _authenticated_peer(request: Request) -> AuthenticatedPeer:
+    ctx = _context(request)
+    body = await read_body(request, ctx)
+    now = ctx.clock.now()
+    signer: dict[str, str] = {}
+
+    def resolve(key_id: str) -> Ed25519PublicKey:
+        for participant in ctx.manifest.participants:
+            if any(k.kid == key_id for k in participant.keys):
+                try:
+                    key = signing_key(ctx.manifest, participant.id, key_id, now)
+                except ProtocolError as exc:
+                    raise UnknownKeyId(f"keyid {key_id}: {exc}") from exc
+                signer["id"] = participant.id
+                return key
+        raise UnknownKeyId(f"keyid {key_id!r} is not a key of any participant in the manifest")
+
+    target = ctx.public_url + request.url.path
+    if request.url.query:
+        target += "?" + request.url.query
+    verified = verify_request(
+        method=request.method,
+        url=target,
+        headers=list(request.headers.items()),
+        body=body,
+        resolve_key=resolve,
+        now=now,
+        window=ctx.signature_window,
+    )
+    peer = signer["id"]
+    if peer == ctx.participant:
+        raise Forbidden("a node does not send to itself")
+
+    def remember() -> bool:
+        with transaction(ctx.engine) as session:
+            return peers.remember_nonce(session, peer=peer, nonce=verified.nonce, now=now)
+
+    if not await run_in_threadpool(remember):
+        raise ReplayedNonce(f"nonce {verified.nonce!r} from {peer!r} was already used")
+    return AuthenticatedPeer(peer, verified.key_id, body)
+
+
+PeerDep = Annotated[AuthenticatedPeer, Depends(_authenticated_peer)]

@@ -1,0 +1,3 @@
+"""Thin route modules, one per resource."""
+
+__all__: list[str] = []

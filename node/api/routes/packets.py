@@ -1,0 +1,75 @@
+"""``/v1/packets``: node-to-node exchange (RFC 9421-signed requests from peers only)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
+
+from node.api.deps import ContextDep, PeerDep
+from node.errors import BadRequest, PayloadTooLarge
+from node.services.receive import receive_views
+from node.storage import outbox
+from node.storage.db import transaction
+from protocol.encoding import parse_json
+from protocol.errors import EncodingError
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/packets", tags=["federation"])
+
+
+@router.post(
+    "",
+    summary="Deliver a batch of views",
+    description='A batch `{"views": [SD-JWT, ...]}` from a peer. Answers one signed '
+    "receipt per view, in order: accepted, duplicate, rejected or quarantined (with reason).",
+)
+async def post_packets(ctx: ContextDep, peer: PeerDep) -> dict[str, Any]:
+    try:
+        document = parse_json(peer.body)
+    except EncodingError as exc:
+        raise BadRequest(f"body: {exc.message}") from exc
+    views = document.get("views") if isinstance(document, dict) else None
+    if not isinstance(views, list):
+        raise BadRequest("body must be a JSON object with a 'views' array")
+    if len(views) > ctx.settings.max_batch:
+        raise PayloadTooLarge(f"{len(views)} views in one batch; at most {ctx.settings.max_batch}")
+    ctx.last_push[peer.id] = time.monotonic()
+    outcomes = await run_in_threadpool(receive_views, ctx, peer=peer.id, views=views)
+    return {
+        "receipts": [o.receipt for o in outcomes],
+        "summary": {
+            status: sum(o.status == status for o in outcomes)
+            for status in ("accepted", "duplicate", "rejected", "quarantined")
+        },
+    }
+
+
+@router.get(
+    "",
+    summary="Catch-up feed",
+    description="The views this node still owes the calling peer after `since`, in order. "
+    "Asking with `since=C` acknowledges every view up to C as received.",
+)
+async def get_packets(
+    ctx: ContextDep,
+    peer: PeerDep,
+    since: int = Query(0, ge=0, description="Cursor: the last `cursor` already stored."),
+    limit: int = Query(500, ge=1, le=5000),
+) -> dict[str, Any]:
+    def page() -> dict[str, Any]:
+        now = ctx.clock.now()
+        with transaction(ctx.engine) as session:
+            acknowledged = outbox.ack_through(session, recipient=peer.id, cursor=since, now=now)
+            items = outbox.feed(session, recipient=peer.id, after=since, limit=limit)
+        if acknowledged:
+            ctx.metrics.views_out.labels(peer=peer.id).inc(acknowledged)
+        return {
+            "items": [{"cursor": i.id, "view": i.view} for i in items],
+            "next": items[-1].id if items else since,
+        }
+
+    return await run_in_threadpool(page)

@@ -1,0 +1,80 @@
+"""The app factory: ``create_app(settings)`` builds one node; no import-time globals.
+
+The lifespan opens the node (manifest verified, key loaded, database migrated),
+keeps it on ``app.state.node``, and runs the delivery and catch-up workers with
+one shared ``httpx.AsyncClient`` until shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+from fastapi import FastAPI
+
+from node.api.problems import install_problem_handlers
+from node.api.routes import local, meta, packets
+from node.clock import Clock, SystemClock
+from node.context import open_node
+from node.services.catchup import run_catchup
+from node.services.deliver import run_delivery
+from node.settings import Settings
+from node.transport.peer_client import PeerClient
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("clearinghouse.node")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """A node's ASGI app; ``transport`` lets tests route peer calls elsewhere."""
+    node_clock = clock or SystemClock()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx = await asyncio.to_thread(open_node, settings, node_clock)
+        app.state.node = ctx
+        timeout = httpx.Timeout(settings.delivery.request_timeout_s, connect=5.0)
+        async with httpx.AsyncClient(timeout=timeout, transport=transport) as http:
+            client = PeerClient(http, key=ctx.key, kid=ctx.kid, clock=node_clock)
+            tasks = []
+            if settings.run_workers:
+                tasks = [
+                    asyncio.create_task(run_delivery(ctx, client), name="delivery"),
+                    asyncio.create_task(run_catchup(ctx, client), name="catchup"),
+                ]
+            log.info(
+                "node %s ready: manifest serial %d, %d peers",
+                ctx.participant,
+                ctx.manifest.serial,
+                len(ctx.peers),
+            )
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+                ctx.engine.dispose()
+
+    app = FastAPI(
+        title=f"Clearinghouse node ({settings.participant})",
+        version="1",
+        summary="Signed, policy-filtered exchange of data packets between international bodies.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.include_router(packets.router)
+    app.include_router(local.router)
+    app.include_router(meta.router)
+    return app

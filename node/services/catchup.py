@@ -1,0 +1,79 @@
+"""Catch-up: pull from each peer the views it still owes us (``GET /v1/packets``).
+
+A node that was offline (a field mission on an intermittent link) pulls what it
+missed as soon as it is back, and then every ``catchup_interval_s`` from each peer
+that has not pushed to it within that interval (a peer that pushes needs no pull). Each page is
+received like a pushed batch; the cursor moves only after the page is stored, and
+the next request's ``since`` tells the peer everything before it arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from node.context import NodeContext
+from node.services.receive import receive_views
+from node.storage import peers
+from node.storage.db import transaction
+from node.transport.peer_client import PeerClient, PeerRejectedRequest, PeerUnavailable
+from protocol.manifest import Participant
+
+__all__ = ["catch_up", "run_catchup"]
+
+log = logging.getLogger("clearinghouse.catchup")
+
+
+async def catch_up(ctx: NodeContext, client: PeerClient, peer: Participant) -> int:
+    """Pull every page ``peer`` has for us now; return how many views arrived."""
+    total = 0
+
+    def cursor() -> int:
+        with transaction(ctx.engine) as session:
+            return peers.get_cursor(session, peer.id)
+
+    since = await asyncio.to_thread(cursor)
+    while True:
+        page = await client.get_views(
+            peer.base_url, since=since, limit=ctx.settings.delivery.catchup_batch
+        )
+        if not page.items:
+            return total
+        views = [view for _, view in page.items]
+        await asyncio.to_thread(receive_views, ctx, peer=peer.id, views=views, sign=False)
+        since = max(page.next_cursor, since)
+
+        def advance(value: int = since) -> None:
+            with transaction(ctx.engine) as session:
+                peers.set_cursor(session, peer.id, value, ctx.clock.now())
+
+        await asyncio.to_thread(advance)
+        total += len(views)
+
+
+async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) -> None:
+    interval = ctx.settings.delivery.catchup_interval_s
+    while True:
+        last_push = ctx.last_push.get(peer.id)
+        if last_push is not None and time.monotonic() - last_push < interval:
+            # The peer is pushing to us: its feed would only repeat what arrives anyway.
+            await asyncio.sleep(interval)
+            continue
+        try:
+            pulled = await catch_up(ctx, client, peer)
+            if pulled:
+                log.info("caught up %d view(s) from %s", pulled, peer.id)
+        except (PeerUnavailable, PeerRejectedRequest) as exc:
+            log.info("catch-up from %s not possible now: %s", peer.id, exc.detail)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("catch-up from %s failed", peer.id)
+        await asyncio.sleep(interval)
+
+
+async def run_catchup(ctx: NodeContext, client: PeerClient) -> None:
+    async with asyncio.TaskGroup() as group:
+        for peer in ctx.peers:
+            group.create_task(_peer_loop(ctx, client, peer), name=f"catchup-{peer.id}")

@@ -1,0 +1,176 @@
+"""Delivery: drain the outbox to each peer in batches, with backoff, until receipted.
+
+One task per peer, so a slow or failing peer never holds up the others. Each
+round leases up to ``batch_size`` due views (``claim_due``), posts them signed,
+and checks every receipt's signature against the manifest before marking a view
+``delivered`` (accepted or duplicate) or ``refused`` (rejected or quarantined:
+the peer will never take it, and says why). A failed round puts the views back
+with exponential backoff and full jitter, never sooner than the peer's
+``Retry-After``. Work left by a crash is found again when its lease expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from datetime import timedelta
+
+from node.context import NodeContext
+from node.storage import outbox
+from node.storage.db import transaction
+from node.storage.models import OutboxItem
+from node.transport.peer_client import PeerClient, PeerRejectedRequest, PeerUnavailable
+from protocol.errors import ProtocolError
+from protocol.manifest import Participant
+from protocol.receipts import Receipt, verify_receipt
+
+__all__ = ["backoff_delay", "deliver_round", "run_delivery"]
+
+log = logging.getLogger("clearinghouse.deliver")
+
+
+def backoff_delay(
+    attempts: int,
+    *,
+    base: float,
+    cap: float,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
+    """Full-jitter exponential backoff, at least ``retry_after`` when the peer gave one."""
+    ceiling = min(cap, base * (2 ** min(attempts, 30)))
+    delay = (rng or random).uniform(ceiling / 2, ceiling)
+    return max(delay, retry_after or 0.0)
+
+
+def _check(receipt_jws: str, item: OutboxItem, index: int, ctx: NodeContext, peer: str) -> Receipt:
+    receipt = verify_receipt(receipt_jws, ctx.manifest, sender=ctx.participant)
+    if receipt.receiver != peer or receipt.index != index:
+        raise ProtocolError(f"receipt {index} is by {receipt.receiver} for index {receipt.index}")
+    if receipt.ref is not None and (receipt.ref.jti, receipt.ref.digest) != (item.jti, item.digest):
+        raise ProtocolError(f"receipt {index} names another packet ({receipt.ref.jti})")
+    if receipt.delivered and receipt.ref is None:
+        raise ProtocolError(f"receipt {index} says {receipt.status} without naming the packet")
+    return receipt
+
+
+async def deliver_round(
+    ctx: NodeContext, client: PeerClient, peer: Participant, *, owner: str
+) -> int:
+    """Deliver one batch to ``peer``; return how many views were claimed (0: none due)."""
+    settings = ctx.settings.delivery
+    now = ctx.clock.now()
+
+    def claim() -> list[OutboxItem]:
+        with transaction(ctx.engine) as session:
+            return outbox.claim_due(
+                session,
+                recipient=peer.id,
+                owner=owner,
+                now=now,
+                lease=timedelta(seconds=settings.lease_s),
+                limit=settings.batch_size,
+            )
+
+    items = await asyncio.to_thread(claim)
+    if not items:
+        return 0
+    ids = [int(item.id or 0) for item in items]
+    try:
+        receipts = await client.post_views(peer.base_url, [item.view for item in items])
+    except (PeerUnavailable, PeerRejectedRequest) as exc:
+        retry_after = exc.retry_after if isinstance(exc, PeerUnavailable) else None
+        kind = exc.kind if isinstance(exc, PeerUnavailable) else f"http-{exc.status}"
+        delay = backoff_delay(
+            max(item.attempts for item in items),
+            base=settings.base_delay_s,
+            cap=settings.max_delay_s,
+            retry_after=retry_after,
+        )
+        error = exc.detail
+        ctx.metrics.delivery_failures.labels(peer=peer.id, kind=kind).inc()
+        log.warning("delivery to %s failed (%s); retry in %.1fs", peer.id, error, delay)
+
+        def back_off() -> None:
+            with transaction(ctx.engine) as session:
+                outbox.retry_later(
+                    session,
+                    item_ids=ids,
+                    error=error,
+                    at=ctx.clock.now() + timedelta(seconds=delay),
+                )
+
+        await asyncio.to_thread(back_off)
+        return len(items)
+
+    delivered: dict[int, str | None] = {}
+    refused: list[tuple[int, Receipt]] = []
+    unproven: list[int] = []
+    for index, (item, receipt_jws) in enumerate(zip(items, receipts, strict=True)):
+        try:
+            receipt = _check(receipt_jws, item, index, ctx, peer.id)
+        except ProtocolError as exc:
+            log.warning("receipt from %s for %s refused: %s", peer.id, item.jti, exc)
+            unproven.append(int(item.id or 0))
+            continue
+        if receipt.delivered:
+            delivered[int(item.id or 0)] = receipt.jws
+        else:
+            refused.append((int(item.id or 0), receipt))
+    done_at = ctx.clock.now()
+
+    def record() -> int:
+        with transaction(ctx.engine) as session:
+            changed = outbox.mark_delivered(session, receipts=delivered, now=done_at)
+            for item_id, receipt in refused:
+                outbox.mark_refused(
+                    session,
+                    item_id=item_id,
+                    receipt=receipt.jws,
+                    reason=f"{receipt.status}: {receipt.reason_code}: {receipt.reason}",
+                    now=done_at,
+                )
+            outbox.retry_later(
+                session,
+                item_ids=unproven,
+                error="receipt did not verify",
+                at=done_at + timedelta(seconds=settings.max_delay_s),
+            )
+            return changed
+
+    changed = await asyncio.to_thread(record)
+    ctx.metrics.views_out.labels(peer=peer.id).inc(changed)
+    for item in items:
+        if int(item.id or 0) in delivered:
+            ctx.metrics.delivery_latency.observe((done_at - item.created_at).total_seconds())
+    return len(items)
+
+
+async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) -> None:
+    owner = f"{ctx.participant}-{uuid.uuid4().hex[:12]}"
+    wake = ctx.outbox_signal.subscribe()
+    poll = ctx.settings.delivery.poll_interval_s
+    while True:
+        wake.clear()
+        try:
+            claimed = await deliver_round(ctx, client, peer, owner=owner)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # never let one bad round stop delivery for good
+            log.exception("delivery round to %s failed", peer.id)
+            claimed = 0
+        if claimed >= ctx.settings.delivery.batch_size:
+            continue
+        try:
+            await asyncio.wait_for(wake.wait(), timeout=poll)
+        except TimeoutError:
+            pass
+
+
+async def run_delivery(ctx: NodeContext, client: PeerClient) -> None:
+    """Deliver to every peer until cancelled."""
+    async with asyncio.TaskGroup() as group:
+        for peer in ctx.peers:
+            group.create_task(_peer_loop(ctx, client, peer), name=f"deliver-{peer.id}")

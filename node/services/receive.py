@@ -1,0 +1,128 @@
+"""Receiving views from peers: verify each, store once, quarantine over-disclosure.
+
+Used for pushed batches (``POST /v1/packets``) and for pulled catch-up pages alike.
+Each view is verified on its own (issuer signature against the manifest, every
+disclosure, schema, and that nothing the policy withholds from this node is
+disclosed); one bad view never costs the good ones. Outcomes:
+
+* ``accepted``: new, stored with its exact text;
+* ``duplicate``: already held (as any view), acknowledged, stored once;
+* ``quarantined``: over-disclosure — kept aside with the reason, never processed;
+* ``rejected``: anything else wrong, kept aside with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from node.context import NodeContext
+from node.storage import packets, peers
+from node.storage.db import transaction
+from protocol.errors import OverDisclosure, ProtocolError
+from protocol.packet import PacketRef, VerifiedPacket, packet_ref, verify_view
+from protocol.receipts import sign_receipt
+from protocol.sdjwt import CompactSdJwt, decode_jws
+
+__all__ = ["Outcome", "receive_views"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    index: int
+    status: str
+    ref: PacketRef | None
+    code: str | None = None
+    detail: str | None = None
+    receipt: str = ""
+
+
+def _best_effort_ref(raw: str) -> PacketRef | None:
+    """The (unverified) reference of a refused view, for the refusal record only."""
+    try:
+        jwt = CompactSdJwt.parse(raw).jwt
+        jti = decode_jws(jwt).payload.get("jti")
+    except ProtocolError:
+        return None
+    if not isinstance(jti, str):
+        return None
+    return packet_ref(jti[:64], jwt)
+
+
+def receive_views(
+    ctx: NodeContext, *, peer: str, views: Sequence[str], sign: bool = True
+) -> list[Outcome]:
+    """Verify and store ``views`` from ``peer``; one outcome (with receipt) per view."""
+    now = ctx.clock.now()
+    verified: list[tuple[int, VerifiedPacket]] = []
+    refused: list[Outcome] = []
+    for index, raw in enumerate(views):
+        if not isinstance(raw, str):
+            refused.append(Outcome(index, "rejected", None, "malformed-packet", "not a string"))
+            continue
+        try:
+            verified.append(
+                (index, verify_view(raw, ctx.manifest, recipient=ctx.participant, now=now))
+            )
+        except OverDisclosure as exc:
+            refused.append(
+                Outcome(index, "quarantined", _best_effort_ref(raw), exc.code, exc.message)
+            )
+        except ProtocolError as exc:
+            refused.append(Outcome(index, "rejected", _best_effort_ref(raw), exc.code, exc.message))
+
+    with transaction(ctx.engine) as session:
+        new = packets.add_received(session, [v for _, v in verified], origin=peer, now=now)
+        for outcome in refused:
+            raw = views[outcome.index] if isinstance(views[outcome.index], str) else ""
+            packets.add_refusal(
+                session,
+                peer=peer,
+                disposition=outcome.status,
+                code=outcome.code or "rejected",
+                reason=outcome.detail or "",
+                raw=raw,
+                now=now,
+                jti=outcome.ref.jti if outcome.ref else None,
+                digest=outcome.ref.digest if outcome.ref else None,
+            )
+        outcomes = list(refused)
+        seen: set[tuple[str, str]] = set()
+        for index, packet in verified:
+            key = (packet.jti, packet.ref.digest)
+            status = "accepted" if key in new and key not in seen else "duplicate"
+            seen.add(key)
+            outcomes.append(Outcome(index, status, packet.ref))
+        duplicates = sum(o.status == "duplicate" for o in outcomes)
+        peers.add_to_counter(session, "duplicates", duplicates)
+        peers.add_to_counter(session, "views_received", len(views))
+
+    for o in outcomes:
+        ctx.metrics.packets_in.labels(peer=peer, result=o.status).inc()
+        if o.code:
+            ctx.metrics.packets_rejected.labels(reason=o.code).inc()
+    outcomes.sort(key=lambda o: o.index)
+    if not sign:
+        return outcomes
+    return [
+        Outcome(
+            o.index,
+            o.status,
+            o.ref,
+            o.code,
+            o.detail,
+            sign_receipt(
+                receiver=ctx.participant,
+                sender=peer,
+                index=o.index,
+                ref=o.ref,
+                status=o.status,  # type: ignore[arg-type]
+                key=ctx.key,
+                kid=ctx.kid,
+                now=now,
+                reason_code=o.code,
+                reason=o.detail,
+            ),
+        )
+        for o in outcomes
+    ]

@@ -1,0 +1,289 @@
+"""``/v1/packets`` and the local API refuse bad input precisely (problem+json), one node served
+for real on loopback, the test playing the part of its peers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from node.app import create_app
+from node.keyfiles import read_private_key
+from node.localfed import LocalFederation, NodeHandle
+from node.settings import load_settings
+from node.transport.httpsig import sign_request
+from protocol.keys import generate_private_key, public_jwk
+from protocol.manifest import parse_manifest
+from protocol.packet import issue_packet, recipient_view
+from protocol.receipts import verify_receipt
+from tests.servers import serve_in_thread
+from tests.support import EXAMPLES
+
+RECORD = json.loads((EXAMPLES / "records" / "conflict-event.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def fed(tmp_path_factory: pytest.TempPathFactory) -> LocalFederation:
+    federation = LocalFederation(tmp_path_factory.mktemp("api"), ("mission", "unodc", "dpa"))
+    federation.build()
+    return federation
+
+
+@pytest.fixture(scope="module")
+def dpa(fed: LocalFederation) -> Iterator[NodeHandle]:
+    """The dpa node, served in this process without workers (the test is its only peer)."""
+    node = fed.nodes["dpa"]
+    settings = load_settings(node.config, run_workers=False, max_body_bytes=200_000)
+    port = int(node.url.rsplit(":", 1)[1])
+    with serve_in_thread(create_app(settings), port):
+        yield node
+
+
+def key_of(fed: LocalFederation, participant: str) -> Any:
+    return read_private_key(fed.root / "keys" / f"{participant}.key.pem")
+
+
+def signed(
+    fed: LocalFederation,
+    node: NodeHandle,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    *,
+    signer: str = "mission",
+    key: Any = None,
+    kid: str | None = None,
+    created: datetime | None = None,
+    nonce: str | None = None,
+) -> httpx.Request:
+    key = key or key_of(fed, signer)
+    request = httpx.Request(
+        method, node.url + path, content=body, headers={"content-type": "application/json"}
+    )
+    return sign_request(
+        request,
+        key=key,
+        key_id=kid or public_jwk(key)["kid"],
+        created=created or datetime.now(UTC),
+        nonce=nonce,
+    )
+
+
+def send(request: httpx.Request) -> httpx.Response:
+    with httpx.Client(timeout=30) as client:
+        return client.send(request)
+
+
+def views_body(*views: str) -> bytes:
+    return json.dumps({"views": list(views)}).encode()
+
+
+def mission_packet(fed: LocalFederation, record: dict[str, Any] | None = None) -> str:
+    key = key_of(fed, "mission")
+    return issue_packet(
+        record or RECORD,
+        schema="conflict-event/1",
+        issuer="mission",
+        key=key,
+        kid=public_jwk(key)["kid"],
+        now=datetime.now(UTC),
+        pseudonym_key=(fed.root / "keys" / "pseudonym.key").read_text().strip().encode(),
+    ).sd_jwt
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"] == f"urn:clearinghouse:problem:{code}", problem
+    assert problem["status"] == status and problem["detail"]
+    return problem  # type: ignore[no-any-return]
+
+
+def manifest_of(fed: LocalFederation) -> Any:
+    return parse_manifest((fed.root / "manifest.json").read_bytes())
+
+
+def test_a_signed_batch_gets_signed_receipts(fed: LocalFederation, dpa: NodeHandle) -> None:
+    manifest = manifest_of(fed)
+    view = recipient_view(mission_packet(fed), manifest, "dpa")
+    response = send(signed(fed, dpa, "POST", "/v1/packets", views_body(view, view)))
+    assert response.status_code == 200, response.text
+    receipts = [verify_receipt(r, manifest, sender="mission") for r in response.json()["receipts"]]
+    assert [r.status for r in receipts] == ["accepted", "duplicate"]
+    assert receipts[0].receiver == "dpa" and receipts[0].ref == receipts[1].ref
+    again = send(signed(fed, dpa, "POST", "/v1/packets", views_body(view)))
+    assert verify_receipt(again.json()["receipts"][0], manifest, sender="mission").status == (
+        "duplicate"
+    )
+    with dpa.client("analyst") as client:
+        items = client.get("/v1/local/packets", params={"origin": "mission"}).json()["items"]
+    assert [i["jti"] for i in items].count(receipts[0].ref.jti) == 1  # stored once
+
+
+def test_bad_views_are_refused_one_by_one(fed: LocalFederation, dpa: NodeHandle) -> None:
+    manifest = manifest_of(fed)
+    full = mission_packet(fed)  # every field: over-disclosure for dpa
+    good = recipient_view(mission_packet(fed), manifest, "dpa")
+    flipped = good[:30] + ("A" if good[30] != "A" else "B") + good[31:]
+    body = views_body(full, "not an sd-jwt", flipped, good)
+    response = send(signed(fed, dpa, "POST", "/v1/packets", body))
+    assert response.status_code == 200
+    receipts = [verify_receipt(r, manifest, sender="mission") for r in response.json()["receipts"]]
+    assert [r.status for r in receipts] == ["quarantined", "rejected", "rejected", "accepted"]
+    assert receipts[0].reason_code == "over-disclosure" and "dpa" in (receipts[0].reason or "")
+    assert receipts[1].reason_code == "malformed-packet"
+    with dpa.client("auditor") as client:
+        stats = client.get("/v1/local/stats").json()
+    assert stats["quarantined"] >= 1 and stats["rejected"] >= 2
+
+
+def test_unknown_schema_is_rejected_with_its_reason(fed: LocalFederation, dpa: NodeHandle) -> None:
+    from protocol.sdjwt import CompactSdJwt, sign_jws
+
+    key = key_of(fed, "mission")
+    payload = {
+        "iss": "mission",
+        "jti": "x",
+        "iat": int(datetime.now(UTC).timestamp()),
+        "sch": "weather/1",
+        "hc": "H0",
+        "_sd": [],
+        "_sd_alg": "sha-256",
+    }
+    header = {"alg": "EdDSA", "typ": "clearinghouse-packet+sd-jwt", "kid": public_jwk(key)["kid"]}
+    raw = CompactSdJwt(sign_jws(header, payload, key), ()).serialize()
+    response = send(signed(fed, dpa, "POST", "/v1/packets", views_body(raw)))
+    receipt = verify_receipt(response.json()["receipts"][0], manifest_of(fed), sender="mission")
+    assert (receipt.status, receipt.reason_code) == ("rejected", "unknown-schema")
+
+
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [
+        ("no-signature", "signature-missing"),
+        ("wrong-key", "request-signature-invalid"),
+        ("unknown-keyid", "unknown-keyid"),
+        ("stale", "stale-signature"),
+        ("future", "stale-signature"),
+        ("digest", "digest-mismatch"),
+        ("method", "request-signature-invalid"),
+    ],
+)
+def test_request_signature_refusals(
+    fed: LocalFederation, dpa: NodeHandle, case: str, code: str
+) -> None:
+    body = views_body()
+    if case == "no-signature":
+        request = httpx.Request("POST", dpa.url + "/v1/packets", content=body)
+    elif case == "wrong-key":
+        request = signed(
+            fed,
+            dpa,
+            "POST",
+            "/v1/packets",
+            body,
+            key=generate_private_key(),
+            kid=public_jwk(key_of(fed, "mission"))["kid"],
+        )
+    elif case == "unknown-keyid":
+        request = signed(fed, dpa, "POST", "/v1/packets", body, key=generate_private_key())
+    elif case == "stale":
+        request = signed(
+            fed, dpa, "POST", "/v1/packets", body, created=datetime.now(UTC) - timedelta(minutes=10)
+        )
+    elif case == "future":
+        request = signed(
+            fed, dpa, "POST", "/v1/packets", body, created=datetime.now(UTC) + timedelta(minutes=10)
+        )
+    elif case == "digest":
+        original = signed(fed, dpa, "POST", "/v1/packets", body)
+        headers = {k: v for k, v in original.headers.items() if k != "content-length"}
+        request = httpx.Request("POST", original.url, content=views_body("x"), headers=headers)
+    else:
+        original = signed(fed, dpa, "POST", "/v1/packets", body)
+        headers = {k: v for k, v in original.headers.items() if k != "content-length"}
+        request = httpx.Request("GET", original.url, content=body, headers=headers)
+    problem = assert_problem(send(request), 401, code)
+    assert problem["instance"] == "/v1/packets"
+
+
+def test_replayed_nonce_is_refused(fed: LocalFederation, dpa: NodeHandle) -> None:
+    first = signed(fed, dpa, "GET", "/v1/packets?since=0", nonce="fixed-nonce-for-replay-test")
+    assert send(first).status_code == 200
+    again = signed(fed, dpa, "GET", "/v1/packets?since=0", nonce="fixed-nonce-for-replay-test")
+    assert_problem(send(again), 401, "replayed-nonce")
+
+
+def test_oversized_and_malformed_bodies(fed: LocalFederation, dpa: NodeHandle) -> None:
+    big = views_body("x" * 300_000)
+    assert_problem(send(signed(fed, dpa, "POST", "/v1/packets", big)), 413, "payload-too-large")
+    not_json = signed(fed, dpa, "POST", "/v1/packets", b"{views")
+    assert_problem(send(not_json), 400, "bad-request")
+    no_views = signed(fed, dpa, "POST", "/v1/packets", b'{"packets": []}')
+    assert "views" in assert_problem(send(no_views), 400, "bad-request")["detail"]
+
+
+def test_catch_up_feed_lists_only_what_is_owed(fed: LocalFederation, dpa: NodeHandle) -> None:
+    response = send(signed(fed, dpa, "GET", "/v1/packets?since=0&limit=10", signer="unodc"))
+    assert response.status_code == 200
+    assert response.json() == {"items": [], "next": 0}
+
+
+def test_local_api_tokens_and_roles(fed: LocalFederation, dpa: NodeHandle) -> None:
+    with httpx.Client(base_url=dpa.url, timeout=30) as client:
+        assert_problem(client.get("/v1/local/packets"), 401, "unauthenticated")
+        wrong = client.get("/v1/local/packets", headers={"authorization": "Bearer nope"})
+        assert_problem(wrong, 401, "unauthenticated")
+    with dpa.client("submitter") as client:
+        assert_problem(client.get("/v1/local/packets"), 403, "forbidden")
+    with dpa.client("analyst") as client:
+        denied = client.post("/v1/local/records", json={"schema": "seizure/1", "records": []})
+        assert_problem(denied, 403, "forbidden")
+
+
+def test_local_records_keep_the_good_and_name_the_bad(
+    fed: LocalFederation, dpa: NodeHandle
+) -> None:
+    record = json.loads((EXAMPLES / "records" / "market-price.json").read_text())
+    with dpa.client("submitter") as client:
+        mixed = client.post(
+            "/v1/local/records",
+            json={"schema": "market-price/1", "records": [record, {**record, "price": "free"}]},
+        )
+        assert mixed.status_code == 200
+        body = mixed.json()
+        assert body["accepted"] == 1
+        assert body["rejected"][0]["index"] == 1 and "price" in body["rejected"][0]["detail"]
+        only_bad = client.post(
+            "/v1/local/records", json={"schema": "market-price/1", "record": {"price": 1}}
+        )
+        problem = assert_problem(only_bad, 422, "unprocessable")
+        assert problem["rejected"][0]["index"] == 0
+        unknown = client.post("/v1/local/records", json={"schema": "weather/1", "record": {}})
+        assert_problem(unknown, 422, "unknown-schema")
+        both = client.post(
+            "/v1/local/records", json={"schema": "market-price/1", "record": record, "records": []}
+        )
+        assert_problem(both, 400, "bad-request")
+
+
+def test_meta_endpoints(fed: LocalFederation, dpa: NodeHandle) -> None:
+    with httpx.Client(base_url=dpa.url, timeout=30) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        assert client.get("/readyz").json()["participant"] == "dpa"
+        schemas = client.get("/v1/schemas").json()["schemas"]
+        assert "conflict-event/1" in schemas
+        one = client.get("/v1/schemas/market-price/1").json()
+        assert one["$id"].endswith("market-price/1")
+        assert_problem(client.get("/v1/schemas/weather/1"), 422, "unknown-schema")
+        manifest = client.get("/v1/manifest").json()
+        assert manifest["serial"] == 1 and len(manifest["signatures"]) >= 2
+        metrics = client.get("/metrics").text
+        assert "clearinghouse_packets_received_total" in metrics
+        assert "clearinghouse_outbox_depth" in metrics
+        assert_problem(client.get("/nope"), 404, "not-found")
