@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from node.cli import manifest, packet, schema
+from node.cli import db, manifest, packet, schema
+from node.cli.demo import demo
+from node.cli.ingest import ingest
 from node.cli.keys import keygen, pseudonym_key
+from node.cli.node_init import init
+from node.cli.run import run
 
 __all__ = ["app"]
 
@@ -17,6 +21,15 @@ app = typer.Typer(
 )
 app.command("keygen")(keygen)
 app.command("pseudonym-key")(pseudonym_key)
+app.command("init")(init)
+app.command("run")(run)
+app.command("ingest")(ingest)
+app.command("demo")(demo)
 app.add_typer(manifest.app, name="manifest")
 app.add_typer(packet.app, name="packet")
 app.add_typer(schema.app, name="schema")
+app.add_typer(db.app, name="db")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,114 @@
+"""``clearinghouse ingest``: send a file of records to a node's local API, in batches."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from node.cli._common import fail, stderr
+from node.importers._errors import ImportFailed, RowRejected
+from node.importers.records_file import FORMATS, read_records
+
+__all__ = ["ingest", "post_batches"]
+
+
+def post_batches(
+    client: httpx.Client,
+    schema: str,
+    items: Iterator[tuple[int, dict[str, Any] | RowRejected]],
+    *,
+    batch: int,
+    on_progress: Any = None,
+    on_accepted: Any = None,
+) -> tuple[int, list[str]]:
+    """Post records in batches; return (accepted, messages about rejected ones).
+
+    ``on_progress(n)`` is called after each batch with its row count,
+    ``on_accepted(packets)`` with the node's list of accepted packets.
+    """
+    accepted, problems = 0, []
+    while True:
+        chunk = list(itertools.islice(items, batch))
+        if not chunk:
+            return accepted, problems
+        records, lines = [], []
+        for line, item in chunk:
+            if isinstance(item, RowRejected):
+                problems.append(item.message)
+            else:
+                records.append(item)
+                lines.append(line)
+        if records:
+            response = client.post("/v1/local/records", json={"schema": schema, "records": records})
+            document = response.json() if response.content else {}
+            if response.status_code == 200:
+                accepted += document["accepted"]
+                rejected = document["rejected"]
+                if on_accepted:
+                    on_accepted(document["packets"])
+            elif response.status_code == 422 and "rejected" in document:
+                rejected = document["rejected"]
+            else:
+                raise RuntimeError(
+                    f"node answered HTTP {response.status_code}: "
+                    f"{document.get('detail', response.text[:300])}"
+                )
+            for r in rejected:
+                problems.append(f"line {lines[r['index']]}: {r['code']}: {r['detail']}")
+        if on_progress:
+            on_progress(len(chunk))
+
+
+def ingest(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The records to ingest.")],
+    node: Annotated[str, typer.Option(help="The node's base URL, e.g. http://127.0.0.1:8101.")],
+    token: Annotated[str, typer.Option(help="A bearer token with role submitter.")],
+    schema: Annotated[str, typer.Option(help="Schema of the records, e.g. conflict-event/1.")],
+    format: Annotated[
+        str, typer.Option("--format", help=f"One of: {', '.join(FORMATS)}.")
+    ] = "jsonl",
+    batch: Annotated[int, typer.Option(min=1, max=5000, help="Records per request.")] = 500,
+) -> None:
+    """Send FILE's records to a node; show progress; print the accepted/rejected count."""
+    if format not in FORMATS:
+        fail(f"--format must be one of {', '.join(FORMATS)}")
+    if not file.is_file():
+        fail(f"{file} is not a file")
+    headers = {"authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=node.rstrip("/"), headers=headers, timeout=300) as client:
+        columns = (
+            TextColumn("[bold]ingest"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("rows"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=stderr, transient=False) as progress:
+            task = progress.add_task("ingest", total=None)
+            try:
+                accepted, problems = post_batches(
+                    client,
+                    schema,
+                    read_records(file, format, schema),
+                    batch=batch,
+                    on_progress=lambda n: progress.advance(task, n),
+                )
+            except ImportFailed as exc:
+                fail(exc.message)
+            except httpx.HTTPError as exc:
+                fail(f"cannot reach {node}: {exc}")
+            except RuntimeError as exc:
+                fail(str(exc))
+    for message in problems[:20]:
+        stderr.print(f"rejected: {message}", markup=False)
+    if len(problems) > 20:
+        stderr.print(f"... and {len(problems) - 20} more")
+    typer.echo(f"accepted {accepted}, rejected {len(problems)}")
+    if problems:
+        raise typer.Exit(1)

@@ -1,0 +1,106 @@
+"""``clearinghouse init``: keys, bearer tokens and a config file for one participant."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from node.cli._common import fail, reporting, stderr
+from node.keyfiles import passphrase_from_env, write_jwk, write_private_key, write_secret
+from node.settings import ROLES
+from protocol.keys import generate_private_key
+
+__all__ = ["init", "write_node_config"]
+
+
+def _toml_string(value: str) -> str:
+    return json.dumps(value)  # a JSON string is a valid TOML basic string
+
+
+def write_node_config(
+    path: Path,
+    *,
+    participant: str,
+    key_file: str,
+    manifest_file: str,
+    database_url: str,
+    port: int,
+    token_hashes: dict[str, str],
+    pseudonym_key_file: str | None = None,
+    extra: str = "",
+) -> None:
+    lines = [
+        "# Clearinghouse node configuration (clearinghouse run --config THIS_FILE).",
+        "# Relative paths are relative to this file. Environment variables",
+        "# CLEARINGHOUSE_* override any setting here.",
+        f"participant = {_toml_string(participant)}",
+        f"key_file = {_toml_string(key_file)}",
+        f"manifest_file = {_toml_string(manifest_file)}",
+        f"database_url = {_toml_string(database_url)}",
+        'host = "127.0.0.1"',
+        f"port = {port}",
+    ]
+    if pseudonym_key_file:
+        lines.append(f"pseudonym_key_file = {_toml_string(pseudonym_key_file)}")
+    lines.append(extra)
+    for role, digest in token_hashes.items():
+        lines += [
+            "",
+            "[[tokens]]",
+            f"name = {_toml_string(role)}",
+            f"role = {_toml_string(role)}",
+            f"sha256 = {_toml_string(digest)}",
+        ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def make_tokens() -> tuple[dict[str, str], dict[str, str]]:
+    """A fresh bearer token per role: (plaintext by role, SHA-256 by role)."""
+    plain = {role: secrets.token_urlsafe(32) for role in ROLES}
+    return plain, {role: hashlib.sha256(t.encode()).hexdigest() for role, t in plain.items()}
+
+
+def init(
+    participant: Annotated[str, typer.Option(help="Participant id, as in the manifest.")],
+    dir: Annotated[Path, typer.Option("--dir", help="Folder for keys, tokens and config.")],
+    manifest: Annotated[
+        Path | None, typer.Option(help="The federation manifest, once it exists.")
+    ] = None,
+    pseudonym_key: Annotated[
+        Path | None, typer.Option(help="The shared pseudonymisation key file, if this body issues.")
+    ] = None,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8100,
+) -> None:
+    """Create DIR/keys/ID.key.pem (0600), DIR/keys/ID.jwk.json, DIR/tokens.json (0600,
+    one bearer token per role, shown only here) and DIR/ID.toml (token hashes only)."""
+    config = dir / f"{participant}.toml"
+    key_path = dir / "keys" / f"{participant}.key.pem"
+    for existing in (config, key_path, dir / "tokens.json"):
+        if existing.exists():
+            fail(f"{existing} exists; refusing to overwrite")
+    with reporting():
+        key = generate_private_key()
+        write_private_key(key_path, key, passphrase_from_env())
+        jwk = write_jwk(dir / "keys" / f"{participant}.jwk.json", key)
+        plain, hashes = make_tokens()
+        write_secret(dir / "tokens.json", (json.dumps(plain, indent=2) + "\n").encode())
+        write_node_config(
+            config,
+            participant=participant,
+            key_file=f"keys/{participant}.key.pem",
+            manifest_file=str(manifest.resolve()) if manifest else "manifest.json",
+            database_url=f"sqlite:///{participant}.db",
+            port=port,
+            token_hashes=hashes,
+            pseudonym_key_file=str(pseudonym_key.resolve()) if pseudonym_key else None,
+        )
+    stderr.print(
+        f"wrote {config}, {key_path} (0600), {dir / 'keys' / (participant + '.jwk.json')} and "
+        f"{dir / 'tokens.json'} (0600; the tokens are stored nowhere else)\n"
+        f"key id {jwk['kid']}; give the JWK to whoever builds the manifest"
+    )

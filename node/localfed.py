@@ -1,0 +1,247 @@
+"""A whole federation on this machine: keys, a quorum-signed manifest, one process per node.
+
+Used by ``clearinghouse demo``, by the integration tests and by the benchmarks.
+Each participant gets its own key, config, SQLite database (or a given database
+URL), bearer tokens and a free loopback port, and runs as its own
+``clearinghouse run`` process. A folder built once is reused on the next run
+(same keys, manifest and ports).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from node.cli.node_init import make_tokens, write_node_config
+from node.keyfiles import read_private_key, write_jwk, write_private_key, write_pseudonym_key
+from protocol.keys import generate_private_key, public_jwk
+from protocol.manifest import build_manifest, manifest_json, sign_manifest
+
+__all__ = ["DEFAULT_PARTICIPANTS", "FEDERATION_YAML", "LocalFederation", "NodeHandle"]
+
+ROOT = Path(__file__).resolve().parent.parent
+FEDERATION_YAML = ROOT / "deploy" / "examples" / "federation.yaml"
+DEFAULT_PARTICIPANTS = ("mission", "unodc", "dpa", "undp")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class NodeHandle:
+    participant: str
+    url: str
+    config: Path
+    database_url: str
+    tokens: dict[str, str]
+    public_jwk: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def client(self, role: str = "admin", timeout: float = 60) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url,
+            headers={"authorization": f"Bearer {self.tokens[role]}"},
+            timeout=timeout,
+        )
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+class LocalFederation:
+    """Build (or reuse) a federation in ``root`` and run its nodes as processes."""
+
+    def __init__(
+        self,
+        root: Path,
+        participants: tuple[str, ...] = DEFAULT_PARTICIPANTS,
+        *,
+        database_urls: dict[str, str] | None = None,
+        config_extra: str = "",
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.root = root
+        self.participants = participants
+        self.database_urls = database_urls or {}
+        self.config_extra = config_extra
+        self.env = env or {}
+        self.nodes: dict[str, NodeHandle] = {}
+        self.manifest_path = root / "manifest.json"
+
+    # -- building --------------------------------------------------------------------------
+
+    def build(self) -> None:
+        """Create keys, tokens, configs and the signed manifest (or load those already there)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        state_file = self.root / "state.json"
+        if state_file.exists():
+            state = json.loads(state_file.read_text())
+        else:
+            state = {"ports": {p: free_port() for p in self.participants}, "tokens": {}}
+        pseudonym = self.root / "keys" / "pseudonym.key"
+        if not pseudonym.exists():
+            write_pseudonym_key(pseudonym)
+        keys = {}
+        for p in self.participants:
+            key_path = self.root / "keys" / f"{p}.key.pem"
+            if key_path.exists():
+                keys[p] = read_private_key(key_path)
+            else:
+                keys[p] = generate_private_key()
+                write_private_key(key_path, keys[p], None)
+                write_jwk(self.root / "keys" / f"{p}.jwk.json", keys[p])
+        if not self.manifest_path.exists():
+            config = yaml.safe_load(FEDERATION_YAML.read_text())
+            chosen = set(self.participants)
+            config["participants"] = [
+                {**entry, "base_url": f"http://127.0.0.1:{state['ports'][entry['id']]}"}
+                for entry in config["participants"]
+                if entry["id"] in chosen
+            ]
+            config["policy"] = {
+                schema: {r: rules for r, rules in per.items() if r in chosen}
+                for schema, per in config["policy"].items()
+            }
+            config["quorum"] = min(config["quorum"], len(self.participants))
+            manifest = build_manifest(
+                config,
+                {p: [public_jwk(k)] for p, k in keys.items()},
+                issued_at=datetime.now(UTC).replace(microsecond=0),
+            )
+            for signer in self.participants[: manifest.quorum]:
+                manifest = sign_manifest(manifest, signer, keys[signer])
+            self.manifest_path.write_bytes(manifest_json(manifest))
+        for p in self.participants:
+            config_path = self.root / f"{p}.toml"
+            database_url = self.database_urls.get(p, f"sqlite:///{self.root / (p + '.db')}")
+            if p not in state["tokens"] or not config_path.exists():
+                plain, hashes = make_tokens()
+                state["tokens"][p] = plain
+                write_node_config(
+                    config_path,
+                    participant=p,
+                    key_file=f"keys/{p}.key.pem",
+                    manifest_file="manifest.json",
+                    database_url=database_url,
+                    port=state["ports"][p],
+                    token_hashes=hashes,
+                    pseudonym_key_file="keys/pseudonym.key",
+                    extra=self.config_extra,
+                )
+            self.nodes[p] = NodeHandle(
+                participant=p,
+                url=f"http://127.0.0.1:{state['ports'][p]}",
+                config=config_path,
+                database_url=database_url,
+                tokens=state["tokens"][p],
+                public_jwk=public_jwk(keys[p]),
+                log=self.root / "logs" / f"{p}.log",
+            )
+        fd = os.open(state_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(state, fh, indent=2)
+
+    def describe(self) -> dict[str, Any]:
+        """What operators need to work against the running federation."""
+        return {
+            "participants": {
+                p: {
+                    "url": n.url,
+                    "admin_token": n.tokens["admin"],
+                    "submitter_token": n.tokens["submitter"],
+                    "database_url": n.database_url,
+                    "config": str(n.config),
+                    "public_jwk": n.public_jwk,
+                }
+                for p, n in self.nodes.items()
+            },
+            "manifest": str(self.manifest_path),
+        }
+
+    # -- processes -------------------------------------------------------------------------
+
+    def start(self, participant: str | None = None) -> None:
+        for p in [participant] if participant else list(self.nodes):
+            node = self.nodes[p]
+            if node.running:
+                continue
+            node.log.parent.mkdir(parents=True, exist_ok=True)
+            env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARINGHOUSE_")}
+            env.update(self.env)
+            with node.log.open("ab") as log:
+                node.process = subprocess.Popen(
+                    [sys.executable, "-m", "node.cli.main", "run", "--config", str(node.config)],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd=ROOT,
+                )
+
+    def wait_ready(self, timeout: float = 60.0, participant: str | None = None) -> None:
+        deadline = time.monotonic() + timeout
+        for p in [participant] if participant else list(self.nodes):
+            node = self.nodes[p]
+            while True:
+                if node.process is not None and node.process.poll() is not None:
+                    tail = node.log.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"node {p} exited with {node.process.returncode}:\n{tail}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{node.url}/readyz", timeout=2).status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"node {p} not ready after {timeout:.0f}s; see {node.log}")
+                time.sleep(0.1)
+
+    def stop(self, participant: str | None = None, *, kill: bool = False) -> None:
+        for p in [participant] if participant else list(self.nodes):
+            node = self.nodes[p]
+            if node.process is None:
+                continue
+            if node.process.poll() is None:
+                node.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+                try:
+                    node.process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    node.process.kill()
+                    node.process.wait(timeout=10)
+            node.process = None
+
+    def stats(self, participant: str) -> dict[str, Any]:
+        with self.nodes[participant].client("auditor") as client:
+            response = client.get("/v1/local/stats")
+            response.raise_for_status()
+            return response.json()  # type: ignore[no-any-return]
+
+    def all_stats(self) -> dict[str, dict[str, Any]]:
+        return {p: self.stats(p) for p in self.nodes}
+
+    def settled(self, stats: dict[str, dict[str, Any]] | None = None) -> bool:
+        """Nothing owed anywhere, and every view sent was stored as accepted or refused."""
+        stats = stats or self.all_stats()
+        sent = sum(s["sent"] + s["refused_by_peers"] for s in stats.values())
+        taken = sum(s["accepted"] + s["rejected"] + s["quarantined"] for s in stats.values())
+        return all(not s["pending"] for s in stats.values()) and sent == taken
+
+    def __enter__(self) -> LocalFederation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
