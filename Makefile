@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: test lint bench clean
+.PHONY: test demo lint bench clean
 
 $(BIN)/clearinghouse: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,12 +17,17 @@ test: $(BIN)/clearinghouse
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
+# The main job: a whole federation on this machine with the real UCDP events.
+demo: $(BIN)/clearinghouse
+	$(BIN)/clearinghouse demo $(DEMO_ARGS)
+
 lint: $(BIN)/clearinghouse
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 bench: $(BIN)/clearinghouse
 	$(BIN)/python -m bench.protocol
+	$(BIN)/python -m bench.federation
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis
