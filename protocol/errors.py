@@ -23,6 +23,7 @@ through its ``code``.
     │   ├── UnknownKey           the key id is not one of the issuer's keys
     │   ├── KeyNotValid          the key is outside its validity window at that time
     │   └── KeyRevoked           the key was revoked
+    ├── AnalyzerMismatch         a result's analyzer is not the one its issuer declared
     ├── PolicyError              a policy is malformed (unknown schema, field or treatment)
     └── ManifestRejected         too few signatures, a lower serial, a bad signature, ...
 """
@@ -30,6 +31,7 @@ through its ``code``.
 from __future__ import annotations
 
 __all__ = [
+    "AnalyzerMismatch",
     "DisclosureMismatch",
     "DuplicateClaim",
     "DuplicateDisclosure",
@@ -140,6 +142,10 @@ class KeyNotValid(TrustError):
 
 class KeyRevoked(TrustError):
     code = "key-revoked"
+
+
+class AnalyzerMismatch(ProtocolError):
+    code = "analyzer-mismatch"
 
 
 class PolicyError(ProtocolError):

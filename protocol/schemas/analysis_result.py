@@ -26,6 +26,10 @@ class AnalyzerRef(RecordModel):
 
     id: str = Field(min_length=1, description="Analyzer id, as declared in the manifest.")
     version: str = Field(min_length=1, description="Analyzer version, as declared in the manifest.")
+    sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 of the analyzer's code, as declared in the manifest.",
+    )
 
 
 class InputRef(RecordModel):
@@ -58,6 +62,7 @@ class InputRef(RecordModel):
             description="The input packet's schema id, e.g. 'conflict-event/1'.",
         ),
     ]
+    issuer: str | None = Field(None, description="The participant that issued the input.")
 
 
 class Finding(RecordModel):
@@ -69,7 +74,9 @@ class Finding(RecordModel):
     subject: str = Field(
         min_length=1, description="What the finding is about: an area, an actor ref, a market..."
     )
-    area: str | None = Field(None, description="Area the finding applies to, e.g. an admin1.")
+    area: str | None = Field(None, description="Area the finding applies to, in words.")
+    country: str | None = Field(None, description="Country the finding applies to.")
+    admin1: str | None = Field(None, description="First-level administrative area, if one.")
     period: str | None = Field(
         None, description="Period the finding applies to, e.g. '2016-01' or '2016-01/2016-03'."
     )
