@@ -1,0 +1,63 @@
+"""Reading what a view discloses: text, numbers, the period and the place.
+
+Every reader returns ``None`` for an absent, empty or ill-typed claim: a policy
+may withhold any field, and an analyzer works on whatever is left.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from analyzers.base import View
+
+__all__ = ["number", "period_of", "place_label", "place_of", "text"]
+
+_MONTH = re.compile(r"\d{4}-\d{2}")
+
+
+def text(value: Any) -> str | None:
+    """A non-empty stripped string, or ``None``."""
+    if isinstance(value, str) and value.strip():
+        return " ".join(value.split())
+    return None
+
+
+def number(value: Any) -> float | None:
+    """A finite non-negative number (not a bool), or ``None``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    value = float(value)
+    return value if value >= 0 and value == value and value != float("inf") else None
+
+
+def period_of(view: View) -> str | None:
+    """YYYY-MM of the event or seizure (``month``, ``date``, ``date_start``), else its year."""
+    for field in ("month", "date", "date_start"):
+        value = view.get(field)
+        if isinstance(value, date):
+            return value.isoformat()[:7]
+        if isinstance(value, str) and _MONTH.match(value):
+            return value[:7]
+    year = view.get("year")
+    if isinstance(year, int) and not isinstance(year, bool):
+        return str(year)
+    return None
+
+
+def place_of(view: View) -> tuple[str | None, str | None]:
+    """(country, admin1) as the view discloses them; a seizure's country by ISO3 code
+    when it has one. ``(None, None)`` when the view says nowhere."""
+    if view.schema == "seizure/1":
+        country = text(view.get("country_code")) or text(view.get("country"))
+    else:
+        country = text(view.get("country"))
+    return country, text(view.get("admin1"))
+
+
+def place_label(country: str | None, admin1: str | None) -> str | None:
+    """A place node's name: "Syria / Aleppo Governorate", or the country alone."""
+    if country is None:
+        return admin1
+    return f"{country} / {admin1}" if admin1 else country
