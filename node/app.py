@@ -16,9 +16,10 @@ import httpx
 from fastapi import FastAPI
 
 from node.api.problems import install_problem_handlers
-from node.api.routes import local, meta, packets
+from node.api.routes import local, meta, packets, situation, ui
 from node.clock import Clock, SystemClock
 from node.context import open_node
+from node.services.analyze import run_analysis
 from node.services.catchup import run_catchup
 from node.services.deliver import run_delivery
 from node.settings import Settings
@@ -50,6 +51,7 @@ def create_app(
                 tasks = [
                     asyncio.create_task(run_delivery(ctx, client), name="delivery"),
                     asyncio.create_task(run_catchup(ctx, client), name="catchup"),
+                    asyncio.create_task(run_analysis(ctx), name="analysis"),
                 ]
             log.info(
                 "node %s ready: manifest serial %d, %d peers",
@@ -77,4 +79,6 @@ def create_app(
     app.include_router(packets.router)
     app.include_router(local.router)
     app.include_router(meta.router)
+    app.include_router(situation.router)
+    app.include_router(ui.router)
     return app

@@ -9,25 +9,35 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, text
 
+from analyzers.base import Analyzer
+from analyzers.registry import AnalyzerNotFound, code_digest, load
+from analyzers.state import State
 from node.clock import Clock
 from node.errors import ServiceUnavailable
 from node.keyfiles import passphrase_from_env, read_private_key, read_pseudonym_key
 from node.metrics import NodeMetrics
 from node.settings import Settings, TokenSetting
-from node.storage import outbox
+from node.storage import analysis, outbox
 from node.storage.db import make_engine, transaction
 from node.storage.migrate import upgrade
 from protocol.errors import ProtocolError
 from protocol.keys import public_jwk
-from protocol.manifest import Manifest, Participant, parse_manifest, verify_manifest
+from protocol.manifest import (
+    AnalyzerDeclaration,
+    Manifest,
+    Participant,
+    parse_manifest,
+    verify_manifest,
+)
 
-__all__ = ["NodeContext", "open_node"]
+__all__ = ["NodeContext", "load_declared_analyzer", "open_node"]
 
 
 class Waker:
@@ -66,6 +76,19 @@ class NodeContext:
     outbox_signal: Waker = field(default_factory=lambda: Waker())
     #: when each peer last pushed to us (monotonic seconds); catch-up skips busy peers
     last_push: dict[str, float] = field(default_factory=dict)
+    #: this participant's declared analyzer, its declaration and its state (if it has one)
+    analyzer: Analyzer | None = None
+    analyzer_declaration: AnalyzerDeclaration | None = None
+    analyzer_state: State | None = None
+    #: wakes the analysis worker when packets are queued for analysis
+    analysis_signal: Waker = field(default_factory=lambda: Waker())
+    #: held while the analyzer's state is read or changed (worker thread vs API threads)
+    analysis_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wants_analysis(self, schema: str) -> bool:
+        """Whether this node's analyzer takes packets of ``schema`` (results never, unless
+        the analyzer says it consumes them: no broadcast storms)."""
+        return self.analyzer is not None and schema in self.analyzer.schemas
 
     @property
     def participant(self) -> str:
@@ -141,6 +164,11 @@ def open_node(settings: Settings, clock: Clock) -> NodeContext:
         )
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
+    analyzer, state = None, None
+    if me.analyzer is not None:
+        analyzer = load_declared_analyzer(me.analyzer)
+        with transaction(engine) as session:
+            state = State(analysis.load_state(session, analyzer.id))
     context = NodeContext(
         settings=settings,
         clock=clock,
@@ -150,5 +178,28 @@ def open_node(settings: Settings, clock: Clock) -> NodeContext:
         kid=kid,
         pseudonym_key=pseudonym_key,
         metrics=NodeMetrics(lambda: context.outbox_depth()),
+        analyzer=analyzer,
+        analyzer_declaration=me.analyzer,
+        analyzer_state=state,
     )
     return context
+
+
+def load_declared_analyzer(declaration: AnalyzerDeclaration) -> Analyzer:
+    """The installed analyzer, if it is exactly what the manifest declares; else refuse."""
+    try:
+        analyzer = load(declaration.id)
+    except AnalyzerNotFound as exc:
+        raise ServiceUnavailable(f"manifest declares analyzer {declaration.id}: {exc}") from exc
+    if analyzer.version != declaration.version:
+        raise ServiceUnavailable(
+            f"installed analyzer {declaration.id} is version {analyzer.version}, "
+            f"the manifest declares {declaration.version}"
+        )
+    digest = code_digest(analyzer)
+    if digest != declaration.sha256:
+        raise ServiceUnavailable(
+            f"installed analyzer {declaration.id} {analyzer.version} has code digest {digest}, "
+            f"the manifest declares {declaration.sha256}; refusing to run other code than declared"
+        )
+    return analyzer

@@ -65,4 +65,12 @@ class NodeMetrics:
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
             registry=self.registry,
         )
+        self.analyses = Counter(
+            "clearinghouse_analyses",
+            "Packets analysed by this node's analyzer",
+            registry=self.registry,
+        )
+        self.results_issued = Counter(
+            "clearinghouse_results_issued", "Analysis results issued", registry=self.registry
+        )
         self.registry.register(_OutboxDepth(outbox_depth))

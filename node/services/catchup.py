@@ -34,7 +34,10 @@ async def catch_up(ctx: NodeContext, client: PeerClient, peer: Participant) -> i
             return peers.get_cursor(session, peer.id)
 
     since = await asyncio.to_thread(cursor)
+    started = time.monotonic()
     while True:
+        if ctx.last_push.get(peer.id, 0.0) > started:
+            return total  # the peer pushes again: it will bring the rest itself
         page = await client.get_views(
             peer.base_url, since=since, limit=ctx.settings.delivery.catchup_batch
         )

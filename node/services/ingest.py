@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from node.context import NodeContext
-from node.storage import outbox, packets, peers
+from node.storage import analysis, outbox, packets, peers
 from node.storage.db import transaction
 from protocol.errors import ProtocolError
 from protocol.packet import IssuedPacket, issue_packet
@@ -90,6 +90,8 @@ def ingest_records(
                 [(i, p.ref, v) for i, (_, p), v in zip(ids, issued, views, strict=True)],
                 now=now,
             )
+            if ctx.wants_analysis(schema):
+                analysis.enqueue(session, ids, now=now)
         result.accepted = [
             {
                 "index": index,
@@ -106,4 +108,6 @@ def ingest_records(
     ctx.metrics.records_rejected.inc(len(result.rejected))
     if issued:
         ctx.outbox_signal.set()
+        if ctx.wants_analysis(schema):
+            ctx.analysis_signal.set()
     return result

@@ -17,11 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from node.context import NodeContext
-from node.storage import packets, peers
+from node.storage import analysis, packets, peers
 from node.storage.db import transaction
 from protocol.errors import OverDisclosure, ProtocolError
 from protocol.packet import PacketRef, VerifiedPacket, packet_ref, verify_view
 from protocol.receipts import sign_receipt
+from protocol.results import check_result
 from protocol.sdjwt import CompactSdJwt, decode_jws
 
 __all__ = ["Outcome", "receive_views"]
@@ -61,9 +62,9 @@ def receive_views(
             refused.append(Outcome(index, "rejected", None, "malformed-packet", "not a string"))
             continue
         try:
-            verified.append(
-                (index, verify_view(raw, ctx.manifest, recipient=ctx.participant, now=now))
-            )
+            packet = verify_view(raw, ctx.manifest, recipient=ctx.participant, now=now)
+            check_result(packet, ctx.manifest)
+            verified.append((index, packet))
         except OverDisclosure as exc:
             refused.append(
                 Outcome(index, "quarantined", _best_effort_ref(raw), exc.code, exc.message)
@@ -73,6 +74,12 @@ def receive_views(
 
     with transaction(ctx.engine) as session:
         new = packets.add_received(session, [v for _, v in verified], origin=peer, now=now)
+        to_analyse = {
+            new[(packet.jti, packet.ref.digest)]
+            for _, packet in verified
+            if (packet.jti, packet.ref.digest) in new and ctx.wants_analysis(packet.sch)
+        }
+        analysis.enqueue(session, sorted(to_analyse), now=now)
         for outcome in refused:
             raw = views[outcome.index] if isinstance(views[outcome.index], str) else ""
             packets.add_refusal(
@@ -97,6 +104,8 @@ def receive_views(
         peers.add_to_counter(session, "duplicates", duplicates)
         peers.add_to_counter(session, "views_received", len(views))
 
+    if any(ctx.wants_analysis(p.sch) for _, p in verified):
+        ctx.analysis_signal.set()
     for o in outcomes:
         ctx.metrics.packets_in.labels(peer=peer, result=o.status).inc()
         if o.code:

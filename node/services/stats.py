@@ -1,10 +1,15 @@
 """Exact counts of what a node did, from its own tables (for operators and the demo).
 
-``issued`` packets issued here; ``sent`` distinct views delivered to peers (by push
-or acknowledged pull, never attempts); ``received`` view deliveries that arrived
-(pushed or pulled, duplicates included); ``accepted`` distinct packets stored from
-peers; ``duplicates`` deliveries of packets already held; ``rejected`` and
-``quarantined`` views refused; ``pending`` views still owed, per peer.
+* ``issued``: packets issued here (records and results);
+* ``sent``: distinct views delivered to peers (by push or acknowledged pull, never
+  attempts);
+* ``received``: view deliveries that arrived (pushed or pulled, duplicates included);
+* ``accepted``: distinct packets stored from peers; ``duplicates``: deliveries of
+  packets already held; ``rejected`` and ``quarantined``: views refused;
+* ``pending``: views still owed, per peer;
+* ``analysed``: packets run through this node's analyzer (``analysis_errors`` of
+  them failed, ``analysis_queue`` still waiting);
+* ``results_issued`` and ``results_received``: analysis results.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 from node.context import NodeContext
-from node.storage import outbox, packets, peers
+from node.storage import analysis, outbox, packets, peers
 from node.storage.db import transaction
+from protocol.results import RESULT_SCHEMA
 
 __all__ = ["node_stats"]
 
@@ -21,6 +27,9 @@ __all__ = ["node_stats"]
 def node_stats(ctx: NodeContext) -> dict[str, Any]:
     with transaction(ctx.engine) as session:
         by_origin = packets.count_by_origin(session)
+        by_schema = packets.count_by_schema_and_origin(session)
+        runs = analysis.count_runs(session)
+        queued = analysis.queue_depth(session)
         refusals = packets.count_refusals(session)
         outbox_counts = outbox.count_by_recipient_and_state(session)
         counts = peers.counters(session)
@@ -42,4 +51,14 @@ def node_stats(ctx: NodeContext) -> dict[str, Any]:
         "quarantined": refusals.get("quarantined", 0),
         "records_rejected": counts.get("records_rejected", 0),
         "pending": pending,
+        "analyzer": ctx.analyzer.id if ctx.analyzer else None,
+        "analysed": runs["runs"],
+        "analysis_errors": runs["errors"],
+        "analysis_queue": queued,
+        "results_issued": by_schema.get((RESULT_SCHEMA, "local"), 0),
+        "results_received": sum(
+            n
+            for (schema, origin), n in by_schema.items()
+            if schema == RESULT_SCHEMA and origin != "local"
+        ),
     }

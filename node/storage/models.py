@@ -32,6 +32,9 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "AnalysisQueue",
+    "AnalysisRun",
+    "AnalyzerStateEntry",
     "InboundRefusal",
     "NodeCounter",
     "OutboxItem",
@@ -121,6 +124,8 @@ class OutboxItem(SQLModel, table=True):
     delivered_via: str | None = Field(default=None, max_length=8)  # push | pull
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     receipt: str | None = Field(default=None, sa_column=Column(Text))
+    #: when the view was last offered to its recipient in a catch-up page
+    offered_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
 class InboundRefusal(SQLModel, table=True):
@@ -158,3 +163,39 @@ class NodeCounter(SQLModel, table=True):
 
     name: str = Field(max_length=64, primary_key=True)
     value: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class AnalysisQueue(SQLModel, table=True):
+    """Packets waiting for this node's analyzer, in the order they were stored."""
+
+    __tablename__ = "analysis_queue"
+
+    id: int | None = Field(default=None, sa_column=_id())
+    packet_id: int = Field(sa_column=Column(BIG_ID, nullable=False, unique=True))
+    enqueued_at: datetime = Field(sa_column=_utc())
+
+
+class AnalysisRun(SQLModel, table=True):
+    """One analysis of one packet: what ran, what it found, which result it issued."""
+
+    __tablename__ = "analysis_run"
+    __table_args__ = (Index("ix_analysis_run_packet", "packet_id"),)
+
+    id: int | None = Field(default=None, sa_column=_id())
+    packet_id: int = Field(sa_column=Column(BIG_ID, nullable=False))
+    analyzer_id: str = Field(max_length=128)
+    analyzer_version: str = Field(max_length=64)
+    findings: int = 0
+    result_packet_id: int | None = Field(default=None, sa_column=Column(BIG_ID, nullable=True))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    ran_at: datetime = Field(sa_column=_utc())
+
+
+class AnalyzerStateEntry(SQLModel, table=True):
+    """One key of an analyzer's state (JSON), persisted with the results it led to."""
+
+    __tablename__ = "analyzer_state"
+
+    analyzer_id: str = Field(max_length=128, primary_key=True)
+    key: str = Field(max_length=512, primary_key=True)
+    value: Any = Field(sa_column=Column(JSON, nullable=True))

@@ -156,13 +156,20 @@ def retry_later(session: Session, *, item_ids: Sequence[int], error: str, at: da
 
 
 def ack_through(session: Session, *, recipient: str, cursor: int, now: datetime) -> int:
-    """The peer pulled and stored everything up to ``cursor``: those views are delivered."""
+    """The peer pulled and stored everything up to ``cursor``: the views it was offered
+    up to there are delivered.
+
+    Only views actually offered in a feed page count: on PostgreSQL a view with a
+    lower id can commit after a higher one was fed, and must not be acknowledged
+    unseen (delivery pushes it instead).
+    """
     result = session.execute(
         update(OutboxItem)
         .where(
             OutboxItem.recipient == recipient,
             col(OutboxItem.id) <= cursor,
             OutboxItem.state == "pending",
+            col(OutboxItem.offered_at).is_not(None),
         )
         .values(
             state="delivered",
@@ -175,16 +182,34 @@ def ack_through(session: Session, *, recipient: str, cursor: int, now: datetime)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def feed(session: Session, *, recipient: str, after: int, limit: int) -> list[OutboxItem]:
-    """Views owed to ``recipient`` after cursor ``after``, in cursor order (catch-up)."""
-    return list(
+def feed(
+    session: Session, *, recipient: str, after: int, limit: int, now: datetime
+) -> list[OutboxItem]:
+    """Views still owed to ``recipient`` after cursor ``after``, in cursor order (catch-up),
+    each marked as offered (see :func:`ack_through`).
+
+    Views already delivered are left out (the peer has them); views still pending
+    are in, leased ones too.
+    """
+    items = list(
         session.exec(
             select(OutboxItem)
-            .where(OutboxItem.recipient == recipient, col(OutboxItem.id) > after)
+            .where(
+                OutboxItem.recipient == recipient,
+                col(OutboxItem.id) > after,
+                OutboxItem.state == "pending",
+            )
             .order_by(col(OutboxItem.id))
             .limit(limit)
         ).all()
     )
+    if items:
+        session.execute(
+            update(OutboxItem)
+            .where(col(OutboxItem.id).in_([item.id for item in items]))
+            .values(offered_at=now)
+        )
+    return items
 
 
 def next_due(session: Session, *, recipient: str) -> datetime | None:

@@ -18,7 +18,10 @@ __all__ = [
     "add_received",
     "add_refusal",
     "count_by_origin",
+    "count_by_schema_and_origin",
     "count_refusals",
+    "find_packet",
+    "get_packet",
     "list_packets",
 ]
 
@@ -52,8 +55,8 @@ def add_issued(
 
 def add_received(
     session: Session, packets: Sequence[VerifiedPacket], *, origin: str, now: datetime
-) -> set[tuple[str, str]]:
-    """Store verified views, once per (jti, digest); return the refs that were new.
+) -> dict[tuple[str, str], int]:
+    """Store verified views, once per (jti, digest); return the new ones' row ids by ref.
 
     A packet already held (from this peer or another, as any view) is a duplicate.
     Safe against a concurrent insert of the same packet (``ON CONFLICT DO NOTHING``).
@@ -78,7 +81,7 @@ def add_received(
             },
         )
     if not rows:
-        return set()
+        return {}
     table = StoredPacket.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -86,9 +89,9 @@ def add_received(
         insert(table)
         .values(list(rows.values()))
         .on_conflict_do_nothing(index_elements=["jti", "digest"])
-        .returning(table.c.jti, table.c.digest)
+        .returning(table.c.jti, table.c.digest, table.c.id)
     )
-    return {(jti, digest) for jti, digest in session.execute(statement).all()}
+    return {(jti, digest): int(row_id) for jti, digest, row_id in session.execute(statement).all()}
 
 
 def add_refusal(
@@ -130,6 +133,24 @@ def count_refusals(session: Session) -> dict[str, int]:
         select(InboundRefusal.disposition, func.count()).group_by(InboundRefusal.disposition)
     ).all()
     return {d: int(n) for d, n in rows}
+
+
+def get_packet(session: Session, packet_id: int) -> StoredPacket | None:
+    return session.get(StoredPacket, packet_id)
+
+
+def find_packet(session: Session, jti: str) -> list[StoredPacket]:
+    """Every packet held with this ``jti`` (normally one)."""
+    return list(session.exec(select(StoredPacket).where(StoredPacket.jti == jti)).all())
+
+
+def count_by_schema_and_origin(session: Session) -> dict[tuple[str, str], int]:
+    rows = session.exec(
+        select(StoredPacket.schema_id, StoredPacket.origin, func.count()).group_by(
+            StoredPacket.schema_id, StoredPacket.origin
+        )
+    ).all()
+    return {(schema, origin): int(n) for schema, origin, n in rows}
 
 
 def list_packets(

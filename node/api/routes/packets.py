@@ -64,7 +64,7 @@ async def get_packets(
         now = ctx.clock.now()
         with transaction(ctx.engine) as session:
             acknowledged = outbox.ack_through(session, recipient=peer.id, cursor=since, now=now)
-            items = outbox.feed(session, recipient=peer.id, after=since, limit=limit)
+            items = outbox.feed(session, recipient=peer.id, after=since, limit=limit, now=now)
         if acknowledged:
             ctx.metrics.views_out.labels(peer=peer.id).inc(acknowledged)
         return {

@@ -160,16 +160,19 @@ def test_retry_later_counts_the_attempt_and_releases_the_lease(engine: Engine) -
     assert claim(engine, owner="w2", at=at) == ids[:2]
 
 
-def test_ack_through_delivers_pending_items_up_to_the_cursor(engine: Engine) -> None:
+def test_ack_through_delivers_offered_items_up_to_the_cursor(engine: Engine) -> None:
     enqueue(engine, 5, ("dpa", "unodc"))
     dpa = [r.id or 0 for r in rows(engine, "dpa")]
     with transaction(engine) as session:
         outbox.mark_delivered(session, receipts={dpa[0]: "pushed"}, now=NOW)
+        offered = outbox.feed(session, recipient="dpa", after=0, limit=3, now=NOW)
+    assert [i.id for i in offered] == dpa[1:4]
     claim(engine, limit=2)  # a lease does not stop an acknowledgement
     later = NOW + timedelta(minutes=5)
     with transaction(engine) as session:
-        assert outbox.ack_through(session, recipient="dpa", cursor=dpa[3], now=later) == 3
-        assert outbox.ack_through(session, recipient="dpa", cursor=dpa[3], now=later) == 0
+        # dpa[4] was never offered: a cursor past it does not acknowledge it.
+        assert outbox.ack_through(session, recipient="dpa", cursor=dpa[4], now=later) == 3
+        assert outbox.ack_through(session, recipient="dpa", cursor=dpa[4], now=later) == 0
     got = {r.id: r for r in rows(engine, "dpa")}
     assert got[dpa[0]].delivered_via == "push" and got[dpa[0]].receipt == "pushed"
     for i in dpa[1:4]:
@@ -179,18 +182,22 @@ def test_ack_through_delivers_pending_items_up_to_the_cursor(engine: Engine) -> 
     assert all(r.state == "pending" for r in rows(engine, "unodc"))
 
 
-def test_feed_is_in_cursor_order_after_the_cursor(engine: Engine) -> None:
-    enqueue(engine, 6, ("dpa", "unodc"))
+def test_feed_is_what_is_still_owed_in_cursor_order(engine: Engine) -> None:
+    enqueue(engine, 8, ("dpa", "unodc"))
     dpa = [r.id or 0 for r in rows(engine, "dpa")]
     with transaction(engine) as session:
-        outbox.mark_delivered(session, receipts={dpa[1]: "r"}, now=NOW)  # still in the feed
-        first = outbox.feed(session, recipient="dpa", after=0, limit=4)
-        rest = outbox.feed(session, recipient="dpa", after=first[-1].id or 0, limit=4)
-        assert outbox.feed(session, recipient="dpa", after=dpa[-1], limit=4) == []
-        assert outbox.feed(session, recipient="nobody", after=0, limit=4) == []
-    assert [i.id for i in first] == dpa[:4]
-    assert [i.id for i in rest] == dpa[4:]
-    assert [i.view for i in first + rest] == [f"view of {n} for dpa" for n in range(6)]
+        outbox.mark_delivered(session, receipts={dpa[1]: "r"}, now=NOW)  # pushed already
+        (leased,) = outbox.claim_due(
+            session, recipient="dpa", owner="w", now=NOW, lease=timedelta(seconds=30), limit=1
+        )  # dpa[0]: a push in flight is still owed, so it stays in the feed
+        first = outbox.feed(session, recipient="dpa", after=0, limit=4, now=NOW)
+        rest = outbox.feed(session, recipient="dpa", after=first[-1].id or 0, limit=4, now=NOW)
+        assert outbox.feed(session, recipient="dpa", after=dpa[-1], limit=4, now=NOW) == []
+        assert outbox.feed(session, recipient="nobody", after=0, limit=4, now=NOW) == []
+    assert leased.id == dpa[0]
+    owed = [dpa[0], *dpa[2:]]
+    assert [i.id for i in first + rest] == owed
+    assert [i.view for i in first + rest] == [f"view of {n} for dpa" for n in (0, 2, 3, 4, 5, 6, 7)]
 
 
 def test_pending_by_recipient_and_count_by_state(engine: Engine) -> None:

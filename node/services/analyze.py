@@ -1,0 +1,205 @@
+"""Analysis: run this node's declared analyzer on every packet queued for it.
+
+Packets are analysed in the order they were stored (own records and accepted
+views alike), in batches. For each batch, in one transaction: the analyzer's
+state changes, one ``analysis_run`` per packet, one ``analysis-result/1`` packet
+per analysis that found something (signed by this node, referencing its input,
+with a view for every participant the results policy grants), and the queue
+entries removed. A crash before the commit leaves the queue as it was and the
+in-memory state is rolled back with it, so no result is lost or doubled. An
+analyzer that raises on one packet has that failure recorded; the rest go on.
+
+On PostgreSQL, replicas of one node elect a single analyst with an advisory
+lock, since an analyzer's state is sequential.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sqlalchemy import text
+
+from analyzers.base import Analyzer, View
+from analyzers.state import State
+from node.context import NodeContext
+from node.storage import analysis, outbox, packets
+from node.storage.db import is_postgres, transaction
+from node.storage.models import StoredPacket
+from protocol.errors import ProtocolError
+from protocol.manifest import AnalyzerDeclaration
+from protocol.packet import IssuedPacket, issue_packet
+from protocol.results import RESULT_SCHEMA, result_record
+from protocol.schemas import get_schema
+
+__all__ = ["ANALYSIS_LOCK_ID", "analyse_batch", "run_analysis"]
+
+log = logging.getLogger("clearinghouse.analyze")
+BATCH = 200
+#: PostgreSQL advisory lock held by the one replica that analyses (b"Analysis").
+ANALYSIS_LOCK_ID = 0x416E616C79736973
+
+
+def _view(packet: StoredPacket) -> View:
+    return View(
+        schema=packet.schema_id,
+        issuer=packet.issuer,
+        jti=packet.jti,
+        digest=packet.digest,
+        issued_at=packet.issued_at,
+        hc=packet.hc,
+        claims=packet.claims,
+    )
+
+
+def _result(
+    ctx: NodeContext, declaration: AnalyzerDeclaration, packet: StoredPacket, findings: list[Any]
+) -> IssuedPacket:
+    kinds = sorted({f.kind for f in findings})
+    record = result_record(
+        analyzer=declaration,
+        input_jti=packet.jti,
+        input_digest=packet.digest,
+        input_schema=packet.schema_id,
+        input_issuer=packet.issuer,
+        findings=[f.as_json() for f in findings],
+        explanation=(
+            f"{declaration.id} {declaration.version} found {len(findings)} thing(s) "
+            f"({', '.join(kinds)}) in {packet.schema_id} packet {packet.jti} from {packet.issuer}"
+        ),
+    )
+    return issue_packet(
+        record,
+        schema=RESULT_SCHEMA,
+        issuer=ctx.participant,
+        key=ctx.key,
+        kid=ctx.kid,
+        now=ctx.clock.now(),
+        hc=packet.hc,
+        hc_restriction=packet.hcr,
+    )
+
+
+def analyse_batch(ctx: NodeContext, limit: int = BATCH) -> int:
+    """Analyse up to ``limit`` queued packets in one transaction; return how many."""
+    with ctx.analysis_lock:
+        return _analyse_batch(ctx, limit)
+
+
+def _analyse_batch(ctx: NodeContext, limit: int) -> int:
+    analyzer: Analyzer | None = ctx.analyzer
+    state: State | None = ctx.analyzer_state
+    declaration = ctx.analyzer_declaration
+    if analyzer is None or state is None or declaration is None:
+        return 0
+    with transaction(ctx.engine) as session:
+        batch = analysis.next_batch(session, limit)
+    if not batch:
+        return 0
+    now = ctx.clock.now()
+    runs: list[dict[str, Any]] = []
+    results: list[tuple[int, IssuedPacket]] = []  # (index into runs, result)
+    for _, packet in batch:
+        error, findings = None, []
+        try:
+            with state.savepoint():
+                findings = analyzer.analyze(_view(packet), state)
+        except Exception as exc:  # recorded; one bad packet never stops the analysis
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("%s failed on packet %s: %s", analyzer.id, packet.jti, error)
+        run = {
+            "packet_id": packet.id,
+            "analyzer_id": analyzer.id,
+            "analyzer_version": analyzer.version,
+            "findings": len(findings),
+            "result_packet_id": None,
+            "error": error,
+            "ran_at": now,
+        }
+        if findings:
+            try:
+                results.append((len(runs), _result(ctx, declaration, packet, findings)))
+            except ProtocolError as exc:
+                run["error"] = f"result not issued: {exc}"
+        runs.append(run)
+    spec = get_schema(RESULT_SCHEMA)
+    grants = {
+        peer.id: ctx.manifest.sharing.granted_claims(spec, peer.id)
+        for peer in ctx.peers
+        if ctx.manifest.sharing.granted_claims(spec, peer.id)
+    }
+    changed, deleted = state.changes()
+    try:
+        with transaction(ctx.engine) as session:
+            ids = packets.add_issued(
+                session, [r for _, r in results], issuer=ctx.participant, kid=ctx.kid, now=now
+            )
+            entries = []
+            for (run_index, result), result_id in zip(results, ids, strict=True):
+                runs[run_index]["result_packet_id"] = result_id
+                views = {peer: result.view(granted) for peer, granted in grants.items()}
+                entries.append((result_id, result.ref, views))
+            outbox.enqueue(session, entries, now=now)
+            analysis.add_runs(session, runs)
+            analysis.save_state(session, analyzer.id, changed, deleted)
+            analysis.dequeue(session, [qid for qid, _ in batch])
+    except BaseException:
+        state.rollback()
+        raise
+    state.commit()
+    ctx.metrics.analyses.inc(len(batch))
+    ctx.metrics.results_issued.inc(len(results))
+    if results:
+        ctx.outbox_signal.set()
+    return len(batch)
+
+
+def _try_analysis_lock(ctx: NodeContext) -> Any:
+    """A connection holding the session-level analysis lock, or None if another has it."""
+    connection = ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    got = connection.execute(
+        text("SELECT pg_try_advisory_lock(:key)"), {"key": ANALYSIS_LOCK_ID}
+    ).scalar()
+    if got:
+        return connection
+    connection.close()
+    return None
+
+
+async def _hold_analysis_lock(ctx: NodeContext) -> Any:
+    """On PostgreSQL, wait until this replica holds the analysis lock."""
+    while True:
+        connection = await asyncio.to_thread(_try_analysis_lock, ctx)
+        if connection is not None:
+            return connection
+        await asyncio.sleep(5)
+
+
+async def run_analysis(ctx: NodeContext) -> None:
+    """Analyse queued packets until cancelled."""
+    if ctx.analyzer is None:
+        return
+    lock = await _hold_analysis_lock(ctx) if is_postgres(ctx.engine) else None
+    wake = ctx.analysis_signal.subscribe()
+    poll = ctx.settings.delivery.poll_interval_s
+    try:
+        while True:
+            wake.clear()
+            try:
+                done = await asyncio.to_thread(analyse_batch, ctx)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("analysis batch failed; retrying")
+                done = 0
+                await asyncio.sleep(poll)
+            if done >= BATCH:
+                continue
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=poll)
+            except TimeoutError:
+                pass
+    finally:
+        if lock is not None:
+            await asyncio.to_thread(lock.close)

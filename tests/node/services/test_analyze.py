@@ -1,0 +1,214 @@
+"""The node's analysis: queue, state in the database, results issued and checked, atomicity."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from node.clock import SystemClock
+from node.context import NodeContext, open_node
+from node.errors import ServiceUnavailable
+from node.importers.ucdp import read_events
+from node.localfed import LocalFederation
+from node.services import analyze as analyze_service
+from node.services.analyze import analyse_batch
+from node.services.ingest import ingest_records
+from node.services.receive import receive_views
+from node.settings import load_settings
+from node.storage import analysis
+from node.storage.db import transaction
+from node.storage.models import AnalysisRun, OutboxItem, StoredPacket
+from protocol.manifest import manifest_json, parse_manifest
+from protocol.packet import issue_packet, recipient_view
+from protocol.results import result_record
+from tests.support import EXAMPLES
+
+EVENTS = list(
+    itertools.islice(read_events(EXAMPLES / "data" / "ucdp_ged_syria_2016_2019.csv"), 400)
+)
+
+
+@pytest.fixture
+def fed(tmp_path_factory: pytest.TempPathFactory) -> LocalFederation:
+    federation = LocalFederation(tmp_path_factory.mktemp("analysis"))
+    federation.build()
+    return federation
+
+
+@pytest.fixture
+def mission(fed: LocalFederation) -> Iterator[NodeContext]:
+    ctx = open_node(load_settings(fed.nodes["mission"].config, run_workers=False), SystemClock())
+    try:
+        yield ctx
+    finally:
+        ctx.engine.dispose()
+
+
+def drain(ctx: NodeContext) -> int:
+    total = 0
+    while done := analyse_batch(ctx):
+        total += done
+    return total
+
+
+def rows(ctx: NodeContext, model: Any) -> list[Any]:
+    with transaction(ctx.engine) as session:
+        return list(session.exec(select(model)).all())
+
+
+def test_own_records_are_analysed_and_results_broadcast(mission: NodeContext) -> None:
+    ingest_records(mission, "conflict-event/1", EVENTS)
+    with transaction(mission.engine) as session:
+        assert analysis.queue_depth(session) == len(EVENTS)
+    assert drain(mission) == len(EVENTS)
+    runs = rows(mission, AnalysisRun)
+    assert len(runs) == len(EVENTS) and all(r.error is None for r in runs)
+    assert {r.analyzer_id for r in runs} == {"mission.security-risk"}
+    results = [p for p in rows(mission, StoredPacket) if p.schema_id == "analysis-result/1"]
+    with_findings = [r for r in runs if r.findings]
+    assert len(results) == len(with_findings) > 0
+    assert {r.result_packet_id for r in with_findings} == {p.id for p in results}
+    declared = mission.analyzer_declaration
+    for result in results:
+        assert result.claims["analyzer"] == {
+            "id": declared.id,
+            "version": declared.version,
+            "sha256": declared.sha256,
+        }
+        assert result.claims["input"]["schema"] == "conflict-event/1"
+    # Every result is owed to every other participant (the results policy grants all).
+    result_ids = {p.id for p in results}
+    owed = [o for o in rows(mission, OutboxItem) if o.packet_id in result_ids]
+    assert len(owed) == 4 * len(results)
+
+
+def test_state_survives_a_restart_and_matches_an_uninterrupted_run(
+    fed: LocalFederation, mission: NodeContext
+) -> None:
+    ingest_records(mission, "conflict-event/1", EVENTS[:200])
+    drain(mission)
+    before = mission.analyzer.summary(mission.analyzer_state)
+    mission.engine.dispose()
+    again = open_node(load_settings(fed.nodes["mission"].config, run_workers=False), SystemClock())
+    try:
+        assert again.analyzer.summary(again.analyzer_state) == before
+        ingest_records(again, "conflict-event/1", EVENTS[200:])
+        drain(again)
+        split = again.analyzer.summary(again.analyzer_state)
+    finally:
+        again.engine.dispose()
+    other = LocalFederation(fed.root.parent / "straight")
+    other.build()
+    straight = open_node(
+        load_settings(other.nodes["mission"].config, run_workers=False), SystemClock()
+    )
+    try:
+        ingest_records(straight, "conflict-event/1", EVENTS)
+        drain(straight)
+        whole = straight.analyzer.summary(straight.analyzer_state)
+    finally:
+        straight.engine.dispose()
+    assert json.dumps(split, sort_keys=True) == json.dumps(whole, sort_keys=True)
+
+
+def test_a_failed_commit_loses_nothing_and_doubles_nothing(
+    mission: NodeContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest_records(mission, "conflict-event/1", EVENTS[:150])
+    snapshot = json.dumps(mission.analyzer.summary(mission.analyzer_state), sort_keys=True)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the database went away mid-batch")
+
+    monkeypatch.setattr(analyze_service.analysis, "add_runs", broken)
+    with pytest.raises(RuntimeError):
+        analyse_batch(mission)
+    assert json.dumps(mission.analyzer.summary(mission.analyzer_state), sort_keys=True) == snapshot
+    with transaction(mission.engine) as session:
+        assert analysis.queue_depth(session) == 150
+    assert rows(mission, AnalysisRun) == []
+    assert not [p for p in rows(mission, StoredPacket) if p.schema_id == "analysis-result/1"]
+    monkeypatch.undo()
+    assert drain(mission) == 150
+    assert len(rows(mission, AnalysisRun)) == 150
+
+
+def test_an_analyzer_that_raises_is_recorded_and_the_rest_go_on(
+    mission: NodeContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest_records(mission, "conflict-event/1", EVENTS[:20])
+    real = mission.analyzer.analyze
+    calls = {"n": 0}
+
+    def flaky(view: Any, state: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 5:
+            state["poison"] = 1  # a partial change that must not survive
+            raise ValueError("cannot read this one")
+        return real(view, state)
+
+    monkeypatch.setattr(mission.analyzer, "analyze", flaky)
+    drain(mission)
+    runs = rows(mission, AnalysisRun)
+    assert len(runs) == 20
+    assert [r.error for r in runs].count("ValueError: cannot read this one") == 1
+    assert "poison" not in mission.analyzer_state
+
+
+def test_a_node_refuses_to_start_with_other_analyzer_code(fed: LocalFederation) -> None:
+    path = fed.manifest_path
+    doc = json.loads(path.read_text())
+    mission = next(p for p in doc["participants"] if p["id"] == "mission")
+    mission["analyzer"]["sha256"] = "0" * 64
+    doc["signatures"] = []
+    manifest = parse_manifest(doc)
+    from node.keyfiles import read_private_key
+    from protocol.manifest import sign_manifest
+
+    for signer in ("mission", "unodc", "dpa"):
+        manifest = sign_manifest(
+            manifest, signer, read_private_key(fed.root / "keys" / f"{signer}.key.pem")
+        )
+    path.write_bytes(manifest_json(manifest))
+    with pytest.raises(ServiceUnavailable, match="refusing to run other code than declared"):
+        open_node(load_settings(fed.nodes["mission"].config, run_workers=False), SystemClock())
+
+
+def test_a_result_from_an_undeclared_analyzer_is_refused(fed: LocalFederation) -> None:
+    from node.keyfiles import read_private_key
+    from protocol.keys import public_jwk
+
+    dpa = open_node(load_settings(fed.nodes["dpa"].config, run_workers=False), SystemClock())
+    try:
+        key = read_private_key(fed.root / "keys" / "mission.key.pem")
+        declared = dpa.manifest.participant("mission").analyzer
+        forged = declared.model_copy(update={"version": "9.9.9"})
+        record = result_record(
+            analyzer=forged,
+            input_jti="01937a2e-5c40-7b1d-9e3f-2a4b6c8d0e1f",
+            input_digest="a" * 64,
+            input_schema="conflict-event/1",
+            input_issuer="mission",
+            findings=[],
+            explanation="forged",
+        )
+        packet = issue_packet(
+            record,
+            schema="analysis-result/1",
+            issuer="mission",
+            key=key,
+            kid=public_jwk(key)["kid"],
+            now=datetime.now(UTC),
+        )
+        view = recipient_view(packet.sd_jwt, dpa.manifest, "dpa")
+        (outcome,) = receive_views(dpa, peer="mission", views=[view], sign=False)
+        assert (outcome.status, outcome.code) == ("rejected", "analyzer-mismatch")
+        assert "9.9.9" in (outcome.detail or "")
+    finally:
+        dpa.engine.dispose()
