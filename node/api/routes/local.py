@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from node.api.deps import ContextDep, read_body, require_role
-from node.errors import BadRequest, PayloadTooLarge, Unprocessable
+from node.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable
 from node.services.ingest import ingest_records
 from node.services.stats import node_stats
 from node.settings import TokenSetting
@@ -131,3 +131,21 @@ async def get_local_packets(
 @router.get("/stats", summary="Exact counts: issued, sent, received, accepted, refused")
 async def get_stats(ctx: ContextDep, _: Analyst) -> dict[str, Any]:
     return await run_in_threadpool(node_stats, ctx)
+
+
+@router.get("/analyzer", summary="This node's analyzer and its picture so far")
+async def get_analyzer(ctx: ContextDep, _: Analyst) -> dict[str, Any]:
+    def read() -> dict[str, Any]:
+        if ctx.analyzer is None or ctx.analyzer_state is None:
+            raise NotFound(f"{ctx.participant} declares no analyzer")
+        with ctx.analysis_lock:
+            summary = ctx.analyzer.summary(ctx.analyzer_state)
+        declaration = ctx.analyzer_declaration
+        return {
+            "analyzer": ctx.analyzer.id,
+            "version": ctx.analyzer.version,
+            "sha256": declaration.sha256 if declaration else None,
+            "summary": summary,
+        }
+
+    return await run_in_threadpool(read)

@@ -1,0 +1,37 @@
+"""``/v1/situation``: the common situation analysis as JSON (role analyst)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from starlette.concurrency import run_in_threadpool
+
+from node.api.deps import ContextDep, require_role
+from node.services.situation import situation
+from node.settings import TokenSetting
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["analysis"])
+Analyst = Annotated[TokenSetting, Depends(require_role("analyst", "auditor"))]
+
+
+@router.get(
+    "/v1/situation",
+    summary="The common situation analysis",
+    description="Every result held (this node's and its peers'), fused per area and period: "
+    "each analyzer's latest findings, who produced them from which input, and where "
+    "analyzers agree or disagree.",
+)
+async def get_situation(
+    ctx: ContextDep,
+    _: Analyst,
+    country: str | None = Query(None),
+    admin1: str | None = Query(None),
+    start: str | None = Query(None, alias="from", description="First period, e.g. 2016-01."),
+    end: str | None = Query(None, alias="to", description="Last period, e.g. 2016-12."),
+) -> dict[str, Any]:
+    return await run_in_threadpool(
+        situation, ctx, country=country, admin1=admin1, start=start, end=end
+    )

@@ -1,0 +1,3 @@
+"""Server-rendered web pages (no CDN, no JavaScript framework): the situation and provenance."""
+
+__all__: list[str] = []
