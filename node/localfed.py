@@ -26,6 +26,7 @@ import httpx
 import yaml
 
 from node.cli.node_init import make_tokens, write_node_config
+from node.declarations import resolve_analyzers
 from node.keyfiles import read_private_key, write_jwk, write_private_key, write_pseudonym_key
 from protocol.keys import generate_private_key, public_jwk
 from protocol.manifest import build_manifest, manifest_json, sign_manifest
@@ -34,7 +35,7 @@ __all__ = ["DEFAULT_PARTICIPANTS", "FEDERATION_YAML", "LocalFederation", "NodeHa
 
 ROOT = Path(__file__).resolve().parent.parent
 FEDERATION_YAML = ROOT / "deploy" / "examples" / "federation.yaml"
-DEFAULT_PARTICIPANTS = ("mission", "unodc", "dpa", "undp")
+DEFAULT_PARTICIPANTS = ("mission", "unodc", "dpa", "undp", "sanctions")
 
 
 def free_port() -> int:
@@ -122,7 +123,7 @@ class LocalFederation:
             }
             config["quorum"] = min(config["quorum"], len(self.participants))
             manifest = build_manifest(
-                config,
+                resolve_analyzers(config),
                 {p: [public_jwk(k)] for p, k in keys.items()},
                 issued_at=datetime.now(UTC).replace(microsecond=0),
             )
@@ -167,6 +168,7 @@ class LocalFederation:
                     "url": n.url,
                     "admin_token": n.tokens["admin"],
                     "submitter_token": n.tokens["submitter"],
+                    "analyst_token": n.tokens["analyst"],
                     "database_url": n.database_url,
                     "config": str(n.config),
                     "public_jwk": n.public_jwk,
@@ -234,11 +236,13 @@ class LocalFederation:
         return {p: self.stats(p) for p in self.nodes}
 
     def settled(self, stats: dict[str, dict[str, Any]] | None = None) -> bool:
-        """Nothing owed anywhere, and every view sent was stored as accepted or refused."""
+        """Nothing owed or queued anywhere, and every view sent was stored as accepted or
+        refused."""
         stats = stats or self.all_stats()
         sent = sum(s["sent"] + s["refused_by_peers"] for s in stats.values())
         taken = sum(s["accepted"] + s["rejected"] + s["quarantined"] for s in stats.values())
-        return all(not s["pending"] for s in stats.values()) and sent == taken
+        idle = all(not s["pending"] and not s.get("analysis_queue") for s in stats.values())
+        return idle and sent == taken
 
     def __enter__(self) -> LocalFederation:
         return self

@@ -1,9 +1,12 @@
-"""``clearinghouse demo``: a whole federation on this machine, fed with real UCDP events.
+"""``clearinghouse demo``: a whole federation on this machine, fed with real data.
 
-Builds keys, a quorum-signed manifest and configs for mission, unodc, dpa and undp,
-starts each node as its own process on a free loopback port with its own SQLite
-database, ingests the real UCDP GED events at ``mission``, waits until every view
-is delivered, verified and stored, and prints what each node did.
+Builds keys, a quorum-signed manifest and configs for mission, unodc, dpa, undp and
+sanctions, starts each node as its own process on a free loopback port with its
+own SQLite database, and feeds each body real data of its kind: the UCDP GED
+events at ``mission``, the UNODC seizure figures at ``unodc``, the WFP Syria
+staple prices at ``undp``. Every body runs its declared analyzer on what it
+holds and broadcasts its results; the demo waits until every view, analysis and
+result has reached every participant, and prints what each node did.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ import itertools
 import json
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,18 +28,65 @@ from rich.table import Table
 
 from node.cli._common import fail, stderr
 from node.cli.ingest import post_batches
+from node.importers._errors import RowRejected
 from node.importers.records_file import read_records
 from node.localfed import ROOT, LocalFederation
 
 __all__ = ["demo", "run_demo"]
 
-EVENTS = ROOT / "deploy" / "examples" / "data" / "ucdp_ged_syria_2016_2019.csv"
-COLUMNS = ("issued", "sent", "received", "accepted", "duplicates", "rejected", "quarantined")
+DATA = ROOT / "deploy" / "examples" / "data"
+EVENTS = DATA / "ucdp_ged_syria_2016_2019.csv"
+COLUMNS = (
+    "issued",
+    "sent",
+    "received",
+    "accepted",
+    "duplicates",
+    "rejected",
+    "quarantined",
+    "analysed",
+    "results_issued",
+    "results_received",
+)
+#: The staple basket of the WFP prices the demo feeds to UNDP (up to 2019, to match UCDP).
+WFP_STAPLES = frozenset({"Bread (bakery)", "Wheat flour", "Rice", "Lentils", "Sugar", "Oil"})
+
+
+@dataclass(frozen=True)
+class Feed:
+    """Real data of one kind, ingested at the body that owns it."""
+
+    participant: str
+    schema: str
+    format: str
+    path: Path
+    label: str
+    keep: Callable[[dict[str, Any]], bool] | None = None
+
+
+FEEDS = (
+    Feed("mission", "conflict-event/1", "ucdp-ged", EVENTS, "UCDP events at mission"),
+    Feed(
+        "unodc",
+        "seizure/1",
+        "unodc-seizures",
+        DATA / "unodc_drug_seizures_2018_2022.csv",
+        "UNODC seizures at unodc",
+    ),
+    Feed(
+        "undp",
+        "market-price/1",
+        "wfp-prices",
+        DATA / "wfp_food_prices_syr.csv.gz",
+        "WFP prices at undp",
+        keep=lambda r: r["date"] < "2020" and r["commodity"] in WFP_STAPLES,
+    ),
+)
 
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description:<24}"),
+        TextColumn("{task.description:<26}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -41,58 +94,86 @@ def _progress() -> Progress:
     )
 
 
+def _items(feed: Feed, limit: int | None) -> list[tuple[int, Any]]:
+    items = (
+        (line, item)
+        for line, item in read_records(feed.path, feed.format, feed.schema)
+        if feed.keep is None or isinstance(item, RowRejected) or feed.keep(item)
+    )
+    return list(itertools.islice(items, limit) if limit is not None else items)
+
+
 def run_demo(
-    federation: LocalFederation, *, records: int | None, batch: int = 500, timeout: float = 1800
+    federation: LocalFederation,
+    *,
+    records: int | None,
+    feeds: tuple[Feed, ...] = FEEDS,
+    batch: int = 500,
+    timeout: float = 3600,
 ) -> dict[str, Any]:
-    """Ingest real events at mission and wait until the federation has settled."""
-    mission = federation.nodes["mission"]
-    items = read_records(EVENTS, "ucdp-ged", "conflict-event/1")
-    if records is not None:
-        items = itertools.islice(items, records)
-    items = list(items)
+    """Ingest each feed at its body, then wait until every view, analysis and result has
+    reached every participant; return the exact counts."""
+    feeds = tuple(f for f in feeds if f.participant in federation.nodes)
+    loaded = [(feed, _items(feed, records)) for feed in feeds]
     started = time.monotonic()
-    expected_views = 0
-
-    def count_views(packets: list[dict[str, Any]]) -> None:
-        nonlocal expected_views
-        expected_views += sum(len(p["recipients"]) for p in packets)
-
+    accepted_total = 0
     with _progress() as progress:
-        ingest = progress.add_task("ingest at mission", total=len(items))
-        with mission.client("submitter", timeout=600) as client:
-            accepted, problems = post_batches(
-                client,
-                "conflict-event/1",
-                iter(items),
-                batch=batch,
-                on_progress=lambda n: progress.advance(ingest, n),
-                on_accepted=count_views,
-            )
-        if problems:
-            raise RuntimeError(f"{len(problems)} records refused at ingest; first: {problems[0]}")
-        deliver = progress.add_task("views delivered", total=expected_views)
+        tasks = {
+            feed.label: progress.add_task(feed.label, total=len(items)) for feed, items in loaded
+        }
+
+        def ingest(feed: Feed, items: list[tuple[int, Any]]) -> int:
+            with federation.nodes[feed.participant].client("submitter", timeout=600) as client:
+                accepted, problems = post_batches(
+                    client,
+                    feed.schema,
+                    iter(items),
+                    batch=batch,
+                    on_progress=lambda n: progress.advance(tasks[feed.label], n),
+                )
+            if problems:
+                raise RuntimeError(f"{feed.label}: {len(problems)} refused; first: {problems[0]}")
+            return accepted
+
+        with ThreadPoolExecutor(len(loaded) or 1) as pool:
+            accepted_total = sum(pool.map(lambda pair: ingest(*pair), loaded))
+        settle = progress.add_task("delivery and analysis", total=None)
         deadline = time.monotonic() + timeout
+        calm = 0  # settled twice in a row: nodes are read one after the other
         while True:
             stats = federation.all_stats()
-            delivered = stats["mission"]["sent"] + stats["mission"]["refused_by_peers"]
-            progress.update(deliver, completed=delivered)
-            if federation.settled(stats):
+            owed = sum(sum(s["pending"].values()) + s["analysis_queue"] for s in stats.values())
+            progress.update(settle, description=f"settling: {owed:,} left")
+            calm = calm + 1 if federation.settled(stats) else 0
+            if calm >= 2:
                 break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"federation not settled after {timeout:.0f}s")
             time.sleep(0.5)
+        progress.update(settle, total=1, completed=1, description="delivery and analysis")
     elapsed = time.monotonic() - started
-    return {
+    views = sum(s["sent"] for s in stats.values())
+    result: dict[str, Any] = {
         "nodes": {p: {c: s[c] for c in COLUMNS} for p, s in stats.items()},
-        "records": accepted,
-        "views": expected_views,
+        "records": accepted_total,
+        "feeds": {feed.label: len(items) for feed, items in loaded},
+        "views": views,
         "elapsed_s": round(elapsed, 3),
-        "records_per_s": round(accepted / elapsed, 1) if elapsed else None,
+        "records_per_s": round(accepted_total / elapsed, 1) if elapsed else None,
     }
+    if "mission" in federation.nodes:
+        with federation.nodes["mission"].client("analyst") as client:
+            response = client.get("/v1/local/analyzer")
+        if response.status_code == 200:
+            result["top_hotspots"] = response.json()["summary"].get("hotspots", [])[:5]
+        result["situation_url"] = federation.nodes["mission"].url + "/ui/situation"
+    return result
 
 
 def _table(summary: dict[str, Any]) -> Table:
-    table = Table("node", *COLUMNS, title="Clearinghouse demo federation")
+    table = Table(
+        "node", *(c.replace("_", " ") for c in COLUMNS), title="Clearinghouse demo federation"
+    )
     for p, counts in summary["nodes"].items():
         table.add_row(p, *(f"{counts[c]:,}" for c in COLUMNS))
     totals = {c: sum(n[c] for n in summary["nodes"].values()) for c in COLUMNS}
@@ -102,7 +183,8 @@ def _table(summary: dict[str, Any]) -> Table:
 
 def demo(
     records: Annotated[
-        int | None, typer.Option(min=1, help="Ingest only the first N events (default: all).")
+        int | None,
+        typer.Option(min=1, help="Ingest only the first N records of each feed (default: all)."),
     ] = None,
     summary: Annotated[Path | None, typer.Option(help="Write the summary JSON here.")] = None,
     dir: Annotated[
@@ -112,7 +194,7 @@ def demo(
         bool, typer.Option(help="Keep the nodes serving until interrupted.")
     ] = False,
 ) -> None:
-    """Run a whole federation on this machine with the real UCDP GED events."""
+    """Run a whole federation on this machine with real data, analysis and results."""
     console = Console()
     if not console.is_terminal:
         console = Console(width=120)
@@ -131,9 +213,34 @@ def demo(
             console.print(_table(result))
             console.print(
                 f"{result['records']:,} records, {result['views']:,} views delivered, "
-                f"verified and stored in {result['elapsed_s']:.1f} s "
+                f"verified, stored and analysed in {result['elapsed_s']:.1f} s "
                 f"({result['records_per_s']:,} records/s end to end)"
             )
+            if result.get("top_hotspots"):
+                hot = Table(
+                    "country",
+                    "admin1",
+                    "month",
+                    "events",
+                    "fatalities (best)",
+                    "civilian deaths",
+                    title="Top five hotspots (mission.security-risk)",
+                )
+                for h in result["top_hotspots"]:
+                    hot.add_row(
+                        h["country"],
+                        h["admin1"] or "-",
+                        h["month"],
+                        f"{h['events']:,}",
+                        f"{h['fatalities_best']:,}",
+                        f"{h['civilian_deaths']:,}",
+                    )
+                console.print(hot)
+            if result.get("situation_url"):
+                console.print(
+                    f"common situation: {result['situation_url']} "
+                    f"(sign in with an analyst token; see federation.json with --dir)"
+                )
             if summary:
                 summary.write_text(json.dumps(result, indent=2) + "\n")
             if keep_running:

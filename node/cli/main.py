@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from node.cli import db, manifest, packet, schema
+from node.cli.analyze import analyze
 from node.cli.demo import demo
 from node.cli.ingest import ingest
 from node.cli.keys import keygen, pseudonym_key
@@ -25,6 +26,7 @@ app.command("init")(init)
 app.command("run")(run)
 app.command("ingest")(ingest)
 app.command("demo")(demo)
+app.command("analyze")(analyze)
 app.add_typer(manifest.app, name="manifest")
 app.add_typer(packet.app, name="packet")
 app.add_typer(schema.app, name="schema")

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from node.cli._common import fail, now, read_text_arg, read_yaml_file, reporting, stderr
+from node.declarations import resolve_analyzers
 from node.keyfiles import PASSPHRASE_ENV, passphrase_from_env, read_jwk, read_private_key
 from protocol.manifest import (
     Manifest,
@@ -42,7 +43,9 @@ def create(
             if not isinstance(pid, str):
                 fail(f"{config}: every participant needs an 'id'")
             jwks[pid] = [read_jwk(keys / f"{pid}.jwk.json")]
-        manifest = build_manifest(doc, jwks, issued_at=now().replace(microsecond=0))
+        manifest = build_manifest(
+            resolve_analyzers(doc), jwks, issued_at=now().replace(microsecond=0)
+        )
         out.write_bytes(manifest_json(manifest))
     stderr.print(
         f"wrote {out}: federation {manifest.federation!r}, serial {manifest.serial}, "

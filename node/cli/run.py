@@ -44,6 +44,7 @@ def run(
         format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s",'
         '"message":"%(message)s"}',
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per peer call is noise
     try:  # fail fast, with the setting named, before uvicorn starts
         open_node(settings, SystemClock()).engine.dispose()
     except NodeError as exc:

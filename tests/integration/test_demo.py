@@ -27,15 +27,27 @@ def test_demo_runs_a_whole_federation_and_counts_exactly(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(summary_file.read_text())
     nodes = summary["nodes"]
-    assert set(nodes) == {"mission", "unodc", "dpa", "undp"}
-    assert nodes["mission"]["issued"] == 120
-    for p in ("unodc", "dpa", "undp"):
-        assert nodes[p]["accepted"] == 120
-        assert nodes[p]["received"] == nodes[p]["accepted"] + nodes[p]["duplicates"]
+    assert set(nodes) == {"mission", "unodc", "dpa", "undp", "sanctions"}
+    assert summary["feeds"] == {
+        "UCDP events at mission": 120,
+        "UNODC seizures at unodc": 120,
+        "WFP prices at undp": 120,
+    }
+    for p, n in nodes.items():
+        assert (
+            n["issued"] == (120 if p in ("mission", "unodc", "undp") else 0) + n["results_issued"]
+        )
+        assert n["received"] == n["accepted"] + n["duplicates"]
+    # Every result reached every other participant.
+    results = sum(n["results_issued"] for n in nodes.values())
+    assert results > 0
+    for n in nodes.values():
+        assert n["results_received"] == results - n["results_issued"]
     assert sum(n["sent"] for n in nodes.values()) == sum(n["accepted"] for n in nodes.values())
     assert all(n["rejected"] == 0 and n["quarantined"] == 0 for n in nodes.values())
     assert summary["elapsed_s"] > 0
-    assert "mission" in result.stdout and "120" in result.stdout
+    assert "mission" in result.stdout and "Top five hotspots" in result.stdout
+    assert summary["top_hotspots"] and summary["situation_url"].endswith("/ui/situation")
     described = json.loads((tmp_path / "fed" / "federation.json").read_text())
     mission = described["participants"]["mission"]
     assert mission["url"].startswith("http://127.0.0.1:") and mission["admin_token"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -265,3 +266,42 @@ def test_schema_list_and_export() -> None:
     assert "side_a_ref" in exported["x-derived-claims"]
     unknown = run("schema", "export", "weather/1")
     assert unknown.returncode == 1 and "unknown-schema" in unknown.stderr
+
+
+def test_analyze_runs_an_analyzer_offline_reproducibly(tmp_path: Path) -> None:
+    source = EXAMPLES / "data" / "ucdp_ged_syria_2016_2019.csv"
+    subset = tmp_path / "events.csv"
+    with source.open(encoding="utf-8", newline="") as fh, subset.open("w", newline="") as out:
+        writer = csv.writer(out)
+        for _, row in zip(range(1201), csv.reader(fh), strict=False):  # header + 1200 events
+            writer.writerow(row)
+    args = ("analyze", "--analyzer", "mission.security-risk", "--format", "ucdp-ged", subset)
+    first = run(*args, "--summary", tmp_path / "one.json")
+    second = run(*args, "--summary", tmp_path / "two.json")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout  # byte-identical findings
+    assert (tmp_path / "one.json").read_bytes() == (tmp_path / "two.json").read_bytes()
+    lines = [json.loads(line) for line in first.stdout.splitlines()]
+    assert lines and all(line["findings"] for line in lines)
+    summary = json.loads((tmp_path / "one.json").read_text())
+    hotspots = summary["hotspots"]
+    assert set(hotspots[0]) == {
+        "country",
+        "admin1",
+        "month",
+        "events",
+        "fatalities_best",
+        "fatalities_low",
+        "fatalities_high",
+        "civilian_deaths",
+    }
+    assert sum(h["events"] for h in hotspots) == 1200
+    best = [h["fatalities_best"] for h in hotspots]
+    assert best == sorted(best, reverse=True)
+    assert "1200 record(s) analysed as mission sees them" in first.stderr
+    unknown = run("analyze", "--analyzer", "nobody.nothing", "--format", "ucdp-ged", subset)
+    assert unknown.returncode == 2 and "mission.security-risk" in unknown.stderr
+    wrong = run(
+        "analyze", "--analyzer", "undp.illicit-economy", "--format", "unodc-seizures", subset
+    )
+    assert wrong.returncode == 2 and "does not analyse seizure/1" in wrong.stderr
