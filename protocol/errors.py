@@ -25,22 +25,42 @@ through its ``code``.
     │   └── KeyRevoked           the key was revoked
     ├── AnalyzerMismatch         a result's analyzer is not the one its issuer declared
     ├── PolicyError              a policy is malformed (unknown schema, field or treatment)
-    └── ManifestRejected         too few signatures, a lower serial, a bad signature, ...
+    ├── ManifestRejected         too few signatures, a lower serial, a bad signature, ...
+    ├── MerkleError              RFC 9162 §2.1 Merkle tree math (``protocol.merkle``)
+    │   ├── MerkleInputError     an index or size the tree does not have, a hash not 32 bytes
+    │   ├── InclusionProofInvalid    an inclusion proof fails RFC 9162 §2.1.3.2
+    │   └── ConsistencyProofInvalid  a consistency proof fails RFC 9162 §2.1.4.2
+    └── NoteError                C2SP signed notes, checkpoints, cosignatures (``protocol.notes``)
+        ├── NoteMalformed        not a signed note: syntax, control characters, > 100 signatures
+        │   └── CheckpointMalformed  the note text is not a tlog-checkpoint body
+        └── NoteInvalid          the note does not verify against the given keys
+            ├── NoteSignatureInvalid  a signature by a known key does not verify
+            └── NoteUnverified   no signature by a known key (unknown keys are ignored)
 """
 
 from __future__ import annotations
 
 __all__ = [
     "AnalyzerMismatch",
+    "CheckpointMalformed",
+    "ConsistencyProofInvalid",
     "DisclosureMismatch",
     "DuplicateClaim",
     "DuplicateDisclosure",
     "EncodingError",
+    "InclusionProofInvalid",
     "KeyNotValid",
     "KeyRevoked",
     "KeyUnusable",
     "MalformedPacket",
     "ManifestRejected",
+    "MerkleError",
+    "MerkleInputError",
+    "NoteError",
+    "NoteInvalid",
+    "NoteMalformed",
+    "NoteSignatureInvalid",
+    "NoteUnverified",
     "OverDisclosure",
     "PacketError",
     "PolicyError",
@@ -154,3 +174,63 @@ class PolicyError(ProtocolError):
 
 class ManifestRejected(ProtocolError):
     code = "manifest-rejected"
+
+
+class MerkleError(ProtocolError):
+    """Base of the RFC 9162 Merkle tree failures (:mod:`protocol.merkle`)."""
+
+    code = "merkle-error"
+
+
+class MerkleInputError(MerkleError):
+    """A proof or subtree was asked for outside the tree, or a hash is not 32 bytes."""
+
+    code = "merkle-input"
+
+
+class InclusionProofInvalid(MerkleError):
+    """An inclusion proof does not verify (RFC 9162 §2.1.3.2); the message names the check."""
+
+    code = "inclusion-proof-invalid"
+
+
+class ConsistencyProofInvalid(MerkleError):
+    """A consistency proof does not verify (RFC 9162 §2.1.4.2); the message names the check."""
+
+    code = "consistency-proof-invalid"
+
+
+class NoteError(ProtocolError):
+    """Base of the C2SP signed-note, checkpoint and cosignature failures (:mod:`protocol.notes`)."""
+
+    code = "note-error"
+
+
+class NoteMalformed(NoteError):
+    """Not a well-formed signed note, signature line or note text."""
+
+    code = "note-malformed"
+
+
+class CheckpointMalformed(NoteMalformed):
+    """The note text is not a C2SP tlog-checkpoint body."""
+
+    code = "checkpoint-malformed"
+
+
+class NoteInvalid(NoteError):
+    """The note does not verify against the keys it was checked with."""
+
+    code = "note-invalid"
+
+
+class NoteSignatureInvalid(NoteInvalid):
+    """A signature line by a known key (name and key id) does not verify."""
+
+    code = "note-signature-invalid"
+
+
+class NoteUnverified(NoteInvalid):
+    """No signature line is by a known key, so nothing vouches for the text."""
+
+    code = "note-unverified"
