@@ -21,6 +21,7 @@ chromium:
 test: $(BIN)/clearinghouse chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 # The main job: a whole federation on this machine with the real UCDP events.

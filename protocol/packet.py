@@ -253,6 +253,13 @@ class VerifiedPacket:
         return out
 
 
+def _text(claims: Mapping[str, Any], name: str) -> str:
+    value = claims.get(name)
+    if not isinstance(value, str):
+        raise MalformedPacket(f"packet lacks {name!r} (or it is not a string)")
+    return value
+
+
 def verify_view(
     raw: str,
     manifest: Manifest,
@@ -285,11 +292,9 @@ def verify_view(
         raise MalformedPacket(f"JWT typ is {header.get('typ')!r}, expected {PACKET_TYP!r}")
     if header.get("alg") != "EdDSA":
         raise MalformedPacket(f"JWT alg is {header.get('alg')!r}; only EdDSA is accepted")
-    kid = header.get("kid")
-    iss, jti, iat, sch, hc = (payload.get(k) for k in ("iss", "jti", "iat", "sch", "hc"))
-    hcr = payload.get("hcr")
-    if not all(isinstance(v, str) for v in (kid, iss, jti, sch, hc)):
-        raise MalformedPacket("packet lacks one of kid, iss, jti, sch, hc (or one is not a string)")
+    kid = _text(header, "kid")
+    iss, jti, sch, hc = (_text(payload, k) for k in ("iss", "jti", "sch", "hc"))
+    iat, hcr = payload.get("iat"), payload.get("hcr")
     if not isinstance(iat, int) or isinstance(iat, bool):
         raise MalformedPacket("packet 'iat' is not an integer timestamp")
     if hc not in HANDLING_CODES:

@@ -99,7 +99,8 @@ def verify_receipt(jws: str, manifest: Manifest, *, sender: str) -> Receipt:
     verify_jws(decoded, signing_key(manifest, receiver, kid, issued_at))
     jti, digest = p.get("jti"), p.get("sha256")
     ref = PacketRef(jti, digest) if isinstance(jti, str) and isinstance(digest, str) else None
-    reason = p.get("reason") if isinstance(p.get("reason"), dict) else {}
+    reason_claim = p.get("reason")
+    reason: dict[str, Any] = reason_claim if isinstance(reason_claim, dict) else {}
     return Receipt(
         receiver=receiver,
         sender=sender,
