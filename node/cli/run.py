@@ -10,6 +10,7 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 
+from node.app import create_app
 from node.cli._common import fail, stderr
 from node.clock import SystemClock
 from node.context import open_node
@@ -49,8 +50,6 @@ def run(
         open_node(settings, SystemClock()).engine.dispose()
     except NodeError as exc:
         fail(exc.detail)
-    from node.app import create_app
-
     stderr.print(f"{settings.participant}: listening on http://{settings.host}:{settings.port}")
     uvicorn.run(
         create_app(settings),

@@ -15,6 +15,7 @@ from node.clock import SystemClock
 from node.context import NodeContext, open_node
 from node.errors import ServiceUnavailable
 from node.importers.ucdp import read_events
+from node.keyfiles import read_private_key
 from node.localfed import LocalFederation
 from node.services import analyze as analyze_service
 from node.services.analyze import analyse_batch
@@ -24,7 +25,8 @@ from node.settings import load_settings
 from node.storage import analysis
 from node.storage.db import transaction
 from node.storage.models import AnalysisRun, OutboxItem, StoredPacket
-from protocol.manifest import manifest_json, parse_manifest
+from protocol.keys import public_jwk
+from protocol.manifest import manifest_json, parse_manifest, sign_manifest
 from protocol.packet import issue_packet, recipient_view
 from protocol.results import result_record
 from tests.support import EXAMPLES
@@ -168,9 +170,6 @@ def test_a_node_refuses_to_start_with_other_analyzer_code(fed: LocalFederation) 
     mission["analyzer"]["sha256"] = "0" * 64
     doc["signatures"] = []
     manifest = parse_manifest(doc)
-    from node.keyfiles import read_private_key
-    from protocol.manifest import sign_manifest
-
     for signer in ("mission", "unodc", "dpa"):
         manifest = sign_manifest(
             manifest, signer, read_private_key(fed.root / "keys" / f"{signer}.key.pem")
@@ -181,9 +180,6 @@ def test_a_node_refuses_to_start_with_other_analyzer_code(fed: LocalFederation) 
 
 
 def test_a_result_from_an_undeclared_analyzer_is_refused(fed: LocalFederation) -> None:
-    from node.keyfiles import read_private_key
-    from protocol.keys import public_jwk
-
     dpa = open_node(load_settings(fed.nodes["dpa"].config, run_workers=False), SystemClock())
     try:
         key = read_private_key(fed.root / "keys" / "mission.key.pem")
