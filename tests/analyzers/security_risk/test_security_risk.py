@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -223,15 +222,8 @@ class RealRun:
 
 def _run(limit: int | None = None) -> RealRun:
     config = yaml.safe_load((EXAMPLES / "federation.yaml").read_text())
-    analyzer = SecurityRiskAnalyzer()
-    run = OfflineRun.start(analyzer, config, participant="mission", issuer="mission")
-    per_event, spent = [], 0.0
-    for record in islice(read_events(GED), limit):
-        view = run.view(SCHEMA, record)
-        started = time.perf_counter()
-        per_event.append(analyzer.analyze(view, run.state))
-        spent += time.perf_counter() - started
-        run.state.commit()
+    run = OfflineRun.start(SecurityRiskAnalyzer(), config, participant="mission", issuer="mission")
+    per_event, spent = run.run_timed(SCHEMA, islice(read_events(GED), limit))
     return RealRun(per_event, run.summary(), spent)
 
 

@@ -8,7 +8,6 @@ once per module.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -252,15 +251,8 @@ class RealRun:
 
 def _run(limit: int | None = None) -> RealRun:
     config = yaml.safe_load((EXAMPLES / "federation.yaml").read_text())
-    analyzer = SpoilerRiskAnalyzer()
-    run = OfflineRun.start(analyzer, config, participant="dpa", issuer="mission")
-    per_event, spent = [], 0.0
-    for record in islice(read_events(GED), limit):
-        view = run.view(SCHEMA, record)
-        started = time.perf_counter()
-        per_event.append(analyzer.analyze(view, run.state))
-        spent += time.perf_counter() - started
-        run.state.commit()
+    run = OfflineRun.start(SpoilerRiskAnalyzer(), config, participant="dpa", issuer="mission")
+    per_event, spent = run.run_timed(SCHEMA, islice(read_events(GED), limit))
     return RealRun(per_event, run.summary(), spent)
 
 
