@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from node.api.problems import install_problem_handlers
 from node.api.routes import local, meta, packets, situation, ui
 from node.clock import Clock, SystemClock
-from node.context import open_node
+from node.context import NodeContext, open_node
 from node.services.analyze import run_analysis
 from node.services.catchup import run_catchup
 from node.services.deliver import run_delivery
@@ -35,13 +35,16 @@ def create_app(
     *,
     clock: Clock | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    context: NodeContext | None = None,
 ) -> FastAPI:
-    """A node's ASGI app; ``transport`` lets tests route peer calls elsewhere."""
-    node_clock = clock or SystemClock()
+    """A node's ASGI app; ``transport`` lets tests route peer calls elsewhere, and
+    ``context`` is a node already opened (``clearinghouse run`` opens it before
+    listening, to fail fast) so that start-up work is not done twice."""
+    node_clock = context.clock if context is not None else clock or SystemClock()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ctx = await asyncio.to_thread(open_node, settings, node_clock)
+        ctx = context or await asyncio.to_thread(open_node, settings, node_clock)
         app.state.node = ctx
         timeout = httpx.Timeout(settings.delivery.request_timeout_s, connect=5.0)
         async with httpx.AsyncClient(timeout=timeout, transport=transport) as http:

@@ -47,12 +47,12 @@ def run(
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per peer call is noise
     try:  # fail fast, with the setting named, before uvicorn starts
-        open_node(settings, SystemClock()).engine.dispose()
+        context = open_node(settings, SystemClock())
     except NodeError as exc:
         fail(exc.detail)
     stderr.print(f"{settings.participant}: listening on http://{settings.host}:{settings.port}")
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, context=context),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
