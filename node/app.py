@@ -22,6 +22,7 @@ from node.context import NodeContext, open_node
 from node.services.analyze import run_analysis
 from node.services.catchup import run_catchup
 from node.services.deliver import run_delivery
+from node.services.housekeeping import run_housekeeping
 from node.settings import Settings
 from node.transport.peer_client import PeerClient
 
@@ -55,6 +56,7 @@ def create_app(
                     asyncio.create_task(run_delivery(ctx, client), name="delivery"),
                     asyncio.create_task(run_catchup(ctx, client), name="catchup"),
                     asyncio.create_task(run_analysis(ctx), name="analysis"),
+                    asyncio.create_task(run_housekeeping(ctx), name="housekeeping"),
                 ]
             log.info(
                 "node %s ready: manifest serial %d, %d peers",
