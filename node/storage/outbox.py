@@ -22,12 +22,10 @@ __all__ = [
     "ack_through",
     "claim_due",
     "count_by_recipient_and_state",
-    "count_by_state",
     "enqueue",
     "feed",
     "mark_delivered",
     "mark_refused",
-    "next_due",
     "pending_by_recipient",
     "retry_later",
 ]
@@ -212,15 +210,6 @@ def feed(
     return items
 
 
-def next_due(session: Session, *, recipient: str) -> datetime | None:
-    """When the earliest pending item for ``recipient`` may be tried."""
-    return session.exec(
-        select(func.min(OutboxItem.next_attempt_at)).where(
-            OutboxItem.recipient == recipient, OutboxItem.state == "pending"
-        )
-    ).one()
-
-
 def pending_by_recipient(session: Session) -> dict[str, int]:
     rows = session.exec(
         select(OutboxItem.recipient, func.count())
@@ -228,11 +217,6 @@ def pending_by_recipient(session: Session) -> dict[str, int]:
         .group_by(OutboxItem.recipient)
     ).all()
     return {r: int(n) for r, n in rows}
-
-
-def count_by_state(session: Session) -> dict[str, int]:
-    rows = session.exec(select(OutboxItem.state, func.count()).group_by(OutboxItem.state)).all()
-    return {s: int(n) for s, n in rows}
 
 
 def count_by_recipient_and_state(session: Session) -> dict[tuple[str, str], int]:

@@ -21,7 +21,6 @@ __all__ = [
     "count_by_schema_and_origin",
     "count_refusals",
     "find_packet",
-    "get_packet",
     "list_packets",
 ]
 
@@ -133,10 +132,6 @@ def count_refusals(session: Session) -> dict[str, int]:
         select(InboundRefusal.disposition, func.count()).group_by(InboundRefusal.disposition)
     ).all()
     return {d: int(n) for d, n in rows}
-
-
-def get_packet(session: Session, packet_id: int) -> StoredPacket | None:
-    return session.get(StoredPacket, packet_id)
 
 
 def find_packet(session: Session, jti: str) -> list[StoredPacket]:
