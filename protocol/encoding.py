@@ -47,8 +47,54 @@ def b64url_decode(text: str) -> bytes:
         raise EncodingError(f"not base64url: {exc}") from exc
 
 
+_SAFE_INT = 2**53 - 1
+_SORTED_COMPACT = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+)
+
+
+def _stdlib_is_jcs(value: Any) -> bool:
+    r"""Whether the stdlib's sorted compact encoding of ``value`` is its RFC 8785 form.
+
+    It is when there is no float (JCS formats numbers as ECMAScript does), every integer
+    is exact in a double, every key is ASCII (JCS sorts keys by UTF-16 code units, Python
+    by code points: the same for ASCII), and only JSON types occur. Strings then encode
+    alike: raw UTF-8, the two-character escapes for \b \t \n \f \r, and lowercase
+    ``\u00xx`` for the other control characters (a lone surrogate fails to encode and
+    falls back). ``tests/protocol/test_encoding.py`` checks this against ``rfc8785``.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or item is None or kind is bool:
+            continue
+        if kind is int:
+            if -_SAFE_INT <= item <= _SAFE_INT:
+                continue
+            return False
+        if kind is dict:
+            for key in item:
+                if type(key) is not str or not key.isascii():
+                    return False
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+        else:
+            return False
+    return True
+
+
 def canonical_json(value: Any) -> bytes:
-    """RFC 8785 canonical form: the only bytes we ever sign for JSON documents."""
+    """RFC 8785 canonical form: the only bytes we ever sign for JSON documents.
+
+    The stdlib's C encoder where it provably gives the same bytes (most documents
+    here: no floats, ASCII keys), the ``rfc8785`` library for everything else."""
+    if _stdlib_is_jcs(value):
+        try:
+            return _SORTED_COMPACT.encode(value).encode()
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: let rfc8785 refuse it with its own message
     try:
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:

@@ -6,6 +6,9 @@ import csv
 import struct
 
 import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from protocol.encoding import b64url_decode, b64url_encode, canonical_json, parse_json
 from protocol.errors import EncodingError
@@ -50,3 +53,42 @@ def test_parse_json_refuses_duplicates_and_constants() -> None:
         parse_json("[NaN]")
     with pytest.raises(EncodingError):
         parse_json(b"\xff")
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_json_values)
+def test_canonical_json_is_exactly_rfc8785(value: object) -> None:
+    """The stdlib fast path never gives other bytes than the ``rfc8785`` library."""
+    try:
+        expected = rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError):
+        with pytest.raises(EncodingError):
+            canonical_json(value)
+        return
+    assert canonical_json(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"b": "\x00\x1f\x7f\u2028\ud7ff\ue000\U0001f600", "a": [1, -(2**53) + 1, 2**53 - 1]},
+        {"\u00e9": 1, "z": 2, "\U0001f600": 3, "\ue000": 4},  # non-ASCII keys: library path
+        {"f": 1.0, "g": 1e21, "h": -0.0},  # floats: beyond the fast path's domain
+        ['\b\t\n\f\r"\\/'],
+    ],
+)
+def test_canonical_json_edge_cases_match_rfc8785(value: object) -> None:
+    assert canonical_json(value) == rfc8785.dumps(value)
