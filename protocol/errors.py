@@ -36,12 +36,18 @@ through its ``code``.
         └── NoteInvalid          the note does not verify against the given keys
             ├── NoteSignatureInvalid  a signature by a known key does not verify
             └── NoteUnverified   no signature by a known key (unknown keys are ignored)
+    └── AuditError               audit log entries and whole logs (``protocol.audit``)
+        ├── AuditEntryMalformed  an entry that is not canonical JSON with seq, time, act, actor
+        └── AuditLogInvalid      a log that does not match its entries or checkpoints (``.seq``)
 """
 
 from __future__ import annotations
 
 __all__ = [
     "AnalyzerMismatch",
+    "AuditEntryMalformed",
+    "AuditError",
+    "AuditLogInvalid",
     "CheckpointMalformed",
     "ConsistencyProofInvalid",
     "DisclosureMismatch",
@@ -234,3 +240,25 @@ class NoteUnverified(NoteInvalid):
     """No signature line is by a known key, so nothing vouches for the text."""
 
     code = "note-unverified"
+
+
+class AuditError(ProtocolError):
+    """Base of the audit log failures (:mod:`protocol.audit`)."""
+
+    code = "audit-error"
+
+
+class AuditEntryMalformed(AuditError):
+    """An entry that is not canonical JSON with seq, time, a known act and an actor."""
+
+    code = "audit-entry-malformed"
+
+
+class AuditLogInvalid(AuditError):
+    """A log that fails verification; ``seq`` is the first bad entry (None: not an entry)."""
+
+    code = "audit-log-invalid"
+
+    def __init__(self, message: str, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.seq = seq

@@ -38,6 +38,7 @@ __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
     "Block",
+    "CompactRange",
     "MemoryTree",
     "SubtreeHashes",
     "completed_blocks",
@@ -291,6 +292,67 @@ class MemoryTree:
         if size > self.size:
             raise MerkleInputError(f"tree has {self.size} leaves, not {size}")
         return root_from(self, size)
+
+
+class CompactRange:
+    """The right frontier of a tree: the hashes of its maximal complete aligned blocks.
+
+    For a tree of ``size`` leaves that is one block per set bit of ``size``, largest
+    first: enough to append (:meth:`append` returns the blocks each leaf completes,
+    as :func:`completed_blocks` does) and to compute the root, in O(log n) space.
+    A store keeps it beside the log so that an append needs no lookups.
+    """
+
+    __slots__ = ("_hashes", "_size")
+
+    def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
+        if size < 0 or len(hashes) != size.bit_count():
+            raise MerkleInputError(
+                f"a compact range of size {size} has {size.bit_count()} hashes, not {len(hashes)}"
+            )
+        for i, h in enumerate(hashes):
+            _check_hash(h, f"compact range hash {i}", MerkleInputError)
+        self._size = size
+        self._hashes = list(hashes)
+
+    @classmethod
+    def from_bytes(cls, size: int, data: bytes) -> CompactRange:
+        """The range stored as the concatenation of its hashes (see :meth:`to_bytes`)."""
+        if len(data) != HASH_SIZE * size.bit_count():
+            raise MerkleInputError(f"stored compact range of size {size} has {len(data)} bytes")
+        return cls(size, [data[i : i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)])
+
+    def to_bytes(self) -> bytes:
+        return b"".join(self._hashes)
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def hashes(self) -> tuple[bytes, ...]:
+        return tuple(self._hashes)
+
+    def append(self, leaf_hash: bytes) -> list[Block]:
+        """Add one leaf hash; return the blocks it completed, lowest level first."""
+        _check_hash(leaf_hash, "leaf hash", MerkleInputError)
+        index, node, level = self._size, leaf_hash, 0
+        blocks = [Block(0, index, leaf_hash)]
+        end = index + 1
+        while end % (2 << level) == 0:
+            node = node_hash(self._hashes.pop(), node)
+            level += 1
+            blocks.append(Block(level, (end >> level) - 1, node))
+        self._hashes.append(node)
+        self._size = end
+        return blocks
+
+    def root(self) -> bytes:
+        """MTH of all the leaves appended so far."""
+        return _fold(self._hashes) if self._hashes else EMPTY_ROOT
+
+    def copy(self) -> CompactRange:
+        return CompactRange(self._size, self._hashes)
 
 
 def verify_inclusion(
