@@ -10,6 +10,12 @@
 * ``seen_nonce``: RFC 9421 nonces of peers' requests, against replays.
 * ``peer_cursor``: how far this node has pulled each peer's catch-up feed.
 * ``node_counter``: exact counters kept in the same transaction as their act.
+* ``audit_entry``, ``audit_block``, ``audit_head``: the audit log (RFC 9162 leaves,
+  the hash of every complete aligned block above them, and the log's size, root and
+  right frontier); ``audit_checkpoint`` and ``audit_cosignature``: its signed
+  checkpoints and the witnesses' cosignatures on them.
+* ``witnessed_log``: the latest checkpoint of each peer's log this node cosigned;
+  ``audit_alert``: peers caught showing an inconsistent log.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from sqlalchemy import (
     Dialect,
     Index,
     Integer,
+    LargeBinary,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -35,12 +42,19 @@ __all__ = [
     "AnalysisQueue",
     "AnalysisRun",
     "AnalyzerStateEntry",
+    "AuditAlert",
+    "AuditBlock",
+    "AuditCheckpoint",
+    "AuditCosignature",
+    "AuditEntry",
+    "AuditHead",
     "InboundRefusal",
     "NodeCounter",
     "OutboxItem",
     "PeerCursor",
     "SeenNonce",
     "StoredPacket",
+    "WitnessedLog",
 ]
 
 
@@ -199,3 +213,93 @@ class AnalyzerStateEntry(SQLModel, table=True):
     analyzer_id: str = Field(max_length=128, primary_key=True)
     key: str = Field(max_length=512, primary_key=True)
     value: Any = Field(sa_column=Column(JSON, nullable=True))
+
+
+class AuditEntry(SQLModel, table=True):
+    """One audit log entry: its canonical JSON (the leaf input) and leaf hash."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (
+        Index("ix_audit_entry_act", "act", "seq"),
+        Index("ix_audit_entry_peer", "peer", "seq"),
+        Index("ix_audit_entry_jti", "jti"),
+        Index("ix_audit_entry_time", "time"),
+    )
+
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    time: datetime = Field(sa_column=_utc())
+    act: str = Field(max_length=32)
+    actor: str = Field(max_length=128)
+    peer: str | None = Field(default=None, max_length=64)
+    jti: str | None = Field(default=None, max_length=64)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    leaf_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+
+
+class AuditBlock(SQLModel, table=True):
+    """The hash of complete aligned block ``idx`` at ``level`` >= 1 (2**level leaves)."""
+
+    __tablename__ = "audit_block"
+
+    level: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+
+
+class AuditHead(SQLModel, table=True):
+    """The log's one head row: size, root and right frontier; locked by every append."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    root: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    frontier: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """A checkpoint this node signed: the signed note (without cosignatures)."""
+
+    __tablename__ = "audit_checkpoint"
+
+    size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    root: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    note: str = Field(sa_column=Column(Text, nullable=False))
+    signed_at: datetime = Field(sa_column=_utc())
+
+
+class AuditCosignature(SQLModel, table=True):
+    """A witness's cosignature/v1 line on one of this node's checkpoints."""
+
+    __tablename__ = "audit_cosignature"
+
+    size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    witness: str = Field(max_length=64, primary_key=True)
+    line: str = Field(sa_column=Column(Text, nullable=False))
+    timestamp: int = Field(sa_column=Column(BigInteger, nullable=False))
+    received_at: datetime = Field(sa_column=_utc())
+
+
+class WitnessedLog(SQLModel, table=True):
+    """The latest checkpoint of ``peer``'s log that this node verified and cosigned."""
+
+    __tablename__ = "witnessed_log"
+
+    peer: str = Field(max_length=64, primary_key=True)
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    root: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    note: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(sa_column=_utc())
+
+
+class AuditAlert(SQLModel, table=True):
+    """A peer caught showing a log inconsistent with one this node cosigned."""
+
+    __tablename__ = "audit_alert"
+
+    id: int | None = Field(default=None, sa_column=_id())
+    peer: str = Field(max_length=64, index=True)
+    kind: str = Field(max_length=32)  # fork | rollback | bad-proof | bad-signature
+    detail: str = Field(sa_column=Column(Text, nullable=False))
+    evidence: str = Field(sa_column=Column(Text, nullable=False))
+    raised_at: datetime = Field(sa_column=_utc())
