@@ -16,13 +16,15 @@ import httpx
 from fastapi import FastAPI
 
 from node.api.problems import install_problem_handlers
-from node.api.routes import local, meta, packets, situation, ui
+from node.api.routes import audit, local, meta, packets, situation, ui
 from node.clock import Clock, SystemClock
 from node.context import NodeContext, open_node
 from node.services.analyze import run_analysis
 from node.services.catchup import run_catchup
+from node.services.checkpoints import run_checkpointer
 from node.services.deliver import run_delivery
 from node.services.housekeeping import run_housekeeping
+from node.services.witness import run_witness
 from node.settings import Settings
 from node.transport.peer_client import PeerClient
 
@@ -57,6 +59,8 @@ def create_app(
                     asyncio.create_task(run_catchup(ctx, client), name="catchup"),
                     asyncio.create_task(run_analysis(ctx), name="analysis"),
                     asyncio.create_task(run_housekeeping(ctx), name="housekeeping"),
+                    asyncio.create_task(run_checkpointer(ctx), name="checkpointer"),
+                    asyncio.create_task(run_witness(ctx, client), name="witness"),
                 ]
             log.info(
                 "node %s ready: manifest serial %d, %d peers",
@@ -85,5 +89,6 @@ def create_app(
     app.include_router(local.router)
     app.include_router(meta.router)
     app.include_router(situation.router)
+    app.include_router(audit.router)
     app.include_router(ui.router)
     return app

@@ -182,6 +182,9 @@ def open_node(settings: Settings, clock: Clock) -> NodeContext:
         analyzer_declaration=me.analyzer,
         analyzer_state=state,
     )
+    from node.services.trust_events import record_trust_state  # services build on context
+
+    record_trust_state(context)
     return context
 
 

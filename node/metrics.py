@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -72,5 +72,33 @@ class NodeMetrics:
         )
         self.results_issued = Counter(
             "clearinghouse_results_issued", "Analysis results issued", registry=self.registry
+        )
+        self.audit_size = Gauge(
+            "clearinghouse_audit_log_size",
+            "Entries in this node's audit log at its latest checkpoint",
+            registry=self.registry,
+        )
+        self.audit_checkpoints = Counter(
+            "clearinghouse_audit_checkpoints",
+            "Checkpoints of the audit log signed by this node",
+            registry=self.registry,
+        )
+        self.audit_cosignatures = Counter(
+            "clearinghouse_audit_cosignatures_received",
+            "Witness cosignatures received on this node's checkpoints, by witness",
+            ["witness"],
+            registry=self.registry,
+        )
+        self.witness_cosigned = Counter(
+            "clearinghouse_witness_cosigned",
+            "Peers' checkpoints this node verified and cosigned, by peer",
+            ["peer"],
+            registry=self.registry,
+        )
+        self.audit_alerts = Counter(
+            "clearinghouse_audit_alerts",
+            "Peers caught with an inconsistent audit log, by peer and kind",
+            ["peer", "kind"],
+            registry=self.registry,
         )
         self.registry.register(_OutboxDepth(outbox_depth))

@@ -25,7 +25,14 @@ from pydantic_settings import (
 
 from node.storage.db import normalise_database_url
 
-__all__ = ["ROLES", "DeliverySettings", "Settings", "TokenSetting", "load_settings"]
+__all__ = [
+    "ROLES",
+    "AuditSettings",
+    "DeliverySettings",
+    "Settings",
+    "TokenSetting",
+    "load_settings",
+]
 
 ROLES = ("submitter", "analyst", "auditor", "admin")
 Role = Literal["submitter", "analyst", "auditor", "admin"]
@@ -59,6 +66,17 @@ class DeliverySettings(BaseModel):
     catchup_batch: int = Field(500, ge=1, le=5000)
 
 
+class AuditSettings(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    checkpoint_interval_s: float = Field(
+        1.0, gt=0, description="How often a checkpoint is signed while the log grows."
+    )
+    witness_interval_s: float = Field(
+        2.0, gt=0, description="How often each peer's new checkpoints are checked and cosigned."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CLEARINGHOUSE_", env_nested_delimiter="__", extra="forbid"
@@ -83,6 +101,7 @@ class Settings(BaseSettings):
     run_workers: bool = Field(True, description="Run delivery and catch-up in this process.")
     log_level: str = "info"
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @field_validator("database_url")
     @classmethod

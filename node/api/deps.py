@@ -30,7 +30,14 @@ from node.transport.httpsig import verify_request
 from protocol.errors import ProtocolError
 from protocol.manifest import signing_key
 
-__all__ = ["AuthenticatedPeer", "ContextDep", "PeerDep", "read_body", "require_role"]
+__all__ = [
+    "AuditReader",
+    "AuthenticatedPeer",
+    "ContextDep",
+    "PeerDep",
+    "read_body",
+    "require_role",
+]
 
 
 def _context(request: Request) -> NodeContext:
@@ -127,3 +134,17 @@ async def _authenticated_peer(request: Request) -> AuthenticatedPeer:
 
 
 PeerDep = Annotated[AuthenticatedPeer, Depends(_authenticated_peer)]
+
+
+_auditor = require_role("auditor")
+
+
+async def _audit_reader(request: Request) -> str:
+    """A peer's signed request (``peer:<id>``) or a local ``auditor`` token (``token:<name>``)."""
+    if "signature" in request.headers or "signature-input" in request.headers:
+        peer = await _authenticated_peer(request)
+        return f"peer:{peer.id}"
+    return f"token:{_auditor(request).name}"
+
+
+AuditReader = Annotated[str, Depends(_audit_reader)]

@@ -24,9 +24,11 @@ from sqlalchemy import text
 from analyzers.base import Analyzer, View
 from analyzers.state import State
 from node.context import NodeContext
-from node.storage import analysis, outbox, packets
+from node.services import acts
+from node.storage import analysis, auditlog, outbox, packets
 from node.storage.db import is_postgres, transaction
 from node.storage.models import StoredPacket
+from protocol.audit import Act
 from protocol.errors import ProtocolError
 from protocol.manifest import AnalyzerDeclaration
 from protocol.packet import IssuedPacket, issue_packet
@@ -130,6 +132,36 @@ def _analyse_batch(ctx: NodeContext, limit: int) -> int:
         if ctx.manifest.sharing.granted_claims(spec, peer.id)
     }
     changed, deleted = state.changes()
+    actor, policy = acts.node_actor(ctx.participant), acts.policy_digest(ctx.manifest)
+    audit_entries = [
+        Act(
+            "analysis.run",
+            actor,
+            jti=packet.jti,
+            fields={
+                "digest": packet.digest,
+                "issuer": packet.issuer,
+                "analyzer": f"{analyzer.id} {analyzer.version}",
+                "findings": run["findings"],
+                **({"error": run["error"][:300]} if run["error"] else {}),
+            },
+        )
+        for (_, packet), run in zip(batch, runs, strict=True)
+    ]
+    for run_index, result in results:
+        input_packet = batch[run_index][1]
+        audit_entries.append(
+            Act(
+                "result.issued",
+                actor,
+                jti=result.ref.jti,
+                fields={"digest": result.ref.digest, "input": input_packet.jti, "hc": result.hc},
+            )
+        )
+        audit_entries += [
+            acts.view_queued(actor, result, peer, granted, policy)
+            for peer, granted in grants.items()
+        ]
     try:
         with transaction(ctx.engine) as session:
             ids = packets.add_issued(
@@ -144,6 +176,7 @@ def _analyse_batch(ctx: NodeContext, limit: int) -> int:
             analysis.add_runs(session, runs)
             analysis.save_state(session, analyzer.id, changed, deleted)
             analysis.dequeue(session, [qid for qid, _ in batch])
+            auditlog.append(session, audit_entries, now=now)  # last: see auditlog.append
     except BaseException:
         state.rollback()
         raise

@@ -44,7 +44,9 @@ async def catch_up(ctx: NodeContext, client: PeerClient, peer: Participant) -> i
         if not page.items:
             return total
         views = [view for _, view in page.items]
-        await asyncio.to_thread(receive_views, ctx, peer=peer.id, views=views, sign=False)
+        await asyncio.to_thread(
+            receive_views, ctx, peer=peer.id, views=views, sign=False, via="catch-up"
+        )
         since = max(page.next_cursor, since)
 
         def advance(value: int = since) -> None:

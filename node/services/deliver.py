@@ -18,7 +18,8 @@ import uuid
 from datetime import timedelta
 
 from node.context import NodeContext
-from node.storage import outbox
+from node.services import acts
+from node.storage import auditlog, outbox
 from node.storage.db import transaction
 from node.storage.models import OutboxItem
 from node.transport.peer_client import PeerClient, PeerRejectedRequest, PeerUnavailable
@@ -108,6 +109,7 @@ async def deliver_round(
     delivered: dict[int, str | None] = {}
     refused: list[tuple[int, Receipt]] = []
     unproven: list[int] = []
+    checked: dict[int, Receipt] = {}
     for index, (item, receipt_jws) in enumerate(zip(items, receipts, strict=True)):
         try:
             receipt = _check(receipt_jws, item, index, ctx, peer.id)
@@ -115,11 +117,25 @@ async def deliver_round(
             log.warning("receipt from %s for %s refused: %s", peer.id, item.jti, exc)
             unproven.append(int(item.id or 0))
             continue
+        checked[int(item.id or 0)] = receipt
         if receipt.delivered:
             delivered[int(item.id or 0)] = receipt.jws
         else:
             refused.append((int(item.id or 0), receipt))
     done_at = ctx.clock.now()
+    actor = acts.node_actor(ctx.participant)
+    audit_entries = []
+    for index, item in enumerate(items):
+        item_id = int(item.id or 0)
+        audit_entries.append(acts.view_sent(actor, peer.id, item.jti, item.digest, "push"))
+        receipt = checked.get(item_id)
+        if receipt is None:
+            status, jws, reason = "unverified", receipts[index], "receipt did not verify"
+        else:
+            status, jws, reason = receipt.status, receipt.jws, receipt.reason_code
+        audit_entries.append(
+            acts.receipt_received(actor, peer.id, item.jti, item.digest, status, jws, reason)
+        )
 
     def record() -> int:
         with transaction(ctx.engine) as session:
@@ -138,6 +154,7 @@ async def deliver_round(
                 error="receipt did not verify",
                 at=done_at + timedelta(seconds=settings.max_delay_s),
             )
+            auditlog.append(session, audit_entries, now=done_at)  # last: see auditlog.append
             return changed
 
     changed = await asyncio.to_thread(record)

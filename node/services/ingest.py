@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from node.context import NodeContext
-from node.storage import analysis, outbox, packets, peers
+from node.services import acts
+from node.storage import analysis, auditlog, outbox, packets, peers
 from node.storage.db import transaction
+from protocol.audit import Act
 from protocol.errors import ProtocolError
 from protocol.packet import IssuedPacket, issue_packet
 from protocol.schemas import get_schema
@@ -42,20 +44,24 @@ def ingest_records(
     *,
     hc: str = "H0",
     hc_restriction: str | None = None,
+    actor: str | None = None,
 ) -> IngestResult:
-    """Issue ``records`` as packets of ``schema`` and queue their views.
+    """Issue ``records`` as packets of ``schema`` and queue their views, recording each
+    act in the audit log (as ``actor``: the calling token, or this node).
 
     Raises :class:`UnknownSchema` if the schema is unknown; per-record problems
     are in the result.
     """
     spec = get_schema(schema)
-    policy = ctx.manifest.sharing
+    sharing = ctx.manifest.sharing
     recipients = {
-        peer.id: policy.granted_claims(spec, peer.id)
+        peer.id: sharing.granted_claims(spec, peer.id)
         for peer in ctx.peers
-        if policy.granted_claims(spec, peer.id)
+        if sharing.granted_claims(spec, peer.id)
     }
     now = ctx.clock.now()
+    actor = actor or acts.node_actor(ctx.participant)
+    policy = acts.policy_digest(ctx.manifest)
     result = IngestResult()
     issued: list[tuple[int, IssuedPacket]] = []
     for index, record in enumerate(records):
@@ -92,6 +98,14 @@ def ingest_records(
             )
             if ctx.wants_analysis(schema):
                 analysis.enqueue(session, ids, now=now)
+            entries: list[Act] = []
+            for index, packet in issued:
+                entries.append(acts.packet_issued(actor, packet, record=index))
+                entries += [
+                    acts.view_queued(actor, packet, r, granted, policy)
+                    for r, granted in recipients.items()
+                ]
+            auditlog.append(session, entries, now=now)
         result.accepted = [
             {
                 "index": index,
@@ -104,6 +118,19 @@ def ingest_records(
     if result.rejected:
         with transaction(ctx.engine) as session:
             peers.add_to_counter(session, "records_rejected", len(result.rejected))
+            auditlog.append(
+                session,
+                [
+                    Act(
+                        "record.rejected",
+                        actor,
+                        # the code only: a reason may quote the record's values
+                        fields={"record": r.index, "schema": schema, "code": r.code},
+                    )
+                    for r in result.rejected
+                ],
+                now=now,
+            )
     ctx.metrics.packets_issued.inc(len(issued))
     ctx.metrics.records_rejected.inc(len(result.rejected))
     if issued:

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from node.context import NodeContext
-from node.storage import analysis, packets, peers
+from node.services import acts
+from node.storage import analysis, auditlog, packets, peers
 from node.storage.db import transaction
 from protocol.errors import OverDisclosure, ProtocolError
 from protocol.packet import PacketRef, VerifiedPacket, packet_ref, verify_view
@@ -51,9 +52,10 @@ def _best_effort_ref(raw: str) -> PacketRef | None:
 
 
 def receive_views(
-    ctx: NodeContext, *, peer: str, views: Sequence[str], sign: bool = True
+    ctx: NodeContext, *, peer: str, views: Sequence[str], sign: bool = True, via: str = "push"
 ) -> list[Outcome]:
-    """Verify and store ``views`` from ``peer``; one outcome (with receipt) per view."""
+    """Verify and store ``views`` from ``peer``; one outcome (with receipt) per view, each
+    recorded in the audit log (``via``: how the views came, push or catch-up)."""
     now = ctx.clock.now()
     verified: list[tuple[int, VerifiedPacket]] = []
     refused: list[Outcome] = []
@@ -103,6 +105,15 @@ def receive_views(
         duplicates = sum(o.status == "duplicate" for o in outcomes)
         peers.add_to_counter(session, "duplicates", duplicates)
         peers.add_to_counter(session, "views_received", len(views))
+        # last: the audit head stays locked only until commit
+        auditlog.append(
+            session,
+            [
+                acts.packet_received(peer, o.ref, o.status, via, o.code, o.detail)
+                for o in sorted(outcomes, key=lambda o: o.index)
+            ],
+            now=now,
+        )
 
     if any(ctx.wants_analysis(p.sch) for _, p in verified):
         ctx.analysis_signal.set()

@@ -114,6 +114,11 @@ class PeerClient:
             )
         return document
 
+    async def call(self, method: str, url: str, document: Any = None) -> Any:
+        """A signed request with an optional JSON body; the peer's JSON answer."""
+        body = None if document is None else json.dumps(document, separators=(",", ":")).encode()
+        return await self._send(method, url, body)
+
     async def post_views(self, base_url: str, views: list[str]) -> list[str]:
         """Deliver a batch; return the peer's receipts, one per view, in order."""
         body = json.dumps({"views": views}, separators=(",", ":")).encode()

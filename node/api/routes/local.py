@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from node.api.deps import ContextDep, read_body, require_role
 from node.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable
+from node.services.acts import token_actor
 from node.services.ingest import ingest_records
 from node.services.stats import node_stats
 from node.settings import TokenSetting
@@ -46,7 +47,7 @@ class RecordsIn(BaseModel):
     "good ones are kept. 422 only if no record was accepted.",
     responses={422: {"description": "No record accepted (problem+json lists each reason)"}},
 )
-async def post_records(ctx: ContextDep, _: Submitter, request: Request) -> dict[str, Any]:
+async def post_records(ctx: ContextDep, token: Submitter, request: Request) -> dict[str, Any]:
     raw = await read_body(request, ctx)
     try:
         document = RecordsIn.model_validate(parse_json(raw))
@@ -76,6 +77,7 @@ async def post_records(ctx: ContextDep, _: Submitter, request: Request) -> dict[
         records,
         hc=document.hc,
         hc_restriction=document.hc_restriction,
+        actor=token_actor(token.name),
     )
     rejected = [{"index": r.index, "code": r.code, "detail": r.detail} for r in result.rejected]
     if not result.accepted:

@@ -10,8 +10,9 @@ from starlette.concurrency import run_in_threadpool
 
 from node.api.deps import ContextDep, PeerDep
 from node.errors import BadRequest, PayloadTooLarge
+from node.services import acts
 from node.services.receive import receive_views
-from node.storage import outbox
+from node.storage import auditlog, outbox
 from node.storage.db import transaction
 from protocol.encoding import parse_json
 from protocol.errors import EncodingError
@@ -65,6 +66,12 @@ async def get_packets(
         with transaction(ctx.engine) as session:
             acknowledged = outbox.ack_through(session, recipient=peer.id, cursor=since, now=now)
             items = outbox.feed(session, recipient=peer.id, after=since, limit=limit, now=now)
+            actor = acts.node_actor(ctx.participant)
+            auditlog.append(
+                session,
+                [acts.view_sent(actor, peer.id, i.jti, i.digest, "catch-up") for i in items],
+                now=now,
+            )
         if acknowledged:
             ctx.metrics.views_out.labels(peer=peer.id).inc(acknowledged)
         return {

@@ -1,0 +1,249 @@
+"""Witnessing: every node checks and cosigns every peer's audit log checkpoints.
+
+Each ``witness_interval_s``, for each peer, the node asks for the peer's checkpoints
+after the last one it cosigned (``GET /v1/audit/checkpoints?after=N``), each with a
+consistency proof from the one before. It checks each note's signature by the
+peer's key, that the tree only grew (RFC 9162 consistency proof), adds a C2SP
+``cosignature/v1`` line per checkpoint and posts them back (``POST /v1/audit/cosign``).
+
+Then it compares notes with the other witnesses (``GET /v1/audit/witnessed``): the
+checkpoint another witness cosigned for a log must be the same tree as the one this
+node cosigned (same size, same root) or consistent with it (a proof from the log).
+A node showing two histories to two witnesses is caught there.
+
+Anything inconsistent raises an alert (``/v1/audit/alerts``, a metric, an audit
+entry), and the node stops cosigning that log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from node.context import NodeContext
+from node.services import acts
+from node.storage import auditlog
+from node.storage.db import transaction
+from node.storage.models import WitnessedLog
+from node.transport.peer_client import PeerClient, PeerRejectedRequest, PeerUnavailable
+from protocol.audit import Act, audit_origin, log_keys, witness_name
+from protocol.errors import MerkleError, NoteError, ProtocolError
+from protocol.manifest import Participant
+from protocol.merkle import verify_consistency
+from protocol.notes import Checkpoint, cosign, parse_checkpoint, parse_note, verify_note
+
+__all__ = ["compare_with_witnesses", "raise_alert", "run_witness", "witness_round"]
+
+log = logging.getLogger("clearinghouse.witness")
+
+
+@dataclass(frozen=True)
+class _Seen:
+    size: int
+    root: bytes
+    note: str
+
+
+class Inconsistent(Exception):
+    def __init__(self, kind: str, detail: str, evidence: str) -> None:
+        super().__init__(detail)
+        self.kind, self.detail, self.evidence = kind, detail, evidence
+
+
+def _proof(value: Any) -> list[bytes]:
+    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        raise ProtocolError("consistency proof is not a list of base64 strings")
+    try:
+        return [base64.b64decode(p, validate=True) for p in value]
+    except binascii.Error as exc:
+        raise ProtocolError(f"consistency proof: {exc}") from exc
+
+
+def check_checkpoint(ctx: NodeContext, peer: str, note: str) -> Checkpoint:
+    """The checkpoint in ``note`` if ``peer``'s log key signed it; else :class:`Inconsistent`."""
+    try:
+        parsed = parse_note(note)
+        verify_note(parsed, log_keys(ctx.manifest, peer))
+        checkpoint = parse_checkpoint(parsed.text)
+    except NoteError as exc:
+        detail = f"checkpoint of {peer} does not verify: {exc}"
+        raise Inconsistent("bad-signature", detail, note) from exc
+    expected = audit_origin(ctx.manifest.federation, peer)
+    if checkpoint.origin != expected:
+        raise Inconsistent("bad-origin", f"checkpoint names {checkpoint.origin!r}", note)
+    return checkpoint
+
+
+def check_extends(
+    peer: str, old: _Seen, new: Checkpoint, new_note: str, proof: list[bytes]
+) -> None:
+    """``new`` must be the same tree as ``old`` or extend it; else :class:`Inconsistent`."""
+    evidence = f"{old.note}\n{new_note}\nproof {[base64.b64encode(p).decode() for p in proof]}"
+    if new.size < old.size:
+        raise Inconsistent(
+            "rollback", f"{peer} shows size {new.size} after cosigned size {old.size}", evidence
+        )
+    if new.size == old.size:
+        if new.root != old.root:
+            raise Inconsistent(
+                "fork", f"{peer} signed two different trees of size {new.size}", evidence
+            )
+        return
+    try:
+        verify_consistency(old.size, new.size, old.root, new.root, proof)
+    except MerkleError as exc:
+        raise Inconsistent(
+            "inconsistent",
+            f"{peer}'s checkpoint {new.size} does not extend cosigned {old.size}: {exc}",
+            evidence,
+        ) from exc
+
+
+def raise_alert(ctx: NodeContext, peer: str, problem: Inconsistent) -> bool:
+    """Record an alert (once per detail) with its audit entry; return whether it is new."""
+    now = ctx.clock.now()
+    with transaction(ctx.engine) as session:
+        if auditlog.has_alert(session, peer=peer, detail=problem.detail):
+            return False
+        auditlog.add_alert(
+            session,
+            peer=peer,
+            kind=problem.kind,
+            detail=problem.detail,
+            evidence=problem.evidence,
+            now=now,
+        )
+        entry = Act(
+            "witness.alert",
+            acts.node_actor(ctx.participant),
+            peer=peer,
+            fields={"kind": problem.kind, "detail": problem.detail},
+        )
+        auditlog.append(session, [entry], now=now)
+    ctx.metrics.audit_alerts.labels(peer=peer, kind=problem.kind).inc()
+    log.error("audit alert for %s: %s: %s", peer, problem.kind, problem.detail)
+    return True
+
+
+def _load(ctx: NodeContext, peer: str) -> _Seen | None:
+    with transaction(ctx.engine) as session:
+        row: WitnessedLog | None = auditlog.witnessed(session, peer)
+        return None if row is None else _Seen(row.size, bytes(row.root), row.note)
+
+
+async def witness_round(ctx: NodeContext, client: PeerClient, peer: Participant) -> int:
+    """Check and cosign ``peer``'s new checkpoints; return how many were cosigned."""
+    seen = await asyncio.to_thread(_load, ctx, peer.id)
+    after = seen.size if seen else 0
+    document = await client.call(
+        "GET", f"{peer.base_url}/v1/audit/checkpoints?after={after}&limit=200"
+    )
+    items = document.get("checkpoints") if isinstance(document, dict) else None
+    if not isinstance(items, list):
+        raise PeerUnavailable(f"{peer.id}: no checkpoint list", kind="bad-answer")
+    name = witness_name(ctx.manifest.federation, ctx.participant)
+    lines: list[dict[str, Any]] = []
+    last = seen
+    try:
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("note"), str):
+                raise PeerUnavailable(f"{peer.id}: malformed checkpoint item", kind="bad-answer")
+            note = item["note"]
+            checkpoint = check_checkpoint(ctx, peer.id, note)
+            if last is not None:
+                check_extends(peer.id, last, checkpoint, note, _proof(item.get("consistency")))
+            text = parse_note(note).text
+            timestamp = int(ctx.clock.now().timestamp())
+            lines.append({"size": checkpoint.size, "line": cosign(text, name, ctx.key, timestamp)})
+            last = _Seen(checkpoint.size, checkpoint.root, note)
+    except Inconsistent as problem:
+        await asyncio.to_thread(raise_alert, ctx, peer.id, problem)
+    if not lines or last is None:
+        return 0
+    await client.call("POST", f"{peer.base_url}/v1/audit/cosign", {"cosignatures": lines})
+    final = last
+
+    # Cosigning is not an act on shared data and gets no entry of its own: one would
+    # grow this log, which the peers would cosign, which would grow theirs, forever.
+    def save() -> None:
+        now = ctx.clock.now()
+        with transaction(ctx.engine) as session:
+            auditlog.set_witnessed(
+                session, peer=peer.id, size=final.size, root=final.root, note=final.note, now=now
+            )
+
+    await asyncio.to_thread(save)
+    ctx.metrics.witness_cosigned.labels(peer=peer.id).inc(len(lines))
+    return len(lines)
+
+
+async def compare_with_witnesses(
+    ctx: NodeContext, client: PeerClient, witness: Participant
+) -> None:
+    """Compare what ``witness`` cosigned of every third log with what this node cosigned."""
+    document = await client.call("GET", f"{witness.base_url}/v1/audit/witnessed")
+    logs = document.get("logs") if isinstance(document, dict) else None
+    if not isinstance(logs, list):
+        raise PeerUnavailable(f"{witness.id}: no witnessed list", kind="bad-answer")
+    others = {p.id: p for p in ctx.peers if p.id != witness.id}
+    for item in logs:
+        if not isinstance(item, dict) or item.get("peer") not in others:
+            continue
+        origin = others[item["peer"]]
+        note = item.get("note")
+        if not isinstance(note, str):
+            continue
+        mine = await asyncio.to_thread(_load, ctx, origin.id)
+        if mine is None:
+            continue
+        try:
+            theirs = check_checkpoint(ctx, origin.id, note)
+            if theirs.size == mine.size:
+                check_extends(origin.id, mine, theirs, note, [])
+                continue
+            small, large = (mine, theirs) if mine.size < theirs.size else (theirs, mine)
+            small_size, large_size = small.size, large.size
+            answer = await client.call(
+                "GET",
+                f"{origin.base_url}/v1/audit/proof/consistency?old={small_size}&new={large_size}",
+            )
+            proof = _proof(answer.get("proof") if isinstance(answer, dict) else None)
+            try:
+                verify_consistency(small_size, large_size, small.root, large.root, proof)
+            except MerkleError as exc:
+                raise Inconsistent(
+                    "fork",
+                    f"{origin.id} showed {witness.id} a tree ({theirs.size}) inconsistent with"
+                    f" the one it showed this node ({mine.size}): {exc}",
+                    f"{mine.note}\n{note}",
+                ) from exc
+        except Inconsistent as problem:
+            await asyncio.to_thread(raise_alert, ctx, origin.id, problem)
+        except (PeerUnavailable, PeerRejectedRequest) as exc:
+            log.info("no consistency proof from %s now: %s", origin.id, exc.detail)
+
+
+async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) -> None:
+    interval = ctx.settings.audit.witness_interval_s
+    while True:
+        try:
+            await witness_round(ctx, client, peer)
+            await compare_with_witnesses(ctx, client, peer)
+        except (PeerUnavailable, PeerRejectedRequest) as exc:
+            log.info("witnessing %s not possible now: %s", peer.id, exc.detail)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("witnessing %s failed", peer.id)
+        await asyncio.sleep(interval)
+
+
+async def run_witness(ctx: NodeContext, client: PeerClient) -> None:
+    """Witness every peer's log until cancelled."""
+    async with asyncio.TaskGroup() as group:
+        for peer in ctx.peers:
+            group.create_task(_peer_loop(ctx, client, peer), name=f"witness-{peer.id}")
