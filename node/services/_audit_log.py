@@ -1,0 +1,198 @@
+"""The shape a whole audit log is read in, whatever holds it, and the audit tools' errors.
+
+A :class:`Log` is a :class:`LogHeader` (whose log, how many entries and which root
+the source claims, the manifest to check it with) and its items streamed in log
+order: :class:`StoredEntry` for seq 0, 1, ... and each :class:`StoredCheckpoint`
+right after the entry that completes its size (:func:`interleave`).
+
+Errors, each with the exit code the CLI gives it::
+
+    AuditToolError           exit_code
+    ├── AccessFailed         2  a database, node or file that cannot be read or written
+    ├── LogMalformed         1  readable, but not a log in the expected format (``.line``)
+    └── VerificationFailed   1  the log does not verify (``.seq``: the first bad entry)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from protocol.audit import audit_origin
+from protocol.manifest import Manifest
+
+__all__ = [
+    "AccessFailed",
+    "AuditToolError",
+    "Item",
+    "Log",
+    "LogHeader",
+    "LogMalformed",
+    "StoredCheckpoint",
+    "StoredEntry",
+    "VerificationFailed",
+    "b64",
+    "interleave",
+    "make_header",
+    "participant_of",
+    "unb64",
+    "with_lines",
+]
+
+
+class AuditToolError(Exception):
+    """Base of the audit tools' errors; ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class AccessFailed(AuditToolError):
+    """A database, node or file that cannot be read (or a bundle that cannot be written)."""
+
+    exit_code = 2
+
+
+class LogMalformed(AuditToolError):
+    """Readable, but not an audit log in the expected format; ``line``: the bundle line."""
+
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+class VerificationFailed(AuditToolError):
+    """The log does not verify. ``seq`` is the first bad entry (None: not one entry);
+    ``entries_checked`` and ``checkpoints_checked`` say how much checked out before."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        seq: int | None = None,
+        entries_checked: int = 0,
+        checkpoints_checked: int = 0,
+    ) -> None:
+        super().__init__(message)
+        self.seq = seq
+        self.entries_checked = entries_checked
+        self.checkpoints_checked = checkpoints_checked
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """An entry as its source holds it: position, exact bytes, the leaf hash kept with them."""
+
+    seq: int
+    body: bytes
+    leaf_hash: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    """A signed checkpoint note with its cosignature lines, and the proof that it extends
+    the previous checkpoint. ``root``: the store's own root column; ``problem``: why the
+    store gave no proof."""
+
+    size: int
+    note: str
+    consistency: tuple[bytes, ...] = ()
+    root: bytes | None = None
+    problem: str | None = None
+
+
+Item = StoredEntry | StoredCheckpoint
+
+
+@dataclass(frozen=True, slots=True)
+class LogHeader:
+    """Whose log (origin, participant), the size and root its source claims (``root``
+    None: unknown), and the manifest to check it with (``manifest_source`` says which)."""
+
+    origin: str
+    participant: str
+    size: int
+    root: bytes | None
+    manifest: Manifest
+    manifest_source: str
+    source: str
+    exported_at: str | None = None
+
+
+@dataclass
+class Log:
+    header: LogHeader
+    items: Iterator[Item]
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(text: object, what: str) -> bytes:
+    """Standard base64; else :class:`LogMalformed` naming ``what``."""
+    try:
+        if not isinstance(text, str):
+            raise TypeError(type(text).__name__)
+        return base64.b64decode(text, validate=True)
+    except (TypeError, binascii.Error) as exc:
+        raise LogMalformed(f"{what} is not base64") from exc
+
+
+def participant_of(origin: str, manifest: Manifest) -> str:
+    """The participant whose log ``origin`` (``<federation>/<participant>/audit``) names.
+
+    Raises :class:`AccessFailed`: not a log of a participant of ``manifest``."""
+    prefix, suffix = f"{manifest.federation}/", "/audit"
+    if origin.startswith(prefix) and origin.endswith(suffix):
+        participant = origin[len(prefix) : -len(suffix)]
+        if participant in manifest.participant_ids:
+            return participant
+    raise AccessFailed(
+        f"the checkpoints are for {origin!r}, not a participant's log in federation"
+        f" {manifest.federation!r} of the manifest; pass --participant or another --manifest"
+    )
+
+
+def make_header(
+    source: str,
+    manifest: Manifest,
+    manifest_source: str,
+    participant: str,
+    size: int,
+    root: bytes | None,
+) -> LogHeader:
+    """The header of ``participant``'s log. Raises :class:`AccessFailed` for a stranger."""
+    if participant not in manifest.participant_ids:
+        raise AccessFailed(
+            f"{participant!r} is not a participant of the manifest"
+            f" ({', '.join(manifest.participant_ids)})"
+        )
+    origin = audit_origin(manifest.federation, participant)
+    return LogHeader(origin, participant, size, root, manifest, manifest_source, source)
+
+
+def interleave(
+    entries: Iterator[StoredEntry], checkpoints: Iterator[StoredCheckpoint]
+) -> Iterator[Item]:
+    """Entries in order, each checkpoint right after the entry that completes its size."""
+    pending = next(checkpoints, None)
+    for entry in entries:
+        yield entry
+        while pending is not None and pending.size <= entry.seq + 1:
+            yield pending
+            pending = next(checkpoints, None)
+    while pending is not None:  # beyond the last entry read: a log cut short
+        yield pending
+        pending = next(checkpoints, None)
+
+
+def with_lines(note: str, lines: list[str]) -> str:
+    """A note with the witnesses' lines appended as stored, unparsed: a bad line is for
+    the verifier to name, not a reason to stop reading."""
+    return note + "".join(line if line.endswith("\n") else line + "\n" for line in lines)

@@ -1,0 +1,373 @@
+"""A real audit log for the audit tools' tests, and the ways to tamper with it.
+
+:func:`audit_database` opens a migrated database private to one test, on SQLite or
+on PostgreSQL (``CLEARINGHOUSE_TEST_POSTGRES_URL``, in a schema of its own that is
+dropped afterwards), with mission's log in it: entries appended with
+:func:`node.storage.auditlog.append`, checkpoints signed with mission's key as
+:mod:`node.services.checkpoints` signs them, and witness cosignatures stored as
+``POST /v1/audit/cosign`` stores them. :func:`standard_log` builds the log most
+tests start from.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import Engine, text
+
+from node.storage import auditlog
+from node.storage.db import make_engine, transaction
+from node.storage.migrate import upgrade
+from protocol.audit import Act, audit_origin, encode_entry, witness_name
+from protocol.encoding import canonical_json
+from protocol.keys import public_jwk
+from protocol.manifest import build_manifest, manifest_json, sign_manifest
+from protocol.merkle import CompactRange, leaf_hash
+from protocol.notes import checkpoint_text, cosign, parse_note, sign_note
+from tests.node.storage._support import TestDatabase
+from tests.support import Federation, make_federation, seeded_key
+
+POSTGRES_URL = os.environ.get("CLEARINGHOUSE_TEST_POSTGRES_URL", "")
+BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
+PARTICIPANT = "mission"
+WITNESSES = ("unodc", "dpa")
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class AuditDatabase:
+    """One test's database and mission's log in it."""
+
+    database: TestDatabase
+    engine: Engine
+    federation: Federation
+    url: str  # what ``--db`` gets (PostgreSQL: with this test's search_path)
+    appended: int = 0
+
+    @property
+    def origin(self) -> str:
+        return audit_origin(self.federation.manifest.federation, PARTICIPANT)
+
+    def append(self, count: int) -> None:
+        """``count`` more entries, in one transaction."""
+        acts = [
+            Act(
+                "packet.issued",
+                f"node:{PARTICIPANT}",
+                jti=f"jti-{i:04d}",
+                fields={"digest": f"d{i}", "schema": "conflict-event/1", "hc": "ünïcode"},
+            )
+            for i in range(self.appended, self.appended + count)
+        ]
+        with transaction(self.engine) as session:
+            auditlog.append(session, acts, now=NOW + timedelta(seconds=self.appended))
+        self.appended += count
+
+    def sign(self, witnesses: tuple[str, ...] = WITNESSES) -> int:
+        """A checkpoint of the head, cosigned by ``witnesses``; return its size."""
+        with transaction(self.engine) as session:
+            head = auditlog.head(session)
+            note = self.note(head.size, head.root)
+            auditlog.add_checkpoint(session, size=head.size, root=head.root, note=note, now=NOW)
+            self.cosign(session, head.size, note, witnesses)
+        return head.size
+
+    def note(self, size: int, root: bytes) -> str:
+        key = self.federation.keys[PARTICIPANT]
+        return sign_note(checkpoint_text(self.origin, size, root), self.origin, key)
+
+    def cosign(self, session: Any, size: int, note: str, witnesses: tuple[str, ...]) -> None:
+        checkpoint = parse_note(note).text
+        fed = self.federation.manifest.federation
+        for w in witnesses:
+            ts = int(NOW.timestamp()) + size
+            line = cosign(checkpoint, witness_name(fed, w), self.federation.keys[w], ts)
+            auditlog.add_cosignatures(session, witness=w, lines=[(size, line, ts)], now=NOW)
+
+    def sql(self, statement: str, **params: Any) -> list[Any]:
+        with self.engine.begin() as connection:
+            result = connection.execute(text(statement), params)
+            return list(result) if result.returns_rows else []
+
+    def body(self, seq: int) -> str:
+        return str(self.sql("SELECT body FROM audit_entry WHERE seq = :s", s=seq)[0][0])
+
+    def rewrite(self, seq: int, change: Callable[[dict[str, Any]], None]) -> None:
+        """Rewrite history as the key holder could: entry ``seq`` changed, every leaf hash,
+        block and the head recomputed, the checkpoints covering it signed again (the
+        witnesses' cosignatures are left as they were)."""
+        rows = self.sql("SELECT seq, body FROM audit_entry ORDER BY seq")
+        tree, roots = CompactRange(), {}
+        sizes = {r[0] for r in self.sql("SELECT size FROM audit_checkpoint")}
+        self.sql("DELETE FROM audit_block")
+        for s, body in rows:
+            if s == seq:
+                value = json.loads(body)
+                change(value)
+                body = canonical_json(value).decode()
+            leaf = leaf_hash(body.encode())
+            self.sql(
+                "UPDATE audit_entry SET body = :b, leaf_hash = :h WHERE seq = :s",
+                b=body,
+                h=leaf,
+                s=s,
+            )
+            for block in tree.append(leaf)[1:]:
+                self.sql(
+                    "INSERT INTO audit_block (level, idx, hash) VALUES (:l, :i, :h)",
+                    l=block.level,
+                    i=block.index,
+                    h=block.hash,
+                )
+            if tree.size in sizes:
+                roots[tree.size] = tree.root()
+        self.sql(
+            "UPDATE audit_head SET root = :r, frontier = :f WHERE id = 1",
+            r=tree.root(),
+            f=tree.to_bytes(),
+        )
+        for size, root in roots.items():
+            if size > seq:
+                self.sql(
+                    "UPDATE audit_checkpoint SET root = :r, note = :n WHERE size = :s",
+                    r=root,
+                    n=self.note(size, root),
+                    s=size,
+                )
+
+
+def flip(signature_line: str) -> str:
+    """The line with one bit of its signature bytes flipped (key id and length kept)."""
+    prefix, _, sig64 = signature_line.rstrip("\n").rpartition(" ")
+    raw = bytearray(base64.b64decode(sig64))
+    raw[-10] ^= 0x01
+    return f"{prefix} {base64.b64encode(bytes(raw)).decode()}\n"
+
+
+def standard_log(log: AuditDatabase) -> None:
+    """28 entries; checkpoints 10 and 20 cosigned by unodc and dpa, 25 by nobody yet."""
+    log.append(10)
+    log.sign()
+    log.append(10)
+    log.sign()
+    log.append(5)
+    log.sign(witnesses=())
+    log.append(3)
+
+
+@contextmanager
+def audit_database(backend: str, tmp_path: Path, federation: Federation) -> Iterator[AuditDatabase]:
+    """A migrated database for one test (see the module docstring)."""
+    if backend == "sqlite":
+        database = TestDatabase("sqlite", f"sqlite:///{tmp_path / 'node.db'}")
+        try:
+            upgrade(database.url)
+            yield AuditDatabase(database, database.engine(), federation, database.url)
+        finally:
+            database.dispose()
+        return
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = make_engine(POSTGRES_URL)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        database = TestDatabase("postgres", POSTGRES_URL, schema)
+        try:
+            engine = database.engine()
+            upgrade(database.url, engine=engine)
+            separator = "&" if "?" in POSTGRES_URL else "?"
+            url = f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+            yield AuditDatabase(database, engine, federation, url)
+        finally:
+            database.dispose()
+            with admin.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+def other_federation(config: dict[str, Any]) -> Federation:
+    """The same federation with every participant's key replaced (a manifest the log's
+    signatures do not verify with)."""
+    federation = make_federation(config)
+    keys = {pid: seeded_key(f"another {pid}") for pid in federation.keys}
+    manifest = build_manifest(
+        federation.config,
+        {pid: [public_jwk(k)] for pid, k in keys.items()},
+        issued_at=federation.manifest.issued_at,
+    )
+    for signer in ("mission", "unodc", "dpa"):
+        manifest = sign_manifest(manifest, signer, keys[signer])
+    return Federation(manifest, keys, federation.config, federation.pseudonym_key)
+
+
+def write_manifest(federation: Federation, path: Path) -> Path:
+    path.write_bytes(manifest_json(federation.manifest))
+    return path
+
+
+# --- tampering with mission's log (as built by standard_log) --------------------------
+
+
+def change_body(log: AuditDatabase) -> None:
+    """Entry 13's bytes edited in place (its stored leaf hash left alone)."""
+    log.sql("UPDATE audit_entry SET body = :b WHERE seq = 13", b=log.body(13).replace("d13", "d99"))
+
+
+def delete_entry(log: AuditDatabase) -> None:
+    log.sql("DELETE FROM audit_entry WHERE seq = 13")
+
+
+def delete_last_entry(log: AuditDatabase) -> None:
+    log.sql("DELETE FROM audit_entry WHERE seq = 27")
+
+
+def insert_entry(log: AuditDatabase) -> None:
+    """A well-formed entry 13 slipped in, the later ones renumbered (their bodies kept)."""
+    log.sql("UPDATE audit_entry SET seq = -seq - 1 WHERE seq >= 13")
+    log.sql("UPDATE audit_entry SET seq = -seq WHERE seq < 0")
+    body = encode_entry(13, NOW, Act("key.loaded", f"node:{PARTICIPANT}", fields={"kid": "x"}))
+    log.sql(
+        "INSERT INTO audit_entry (seq, time, act, actor, body, leaf_hash)"
+        " VALUES (13, :t, 'key.loaded', 'node:mission', :b, :h)",
+        t=NOW,
+        b=body.decode(),
+        h=leaf_hash(body),
+    )
+
+
+def swap_entries(log: AuditDatabase) -> None:
+    log.sql("UPDATE audit_entry SET seq = -1 WHERE seq = 13")
+    log.sql("UPDATE audit_entry SET seq = 13 WHERE seq = 14")
+    log.sql("UPDATE audit_entry SET seq = 14 WHERE seq = -1")
+
+
+def resign_history(log: AuditDatabase) -> None:
+    """Entry 13 rewritten with the node's key: tree, head and checkpoints 20, 25 redone."""
+    log.rewrite(13, lambda body: body.update(digest="forged"))
+
+
+def resign_history_without_witnesses(log: AuditDatabase) -> None:
+    resign_history(log)
+    log.sql("DELETE FROM audit_cosignature WHERE size >= 20")
+
+
+def corrupt_cosignature(log: AuditDatabase) -> None:
+    line = log.sql("SELECT line FROM audit_cosignature WHERE size = 10 AND witness = 'unodc'")
+    log.sql(
+        "UPDATE audit_cosignature SET line = :l WHERE size = 10 AND witness = 'unodc'",
+        l=flip(line[0][0]),
+    )
+
+
+def corrupt_checkpoint_signature(log: AuditDatabase) -> None:
+    note = log.sql("SELECT note FROM audit_checkpoint WHERE size = 20")[0][0]
+    text, _, line = note.rstrip("\n").rpartition("\n")
+    log.sql("UPDATE audit_checkpoint SET note = :n WHERE size = 20", n=f"{text}\n{flip(line)}")
+
+
+def remove_checkpoint_signature(log: AuditDatabase) -> None:
+    """Checkpoint 20's own signature line dropped; the witnesses' lines still verify."""
+    note = log.sql("SELECT note FROM audit_checkpoint WHERE size = 20")[0][0]
+    text = note[: note.rindex("\n\n") + 2]
+    log.sql("UPDATE audit_checkpoint SET note = :n WHERE size = 20", n=text)
+
+
+def change_unsigned_entry(log: AuditDatabase) -> None:
+    """Entry 26 (after the last checkpoint) changed, its leaf hash recomputed."""
+    body = log.body(26).replace("d26", "d99")
+    log.sql(
+        "UPDATE audit_entry SET body = :b, leaf_hash = :h WHERE seq = 26",
+        b=body,
+        h=leaf_hash(body.encode()),
+    )
+
+
+def corrupt_tree(log: AuditDatabase) -> None:
+    """The stored tree's blocks damaged: the proof 10 -> 20 no longer holds."""
+    log.sql("UPDATE audit_block SET hash = :z WHERE level = 1", z=bytes(32))
+
+
+@dataclass(frozen=True)
+class Tampering:
+    name: str
+    apply: Callable[[AuditDatabase], None]
+    message: str  # a regular expression the failure message must match
+    seq: int | None  # the entry the failure names first
+
+    def __str__(self) -> str:
+        return self.name
+
+
+_KEY = r"\+[0-9a-f]{8}"
+TAMPERINGS = [
+    Tampering(
+        "body-changed",
+        change_body,
+        r"^entry 13 was changed: its bytes no longer hash to its stored leaf hash$",
+        13,
+    ),
+    Tampering(
+        "deleted", delete_entry, r"^entry 13 is missing \(the next stored entry is 14\)$", 13
+    ),
+    Tampering(
+        "last-deleted", delete_last_entry, r"^the log claims 28 entries but 27 were read$", 27
+    ),
+    Tampering(
+        "inserted",
+        insert_entry,
+        r"^entry 14 says it is entry 13: entries were inserted, deleted or reordered$",
+        14,
+    ),
+    Tampering("swapped", swap_entries, r"^entry 13 says it is entry 14: ", 13),
+    Tampering(
+        "history-resigned",
+        resign_history,
+        rf"^checkpoint 20: signature by known key un-integrated-analysis-demo/dpa/witness{_KEY}"
+        r" does not verify$",
+        10,
+    ),
+    Tampering(
+        "cosignature-corrupted",
+        corrupt_cosignature,
+        rf"^checkpoint 10: signature by known key un-integrated-analysis-demo/unodc/witness{_KEY}"
+        r" does not verify$",
+        0,
+    ),
+    Tampering(
+        "checkpoint-signature-bad",
+        corrupt_checkpoint_signature,
+        rf"^checkpoint 20: signature by known key un-integrated-analysis-demo/mission/audit{_KEY}"
+        r" does not verify$",
+        10,
+    ),
+    Tampering(
+        "checkpoint-signature-removed",
+        remove_checkpoint_signature,
+        r"^checkpoint 20 is not signed by un-integrated-analysis-demo/mission/audit$",
+        10,
+    ),
+    Tampering(
+        "unsigned-entry-changed",
+        change_unsigned_entry,
+        r"^the .* claims root \S+ for its 28 entries, they give \S+: an entry after the last"
+        r" checkpoint, in \[25, 28\), was changed after it was hashed$",
+        25,
+    ),
+    Tampering(
+        "tree-corrupted",
+        corrupt_tree,
+        r"^checkpoint 20: consistency proof 10 -> 20 fails: ",
+        10,
+    ),
+]
