@@ -1,4 +1,10 @@
-"""``/ui/*``: server-rendered pages for analysts (token kept in an HttpOnly cookie)."""
+"""``/ui/*``: server-rendered pages for analysts (token kept in an HttpOnly cookie).
+
+``/ui/audit`` (the audit log, one entry's inclusion proof) is for the ``auditor`` and
+``admin`` roles only; an analyst gets a 403 page saying so. The audit pages are sent
+with a strict Content-Security-Policy: their one script is ``/ui/static/audit-verify.js``
+(served from ``node/ui/static``, no CDN), and the proof data rides in a JSON data block.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +12,44 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from node.api.deps import ContextDep, read_body
 from node.errors import NotFound
+from node.settings import TokenSetting
+from node.ui.audit_page import DEFAULT_LIMIT, MAX_LIMIT, audit_page, entry_page, parse_query
 from node.ui.pages import provenance_page, situation_page
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-templates = Jinja2Templates(
-    directory=Path(__file__).resolve().parent.parent.parent / "ui" / "templates"
-)
+UI_DIR = Path(__file__).resolve().parent.parent.parent / "ui"
+templates = Jinja2Templates(directory=UI_DIR / "templates")
 COOKIE = "clearinghouse_token"
 UI_ROLES = ("analyst", "auditor", "admin")
+AUDIT_ROLES = ("auditor", "admin")
+#: The audit pages load nothing but their own script; inline styles come from base.html.
+AUDIT_HEADERS = {
+    "content-security-policy": (
+        "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+}
+
+
+def _token(request: Request) -> TokenSetting | None:
+    """The signed-in user's token, if the cookie holds one with a UI role."""
+    token = request.cookies.get(COOKIE)
+    found: TokenSetting | None = request.app.state.node.token(token) if token else None
+    return found if found is not None and found.role in UI_ROLES else None
 
 
 def _signed_in(request: Request) -> bool:
-    token = request.cookies.get(COOKIE)
-    found = request.app.state.node.token(token) if token else None
-    return found is not None and found.role in UI_ROLES
+    return _token(request) is not None
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -87,4 +109,78 @@ async def result_ui(request: Request, ctx: ContextDep, jti: str) -> Response:
         raise NotFound(f"no analysis result {jti!r} is held here")
     return templates.TemplateResponse(
         request, "result.html", {"participant": ctx.participant, **page}
+    )
+
+
+def _audit_refusal(request: Request, participant: str) -> Response | None:
+    """Not signed in: to the login page. Signed in without an audit role: a 403 page."""
+    token = _token(request)
+    if token is None:
+        return RedirectResponse("/ui/login", status_code=303)
+    if token.role in AUDIT_ROLES:
+        return None
+    message = (
+        f"The audit log is for auditors: you are signed in with token {token.name!r}, "
+        f"role {token.role!r}. Sign in with an auditor or admin token to see it."
+    )
+    return templates.TemplateResponse(
+        request,
+        "forbidden.html",
+        {"participant": participant, "message": message},
+        status_code=403,
+        headers=AUDIT_HEADERS,
+    )
+
+
+@router.get("/audit", response_class=HTMLResponse)
+async def audit_ui(
+    request: Request,
+    ctx: ContextDep,
+    act: str | None = Query(None, max_length=32),
+    peer: str | None = Query(None, max_length=64),
+    jti: str | None = Query(None, max_length=64),
+    start: str | None = Query(None, alias="from", max_length=40),
+    end: str | None = Query(None, alias="to", max_length=40),
+    before: int | None = Query(None, ge=0),
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+) -> Response:
+    refused = _audit_refusal(request, ctx.participant)
+    if refused is not None:
+        return refused
+    query = parse_query(
+        act=act, peer=peer, jti=jti, start=start, end=end, before=before, limit=limit
+    )
+    page = await run_in_threadpool(audit_page, ctx, query)
+    return templates.TemplateResponse(
+        request,
+        "audit.html",
+        {"participant": ctx.participant, **page},
+        status_code=400 if query.errors else 200,
+        headers=AUDIT_HEADERS,
+    )
+
+
+@router.get("/audit/entries/{seq}", response_class=HTMLResponse)
+async def audit_entry_ui(request: Request, ctx: ContextDep, seq: int) -> Response:
+    refused = _audit_refusal(request, ctx.participant)
+    if refused is not None:
+        return refused
+    view = await run_in_threadpool(entry_page, ctx, seq) if seq >= 0 else None
+    if view is None:
+        raise NotFound(f"the audit log has no entry {seq}")
+    return templates.TemplateResponse(
+        request,
+        "audit_entry.html",
+        {"participant": ctx.participant, "view": view},
+        headers=AUDIT_HEADERS,
+    )
+
+
+@router.get("/static/audit-verify.js")
+async def audit_script() -> Response:
+    """The entry page's in-browser inclusion check (no secret in it: no sign-in needed)."""
+    return FileResponse(
+        UI_DIR / "static" / "audit_verify.js",
+        media_type="text/javascript; charset=utf-8",
+        headers={"x-content-type-options": "nosniff", "cache-control": "no-cache"},
     )

@@ -1,0 +1,365 @@
+"""What the audit pages show: the log's latest checkpoint, its entries, and one entry's proof.
+
+``/ui/audit`` is a view over :mod:`node.storage.auditlog`: the latest signed checkpoint
+(C2SP tlog-checkpoint, :mod:`protocol.notes`) with the witnesses' cosignatures, both
+re-verified at display time against the manifest's keys; the number of entries per act;
+the witnessing alerts; and a filtered, paged list of entries (newest first).
+
+``/ui/audit/entries/{seq}`` shows one entry's exact bytes, its stored leaf hash, and
+the RFC 9162 inclusion proof of leaf ``seq`` in the tree of the latest checkpoint's
+size, with that checkpoint's *signed* root (read from the note, not from a table).
+:func:`entry_page` hands these to the page's script as :attr:`EntryView.check`, which
+recomputes the leaf hash from the body's UTF-8 bytes and folds the proof up to the
+root in the browser (RFC 9162 §2.1.3.2); the server does not vouch for the result.
+
+Nothing here raises for bad input: filters that do not parse come back as messages in
+:attr:`AuditQuery.errors` for the page to show.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlmodel import Session
+
+from node.context import NodeContext
+from node.services.checkpoints import served_checkpoint
+from node.storage import auditlog
+from node.storage.db import transaction
+from node.storage.models import AuditEntry
+from protocol.audit import ACTS, RESERVED, format_time, log_keys, witness_keys, witness_name
+from protocol.errors import MerkleInputError, ProtocolError
+from protocol.notes import parse_checkpoint, parse_note, verify_note
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "AuditQuery",
+    "CheckpointView",
+    "EntryView",
+    "audit_page",
+    "entry_page",
+    "parse_query",
+]
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+_FIELD_CHARS = 160  # an act field's value is cut to this in the table (whole on the entry)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _utc_text(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# --- filters -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """The filters of the entry list, checked; ``form`` is what the form and links echo."""
+
+    act: str | None = None
+    peer: str | None = None
+    jti: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before: int | None = None
+    limit: int = DEFAULT_LIMIT
+    errors: tuple[str, ...] = ()
+    form: dict[str, str] = field(default_factory=dict)
+
+    def link(self, **changes: int | None) -> str:
+        """``/ui/audit`` with these filters and the given paging (``before``, ``limit``)."""
+        params = {k: v for k, v in self.form.items() if v}
+        if changes.get("before") is not None:
+            params["before"] = str(changes["before"])
+        if self.limit != DEFAULT_LIMIT:
+            params["limit"] = str(self.limit)
+        return "/ui/audit" + ("?" + urlencode(params) if params else "")
+
+
+def _parse_time(text: str, name: str) -> datetime:
+    """A ``datetime-local`` value (UTC meant) or an RFC 3339 time; raises ValueError."""
+    try:
+        at = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"{name}: {text[:40]!r} is not a date and time (YYYY-MM-DDTHH:MM, in UTC)"
+        ) from None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def parse_query(
+    *,
+    act: str | None = None,
+    peer: str | None = None,
+    jti: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    before: int | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> AuditQuery:
+    """Check the filters as typed; each one that does not parse becomes a message."""
+    errors: list[str] = []
+    act, peer, jti = (act or "").strip(), (peer or "").strip(), (jti or "").strip()
+    if act and act not in ACTS:
+        errors.append(f"act: {act[:40]!r} is not an act this log records")
+    times: dict[str, datetime | None] = {"from": None, "to": None}
+    for name, text in (("from", start), ("to", end)):
+        if text and text.strip():
+            try:
+                times[name] = _parse_time(text, name)
+            except ValueError as exc:
+                errors.append(str(exc))
+    since, until = times["from"], times["to"]
+    if since is not None and until is not None and until <= since:
+        errors.append("to: must be after from")
+    form = {
+        "act": act,
+        "peer": peer,
+        "jti": jti,
+        # datetime-local inputs show only this form; links carry the same, meant as UTC
+        "from": since.strftime("%Y-%m-%dT%H:%M:%S") if since else (start or "").strip(),
+        "to": until.strftime("%Y-%m-%dT%H:%M:%S") if until else (end or "").strip(),
+    }
+    return AuditQuery(
+        act=act or None,
+        peer=peer or None,
+        jti=jti or None,
+        since=since,
+        until=until,
+        before=before,
+        limit=max(1, min(limit, MAX_LIMIT)),
+        errors=tuple(errors),
+        form=form,
+    )
+
+
+# --- the checkpoint ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckpointView:
+    """The latest checkpoint as signed (origin, size, root from the note) and its witnesses."""
+
+    origin: str
+    size: int
+    root: bytes | None  # None when the stored note does not parse
+    signed_at: str
+    note: str  # the signed note with every witness's cosignature line
+    verified: bool
+    verification: str
+    witnesses: list[dict[str, Any]]
+
+    @property
+    def root_b64(self) -> str:
+        return _b64(self.root) if self.root is not None else ""
+
+    @property
+    def root_hex(self) -> str:
+        return self.root.hex() if self.root is not None else ""
+
+
+def _checkpoint(ctx: NodeContext, session: Session) -> CheckpointView | None:
+    row = auditlog.latest_checkpoint(session)
+    if row is None:
+        return None
+    cosigned = auditlog.cosignatures(session, [row.size])[row.size]
+    note = served_checkpoint(row.note, [c.line for c in cosigned])
+    federation, me = ctx.manifest.federation, ctx.participant
+    origin, size, root = "", row.size, None
+    verified_names: dict[str, int | None] = {}
+    try:
+        parsed = parse_note(note)
+        checkpoint = parse_checkpoint(parsed.text)
+        origin, size, root = checkpoint.origin, checkpoint.size, checkpoint.root
+        keys = [*log_keys(ctx.manifest, me), *witness_keys(ctx.manifest, besides=me)]
+        verified_names = {v.name: v.timestamp for v in verify_note(parsed, keys)}
+    except ProtocolError as exc:
+        ok, verification = False, f"does not verify now: {exc.code}: {exc.message}"
+    else:
+        signer = origin if origin in verified_names else None
+        if signer is None:
+            ok, verification = False, f"not signed by a key of {me} in the current manifest"
+        elif (size, root) != (row.size, bytes(row.root)):
+            ok, verification = False, "the signed note does not match the stored size and root"
+        else:
+            ok = True
+            verification = (
+                f"verified now: Ed25519 signature by {origin} (a key of {me} in manifest "
+                f"serial {ctx.manifest.serial})"
+            )
+    witnesses = []
+    for c in cosigned:
+        name = witness_name(federation, c.witness)
+        witnesses.append(
+            {
+                "participant": c.witness,
+                "name": name,
+                "timestamp": c.timestamp,
+                "cosigned_at": _utc_text(datetime.fromtimestamp(c.timestamp, UTC)),
+                "received_at": _utc_text(c.received_at),
+                "verified": name in verified_names,
+            }
+        )
+    return CheckpointView(
+        origin=origin,
+        size=size,
+        root=root,
+        signed_at=_utc_text(row.signed_at),
+        note=note,
+        verified=ok,
+        verification=verification,
+        witnesses=witnesses,
+    )
+
+
+# --- entries ---------------------------------------------------------------------------
+
+
+def _compact(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= _FIELD_CHARS else text[: _FIELD_CHARS - 1] + "…"
+
+
+def _row(entry: AuditEntry, covered: int) -> dict[str, Any]:
+    """One table row: the indexed columns and the act's other fields, compactly."""
+    try:
+        body = json.loads(entry.body)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        fields = [(k, _compact(v)) for k, v in sorted(body.items()) if k not in RESERVED]
+    else:
+        fields = [("(body)", "not a JSON object")]
+    return {
+        "seq": entry.seq,
+        "time": format_time(entry.time),
+        "act": entry.act,
+        "actor": entry.actor,
+        "peer": entry.peer or "",
+        "jti": entry.jti or "",
+        "fields": fields,
+        "checkpointed": entry.seq < covered,
+    }
+
+
+def audit_page(ctx: NodeContext, query: AuditQuery) -> dict[str, Any]:
+    """The ``/ui/audit`` page: checkpoint, counts, alerts and one page of entries."""
+    with transaction(ctx.engine) as session:
+        checkpoint = _checkpoint(ctx, session)
+        head = auditlog.head(session)
+        counts = auditlog.count_by_act(session)
+        alerts = auditlog.alerts(session, limit=100)
+        rows: list[AuditEntry] = []
+        if not query.errors:
+            rows = auditlog.search(
+                session,
+                act=query.act,
+                peer=query.peer,
+                jti=query.jti,
+                since=query.since,
+                until=query.until,
+                before=query.before,
+                limit=query.limit + 1,  # one more: is there an older page?
+            )
+    older = rows[query.limit - 1].seq if len(rows) > query.limit else None
+    rows = rows[: query.limit]
+    covered = checkpoint.size if checkpoint is not None else 0
+    peers = [p.id for p in ctx.manifest.participants if p.id != ctx.participant]
+    if query.peer and query.peer not in peers:
+        peers.append(query.peer)  # an old peer, no longer in the manifest
+    return {
+        "checkpoint": checkpoint,
+        "head_size": head.size,
+        "counts": [
+            {"act": act, "description": text, "count": counts.get(act, 0)}
+            for act, text in ACTS.items()
+        ],
+        "total": sum(counts.values()),
+        "alerts": [
+            {
+                "peer": a.peer,
+                "kind": a.kind,
+                "detail": a.detail,
+                "raised_at": _utc_text(a.raised_at),
+            }
+            for a in alerts
+        ],
+        "acts": ACTS,
+        "peers": peers,
+        "query": query,
+        "default_limit": DEFAULT_LIMIT,
+        "errors": query.errors,
+        "entries": [_row(r, covered) for r in rows],
+        "older": query.link(before=older) if older is not None else None,
+        "newest": query.link() if query.before is not None else None,
+    }
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """One entry; ``check`` is the data the browser verifies, or None with ``unproven``."""
+
+    entry: dict[str, Any]
+    body: str
+    leaf_hash: str
+    checkpoint: CheckpointView | None
+    check: dict[str, Any] | None
+    proof: list[str]
+    unproven: str | None
+
+
+def entry_page(ctx: NodeContext, seq: int) -> EntryView | None:
+    """Entry ``seq`` with its inclusion proof at the latest checkpoint; None if no such entry."""
+    with transaction(ctx.engine) as session:
+        found = auditlog.entries(session, seq, seq + 1)
+        if not found:
+            return None
+        entry = found[0]
+        checkpoint = _checkpoint(ctx, session)
+        proof: list[bytes] = []
+        unproven: str | None = None
+        if checkpoint is None:
+            unproven = "not yet checkpointed: the node has signed no checkpoint yet"
+        elif seq >= checkpoint.size:
+            unproven = (
+                f"not yet checkpointed: the latest checkpoint covers entries 0 to "
+                f"{checkpoint.size - 1}; a later one will cover entry {seq}"
+            )
+        elif checkpoint.root is None:
+            unproven = f"no proof: the latest checkpoint is unusable ({checkpoint.verification})"
+        else:
+            try:
+                proof = auditlog.inclusion_proof(session, seq, checkpoint.size)
+            except MerkleInputError as exc:
+                unproven = f"no proof: {exc.message}"
+    leaf = _b64(bytes(entry.leaf_hash))
+    check = None
+    if unproven is None and checkpoint is not None and checkpoint.root is not None:
+        check = {
+            "seq": seq,
+            "size": checkpoint.size,
+            "body": entry.body,  # the exact stored text; the browser hashes its UTF-8 bytes
+            "leaf_hash": leaf,
+            "proof": [_b64(p) for p in proof],
+            "root": checkpoint.root_b64,
+        }
+    return EntryView(
+        entry=_row(entry, checkpoint.size if checkpoint is not None else 0),
+        body=entry.body,
+        leaf_hash=leaf,
+        checkpoint=checkpoint,
+        check=check,
+        proof=[_b64(p) for p in proof],
+        unproven=unproven,
+    )
