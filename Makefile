@@ -35,6 +35,7 @@ lint: $(BIN)/clearinghouse
 bench: $(BIN)/clearinghouse
 	$(BIN)/python -m bench.protocol
 	$(BIN)/python -m bench.federation
+	$(BIN)/python -m bench.audit
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis
