@@ -169,6 +169,7 @@ class LocalFederation:
                     "admin_token": n.tokens["admin"],
                     "submitter_token": n.tokens["submitter"],
                     "analyst_token": n.tokens["analyst"],
+                    "auditor_token": n.tokens["auditor"],
                     "database_url": n.database_url,
                     "config": str(n.config),
                     "public_jwk": n.public_jwk,

@@ -6,7 +6,10 @@ own SQLite database, and feeds each body real data of its kind: the UCDP GED
 events at ``mission``, the UNODC seizure figures at ``unodc``, the WFP Syria
 staple prices at ``undp``. Every body runs its declared analyzer on what it
 holds and broadcasts its results; the demo waits until every view, analysis and
-result has reached every participant, and prints what each node did.
+result has reached every participant, and prints what each node did. Then it
+waits until every node's latest audit checkpoint is cosigned by all its peers, and
+verifies each node's whole audit log from its API against the manifest, as an
+outside auditor would (``clearinghouse audit verify --node``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from node.cli.ingest import post_batches
 from node.importers._errors import RowRejected
 from node.importers.records_file import read_records
 from node.localfed import ROOT, LocalFederation
+from node.services.audit_bundle import AuditToolError, open_node, verify_log
+from protocol.manifest import parse_manifest
+from protocol.notes import parse_checkpoint, parse_note
 
 __all__ = ["demo", "run_demo"]
 
@@ -170,6 +176,71 @@ def run_demo(
     return result
 
 
+def _witnessed(federation: LocalFederation) -> bool:
+    """Whether every node's latest checkpoint covers its whole log, cosigned by every peer."""
+    for node in federation.nodes.values():
+        with node.client("auditor") as client:
+            size = client.get("/v1/audit/entries", params={"start": 0, "end": 0}).json()["size"]
+            answer = client.get("/v1/audit/checkpoint")
+        if answer.status_code != 200:
+            return False
+        note = parse_note(answer.text)
+        witnesses = {s.name for s in note.signatures} - {parse_checkpoint(note.text).origin}
+        if parse_checkpoint(note.text).size != size or len(witnesses) < len(federation.nodes) - 1:
+            return False
+    return True
+
+
+def audit_federation(federation: LocalFederation, *, timeout: float = 120) -> dict[str, Any]:
+    """Wait for the witnesses, then verify every node's whole audit log over its API."""
+    manifest = parse_manifest(federation.manifest_path.read_bytes())
+    report: dict[str, Any] = {}
+    with _progress() as progress:
+        waiting = progress.add_task("witnesses cosigning the final checkpoints", total=None)
+        deadline = time.monotonic() + timeout
+        while not _witnessed(federation):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"checkpoints not all cosigned after {timeout:.0f}s")
+            time.sleep(0.5)
+        progress.update(waiting, total=1, completed=1)
+        for p, node in federation.nodes.items():
+            task = progress.add_task(f"verifying {p}'s audit log", total=None)
+            try:
+                with open_node(
+                    node.url, node.tokens["auditor"], manifest=manifest, participant=p
+                ) as log:
+                    progress.update(task, total=log.header.size)
+                    summary = verify_log(
+                        log, on_progress=lambda n, t=task: progress.update(t, completed=n)
+                    )
+            except AuditToolError as exc:
+                raise RuntimeError(f"{p}'s audit log does not verify: {exc}") from exc
+            report[p] = {
+                "entries": summary.entries,
+                "checkpoints": summary.checkpoints,
+                "cosignatures": summary.cosignatures,
+                "uncosigned": summary.uncosigned,
+            }
+    return report
+
+
+def _audit_table(report: dict[str, Any]) -> Table:
+    table = Table(
+        "node",
+        "entries",
+        "checkpoints",
+        "witnesses",
+        "uncosigned",
+        title="Audit logs, each recomputed and verified against its signed checkpoints",
+    )
+    for p, r in report.items():
+        witnesses = ", ".join(f"{w} {n:,}" for w, n in r["cosignatures"].items())
+        table.add_row(
+            p, f"{r['entries']:,}", f"{r['checkpoints']:,}", witnesses, f"{r['uncosigned']:,}"
+        )
+    return table
+
+
 def _table(summary: dict[str, Any]) -> Table:
     table = Table(
         "node", *(c.replace("_", " ") for c in COLUMNS), title="Clearinghouse demo federation"
@@ -215,6 +286,14 @@ def demo(
                 f"{result['records']:,} records, {result['views']:,} views delivered, "
                 f"verified, stored and analysed in {result['elapsed_s']:.1f} s "
                 f"({result['records_per_s']:,} records/s end to end)"
+            )
+            started = time.monotonic()
+            result["audit"] = audit_federation(federation)
+            result["audit_s"] = round(time.monotonic() - started, 1)
+            console.print(_audit_table(result["audit"]))
+            entries = sum(r["entries"] for r in result["audit"].values())
+            console.print(
+                f"{entries:,} audit entries recomputed and verified in {result['audit_s']:.1f} s"
             )
             if result.get("top_hotspots"):
                 hot = Table(
