@@ -75,6 +75,11 @@ class AuditSettings(BaseModel):
     witness_interval_s: float = Field(
         2.0, gt=0, description="How often each peer's new checkpoints are checked and cosigned."
     )
+    gossip_interval_s: float = Field(
+        30.0,
+        gt=0,
+        description="How often what each peer cosigned is compared with what this node did.",
+    )
 
 
 class Settings(BaseSettings):

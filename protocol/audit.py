@@ -67,8 +67,10 @@ ACTS: dict[str, str] = {
     "record.rejected": "a local record refused at ingest: index, code, reason",
     "packet.issued": "a local record issued as a packet: jti, digest, schema, hc",
     "view.queued": "a view owed to peer: jti, digest, the field names disclosed, policy hash",
-    "view.sent": "a view handed to peer: jti, digest, via (push or catch-up)",
-    "receipt.received": "peer's signed receipt for a view: jti, digest, status, receipt hash",
+    "view.sent": (
+        "a view handed to peer: jti, digest, via (push or catch-up); a push also records the"
+        " receipt peer signed for it: status, receipt hash, reason"
+    ),
     "packet.received": (
         "a view from peer: jti, digest, outcome (accepted, duplicate, rejected, quarantined),"
         " reason"

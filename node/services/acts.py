@@ -21,7 +21,6 @@ __all__ = [
     "packet_received",
     "peer_actor",
     "policy_digest",
-    "receipt_received",
     "token_actor",
     "view_queued",
     "view_sent",
@@ -68,25 +67,27 @@ def view_queued(
     )
 
 
-def view_sent(actor: str, recipient: str, jti: str, digest: str, via: str) -> Act:
-    return Act("view.sent", actor, peer=recipient, jti=jti, fields={"digest": digest, "via": via})
-
-
-def receipt_received(
+def view_sent(
     actor: str,
     recipient: str,
     jti: str,
     digest: str,
-    status: str,
-    receipt: object,
+    via: str,
+    *,
+    status: str | None = None,
+    receipt: object = None,
     reason: str | None = None,
 ) -> Act:
-    fields: dict[str, object] = {"digest": digest, "status": status}
+    """A view handed to ``recipient``: pushed (with the receipt the peer signed for it:
+    its status, its SHA-256, the reason of a refusal) or offered in a catch-up page."""
+    fields: dict[str, object] = {"digest": digest, "via": via}
+    if status is not None:
+        fields["status"] = status
     if isinstance(receipt, str):
         fields["receipt"] = hashlib.sha256(receipt.encode()).hexdigest()
     if reason:
         fields["reason"] = reason
-    return Act("receipt.received", actor, peer=recipient, jti=jti, fields=fields)
+    return Act("view.sent", actor, peer=recipient, jti=jti, fields=fields)
 
 
 def packet_received(

@@ -32,6 +32,10 @@ def origin(ctx: NodeContext) -> str:
 
 def sign_checkpoint(ctx: NodeContext) -> AuditCheckpoint | None:
     """Sign and store a checkpoint of the current head if the log grew; return it."""
+    with transaction(ctx.engine) as session:  # a read first: an idle log takes no lock
+        head, latest = auditlog.head(session), auditlog.latest_checkpoint(session)
+        if head.size == 0 or (latest is not None and latest.size >= head.size):
+            return None
     with transaction(ctx.engine) as session:
         session.execute(
             update(AuditHead)

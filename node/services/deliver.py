@@ -126,15 +126,22 @@ async def deliver_round(
     actor = acts.node_actor(ctx.participant)
     audit_entries = []
     for index, item in enumerate(items):
-        item_id = int(item.id or 0)
-        audit_entries.append(acts.view_sent(actor, peer.id, item.jti, item.digest, "push"))
-        receipt = checked.get(item_id)
+        receipt = checked.get(int(item.id or 0))
         if receipt is None:
             status, jws, reason = "unverified", receipts[index], "receipt did not verify"
         else:
             status, jws, reason = receipt.status, receipt.jws, receipt.reason_code
         audit_entries.append(
-            acts.receipt_received(actor, peer.id, item.jti, item.digest, status, jws, reason)
+            acts.view_sent(
+                actor,
+                peer.id,
+                item.jti,
+                item.digest,
+                "push",
+                status=status,
+                receipt=jws,
+                reason=reason,
+            )
         )
 
     def record() -> int:

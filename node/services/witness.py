@@ -6,9 +6,10 @@ consistency proof from the one before. It checks each note's signature by the
 peer's key, that the tree only grew (RFC 9162 consistency proof), adds a C2SP
 ``cosignature/v1`` line per checkpoint and posts them back (``POST /v1/audit/cosign``).
 
-Then it compares notes with the other witnesses (``GET /v1/audit/witnessed``): the
-checkpoint another witness cosigned for a log must be the same tree as the one this
-node cosigned (same size, same root) or consistent with it (a proof from the log).
+Every ``gossip_interval_s`` it compares notes with the other witnesses (``GET
+/v1/audit/witnessed``): the checkpoint another witness cosigned for a log must be
+the same tree as the one this node cosigned (same size, same root) or consistent
+with it (a proof from the log).
 A node showing two histories to two witnesses is caught there.
 
 Anything inconsistent raises an alert (``/v1/audit/alerts``, a metric, an audit
@@ -21,6 +22,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -229,10 +231,13 @@ async def compare_with_witnesses(
 
 async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) -> None:
     interval = ctx.settings.audit.witness_interval_s
+    gossip, compared = ctx.settings.audit.gossip_interval_s, float("-inf")
     while True:
         try:
             await witness_round(ctx, client, peer)
-            await compare_with_witnesses(ctx, client, peer)
+            if time.monotonic() - compared >= gossip:
+                compared = time.monotonic()
+                await compare_with_witnesses(ctx, client, peer)
         except (PeerUnavailable, PeerRejectedRequest) as exc:
             log.info("witnessing %s not possible now: %s", peer.id, exc.detail)
         except asyncio.CancelledError:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, or_, update
+from sqlalchemy import bindparam, func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from node.storage.models import OutboxItem
@@ -100,23 +100,36 @@ def mark_delivered(
     now: datetime,
     via: str = "push",
 ) -> int:
-    """Mark items delivered (with the peer's signed receipt); return how many changed."""
-    changed = 0
-    for item_id, receipt in receipts.items():
-        result = session.execute(
-            update(OutboxItem)
-            .where(col(OutboxItem.id) == item_id, OutboxItem.state == "pending")
-            .values(
-                state="delivered",
-                delivered_at=now,
-                delivered_via=via,
-                receipt=receipt,
-                lease_owner=None,
-                lease_until=None,
-            )
+    """Mark items delivered (with the peer's signed receipt); return how many changed.
+
+    One read of which are still pending, then one executemany (no ORM work per row)."""
+    if not receipts:
+        return 0
+    table = OutboxItem.__table__  # type: ignore[attr-defined]
+    pending = set(
+        session.execute(
+            select(table.c.id).where(table.c.id.in_(list(receipts)), table.c.state == "pending")
+        ).scalars()
+    )
+    if not pending:
+        return 0
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("item_id"), table.c.state == "pending")
+        .values(
+            state="delivered",
+            delivered_at=now,
+            delivered_via=via,
+            receipt=bindparam("receipt_jws"),
+            lease_owner=None,
+            lease_until=None,
         )
-        changed += int(result.rowcount or 0)  # type: ignore[attr-defined]
-    return changed
+    )
+    session.connection().execute(
+        statement,
+        [{"item_id": i, "receipt_jws": receipts[i]} for i in sorted(pending)],
+    )
+    return len(pending)
 
 
 def mark_refused(

@@ -87,7 +87,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
         script: list[tuple[str, str | None, str | None, dict[str, Any]]] = [
             ("view.queued", "mission", "j-a", {"digest": "d-a", "fields": ["country"]}),
             ("view.sent", "mission", "j-a", {"digest": "d-a", "via": "push"}),
-            ("receipt.received", "mission", "j-a", {"digest": "d-a", "status": "accepted"}),
+            ("view.sent", "mission", "j-a", {"digest": "d-a", "status": "accepted"}),
             ("view.queued", "unodc", "j-b", {"digest": "d-b", "fields": ["price"]}),
             ("view.sent", "unodc", "j-b", {"digest": "d-b", "via": "catch-up"}),
             ("packet.received", "unodc", "j-c", {"outcome": "rejected", "reason": "<b>no</b>"}),
