@@ -237,14 +237,17 @@ def root_at(session: Session, size: int) -> bytes:
 # --- entries ----------------------------------------------------------------------
 
 
-def entries(session: Session, start: int, end: int) -> list[AuditEntry]:
-    """Entries with ``start <= seq < end``, in order."""
-    statement = (
-        select(AuditEntry)
-        .where(AuditEntry.seq >= start, AuditEntry.seq < end)  # type: ignore[arg-type]
-        .order_by(AuditEntry.seq)  # type: ignore[arg-type]
-    )
-    return list(session.scalars(statement))
+_ENTRY_COLUMNS = select(*AuditEntry.__table__.c)  # type: ignore[attr-defined]
+
+
+def entries(session: Session, start: int, end: int) -> list[Row[Any]]:
+    """Entries with ``start <= seq < end``, in order, as plain rows (``row.seq``,
+    ``row.body``, ...): pages of thousands are read without building ORM objects."""
+    statement = _ENTRY_COLUMNS.where(
+        AuditEntry.seq >= start,  # type: ignore[arg-type]
+        AuditEntry.seq < end,  # type: ignore[arg-type]
+    ).order_by(AuditEntry.seq)  # type: ignore[arg-type]
+    return list(session.execute(statement))
 
 
 def iter_entries(
@@ -254,14 +257,8 @@ def iter_entries(
     rows (``row.seq``, ``row.body``, ...; no ORM objects), ``chunk`` seqs per query:
     memory stays flat. A missing entry is simply not yielded."""
     stop = head(session).size if end is None else end
-    columns = select(*AuditEntry.__table__.c)  # type: ignore[attr-defined]
     while start < stop:
-        yield from session.execute(
-            columns.where(
-                AuditEntry.seq >= start,  # type: ignore[arg-type]
-                AuditEntry.seq < min(start + chunk, stop),  # type: ignore[arg-type]
-            ).order_by(AuditEntry.seq)  # type: ignore[arg-type]
-        )
+        yield from entries(session, start, min(start + chunk, stop))
         start += chunk
 
 

@@ -19,7 +19,6 @@ from node.errors import BadRequest, NotFound, Unprocessable
 from node.services.checkpoints import served_checkpoint
 from node.storage import auditlog
 from node.storage.db import transaction
-from node.storage.models import AuditEntry
 from protocol.audit import witness_keys, witness_name
 from protocol.encoding import parse_json
 from protocol.errors import EncodingError, MerkleInputError, NoteError
@@ -37,7 +36,7 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def _entry(row: AuditEntry) -> dict[str, Any]:
+def _entry(row: Any) -> dict[str, Any]:
     return {"seq": row.seq, "leaf_hash": _b64(bytes(row.leaf_hash)), "body": row.body}
 
 
