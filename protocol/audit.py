@@ -17,17 +17,17 @@ wrong (or the first one a mismatching checkpoint could cover). Memory is O(log n
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from protocol.encoding import canonical_json
+from protocol.encoding import canonical_json, parse_canonical_json
 from protocol.errors import (
     AuditEntryMalformed,
     AuditLogInvalid,
+    EncodingError,
     MerkleError,
     NoteError,
 )
@@ -175,17 +175,11 @@ class Entry:
 def parse_entry(body: bytes) -> Entry:
     """Parse and check one entry's bytes: canonical JSON with the required keys."""
     try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise AuditEntryMalformed(f"not JSON: {type(exc).__name__}: {exc}"[:300]) from exc
+        value = parse_canonical_json(body)
+    except EncodingError as exc:
+        raise AuditEntryMalformed(exc.message) from exc
     if not isinstance(value, dict):
         raise AuditEntryMalformed("not a JSON object")
-    try:
-        canonical = canonical_json(value)
-    except Exception as exc:  # rfc8785 refuses floats it cannot represent, and the like
-        raise AuditEntryMalformed(f"not canonicalisable: {exc}") from exc
-    if canonical != body:
-        raise AuditEntryMalformed("not in canonical (RFC 8785) form")
     seq, act, actor = value.get("seq"), value.get("act"), value.get("actor")
     if type(seq) is not int or seq < 0:
         raise AuditEntryMalformed("seq is not a non-negative integer")

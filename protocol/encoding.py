@@ -17,7 +17,14 @@ import rfc8785
 
 from protocol.errors import EncodingError
 
-__all__ = ["b64url_decode", "b64url_encode", "canonical_json", "compact_json", "parse_json"]
+__all__ = [
+    "b64url_decode",
+    "b64url_encode",
+    "canonical_json",
+    "compact_json",
+    "parse_canonical_json",
+    "parse_json",
+]
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -134,3 +141,39 @@ def parse_json(data: bytes | str) -> Any:
         return _STRICT.decode(data)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise EncodingError(f"not valid JSON: {exc}") from exc
+
+
+def parse_canonical_json(data: bytes) -> Any:
+    """Parse ``data``, which must be exactly the RFC 8785 form of what it holds.
+
+    Raises :class:`EncodingError` for bytes that are not JSON, or JSON in another form
+    (spacing, key order, escapes, number format, a repeated key). Fast for the common
+    case: ASCII text without floats is re-encoded with the stdlib's C encoder."""
+    unsafe = False
+
+    def number(text: str) -> Any:
+        nonlocal unsafe
+        unsafe = True  # a float, or an integer JCS cannot hold exactly: the full check
+        return float(text)
+
+    def integer(text: str) -> int | float:
+        nonlocal unsafe
+        value = int(text)
+        if -_SAFE_INT <= value <= _SAFE_INT:
+            return value
+        unsafe = True  # a JSON number is a double: JCS writes 2**53 as 9007199254740992
+        return float(value)
+
+    try:
+        value = json.loads(
+            data, parse_float=number, parse_int=integer, parse_constant=_refuse_constant
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise EncodingError(f"not JSON: {type(exc).__name__}: {exc}"[:300]) from exc
+    if not unsafe and data.isascii():
+        canonical = _SORTED_COMPACT.encode(value).encode()
+    else:
+        canonical = canonical_json(value)
+    if canonical != data:
+        raise EncodingError("not in canonical (RFC 8785) form")
+    return value

@@ -10,7 +10,13 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.encoding import b64url_decode, b64url_encode, canonical_json, parse_json
+from protocol.encoding import (
+    b64url_decode,
+    b64url_encode,
+    canonical_json,
+    parse_canonical_json,
+    parse_json,
+)
 from protocol.errors import EncodingError
 from tests.support import VECTORS
 
@@ -92,3 +98,25 @@ def test_canonical_json_is_exactly_rfc8785(value: object) -> None:
 )
 def test_canonical_json_edge_cases_match_rfc8785(value: object) -> None:
     assert canonical_json(value) == rfc8785.dumps(value)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_json_values)
+def test_parse_canonical_json_takes_exactly_the_rfc8785_bytes(value: object) -> None:
+    try:
+        canonical = rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError):
+        return
+    assert parse_canonical_json(canonical) == value
+    for other in (b" " + canonical, canonical + b"\n"):
+        with pytest.raises(EncodingError, match=r"canonical|not JSON"):
+            parse_canonical_json(other)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b'{"b":1,"a":2}', b'{"a":1,"a":1}', b'{"a":1.0}', b'{"a":-0}', b'["\\u0041"]', b"[1e2]"],
+)
+def test_parse_canonical_json_refuses_other_forms(data: bytes) -> None:
+    with pytest.raises(EncodingError):
+        parse_canonical_json(data)
