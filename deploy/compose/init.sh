@@ -1,0 +1,96 @@
+#!/bin/sh
+# One-shot set-up of the four-agency federation of deploy/compose.yaml (its `init`
+# service, run as the image's user 10001 before any node starts).
+#
+# Writes into the `federation` volume (DATA, /data in the container):
+#
+#   public/federation.yaml      deploy/examples/federation.yaml restricted to the four,
+#                               each base_url the node's address on the compose network
+#   public/keys/ID.jwk.json     the four public keys
+#   public/manifest.json        the manifest, signed by a quorum (3 of 4)  -> /manifest
+#   ID/ID.toml                  node config with the bearer tokens' SHA-256 -> /etc/clearinghouse
+#   ID/keys/ID.key.pem          the node's private key (0600)
+#   ID/keys/ID.jwk.json         its public key
+#   ID/pseudonym.key            the shared pseudonymisation key (0600)
+#   ID/pgpass                   libpq password file for the node's own database (0600)
+#   tokens/ID.json              the node's bearer tokens, in clear: for the operator only,
+#                               mounted into no node
+#
+# Each node mounts only its own ID/ folder and public/. The database passwords come
+# from the Compose secrets ID-db-password (SECRETS, /run/secrets). All four keys are
+# made here, on one machine, because this is a demonstration network: in a real
+# federation every body makes its own key and signs the manifest itself (README).
+#
+# Idempotent: once public/manifest.json exists nothing is changed; a run that died
+# half-way is cleaned up and started again. Only `clearinghouse` commands and POSIX
+# sh are used (and the image's Python, to restrict the federation file).
+set -eu
+umask 077
+
+DATA=${CLEARINGHOUSE_INIT_DATA:-/data}
+FEDERATION=${CLEARINGHOUSE_INIT_FEDERATION:-/config/federation.yaml}
+SECRETS=${CLEARINGHOUSE_INIT_SECRETS:-/run/secrets}
+PARTICIPANTS="mission unodc dpa undp"
+SIGNERS="mission unodc dpa"
+PORT=8100
+
+if [ -f "$DATA/public/manifest.json" ]; then
+    echo "init: $DATA/public/manifest.json exists; checking it and leaving everything as it is"
+    clearinghouse manifest verify "$DATA/public/manifest.json"
+    exit 0
+fi
+
+for p in $PARTICIPANTS public shared tokens; do
+    rm -rf "${DATA:?}/$p"
+done
+mkdir -p "$DATA/public/keys" "$DATA/shared" "$DATA/tokens"
+
+clearinghouse pseudonym-key --out "$DATA/shared/pseudonym.key"
+
+for p in $PARTICIPANTS; do
+    password_file="$SECRETS/$p-db-password"
+    if [ ! -s "$password_file" ]; then
+        echo "init: $password_file is missing or empty (see deploy/README.md)" >&2
+        exit 2
+    fi
+    clearinghouse init --participant "$p" --dir "$DATA/$p" --port "$PORT" \
+        --manifest /manifest/manifest.json --pseudonym-key /etc/clearinghouse/pseudonym.key
+    mv "$DATA/$p/tokens.json" "$DATA/tokens/$p.json"
+    cp "$DATA/shared/pseudonym.key" "$DATA/$p/pseudonym.key"
+    cp "$DATA/$p/keys/$p.jwk.json" "$DATA/public/keys/$p.jwk.json"
+    # pgpass: host:port:database:user:password, with ':' and '\' escaped.
+    password=$(head -n 1 "$password_file" | sed -e 's/\\/\\\\/g' -e 's/:/\\:/g')
+    printf '%s-db:5432:clearinghouse:clearinghouse:%s\n' "$p" "$password" > "$DATA/$p/pgpass"
+done
+
+python - "$FEDERATION" "$DATA/public/federation.yaml" "$PORT" $PARTICIPANTS <<'EOF'
+import sys
+
+import yaml
+
+source, target, port, *chosen = sys.argv[1:]
+with open(source) as f:
+    config = yaml.safe_load(f)
+config["participants"] = [
+    {**entry, "base_url": f"http://{entry['id']}:{port}"}
+    for entry in config["participants"]
+    if entry["id"] in chosen
+]
+config["policy"] = {
+    schema: {recipient: rules for recipient, rules in per.items() if recipient in chosen}
+    for schema, per in config["policy"].items()
+}
+config["quorum"] = min(config["quorum"], len(chosen))
+with open(target, "w") as f:
+    yaml.safe_dump(config, f, sort_keys=False)
+EOF
+
+pending="$DATA/public/manifest.pending.json"
+clearinghouse manifest create --config "$DATA/public/federation.yaml" \
+    --keys "$DATA/public/keys" --out "$pending"
+for p in $SIGNERS; do
+    clearinghouse manifest sign "$pending" --participant "$p" --key "$DATA/$p/keys/$p.key.pem"
+done
+clearinghouse manifest verify "$pending"
+mv "$pending" "$DATA/public/manifest.json"
+echo "init: federation ready; bearer tokens are in $DATA/tokens/"

@@ -1,0 +1,186 @@
+"""deploy/k8s/: one rendered folder per participant, from deploy/k8s/template/.
+
+Every manifest must pass ``kubernetes-validate --strict`` (schemas shipped in the
+package) for the oldest Kubernetes release the guide supports and a recent one;
+the rendered folders must be exactly what deploy/k8s/generate.py makes; and each
+participant's objects must have the properties the guide promises: two replicas on
+one database, probes, limits, a locked-down pod, secrets only by reference.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+import yaml
+
+from node.settings import Settings, load_settings
+from tests.deploy._support import AGENCIES, DEPLOY, NODE_UID, explain, load_script, run_tool, tool
+
+K8S = DEPLOY / "k8s"
+#: The oldest release the guide supports, and a recent one; both ship with
+#: kubernetes-validate >= 1.35 (its schema folders v1.25.0 ... v1.35.0 and on).
+KUBERNETES_VERSIONS = ("1.29.0", "1.35.0")
+KINDS = {"Namespace", "ServiceAccount", "ConfigMap", "Deployment", "Service", "PodDisruptionBudget"}
+SECRETISH = re.compile(r"TOKEN|PASSWORD|PASSPHRASE|DATABASE_URL|SECRET", re.IGNORECASE)
+
+
+def manifests() -> list[Path]:
+    return sorted(p for agency in AGENCIES for p in (K8S / agency).glob("*.yaml"))
+
+
+def objects(agency: str) -> dict[str, dict[str, Any]]:
+    """kind -> the one object of that kind in the participant's folder."""
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted((K8S / agency).glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            assert doc["kind"] not in out, f"{path}: a second {doc['kind']}"
+            out[doc["kind"]] = doc
+    return out
+
+
+def pod(agency: str) -> dict[str, Any]:
+    return objects(agency)["Deployment"]["spec"]["template"]
+
+
+def container(agency: str) -> dict[str, Any]:
+    (node,) = pod(agency)["spec"]["containers"]
+    return node
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_every_manifest_validates_strictly(version: str, tmp_path: Path) -> None:
+    files = manifests()
+    assert len(files) == len(AGENCIES) * len(KINDS)
+    validate = tool("kubernetes-validate")
+    result = run_tool(validate, "--strict", "--quiet", "-k", version, *files)
+    assert result.returncode == 0, explain(result)
+
+    # --strict really refuses an unknown field.
+    bad = tmp_path / "deployment.yaml"
+    text = (K8S / "mission" / "30-deployment.yaml").read_text()
+    bad.write_text(text.replace("readOnlyRootFilesystem: true", "readOnlyRootFilesytem: true"))
+    result = run_tool(validate, "--strict", "--quiet", "-k", version, bad)
+    assert result.returncode != 0 and "readOnlyRootFilesytem" in result.stdout, explain(result)
+
+
+def test_rendering_again_gives_the_committed_files(tmp_path: Path) -> None:
+    generate = load_script(K8S / "generate.py")
+    assert tuple(generate.PARTICIPANTS) == AGENCIES
+    generate.write(tmp_path, AGENCIES, generate.DEFAULT_IMAGE, check=False)
+    for agency in AGENCIES:
+        rendered = {p.name: p.read_text() for p in (tmp_path / agency).iterdir()}
+        committed = {p.name: p.read_text() for p in (K8S / agency).iterdir()}
+        assert rendered == committed, f"deploy/k8s/{agency}/ is stale: run deploy/k8s/generate.py"
+    assert generate.main(["--check"]) == 0
+    assert sorted(p.name for p in K8S.iterdir() if p.is_dir()) == sorted([*AGENCIES, "template"])
+
+
+@pytest.mark.parametrize("agency", AGENCIES)
+def test_one_namespace_per_participant_under_restricted_pod_security(agency: str) -> None:
+    found = objects(agency)
+    assert set(found) == KINDS, "secrets are created with kubectl, never committed"
+    namespace = found["Namespace"]["metadata"]
+    assert namespace["name"] == f"clearinghouse-{agency}"
+    assert namespace["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    for kind, obj in found.items():
+        if kind != "Namespace":
+            assert obj["metadata"]["namespace"] == namespace["name"], kind
+
+
+@pytest.mark.parametrize("agency", AGENCIES)
+def test_two_replicas_with_a_disruption_budget_and_a_service(agency: str) -> None:
+    found = objects(agency)
+    deployment = found["Deployment"]
+    assert deployment["spec"]["replicas"] == 2
+    labels = pod(agency)["metadata"]["labels"]
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= labels.items()
+    budget = found["PodDisruptionBudget"]["spec"]
+    assert budget["minAvailable"] == 1 and budget["selector"]["matchLabels"] == selector
+    service = found["Service"]["spec"]
+    assert service["selector"] == selector
+    (port,) = service["ports"]
+    named = {p["name"]: p["containerPort"] for p in container(agency)["ports"]}
+    assert port["targetPort"] in named
+
+
+@pytest.mark.parametrize("agency", AGENCIES)
+def test_probes_and_resources(agency: str) -> None:
+    node = container(agency)
+    assert node["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert node["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert node["startupProbe"]["httpGet"]["path"] == "/healthz"
+    for section in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(node["resources"][section]), section
+
+
+@pytest.mark.parametrize("agency", AGENCIES)
+def test_pod_is_locked_down(agency: str) -> None:
+    spec = pod(agency)["spec"]
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["enableServiceLinks"] is False, "CLEARINGHOUSE_PORT=tcp://… would be injected"
+    pod_security = spec["securityContext"]
+    assert pod_security["runAsNonRoot"] is True and pod_security["runAsUser"] == NODE_UID
+    assert pod_security["seccompProfile"]["type"] == "RuntimeDefault"
+    security = container(agency)["securityContext"]
+    assert security["runAsNonRoot"] is True and security["runAsUser"] == NODE_UID
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"]["drop"] == ["ALL"]
+    assert security["seccompProfile"]["type"] == "RuntimeDefault"
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["mountPath"]: m for m in container(agency)["volumeMounts"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]["name"]]
+
+
+@pytest.mark.parametrize("agency", AGENCIES)
+def test_settings_secrets_and_files(agency: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = objects(agency)["ConfigMap"]["data"]
+    assert settings["CLEARINGHOUSE_PARTICIPANT"] == agency
+    assert not [k for k in settings if SECRETISH.search(k)], "secrets belong in Secrets"
+    node = container(agency)
+    config_map = objects(agency)["ConfigMap"]["metadata"]["name"]
+    assert node["envFrom"] == [{"configMapRef": {"name": config_map}}]
+    env = {e["name"]: e for e in node["env"]}
+    for name, entry in env.items():
+        assert "value" not in entry, f"{name}: from a Secret, never a literal"
+        assert "secretKeyRef" in entry["valueFrom"]
+    assert env["CLEARINGHOUSE_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == "url"
+    assert "CLEARINGHOUSE_TOKENS" in env
+
+    # Files named by the settings are on read-only Secret or ConfigMap volumes.
+    volumes = {v["name"]: v for v in pod(agency)["spec"]["volumes"]}
+    sources = {}
+    for mount in node["volumeMounts"]:
+        volume = volumes[mount["name"]]
+        if "secret" in volume or "configMap" in volume:
+            assert mount["readOnly"] is True
+            sources[PurePosixPath(mount["mountPath"])] = "secret" if "secret" in volume else "cm"
+    for name in ("KEY_FILE", "PSEUDONYM_KEY_FILE", "MANIFEST_FILE"):
+        path = PurePosixPath(settings[f"CLEARINGHOUSE_{name}"])
+        (kind,) = [k for mount, k in sources.items() if path.is_relative_to(mount)]
+        assert kind == ("cm" if name == "MANIFEST_FILE" else "secret"), name
+
+    # The settings load as the node loads them, tokens as the JSON list of the guide.
+    for name in list(os.environ):
+        if name.startswith("CLEARINGHOUSE_"):
+            monkeypatch.delenv(name)
+    for name, value in settings.items():
+        assert name.removeprefix("CLEARINGHOUSE_").lower() in Settings.model_fields, name
+        monkeypatch.setenv(name, value)
+    tokens = [{"name": "admin", "role": "admin", "sha256": "ab" * 32}]
+    monkeypatch.setenv("CLEARINGHOUSE_TOKENS", json.dumps(tokens))
+    monkeypatch.setenv("CLEARINGHOUSE_DATABASE_URL", "postgresql://ch@db:5432/clearinghouse")
+    loaded = load_settings()
+    assert loaded.participant == agency and loaded.tokens[0].role == "admin"
+    assert loaded.host == "0.0.0.0" and loaded.port == node["ports"][0]["containerPort"]
+
+
+def test_all_participants_run_the_same_image() -> None:
+    images = {container(agency)["image"] for agency in AGENCIES}
+    assert len(images) == 1 and re.fullmatch(r"[\w./-]+:[\w.-]+", images.pop())
