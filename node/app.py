@@ -16,6 +16,7 @@ import httpx
 from fastapi import FastAPI
 
 from node.api.problems import install_problem_handlers
+from node.api.request_id import RequestIdMiddleware
 from node.api.routes import audit, local, meta, packets, situation, ui
 from node.clock import Clock, SystemClock
 from node.context import NodeContext, open_node
@@ -85,6 +86,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)
     app.include_router(packets.router)
     app.include_router(local.router)
     app.include_router(meta.router)

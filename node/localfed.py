@@ -5,11 +5,22 @@ Each participant gets its own key, config, SQLite database (or a given database
 URL), bearer tokens and a free loopback port, and runs as its own
 ``clearinghouse run`` process. A folder built once is reused on the next run
 (same keys, manifest and ports).
+
+``config`` replaces the federation config (``deploy/examples/federation.yaml``)
+the manifest is built from, e.g. to declare no analyzers or more participants;
+only the entries of ``participants`` are kept either way.
+
+``replicas`` runs more processes for a participant: each is the same node (same
+key, tokens and database, which must then be PostgreSQL) with a config of its own
+on another port. The manifest's ``base_url`` points at the first process, so peers
+call only that one; every process runs all the workers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import hashlib
 import json
 import os
 import signal
@@ -17,6 +28,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,13 +90,21 @@ class LocalFederation:
         database_urls: dict[str, str] | None = None,
         config_extra: str = "",
         env: dict[str, str] | None = None,
+        replicas: dict[str, int] | None = None,
+        config: Mapping[str, Any] | None = None,
     ) -> None:
         self.root = root
         self.participants = participants
         self.database_urls = database_urls or {}
         self.config_extra = config_extra
         self.env = env or {}
+        #: participant -> how many processes to run besides the one in ``nodes``
+        self.replicas = replicas or {}
+        #: the federation config (as in federation.yaml); None: FEDERATION_YAML
+        self.config = config
         self.nodes: dict[str, NodeHandle] = {}
+        #: participant -> its extra processes (same node, other ports), see ``replicas``
+        self.replica_nodes: dict[str, list[NodeHandle]] = {}
         self.manifest_path = root / "manifest.json"
 
     # -- building --------------------------------------------------------------------------
@@ -92,11 +112,18 @@ class LocalFederation:
     def build(self) -> None:
         """Create keys, tokens, configs and the signed manifest (or load those already there)."""
         self.root.mkdir(parents=True, exist_ok=True)
+        for p in self.replicas:
+            if self.database_urls.get(p, "sqlite:").startswith("sqlite"):
+                raise ValueError(f"replicas of {p} need a PostgreSQL database_urls entry")
         state_file = self.root / "state.json"
         if state_file.exists():
             state = json.loads(state_file.read_text())
         else:
             state = {"ports": {p: free_port() for p in self.participants}, "tokens": {}}
+        replica_ports = state.setdefault("replica_ports", {})
+        for p, count in self.replicas.items():
+            ports = replica_ports.setdefault(p, [])
+            ports += [free_port() for _ in range(count - len(ports))]
         pseudonym = self.root / "keys" / "pseudonym.key"
         if not pseudonym.exists():
             write_pseudonym_key(pseudonym)
@@ -110,7 +137,11 @@ class LocalFederation:
                 write_private_key(key_path, keys[p], None)
                 write_jwk(self.root / "keys" / f"{p}.jwk.json", keys[p])
         if not self.manifest_path.exists():
-            config = yaml.safe_load(FEDERATION_YAML.read_text())
+            config = (
+                copy.deepcopy(dict(self.config))
+                if self.config is not None
+                else yaml.safe_load(FEDERATION_YAML.read_text())
+            )
             chosen = set(self.participants)
             config["participants"] = [
                 {**entry, "base_url": f"http://127.0.0.1:{state['ports'][entry['id']]}"}
@@ -156,9 +187,40 @@ class LocalFederation:
                 public_jwk=public_jwk(keys[p]),
                 log=self.root / "logs" / f"{p}.log",
             )
+            self.replica_nodes[p] = [
+                self._replica(p, i, port, database_url, state["tokens"][p])
+                for i, port in enumerate(replica_ports.get(p, [])[: self.replicas.get(p, 0)], 1)
+            ]
         fd = os.open(state_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(state, fh, indent=2)
+
+    def _replica(
+        self, p: str, i: int, port: int, database_url: str, tokens: dict[str, str]
+    ) -> NodeHandle:
+        """Process ``i`` besides the first of participant ``p``: its own config and port
+        (written each time, so that it always has the first process's tokens)."""
+        config_path = self.root / f"{p}.replica{i}.toml"
+        write_node_config(
+            config_path,
+            participant=p,
+            key_file=f"keys/{p}.key.pem",
+            manifest_file="manifest.json",
+            database_url=database_url,
+            port=port,
+            token_hashes={r: hashlib.sha256(t.encode()).hexdigest() for r, t in tokens.items()},
+            pseudonym_key_file="keys/pseudonym.key",
+            extra=self.config_extra,
+        )
+        return NodeHandle(
+            participant=p,
+            url=f"http://127.0.0.1:{port}",
+            config=config_path,
+            database_url=database_url,
+            tokens=tokens,
+            public_jwk=self.nodes[p].public_jwk,
+            log=self.root / "logs" / f"{p}.replica{i}.log",
+        )
 
     def describe(self) -> dict[str, Any]:
         """What operators need to work against the running federation."""
@@ -181,9 +243,14 @@ class LocalFederation:
 
     # -- processes -------------------------------------------------------------------------
 
-    def start(self, participant: str | None = None) -> None:
+    def _processes(self, participant: str | None) -> Iterator[NodeHandle]:
+        """The processes of ``participant`` (default: of everyone), replicas included."""
         for p in [participant] if participant else list(self.nodes):
-            node = self.nodes[p]
+            yield self.nodes[p]
+            yield from self.replica_nodes.get(p, [])
+
+    def start(self, participant: str | None = None) -> None:
+        for node in self._processes(participant):
             if node.running:
                 continue
             node.log.parent.mkdir(parents=True, exist_ok=True)
@@ -200,22 +267,25 @@ class LocalFederation:
 
     def wait_ready(self, timeout: float = 60.0, participant: str | None = None) -> None:
         deadline = time.monotonic() + timeout
-        for p in [participant] if participant else list(self.nodes):
-            node = self.nodes[p]
+        for node in self._processes(participant):
+            name = node.log.stem  # the participant, or e.g. "mission.replica1"
             while True:
                 if node.process is not None and node.process.poll() is not None:
                     tail = node.log.read_text(errors="replace")[-2000:]
-                    raise RuntimeError(f"node {p} exited with {node.process.returncode}:\n{tail}")
+                    raise RuntimeError(
+                        f"node {name} exited with {node.process.returncode}:\n{tail}"
+                    )
                 with contextlib.suppress(httpx.HTTPError):
                     if httpx.get(f"{node.url}/readyz", timeout=2).status_code == 200:
                         break
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"node {p} not ready after {timeout:.0f}s; see {node.log}")
+                    raise TimeoutError(
+                        f"node {name} not ready after {timeout:.0f}s; see {node.log}"
+                    )
                 time.sleep(0.1)
 
     def stop(self, participant: str | None = None, *, kill: bool = False) -> None:
-        for p in [participant] if participant else list(self.nodes):
-            node = self.nodes[p]
+        for node in self._processes(participant):
             if node.process is None:
                 continue
             if node.process.poll() is None:

@@ -104,7 +104,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     max_batch: int = Field(5000, ge=1, description="Most records or views in one request.")
     run_workers: bool = Field(True, description="Run delivery and catch-up in this process.")
-    log_level: str = "info"
+    log_level: str = Field("info", description="debug, info, warning or error.")
+    access_log: bool = Field(
+        False, description="Log one JSON line per HTTP request (clearinghouse.access, INFO)."
+    )
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
 

@@ -23,6 +23,7 @@ from node.errors import (
     Unauthenticated,
     UnknownKeyId,
 )
+from node.logs import PEER
 from node.settings import TokenSetting
 from node.storage import peers
 from node.storage.db import transaction
@@ -130,6 +131,7 @@ async def _authenticated_peer(request: Request) -> AuthenticatedPeer:
 
     if not await run_in_threadpool(remember):
         raise ReplayedNonce(f"nonce {verified.nonce!r} from {peer!r} was already used")
+    PEER.set(peer)  # from here on, this request's log lines carry the peer
     return AuthenticatedPeer(peer, verified.key_id, body)
 
 

@@ -3,7 +3,11 @@
 Node errors carry their status and code; protocol errors are refusals of
 content (422) unless they are about who signed (401); FastAPI's own validation
 errors name the offending field. The ``type`` of each problem is a URN naming the
-machine-readable code, so clients can branch on it.
+machine-readable code, so clients can branch on it. Each problem carries the
+request's ``request_id`` (see :mod:`node.api.request_id`), in its body and in its
+``X-Request-Id`` header, so that a caller can quote it and an operator find the log
+lines; the header is set here too because unexpected errors are answered outside
+the request-id middleware.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from node.errors import NodeError
+from node.logs import REQUEST_ID
 from protocol.errors import ProtocolError, TrustError
 
 __all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem_response"]
@@ -36,7 +41,11 @@ def problem_response(
         "instance": instance,
         **extra,
     }
-    headers = {"retry-after": "5"} if status == 503 else None
+    headers = {"retry-after": "5"} if status == 503 else {}
+    request_id = REQUEST_ID.get()
+    if request_id is not None:
+        body["request_id"] = request_id
+        headers["x-request-id"] = request_id
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

@@ -9,7 +9,8 @@ holds and broadcasts its results; the demo waits until every view, analysis and
 result has reached every participant, and prints what each node did. Then it
 waits until every node's latest audit checkpoint is cosigned by all its peers, and
 verifies each node's whole audit log from its API against the manifest, as an
-outside auditor would (``clearinghouse audit verify --node``).
+outside auditor would (``clearinghouse audit verify --node``). Each node logs JSON lines,
+one per request included, to ``logs/<participant>.log`` in the federation's folder.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from node.services.audit_bundle import AuditToolError, open_node, verify_log
 from protocol.manifest import parse_manifest
 from protocol.notes import parse_checkpoint, parse_note
 
-__all__ = ["demo", "run_demo"]
+__all__ = ["FEEDS", "Feed", "demo", "feed_items", "run_demo"]
 
 DATA = ROOT / "deploy" / "examples" / "data"
 EVENTS = DATA / "ucdp_ged_syria_2016_2019.csv"
@@ -54,6 +55,8 @@ COLUMNS = (
     "results_issued",
     "results_received",
 )
+#: The demo's nodes log every request (logs/<participant>.log), to show the request ids.
+ACCESS_LOG = "access_log = true"
 #: The staple basket of the WFP prices the demo feeds to UNDP (up to 2019, to match UCDP).
 WFP_STAPLES = frozenset({"Bread (bakery)", "Wheat flour", "Rice", "Lentils", "Sugar", "Oil"})
 
@@ -100,7 +103,8 @@ def _progress() -> Progress:
     )
 
 
-def _items(feed: Feed, limit: int | None) -> list[tuple[int, Any]]:
+def feed_items(feed: Feed, limit: int | None) -> list[tuple[int, Any]]:
+    """The first ``limit`` rows of ``feed`` the demo ingests: (line, record or RowRejected)."""
     items = (
         (line, item)
         for line, item in read_records(feed.path, feed.format, feed.schema)
@@ -120,7 +124,7 @@ def run_demo(
     """Ingest each feed at its body, then wait until every view, analysis and result has
     reached every participant; return the exact counts."""
     feeds = tuple(f for f in feeds if f.participant in federation.nodes)
-    loaded = [(feed, _items(feed, records)) for feed in feeds]
+    loaded = [(feed, feed_items(feed, records)) for feed in feeds]
     started = time.monotonic()
     accepted_total = 0
     with _progress() as progress:
@@ -271,7 +275,7 @@ def demo(
         console = Console(width=120)
     with tempfile.TemporaryDirectory(prefix="clearinghouse-demo-") as tmp:
         root = dir.resolve() if dir else Path(tmp)
-        federation = LocalFederation(root)
+        federation = LocalFederation(root, config_extra=ACCESS_LOG)
         federation.build()
         stderr.print(f"federation in {root}: {', '.join(federation.nodes)}")
         try:

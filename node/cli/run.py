@@ -1,4 +1,4 @@
-"""``clearinghouse run``: serve one node with uvicorn."""
+"""``clearinghouse run``: serve one node with uvicorn, logging JSON lines (:mod:`node.logs`)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,16 @@ import uvicorn
 from pydantic import ValidationError
 
 from node.app import create_app
-from node.cli._common import fail, stderr
+from node.cli._common import fail
 from node.clock import SystemClock
 from node.context import open_node
 from node.errors import NodeError
+from node.logs import configure_logging
 from node.settings import Settings, load_settings
 
 __all__ = ["load_or_fail", "run"]
+
+log = logging.getLogger("clearinghouse.node")
 
 
 def load_or_fail(config: Path | None) -> Settings:
@@ -38,24 +41,24 @@ def run(
         Path | None, typer.Option(help="TOML config file (else CLEARINGHOUSE_* variables).")
     ] = None,
 ) -> None:
-    """Serve one node: check manifest, key and database, then listen."""
+    """Serve one node: check manifest, key and database, then listen. Logs are JSON lines
+    on stderr (uvicorn's too); see README.md, "Observability"."""
     settings = load_or_fail(config)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s",'
-        '"message":"%(message)s"}',
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per peer call is noise
+    try:
+        configure_logging(settings.log_level, settings.participant)
+    except ValueError as exc:
+        fail(f"settings: log_level: {exc}")
     try:  # fail fast, with the setting named, before uvicorn starts
         context = open_node(settings, SystemClock())
     except NodeError as exc:
-        fail(exc.detail)
-    stderr.print(f"{settings.participant}: listening on http://{settings.host}:{settings.port}")
+        log.critical("cannot start: %s", exc.detail)
+        raise typer.Exit(2) from None
     uvicorn.run(
         create_app(settings, context=context),
         host=settings.host,
         port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
+        log_config=None,  # keep configure_logging's handler: uvicorn's lines are JSON too
+        log_level=settings.log_level.lower(),
+        access_log=False,  # RequestIdMiddleware writes the access log (settings.access_log)
         timeout_graceful_shutdown=10,
     )

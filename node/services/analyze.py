@@ -35,7 +35,7 @@ from protocol.packet import IssuedPacket, issue_packet
 from protocol.results import RESULT_SCHEMA, result_record
 from protocol.schemas import get_schema
 
-__all__ = ["ANALYSIS_LOCK_ID", "analyse_batch", "run_analysis"]
+__all__ = ["ANALYSIS_LOCK_ID", "analyse_batch", "reload_state", "run_analysis"]
 
 log = logging.getLogger("clearinghouse.analyze")
 BATCH = 200
@@ -109,7 +109,8 @@ def _analyse_batch(ctx: NodeContext, limit: int) -> int:
                 findings = analyzer.analyze(_view(packet), state)
         except Exception as exc:  # recorded; one bad packet never stops the analysis
             error = f"{type(exc).__name__}: {exc}"
-            log.warning("%s failed on packet %s: %s", analyzer.id, packet.jti, error)
+            # the message stays in the analysis record: it may quote the packet's values
+            log.warning("%s failed on packet %s: %s", analyzer.id, packet.jti, type(exc).__name__)
         run = {
             "packet_id": packet.id,
             "analyzer_id": analyzer.id,
@@ -188,6 +189,14 @@ def _analyse_batch(ctx: NodeContext, limit: int) -> int:
     return len(batch)
 
 
+def reload_state(ctx: NodeContext) -> None:
+    """Load the analyzer's state afresh from the database (as committed)."""
+    if ctx.analyzer is None:
+        return
+    with ctx.analysis_lock, transaction(ctx.engine) as session:
+        ctx.analyzer_state = State(analysis.load_state(session, ctx.analyzer.id))
+
+
 def _try_analysis_lock(ctx: NodeContext) -> Any:
     """A connection holding the session-level analysis lock, or None if another has it."""
     connection = ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
@@ -214,6 +223,8 @@ async def run_analysis(ctx: NodeContext) -> None:
     if ctx.analyzer is None:
         return
     lock = await _hold_analysis_lock(ctx) if is_postgres(ctx.engine) else None
+    if lock is not None:  # another replica may have analysed since this one started
+        await asyncio.to_thread(reload_state, ctx)
     wake = ctx.analysis_signal.subscribe()
     poll = ctx.settings.delivery.poll_interval_s
     try:

@@ -14,6 +14,7 @@ import logging
 import time
 
 from node.context import NodeContext
+from node.logs import REQUEST_ID, new_request_id
 from node.services.receive import receive_views
 from node.storage import peers
 from node.storage.db import transaction
@@ -65,12 +66,13 @@ async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) ->
             # The peer is pushing to us: its feed would only repeat what arrives anyway.
             await asyncio.sleep(interval)
             continue
+        REQUEST_ID.set(new_request_id())  # sent with this round's calls, on its log lines
         try:
             pulled = await catch_up(ctx, client, peer)
             if pulled:
                 log.info("caught up %d view(s) from %s", pulled, peer.id)
         except (PeerUnavailable, PeerRejectedRequest) as exc:
-            log.info("catch-up from %s not possible now: %s", peer.id, exc.detail)
+            log.info("catch-up from %s not possible now: %s", peer.id, exc.log_detail)
         except asyncio.CancelledError:
             raise
         except Exception:

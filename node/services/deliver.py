@@ -18,6 +18,7 @@ import uuid
 from datetime import timedelta
 
 from node.context import NodeContext
+from node.logs import REQUEST_ID, new_request_id
 from node.services import acts
 from node.storage import auditlog, outbox
 from node.storage.db import transaction
@@ -92,7 +93,7 @@ async def deliver_round(
         )
         error = exc.detail
         ctx.metrics.delivery_failures.labels(peer=peer.id, kind=kind).inc()
-        log.warning("delivery to %s failed (%s); retry in %.1fs", peer.id, error, delay)
+        log.warning("delivery to %s failed (%s); retry in %.1fs", peer.id, exc.log_detail, delay)
 
         def back_off() -> None:
             with transaction(ctx.engine) as session:
@@ -178,6 +179,7 @@ async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) ->
     poll = ctx.settings.delivery.poll_interval_s
     while True:
         wake.clear()
+        REQUEST_ID.set(new_request_id())  # sent with this round's call, on its log lines
         try:
             claimed = await deliver_round(ctx, client, peer, owner=owner)
         except asyncio.CancelledError:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from node.context import NodeContext
+from node.logs import REQUEST_ID, new_request_id
 from node.services import acts
 from node.storage import auditlog
 from node.storage.db import transaction
@@ -226,20 +227,21 @@ async def compare_with_witnesses(
         except Inconsistent as problem:
             await asyncio.to_thread(raise_alert, ctx, origin.id, problem)
         except (PeerUnavailable, PeerRejectedRequest) as exc:
-            log.info("no consistency proof from %s now: %s", origin.id, exc.detail)
+            log.info("no consistency proof from %s now: %s", origin.id, exc.log_detail)
 
 
 async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) -> None:
     interval = ctx.settings.audit.witness_interval_s
     gossip, compared = ctx.settings.audit.gossip_interval_s, float("-inf")
     while True:
+        REQUEST_ID.set(new_request_id())  # sent with this round's calls, on its log lines
         try:
             await witness_round(ctx, client, peer)
             if time.monotonic() - compared >= gossip:
                 compared = time.monotonic()
                 await compare_with_witnesses(ctx, client, peer)
         except (PeerUnavailable, PeerRejectedRequest) as exc:
-            log.info("witnessing %s not possible now: %s", peer.id, exc.detail)
+            log.info("witnessing %s not possible now: %s", peer.id, exc.log_detail)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -381,12 +381,19 @@ def witnessed(session: Session, peer: str) -> WitnessedLog | None:
 def set_witnessed(
     session: Session, *, peer: str, size: int, root: bytes, note: str, now: datetime
 ) -> None:
-    row = session.get(WitnessedLog, peer)
-    if row is None:
-        session.add(WitnessedLog(peer=peer, size=size, root=root, note=note, updated_at=now))
-    else:
-        row.size, row.root, row.note, row.updated_at = size, root, note, now
-        session.add(row)
+    """Record ``peer``'s checkpoint ``size`` as the latest one cosigned, unless a larger one
+    is recorded already: one upsert, so replicas witnessing the same peer at once neither
+    collide on the first row nor move it back."""
+    statement: Any = _insert(session, WitnessedLog)
+    statement = statement.values(peer=peer, size=size, root=root, note=note, updated_at=now)
+    new = statement.excluded
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["peer"],
+            set_={column: new[column] for column in ("size", "root", "note", "updated_at")},
+            where=WitnessedLog.size < new.size,  # type: ignore[arg-type]
+        )
+    )
 
 
 def add_alert(

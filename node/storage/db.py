@@ -2,7 +2,8 @@
 
 ``postgresql://`` and ``postgres://`` URLs are normalised to the psycopg 3
 driver. SQLite connections get WAL, a busy timeout and foreign keys; they are
-meant for one node process (several replicas need PostgreSQL).
+meant for one node process (several replicas need PostgreSQL). Errors never
+quote SQL parameters (``hide_parameters``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ def is_postgres(engine: Engine) -> bool:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url``. SQL parameters are left out of its errors (and logging):
+    they hold packet text and record values, which must never reach a log."""
     url = normalise_database_url(url)
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs

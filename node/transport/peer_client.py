@@ -7,11 +7,18 @@ retries without knowing HTTP:
   with the peer's ``Retry-After`` when it gave one;
 * :class:`PeerRejectedRequest`: the peer refused the request itself (4xx with a
   problem document); retrying the same request unchanged will not help soon.
+
+Both have a ``log_detail`` that is safe to log: the peer's own problem text is left
+out of it (a peer may echo what it was sent). Every call carries an
+``X-Request-Id`` (the current request's, else a fresh one), which the peer logs; it
+is not covered by the signature, which covers only ``@method``, ``@target-uri`` and
+``content-digest``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -22,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from node.clock import Clock
 from node.errors import PeerFailed
+from node.logs import REQUEST_ID, new_request_id
 from node.transport.httpsig import sign_request
 
 __all__ = ["FeedPage", "PeerClient", "PeerRejectedRequest", "PeerUnavailable"]
@@ -35,14 +43,32 @@ class PeerUnavailable(PeerFailed):
         self.kind = kind
         self.retry_after = retry_after
 
+    @property
+    def log_detail(self) -> str:
+        """The detail, which holds no text of the peer's: safe to log."""
+        return self.detail
+
+
+_PROBLEM_CODE = re.compile(r"urn:clearinghouse:problem:([a-z0-9-]{1,64})")
+
 
 class PeerRejectedRequest(PeerFailed):
     code = "peer-rejected-request"
 
-    def __init__(self, detail: str, *, status: int, problem: dict[str, Any]) -> None:
+    def __init__(
+        self, detail: str, *, status: int, problem: dict[str, Any], request: str = ""
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.problem = problem
+        self.request = request
+
+    @property
+    def log_detail(self) -> str:
+        """The request, the status and the problem's code, without the peer's title and
+        detail (free text that may echo what was sent): safe to log."""
+        found = _PROBLEM_CODE.fullmatch(str(self.problem.get("type", "")))
+        return f"{self.request}: HTTP {self.status} {found.group(1) if found else '(no code)'}"
 
 
 @dataclass(frozen=True)
@@ -78,7 +104,10 @@ class PeerClient:
         self._clock = clock
 
     async def _send(self, method: str, url: str, body: bytes | None = None) -> Any:
-        headers = {"accept": "application/json"}
+        headers = {
+            "accept": "application/json",
+            "x-request-id": REQUEST_ID.get() or new_request_id(),
+        }
         if body is not None:
             headers["content-type"] = "application/json"
         request = self._http.build_request(method, url, content=body or b"", headers=headers)
@@ -111,6 +140,7 @@ class PeerClient:
                 f"{problem.get('detail', '')}",
                 status=status,
                 problem=problem,
+                request=f"{method} {url}",
             )
         return document
 

@@ -3,39 +3,25 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-EXE = shutil.which("clearinghouse", path=str(Path(sys.executable).parent)) or "clearinghouse"
+from tests.integration._demo import DEMO_RECORDS, DemoRun, run_demo
 
 
-def run_demo(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARINGHOUSE_")}
-    return subprocess.run(
-        [EXE, "demo", *args], capture_output=True, text=True, env=env, timeout=600
-    )
-
-
-def test_demo_runs_a_whole_federation_and_counts_exactly(tmp_path: Path) -> None:
-    summary_file = tmp_path / "summary.json"
-    result = run_demo(
-        "--records", "120", "--summary", str(summary_file), "--dir", str(tmp_path / "fed")
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads(summary_file.read_text())
+def test_demo_runs_a_whole_federation_and_counts_exactly(demo_run: DemoRun) -> None:
+    n_records = DEMO_RECORDS
+    summary, result = demo_run.summary, demo_run.result
     nodes = summary["nodes"]
     assert set(nodes) == {"mission", "unodc", "dpa", "undp", "sanctions"}
     assert summary["feeds"] == {
-        "UCDP events at mission": 120,
-        "UNODC seizures at unodc": 120,
-        "WFP prices at undp": 120,
+        "UCDP events at mission": n_records,
+        "UNODC seizures at unodc": n_records,
+        "WFP prices at undp": n_records,
     }
     for p, n in nodes.items():
         assert (
-            n["issued"] == (120 if p in ("mission", "unodc", "undp") else 0) + n["results_issued"]
+            n["issued"]
+            == (n_records if p in ("mission", "unodc", "undp") else 0) + n["results_issued"]
         )
         assert n["received"] == n["accepted"] + n["duplicates"]
     # Every result reached every other participant.
@@ -48,7 +34,7 @@ def test_demo_runs_a_whole_federation_and_counts_exactly(tmp_path: Path) -> None
     assert summary["elapsed_s"] > 0
     assert "mission" in result.stdout and "Top five hotspots" in result.stdout
     assert summary["top_hotspots"] and summary["situation_url"].endswith("/ui/situation")
-    described = json.loads((tmp_path / "fed" / "federation.json").read_text())
+    described = json.loads((demo_run.root / "federation.json").read_text())
     mission = described["participants"]["mission"]
     assert mission["url"].startswith("http://127.0.0.1:") and mission["admin_token"]
     assert mission["public_jwk"]["kty"] == "OKP"
@@ -56,6 +42,6 @@ def test_demo_runs_a_whole_federation_and_counts_exactly(tmp_path: Path) -> None
 
     # Started again on the same folder, it reuses keys and manifest.
     manifest_before = Path(described["manifest"]).read_bytes()
-    again = run_demo("--records", "10", "--dir", str(tmp_path / "fed"))
+    again = run_demo("--records", "10", "--dir", str(demo_run.root))
     assert again.returncode == 0, again.stderr[-3000:]
     assert Path(described["manifest"]).read_bytes() == manifest_before

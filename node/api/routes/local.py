@@ -8,14 +8,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from analyzers.state import State
 from node.api.deps import ContextDep, read_body, require_role
 from node.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable
 from node.services.acts import token_actor
 from node.services.ingest import ingest_records
 from node.services.stats import node_stats
 from node.settings import TokenSetting
-from node.storage import packets
-from node.storage.db import transaction
+from node.storage import analysis, packets
+from node.storage.db import is_postgres, transaction
 from protocol.encoding import parse_json
 from protocol.errors import EncodingError
 from protocol.packet import HANDLING_CODES
@@ -140,8 +141,13 @@ async def get_analyzer(ctx: ContextDep, _: Analyst) -> dict[str, Any]:
     def read() -> dict[str, Any]:
         if ctx.analyzer is None or ctx.analyzer_state is None:
             raise NotFound(f"{ctx.participant} declares no analyzer")
-        with ctx.analysis_lock:
-            summary = ctx.analyzer.summary(ctx.analyzer_state)
+        if is_postgres(ctx.engine):  # replicas: only one analyses; read what it committed
+            with transaction(ctx.engine) as session:
+                state = State(analysis.load_state(session, ctx.analyzer.id))
+            summary = ctx.analyzer.summary(state)
+        else:
+            with ctx.analysis_lock:
+                summary = ctx.analyzer.summary(ctx.analyzer_state)
         declaration = ctx.analyzer_declaration
         return {
             "analyzer": ctx.analyzer.id,
