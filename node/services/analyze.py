@@ -201,7 +201,12 @@ def _try_analysis_lock(ctx: NodeContext) -> Any:
     """A connection holding the session-level analysis lock, or None if another has it."""
     connection = ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     got = connection.execute(
-        text("SELECT pg_try_advisory_lock(:key)"), {"key": ANALYSIS_LOCK_ID}
+        # Advisory locks span the whole database: the key names this participant's schema,
+        # so that participants sharing a database (in schemas) each elect their analyst.
+        text(
+            "SELECT pg_try_advisory_lock(:key # hashtext(current_schema() || '/' || :who)::bigint)"
+        ),
+        {"key": ANALYSIS_LOCK_ID, "who": ctx.participant},
     ).scalar()
     if got:
         return connection
