@@ -61,8 +61,17 @@ def get(node: NodeHandle, path: str, **headers: str) -> httpx.Response:
     return httpx.get(node.url + path, headers=headers, timeout=30)
 
 
-def access_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [line for line in lines if line["logger"] == "clearinghouse.access"]
+def access_lines(
+    lines: list[dict[str, Any]], request_id: str | None = None
+) -> list[dict[str, Any]]:
+    """The access lines (of one request): a line is written after its response is sent, so
+    the previous test's line may land in this test's capture."""
+    return [
+        line
+        for line in lines
+        if line["logger"] == "clearinghouse.access"
+        and (request_id is None or line.get("request_id") == request_id)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -89,7 +98,7 @@ def test_a_well_formed_id_is_kept_returned_and_logged(dpa: NodeHandle, log_lines
     response = get(dpa, "/healthz?probe=1", **{"X-Request-Id": "lb-7f3a.2_x"})
     assert response.status_code == 200
     assert response.headers["x-request-id"] == "lb-7f3a.2_x"
-    [line] = access_lines(log_lines())
+    [line] = access_lines(log_lines(), "lb-7f3a.2_x")
     assert line["request_id"] == "lb-7f3a.2_x" and line["participant"] == "testnode"
     assert (line["method"], line["path"], line["status"]) == ("GET", "/healthz", 200)
     assert line["message"] == "GET /healthz 200" and line["duration_ms"] >= 0
@@ -127,7 +136,7 @@ def test_an_unexpected_error_is_answered_and_logged_with_the_id(
     [error] = [line for line in lines if line["logger"] == "clearinghouse.api"]
     assert error["request_id"] == "boom-1" and error["message"] == "unexpected error on GET /boom"
     assert "RuntimeError: an unexpected failure" in error["exception"]
-    [access] = access_lines(lines)
+    [access] = access_lines(lines, "boom-1")
     assert (access["request_id"], access["status"]) == ("boom-1", 500)
 
 
@@ -141,7 +150,7 @@ def test_a_peers_request_is_logged_with_the_peer(
     with httpx.Client(timeout=30) as client:
         response = client.send(request)
     assert response.status_code == 200, response.text
-    [line] = access_lines(log_lines())
+    [line] = access_lines(log_lines(), "from-mission")
     assert (line["peer"], line["request_id"], line["path"]) == (
         "mission",
         "from-mission",
@@ -154,7 +163,7 @@ def test_the_access_log_is_off_by_default(fed: LocalFederation, log_lines: LogLi
     with serve_in_thread(_app(node), int(node.url.rsplit(":", 1)[1])):
         response = get(node, "/healthz")
     assert FRESH.fullmatch(response.headers["x-request-id"])
-    assert access_lines(log_lines()) == []
+    assert access_lines(log_lines(), response.headers["x-request-id"]) == []
 
 
 # -- outbound calls ----------------------------------------------------------------------------
