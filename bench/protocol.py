@@ -13,18 +13,15 @@ Measured side by side in one process, on one core:
 
 Each figure is printed with its ratio to the yardstick; ``--out FILE`` writes JSON.
 
-    python -m bench.protocol [--records N] [--out FILE]
+    python -m bench protocol [--records N] [--quick] [--no-reference] [--out FILE]
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import itertools
-import json
 import os
 import platform
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +29,9 @@ from typing import Any
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bench._report import Row, figures, log, write_json
 from bench._timing import rate
+from bench.crypto import yardstick
 from node.importers.ucdp import read_events
 from protocol.keys import public_jwk
 from protocol.manifest import build_manifest, sign_manifest
@@ -42,24 +41,6 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "deploy" / "examples" / "data" / "ucdp_ged_syria_2016_2019.csv"
 CONFIG = ROOT / "deploy" / "examples" / "federation.yaml"
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-def yardstick(message_size: int) -> dict[str, float]:
-    key = Ed25519PrivateKey.generate()
-    public = key.public_key()
-    message = os.urandom(message_size)
-    signature = key.sign(message)
-    n = 3000
-    kib = os.urandom(1024)
-    return {
-        "ed25519_sign_per_s": rate(lambda: [key.sign(message) for _ in range(n)], n),
-        "ed25519_verify_per_s": rate(
-            lambda: [public.verify(signature, message) for _ in range(n)], n
-        ),
-        "sha256_1kib_per_s": rate(
-            lambda: [hashlib.sha256(kib).digest() for _ in range(n * 10)], n * 10
-        ),
-    }
 
 
 def demo_federation() -> tuple[Any, dict[str, Ed25519PrivateKey]]:
@@ -154,17 +135,22 @@ def reference(records: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--records", type=int, default=2000, help="real UCDP events to use")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench protocol",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--records", type=int, help="real UCDP events to use (2,000)")
+    parser.add_argument("--quick", action="store_true", help="300 events")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--no-reference", action="store_true", help="skip the sd-jwt peer")
     args = parser.parse_args(argv)
+    count = args.records or (300 if args.quick else 2000)
 
-    records = list(itertools.islice(read_events(EVENTS), args.records))
-    print(
-        f"protocol benchmark: {len(records)} real UCDP GED events, one core, "
-        f"{platform.python_implementation()} {platform.python_version()}",
-        file=sys.stderr,
+    records = list(itertools.islice(read_events(EVENTS), count))
+    log(
+        f"protocol: {len(records)} real UCDP GED events, one core, "
+        f"{platform.python_implementation()} {platform.python_version()}"
     )
     ours, signing_input = clearinghouse(records)
     stick = yardstick(signing_input)
@@ -185,47 +171,44 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         out["ratios"]["verify_full_vs_reference"] = (
             ours["verify_full_per_s"] / ref["verify_full_per_s"]
         )
+    _print(out)
+    write_json(args.out, out)
+    return out
 
-    rows = [
-        ("Ed25519 sign (yardstick)", stick["ed25519_sign_per_s"], ""),
-        ("Ed25519 verify (yardstick)", stick["ed25519_verify_per_s"], ""),
-        ("SHA-256 of 1 KiB (yardstick)", stick["sha256_1kib_per_s"], ""),
-        ("packets issued", ours["issue_per_s"], f"{out['ratios']['issue_vs_sign']:.3f} x sign"),
-        ("views made", ours["view_per_s"], ""),
-        (
-            "views verified (with policy)",
-            ours["verify_view_per_s"],
-            f"{out['ratios']['verify_view_vs_verify']:.3f} x verify",
-        ),
-        (
-            "full packets verified",
-            ours["verify_full_per_s"],
-            f"{out['ratios']['verify_full_vs_verify']:.3f} x verify",
-        ),
-    ]
+
+def _print(out: dict[str, Any]) -> None:
+    stick, ours, ratios = out["yardstick"], out["clearinghouse"], out["ratios"]
+    sign = f"Ed25519 sign {stick['ed25519_sign_per_s']:,.0f}/s"
+    verify = f"Ed25519 verify {stick['ed25519_verify_per_s']:,.0f}/s"
+    rows: list[Row | None] = [
+        ("packets issued", f"{ours['issue_per_s']:,.0f}/s", sign,
+         f"{ratios['issue_vs_sign']:.3f}"),
+        ("views made (no signature)", f"{ours['view_per_s']:,.0f}/s",
+         f"SHA-256 1 KiB {stick['sha256_1kib_per_s']:,.0f}/s",
+         f"{ours['view_per_s'] / stick['sha256_1kib_per_s']:.4f}"),
+        ("views verified (with policy)", f"{ours['verify_view_per_s']:,.0f}/s", verify,
+         f"{ratios['verify_view_vs_verify']:.3f}"),
+        ("full packets verified", f"{ours['verify_full_per_s']:,.0f}/s", verify,
+         f"{ratios['verify_full_vs_verify']:.3f}"),
+    ]  # fmt: skip
     if "sd_jwt_reference" in out:
         ref = out["sd_jwt_reference"]
         rows += [
-            (
-                "sd-jwt reference: issued",
-                ref["issue_per_s"],
-                f"ours {out['ratios']['issue_vs_reference']:.2f} x",
-            ),
-            (
-                "sd-jwt reference: verified",
-                ref["verify_full_per_s"],
-                f"ours {out['ratios']['verify_full_vs_reference']:.2f} x",
-            ),
-        ]
-    print(f"{'':34}{'per second':>14}  ratio")
-    for label, value, ratio in rows:
-        print(f"{label:34}{value:14,.0f}  {ratio}")
-    print(f"{'disclosures per packet':34}{ours['disclosures_per_packet']:14.1f}")
-    sizes = f"{ours['packet_bytes']:14,.0f}  / {ours['view_bytes']:,.0f}"
-    print(f"{'bytes per packet / per view':34}{sizes}")
-    if args.out:
-        args.out.write_text(json.dumps(out, indent=2) + "\n")
-    return out
+            None,
+            ("packets issued", f"{ours['issue_per_s']:,.0f}/s",
+             f"sd-jwt reference {ref['issue_per_s']:,.0f}/s",
+             f"{ratios['issue_vs_reference']:.2f}"),
+            ("full packets verified", f"{ours['verify_full_per_s']:,.0f}/s",
+             f"sd-jwt reference {ref['verify_full_per_s']:,.0f}/s",
+             f"{ratios['verify_full_vs_reference']:.2f}"),
+        ]  # fmt: skip
+    rows += [
+        None,
+        ("disclosures per packet", f"{ours['disclosures_per_packet']:.1f}", "", ""),
+        ("bytes per packet / per view",
+         f"{ours['packet_bytes']:,.0f} / {ours['view_bytes']:,.0f}", "", ""),
+    ]  # fmt: skip
+    figures(f"protocol, {out['records']:,} real UCDP events, one core", rows)
 
 
 if __name__ == "__main__":
