@@ -25,6 +25,7 @@ from protocol.packet import issue_packet, recipient_view, verify_view
 __all__ = ["OfflineRun", "offline_manifest", "view_of"]
 
 OFFLINE_PSEUDONYM_KEY = hashlib.sha256(b"clearinghouse offline analysis").digest()
+OFFLINE_PSEUDONYM_EPOCH = "offline"
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -91,6 +92,7 @@ class OfflineRun:
             kid=public_jwk(self.keys[self.issuer])["kid"],
             now=now,
             pseudonym_key=OFFLINE_PSEUDONYM_KEY,
+            pseudonym_epoch=OFFLINE_PSEUDONYM_EPOCH,
         )
         if self.issuer == self.participant:
             raw = packet.sd_jwt

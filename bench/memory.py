@@ -79,7 +79,8 @@ def templates(
     kid = public_jwk(key)["kid"]
     for record in records:
         packet = issue_packet(record, schema=CONFLICT, issuer=NODE, key=key, kid=kid, now=now,
-                              pseudonym_key=pseudonym_key)  # fmt: skip
+                              pseudonym_key=pseudonym_key.key,
+                              pseudonym_epoch=pseudonym_key.epoch)  # fmt: skip
         own.append({"issuer": NODE, "kid": kid, "schema_id": CONFLICT,
                     "hc": packet.hc, "hcr": packet.hcr, "origin": "local", "raw": packet.sd_jwt,
                     "claims": dict(packet.claims), "ref": packet.ref,

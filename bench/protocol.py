@@ -71,6 +71,7 @@ def clearinghouse(records: list[dict[str, Any]]) -> tuple[dict[str, float], int]
                 kid=kid,
                 now=NOW,
                 pseudonym_key=pseudonym_key,
+                pseudonym_epoch="bench",
             ).sd_jwt
             for r in records
         ]

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from node.api.problems import install_problem_handlers
 from node.api.request_id import RequestIdMiddleware
-from node.api.routes import audit, local, meta, packets, situation, ui
+from node.api.routes import audit, local, meta, packets, situation, trust, ui
 from node.clock import Clock, SystemClock
 from node.context import NodeContext, open_node
 from node.services.analyze import run_analysis
@@ -25,6 +25,7 @@ from node.services.catchup import run_catchup
 from node.services.checkpoints import run_checkpointer
 from node.services.deliver import run_delivery
 from node.services.housekeeping import run_housekeeping
+from node.services.manifests import run_manifest_sync
 from node.services.witness import run_witness
 from node.settings import Settings
 from node.transport.peer_client import PeerClient
@@ -52,7 +53,7 @@ def create_app(
         app.state.node = ctx
         timeout = httpx.Timeout(settings.delivery.request_timeout_s, connect=5.0)
         async with httpx.AsyncClient(timeout=timeout, transport=transport) as http:
-            client = PeerClient(http, key=ctx.key, kid=ctx.kid, clock=node_clock)
+            client = PeerClient(http, clock=node_clock, signer=ctx.signing_pair)
             tasks = []
             if settings.run_workers:
                 tasks = [
@@ -62,6 +63,7 @@ def create_app(
                     asyncio.create_task(run_housekeeping(ctx), name="housekeeping"),
                     asyncio.create_task(run_checkpointer(ctx), name="checkpointer"),
                     asyncio.create_task(run_witness(ctx, client), name="witness"),
+                    asyncio.create_task(run_manifest_sync(ctx, client), name="manifest-sync"),
                 ]
             log.info(
                 "node %s ready: manifest serial %d, %d peers",
@@ -92,5 +94,6 @@ def create_app(
     app.include_router(meta.router)
     app.include_router(situation.router)
     app.include_router(audit.router)
+    app.include_router(trust.router)
     app.include_router(ui.router)
     return app

@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, text
@@ -21,23 +22,21 @@ from analyzers.registry import AnalyzerNotFound, code_digest, load
 from analyzers.state import State
 from node.clock import Clock
 from node.errors import ServiceUnavailable
-from node.keyfiles import passphrase_from_env, read_private_key, read_pseudonym_key
+from node.keyfiles import passphrase_from_env, read_pseudonym_key
+from node.keyring import SigningKey, load_keys, select_signing_key
 from node.metrics import NodeMetrics
 from node.settings import Settings, TokenSetting
 from node.storage import analysis, outbox
 from node.storage.db import make_engine, transaction
 from node.storage.migrate import upgrade
+from protocol.authorisation import Authorisation
 from protocol.errors import ProtocolError
-from protocol.keys import public_jwk
-from protocol.manifest import (
-    AnalyzerDeclaration,
-    Manifest,
-    Participant,
-    parse_manifest,
-    verify_manifest,
-)
+from protocol.manifest import AnalyzerDeclaration, Manifest, Participant, signing_key
+from protocol.pseudonyms import PseudonymKey
 
 __all__ = ["NodeContext", "load_declared_analyzer", "open_node"]
+
+log = logging.getLogger("clearinghouse.node")
 
 
 class Waker:
@@ -68,9 +67,9 @@ class NodeContext:
     clock: Clock
     engine: Engine
     manifest: Manifest
-    key: Ed25519PrivateKey
-    kid: str
-    pseudonym_key: bytes | None
+    #: the key this node signs with now, and every private key it holds (by kid)
+    signing: SigningKey
+    pseudonym_key: PseudonymKey | None
     metrics: NodeMetrics
     #: wakes the delivery workers when views are queued (from any thread)
     outbox_signal: Waker = field(default_factory=lambda: Waker())
@@ -84,6 +83,29 @@ class NodeContext:
     analysis_signal: Waker = field(default_factory=lambda: Waker())
     #: held while the analyzer's state is read or changed (worker thread vs API threads)
     analysis_lock: threading.Lock = field(default_factory=threading.Lock)
+    private_keys: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
+    #: when the manifest in force was accepted (views queued before may need narrowing)
+    manifest_since: datetime | None = None
+    #: wakes the per-peer workers and the manifest spreader when the manifest changes
+    manifest_signal: Waker = field(default_factory=lambda: Waker())
+    #: held while the manifest or the signing key is switched
+    trust_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: the oversight authorisations in force that this node took on (as originator)
+    authorisations: tuple[Authorisation, ...] = ()
+
+    @property
+    def key(self) -> Ed25519PrivateKey:
+        """The signing key now; read :attr:`signing` once where key and kid go together."""
+        return self.signing.key
+
+    @property
+    def kid(self) -> str:
+        return self.signing.kid
+
+    def signing_pair(self) -> tuple[Ed25519PrivateKey, str]:
+        """Key and kid of one moment (a rotation between two reads cannot split them)."""
+        signing = self.signing
+        return signing.key, signing.kid
 
     def wants_analysis(self, schema: str) -> bool:
         """Whether this node's analyzer takes packets of ``schema`` (results never, unless
@@ -127,11 +149,13 @@ class NodeContext:
         except Exception as exc:  # any driver error means: not ready
             raise ServiceUnavailable(f"database unreachable: {type(exc).__name__}") from exc
         try:
-            verify_manifest(self.manifest, now=self.clock.now())
+            self.manifest.participant(self.participant)
         except ProtocolError as exc:
-            raise ServiceUnavailable(f"manifest no longer valid: {exc}") from exc
-        if self.kid not in {k.kid for k in self.me.keys}:
-            raise ServiceUnavailable("signing key is not in the manifest")
+            raise ServiceUnavailable(f"manifest serial {self.manifest.serial}: {exc}") from exc
+        try:
+            signing_key(self.manifest, self.participant, self.kid, self.clock.now())
+        except ProtocolError as exc:
+            raise ServiceUnavailable(f"this node may not sign now: {exc}") from exc
 
     def outbox_depth(self) -> dict[str, int]:
         with transaction(self.engine) as session:
@@ -140,30 +164,31 @@ class NodeContext:
 
 def open_node(settings: Settings, clock: Clock) -> NodeContext:
     """Load and check everything a node needs; raise with a message naming the setting."""
+    from node.services.authorisations import refresh_active  # services build on context
+    from node.services.manifests import startup_manifest
+    from node.services.trust_events import record_trust_state
+
     try:
-        manifest = verify_manifest(
-            parse_manifest(settings.manifest_file.read_bytes()), now=clock.now()
-        )
+        document = settings.manifest_file.read_bytes()
     except OSError as exc:
         raise ServiceUnavailable(f"manifest_file {settings.manifest_file}: {exc.strerror}") from exc
-    except ProtocolError as exc:
-        raise ServiceUnavailable(f"manifest_file {settings.manifest_file}: {exc}") from exc
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    now = clock.now()
+    manifest, since = startup_manifest(engine, document, now)
     try:
         me = manifest.participant(settings.participant)
-        key = read_private_key(settings.key_file, passphrase_from_env())
+        private_keys, problems = load_keys(
+            settings.key_file, settings.participant, passphrase_from_env()
+        )
+        signing = select_signing_key(manifest, settings.participant, private_keys, now)
         pseudonym_key = (
             read_pseudonym_key(settings.pseudonym_key_file) if settings.pseudonym_key_file else None
         )
     except ProtocolError as exc:
         raise ServiceUnavailable(f"participant/key_file/pseudonym_key_file: {exc}") from exc
-    kid = public_jwk(key)["kid"]
-    if kid not in {k.kid for k in me.keys}:
-        raise ServiceUnavailable(
-            f"key_file {settings.key_file} holds key {kid}, which the manifest does not list "
-            f"for {settings.participant!r}"
-        )
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    for problem in problems:
+        log.warning("key file skipped: %s", problem)
     analyzer, state = None, None
     if me.analyzer is not None:
         analyzer = load_declared_analyzer(me.analyzer)
@@ -174,17 +199,18 @@ def open_node(settings: Settings, clock: Clock) -> NodeContext:
         clock=clock,
         engine=engine,
         manifest=manifest,
-        key=key,
-        kid=kid,
+        signing=signing,
         pseudonym_key=pseudonym_key,
         metrics=NodeMetrics(lambda: context.outbox_depth()),
         analyzer=analyzer,
         analyzer_declaration=me.analyzer,
         analyzer_state=state,
+        private_keys=private_keys,
+        manifest_since=since,
     )
-    from node.services.trust_events import record_trust_state  # services build on context
-
+    context.metrics.manifest_serial.set(manifest.serial)
     record_trust_state(context)
+    refresh_active(context)
     return context
 
 

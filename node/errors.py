@@ -14,6 +14,7 @@ peer's failure never becomes our 500: it is a :class:`PeerFailed` (502).
     │   ├── ReplayedNonce           a nonce seen before
     │   └── DigestMismatch          the body does not match Content-Digest
     ├── Forbidden              403  authenticated, but the role does not allow this
+    │   └── HandlingForbidden  403  the packet's handling code forbids it (H2: no relay)
     ├── NotFound               404
     ├── PayloadTooLarge        413
     ├── Unprocessable          422  well-formed but refused (schema, policy, ...)
@@ -29,6 +30,7 @@ __all__ = [
     "BadRequest",
     "DigestMismatch",
     "Forbidden",
+    "HandlingForbidden",
     "NodeError",
     "NotFound",
     "PayloadTooLarge",
@@ -89,6 +91,10 @@ class DigestMismatch(Unauthenticated):
 
 class Forbidden(NodeError):
     status, code, title = 403, "forbidden", "Forbidden"
+
+
+class HandlingForbidden(Forbidden):
+    code = "handling-violation"
 
 
 class NotFound(NodeError):

@@ -4,6 +4,11 @@ The protocol package turns keys into bytes and back; this module is the only one
 that reads and writes them as files. A private key may be encrypted with a
 passphrase read from the environment variable named by the caller (by default
 ``CLEARINGHOUSE_KEY_PASSPHRASE``), never from a command-line argument.
+
+A pseudonymisation key file is one line ``EPOCH KEY``: the epoch's name, a space,
+the key in base64url (:mod:`protocol.pseudonyms`). A file holding the key alone
+(written before epochs) is read with the epoch name derived from the key, so an
+existing deployment keeps one stable epoch until it makes a new key.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from protocol.encoding import b64url_decode, b64url_encode
-from protocol.errors import EncodingError, KeyUnusable
+from protocol.errors import EncodingError, KeyUnusable, ProtocolError
 from protocol.keys import load_private_key, private_key_to_pem, public_jwk, public_key_from_jwk
+from protocol.pseudonyms import PseudonymKey, derived_epoch
 
 __all__ = [
     "PASSPHRASE_ENV",
@@ -86,22 +92,45 @@ def read_jwk(path: Path) -> dict[str, Any]:
     return jwk
 
 
-def write_pseudonym_key(path: Path) -> None:
-    """A new random pseudonymisation key, stored as one line of base64url."""
-    write_secret(path, (b64url_encode(secrets.token_bytes(PSEUDONYM_KEY_BYTES)) + "\n").encode())
+def write_pseudonym_key(path: Path, epoch: str | None = None) -> PseudonymKey:
+    """A new random pseudonymisation key for ``epoch``, stored as one line ``EPOCH KEY``.
+
+    With no ``epoch``, the name is derived from the key (as for a file without
+    one). Raises :class:`ProtocolError` for a malformed epoch name; refuses to
+    overwrite ``path`` (:class:`FileExistsError`).
+    """
+    key = secrets.token_bytes(PSEUDONYM_KEY_BYTES)
+    made = PseudonymKey(derived_epoch(key) if epoch is None else epoch, key)
+    write_secret(path, f"{made.epoch} {b64url_encode(made.key)}\n".encode())
+    return made
 
 
-def read_pseudonym_key(path: Path) -> bytes:
+def read_pseudonym_key(path: Path) -> PseudonymKey:
+    """The key and epoch in ``path`` (``EPOCH KEY``, or ``KEY`` alone: derived epoch).
+
+    Raises :class:`KeyUnusable` naming the file.
+    """
     try:
-        text = path.read_text().strip()
-        key = b64url_decode(text)
+        lines = path.read_text().strip().splitlines()
     except OSError as exc:
         raise KeyUnusable(f"cannot read pseudonymisation key {path}: {exc.strerror}") from exc
-    except (UnicodeDecodeError, EncodingError) as exc:
-        raise KeyUnusable(f"{path} is not a base64url pseudonymisation key") from exc
+    except UnicodeDecodeError as exc:
+        raise KeyUnusable(f"{path} is not a pseudonymisation key file (not text)") from exc
+    fields = lines[0].split() if len(lines) == 1 else []
+    if len(fields) not in (1, 2):
+        raise KeyUnusable(
+            f"{path}: a pseudonymisation key file is one line 'EPOCH KEY' (or the key alone)"
+        )
+    try:
+        key = b64url_decode(fields[-1])
+    except EncodingError as exc:
+        raise KeyUnusable(f"{path} does not hold a base64url pseudonymisation key") from exc
     if len(key) < PSEUDONYM_KEY_BYTES:
         raise KeyUnusable(
             f"{path}: pseudonymisation key has {len(key)} bytes; at least "
             f"{PSEUDONYM_KEY_BYTES} are required"
         )
-    return key
+    try:
+        return PseudonymKey(fields[0], key) if len(fields) == 2 else PseudonymKey.unnamed(key)
+    except ProtocolError as exc:
+        raise KeyUnusable(f"{path}: {exc.message}") from exc

@@ -101,4 +101,20 @@ class NodeMetrics:
             ["peer", "kind"],
             registry=self.registry,
         )
+        self.manifest_serial = Gauge(
+            "clearinghouse_manifest_serial",
+            "Serial of the federation manifest in force at this node",
+            registry=self.registry,
+        )
+        self.manifests_refused = Counter(
+            "clearinghouse_manifests_refused",
+            "Submitted manifests refused (older serial, too few or bad signatures, ...)",
+            registry=self.registry,
+        )
+        self.authorisations = Counter(
+            "clearinghouse_authorisations",
+            "Oversight authorisations submitted or received, by outcome",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.registry.register(_OutboxDepth(outbox_depth))

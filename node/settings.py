@@ -108,6 +108,15 @@ class Settings(BaseSettings):
     access_log: bool = Field(
         False, description="Log one JSON line per HTTP request (clearinghouse.access, INFO)."
     )
+    manifest_sync_interval_s: float = Field(
+        2.0,
+        gt=0,
+        description="How often the node checks for a replica's manifest switch and for "
+        "key validity windows (rotation, expiry, revocation) taking effect.",
+    )
+    manifest_poll_interval_s: float = Field(
+        30.0, gt=0, description="How often the node compares manifest serials with each peer."
+    )
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
 

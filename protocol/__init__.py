@@ -1,7 +1,8 @@
 """The Clearinghouse wire protocol: pure, with no web, database or network code.
 
 Record schemas (:mod:`protocol.schemas`), SD-JWT packets and views
-(:mod:`protocol.packet` over :mod:`protocol.sdjwt`), sharing policies
+(:mod:`protocol.packet` over :mod:`protocol.sdjwt`), pseudonyms and their key
+epochs (:mod:`protocol.pseudonyms`), sharing policies
 (:mod:`protocol.policy`), the signed federation manifest (:mod:`protocol.manifest`),
 Ed25519 keys as JWKs (:mod:`protocol.keys`) and the error tree
 (:mod:`protocol.errors`). Only the standard library, ``cryptography``, ``rfc8785``
@@ -20,6 +21,7 @@ from protocol.packet import (
     verify_view,
 )
 from protocol.policy import SharingPolicy
+from protocol.pseudonyms import PseudonymKey
 from protocol.schemas import SCHEMAS, get_schema
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "Manifest",
     "PacketRef",
     "ProtocolError",
+    "PseudonymKey",
     "SharingPolicy",
     "VerifiedPacket",
     "get_schema",

@@ -37,6 +37,7 @@ from protocol.notes import (
     COSIGNATURE_V1,
     ED25519,
     Checkpoint,
+    VerifiedSignature,
     Verifier,
     cosignature_vkey,
     ed25519_vkey,
@@ -65,7 +66,9 @@ __all__ = [
 #: Every act an entry may record, with what its entry holds besides seq/time/actor.
 ACTS: dict[str, str] = {
     "record.rejected": "a local record refused at ingest: index, code, reason",
-    "packet.issued": "a local record issued as a packet: jti, digest, schema, hc",
+    "packet.issued": (
+        "a local record issued as a packet: jti, digest, schema, hc, kid (the key that signed it)"
+    ),
     "view.queued": "a view owed to peer: jti, digest, the field names disclosed, policy hash",
     "view.sent": (
         "a view handed to peer: jti, digest, via (push or catch-up); a push also records the"
@@ -76,12 +79,21 @@ ACTS: dict[str, str] = {
         " reason"
     ),
     "analysis.run": "the node's analyzer ran on a packet: jti, analyzer, findings, error",
-    "result.issued": "an analysis result issued as a packet: jti, digest, input jti",
+    "result.issued": (
+        "an analysis result issued as a packet: jti, digest, input jti, hc, kid (the key that"
+        " signed it)"
+    ),
     "manifest.accepted": "the node started on (or switched to) a manifest: serial, sha256",
     "key.loaded": "the node signs with a key: kid",
     "tokens.configured": "the local API tokens: name and role of each (never the secret)",
     "witness.alert": "peer's log is inconsistent with what this node cosigned: kind, detail",
+    "manifest.refused": "a submitted manifest refused: serial, sha256, from whom, the reason",
+    "authorisation.accepted": (
+        "an oversight authorisation taken on: id, issuer, recipient, fields, purpose, expiry"
+    ),
+    "authorisation.refused": "a submitted oversight authorisation refused: id, the reason",
     "authorisation.used": "an oversight authorisation unlocked fields: id, recipient, fields",
+    "relay.refused": "onward dissemination refused by the handling code: jti, hc, recipients",
 }
 
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -199,11 +211,16 @@ def parse_entry(body: bytes) -> Entry:
 
 @dataclass(frozen=True, slots=True)
 class CheckpointCheck:
-    """A checkpoint that matched the entries: its size, root and who cosigned when."""
+    """A checkpoint that matched the entries: its size, root and who cosigned when.
+
+    ``signatures``: every signature that verified, the log's own (``ed25519``) and the
+    witnesses' (``cosignature/v1``, with their timestamps), by key name and key id:
+    :mod:`protocol.key_use` judges each key's validity at that time."""
 
     checkpoint: Checkpoint
     signed_by: str
     cosigners: Mapping[str, int]  # witness name -> cosignature timestamp
+    signatures: tuple[VerifiedSignature, ...] = ()
 
 
 class LogVerifier:
@@ -327,7 +344,7 @@ class LogVerifier:
         self._last = checkpoint
         self.checkpoints += 1
         self.cosignatures += len(cosigners)
-        return CheckpointCheck(checkpoint, signer.name, cosigners)
+        return CheckpointCheck(checkpoint, signer.name, cosigners, tuple(verified))
 
     def finish(self, claimed_size: int | None = None) -> None:
         """The end of the log: the store's own size (if any) must match what was read."""

@@ -17,7 +17,8 @@ through its ``code``.
     │   ├── DisclosureMismatch   a disclosure's digest is not in the signed payload
     │   ├── DuplicateDisclosure  a disclosure or digest occurs more than once
     │   ├── DuplicateClaim       a disclosed claim name already exists where it lands
-    │   └── OverDisclosure       a view discloses a field its policy withholds
+    │   ├── OverDisclosure       a view discloses a field its policy withholds
+    │   └── HandlingViolation    a view went where its handling code forbids (H2 relayed)
     ├── TrustError
     │   ├── UnknownIssuer        the issuer is not a participant of the manifest
     │   ├── UnknownKey           the key id is not one of the issuer's keys
@@ -26,6 +27,8 @@ through its ``code``.
     ├── AnalyzerMismatch         a result's analyzer is not the one its issuer declared
     ├── PolicyError              a policy is malformed (unknown schema, field or treatment)
     ├── ManifestRejected         too few signatures, a lower serial, a bad signature, ...
+    ├── AuthorisationRejected    an oversight authorisation that is malformed, badly signed,
+    │                            expired, out of scope, or not by an oversight participant
     ├── MerkleError              RFC 9162 §2.1 Merkle tree math (``protocol.merkle``)
     │   ├── MerkleInputError     an index or size the tree does not have, a hash not 32 bytes
     │   ├── InclusionProofInvalid    an inclusion proof fails RFC 9162 §2.1.3.2
@@ -48,12 +51,14 @@ __all__ = [
     "AuditEntryMalformed",
     "AuditError",
     "AuditLogInvalid",
+    "AuthorisationRejected",
     "CheckpointMalformed",
     "ConsistencyProofInvalid",
     "DisclosureMismatch",
     "DuplicateClaim",
     "DuplicateDisclosure",
     "EncodingError",
+    "HandlingViolation",
     "InclusionProofInvalid",
     "KeyNotValid",
     "KeyRevoked",
@@ -137,6 +142,13 @@ class DuplicateClaim(PacketError):
     code = "duplicate-claim"
 
 
+class HandlingViolation(PacketError):
+    """A view travelled where its handling code forbids: an H2 packet (no onward
+    dissemination) relayed by anyone but its issuer."""
+
+    code = "handling-violation"
+
+
 class OverDisclosure(PacketError):
     """A view discloses something the recipient's policy withholds.
 
@@ -180,6 +192,17 @@ class PolicyError(ProtocolError):
 
 class ManifestRejected(ProtocolError):
     code = "manifest-rejected"
+
+
+class AuthorisationRejected(ProtocolError):
+    """An oversight authorisation that cannot be used (:mod:`protocol.authorisation`).
+
+    The message names what is wrong: a malformed document, a signature that does
+    not verify, an issuer without the oversight role, an expiry that has passed, a
+    field its schema does not have, ...
+    """
+
+    code = "authorisation-rejected"
 
 
 class MerkleError(ProtocolError):

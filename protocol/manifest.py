@@ -10,6 +10,11 @@ Verification (:func:`verify_manifest`) is a numbered checklist; a manifest that
 fails any step raises :class:`protocol.errors.ManifestRejected` saying which.
 :func:`signing_key` answers "which public key verifies what this participant
 signed at time t" for packets, requests and checkpoints alike.
+
+A successor is signed by participants of the manifest in force (``held``), with
+the keys listed there: :func:`sign_manifest` in place, or
+:func:`detached_signature` for one signature to send back and merge
+(:mod:`protocol.manifest_changes`, which also builds successors).
 """
 
 from __future__ import annotations
@@ -55,11 +60,15 @@ __all__ = [
     "ManifestSignature",
     "Participant",
     "build_manifest",
+    "check_successor",
+    "detached_signature",
+    "expand_policy",
     "manifest_json",
     "parse_manifest",
     "sign_manifest",
     "signing_key",
     "verify_manifest",
+    "with_signatures",
 ]
 
 ParticipantId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
@@ -224,25 +233,78 @@ def signing_key(
     raise UnknownKey(f"{participant_id!r} has no key {kid!r} in manifest serial {manifest.serial}")
 
 
-def sign_manifest(manifest: Manifest, signer: str, key: Ed25519PrivateKey) -> Manifest:
-    """Add (or replace) ``signer``'s signature made with ``key``.
+def detached_signature(
+    manifest: Manifest, signer: str, key: Ed25519PrivateKey, *, held: Manifest | None = None
+) -> ManifestSignature:
+    """``signer``'s signature over ``manifest``'s signing input, made with ``key``.
 
-    The key must be one of the signer's keys in the manifest itself.
+    The key must be one of the signer's keys in ``held`` when given (the manifest
+    in force, whose participants vouch for a successor: so a participant being
+    removed, or one whose key is being rotated, signs with the key it holds now),
+    else in ``manifest`` itself. With ``held``, ``manifest`` must succeed it (same
+    federation, higher serial).
+
+    Raises :class:`ManifestRejected`: ``signer`` is not a participant of the manifest
+    that vouches, or the key is not one of its keys there, or ``manifest`` does not
+    succeed ``held``.
     """
     kid = public_jwk(key)["kid"]
-    participant = manifest.participant(signer)
+    anchor = held or manifest
+    where = "this manifest" if held is None else f"the held manifest (serial {held.serial})"
+    if held is not None:
+        check_successor(manifest, held)
+    try:
+        participant = anchor.participant(signer)
+    except UnknownIssuer as exc:
+        raise ManifestRejected(
+            f"{signer!r} is not a participant of {where}, so it cannot sign"
+        ) from exc
     if kid not in {k.kid for k in participant.keys}:
         raise ManifestRejected(
-            f"key {kid} is not one of {signer!r}'s keys in this manifest; sign with the key "
-            "whose public part the manifest lists"
+            f"key {kid} is not one of {signer!r}'s keys in {where}; sign with the key "
+            "whose public part that manifest lists"
         )
-    signature = ManifestSignature(
+    return ManifestSignature(
         signer=signer, kid=kid, sig=b64url_encode(key.sign(manifest.signing_input()))
     )
-    kept = [s for s in manifest.signatures if not (s.signer == signer and s.kid == kid)]
+
+
+def sign_manifest(
+    manifest: Manifest, signer: str, key: Ed25519PrivateKey, *, held: Manifest | None = None
+) -> Manifest:
+    """Add (or replace) ``signer``'s signature made with ``key``.
+
+    The key must be one of the signer's keys in ``held`` when given, else in the
+    manifest itself (see :func:`detached_signature`, which raises the same errors).
+    """
+    signature = detached_signature(manifest, signer, key, held=held)
+    return with_signatures(manifest, [signature])
+
+
+def with_signatures(manifest: Manifest, added: Sequence[ManifestSignature]) -> Manifest:
+    """``manifest`` with ``added`` signatures, each replacing one by the same signer and key.
+
+    Checks nothing about the signatures (:func:`verify_manifest` does).
+    """
+    replaced = {(s.signer, s.kid) for s in added}
+    kept = [s for s in manifest.signatures if (s.signer, s.kid) not in replaced]
     doc = dict(manifest._body)
-    doc["signatures"] = [s.model_dump() for s in [*kept, signature]]
+    doc["signatures"] = [s.model_dump() for s in [*kept, *added]]
     return parse_manifest(doc)
+
+
+def check_successor(manifest: Manifest, held: Manifest) -> None:
+    """Raise :class:`ManifestRejected` unless ``manifest`` succeeds ``held`` (same federation,
+    higher serial)."""
+    if manifest.federation != held.federation:
+        raise ManifestRejected(
+            f"manifest is for federation {manifest.federation!r}, not {held.federation!r}"
+        )
+    if manifest.serial <= held.serial:
+        raise ManifestRejected(
+            f"manifest serial {manifest.serial} is not higher than the held serial "
+            f"{held.serial}; an older or equal manifest is refused"
+        )
 
 
 def verify_manifest(manifest: Manifest, *, now: datetime, held: Manifest | None = None) -> Manifest:
@@ -260,15 +322,7 @@ def verify_manifest(manifest: Manifest, *, now: datetime, held: Manifest | None 
     anchor = held or manifest
     # (1): successor
     if held is not None:
-        if manifest.federation != held.federation:
-            raise ManifestRejected(
-                f"manifest is for federation {manifest.federation!r}, not {held.federation!r}"
-            )
-        if manifest.serial <= held.serial:
-            raise ManifestRejected(
-                f"manifest serial {manifest.serial} is not higher than the held serial "
-                f"{held.serial}; an older or equal manifest is refused"
-            )
+        check_successor(manifest, held)
     # (2), (3): each signature
     signers: set[str] = set()
     message = manifest.signing_input()
@@ -332,18 +386,35 @@ def build_manifest(
             "issued_at": issued_at.isoformat(),
             "quorum": config["quorum"],
             "participants": participants,
-            "policy": _expand_policy(config.get("policy", {})),
+            "policy": expand_policy(config.get("policy", {})),
         }
     except (KeyError, TypeError, ValueError) as exc:
         raise ManifestRejected(f"manifest config is incomplete or malformed: {exc!r}") from exc
     return parse_manifest(doc)
 
 
-def _expand_policy(policy: Mapping[str, Any]) -> dict[str, dict[str, dict[str, str]]]:
+def expand_policy(policy: Mapping[str, Any]) -> dict[str, dict[str, dict[str, str]]]:
+    """A policy in the manifest's per-field form, from per-field or per-treatment rules.
+
+    A recipient's rules may be ``{field: treatment}`` or ``{treatment: [fields]}``
+    (mixed is allowed). Only the form is checked here; schemas, fields and
+    treatments are checked by :func:`parse_manifest`. Raises
+    :class:`ManifestRejected` for a field given twice or a policy that is not a
+    mapping of mappings.
+    """
+    if not isinstance(policy, Mapping):
+        raise ManifestRejected(f"policy must be a mapping of schema to recipients, not {policy!r}")
     out: dict[str, dict[str, dict[str, str]]] = {}
     for schema, per_recipient in policy.items():
+        if not isinstance(per_recipient, Mapping | None):
+            raise ManifestRejected(f"policy {schema}: expected a mapping of recipient to rules")
         out[schema] = {}
         for recipient, rules in (per_recipient or {}).items():
+            if not isinstance(rules, Mapping | None):
+                raise ManifestRejected(
+                    f"policy {schema} -> {recipient}: expected a mapping of field to treatment"
+                    " or of treatment to a list of fields"
+                )
             fields: dict[str, str] = {}
             for key, value in (rules or {}).items():
                 if key in TREATMENTS and isinstance(value, list):

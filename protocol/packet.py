@@ -9,15 +9,15 @@ recipient and a relay can only remove). :func:`verify_view` is the only way to a
 :class:`VerifiedPacket`.
 
 Always-visible claims: ``iss``, ``jti`` (UUIDv7), ``iat``, ``sch``, ``hc`` (and
-``hcr``, the free-text restriction of an H3 packet), ``_sd_alg``.
+``hcr``, the free-text restriction of an H3 packet), ``pse`` (the pseudonym epoch,
+in every packet that carries pseudonymised claims, see :mod:`protocol.pseudonyms`),
+``_sd_alg``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,10 +26,16 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from protocol.encoding import b64url_encode
 from protocol.errors import MalformedPacket, ProtocolError
 from protocol.ids import uuid7
 from protocol.manifest import Manifest, signing_key
+from protocol.pseudonyms import (
+    PseudonymKey,
+    check_epoch,
+    is_epoch_name,
+    normalise_identifier,
+    pseudonym,
+)
 from protocol.schemas import get_schema
 from protocol.sdjwt import (
     SD_ALG,
@@ -44,9 +50,11 @@ from protocol.sdjwt import (
 
 __all__ = [
     "HANDLING_CODES",
+    "HANDLING_MEANINGS",
     "PACKET_TYP",
     "IssuedPacket",
     "PacketRef",
+    "PseudonymKey",
     "VerifiedPacket",
     "issue_packet",
     "make_view",
@@ -54,6 +62,7 @@ __all__ = [
     "packet_ref",
     "pseudonym",
     "recipient_view",
+    "stored_epoch",
     "verify_view",
 ]
 
@@ -62,7 +71,14 @@ PACKET_TYP = "clearinghouse-packet+sd-jwt"
 #: proceedings without the originator's consent, H2 no onward dissemination,
 #: H3 other restriction (stated in ``hcr``).
 HANDLING_CODES = ("H0", "H1", "H2", "H3")
-_ALWAYS_VISIBLE = ("iss", "jti", "iat", "sch", "hc", "hcr")
+#: What each handling code asks of a recipient, for people reading a packet.
+HANDLING_MEANINGS = {
+    "H0": "no restriction",
+    "H1": "no use in judicial proceedings without the originator's consent",
+    "H2": "no onward dissemination",
+    "H3": "other restriction, stated by the originator",
+}
+_ALWAYS_VISIBLE = ("iss", "jti", "iat", "sch", "hc", "hcr", "pse")
 DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
 
 
@@ -91,6 +107,8 @@ class IssuedPacket:
     issued_at: datetime
     hc: str
     hcr: str | None
+    #: the pseudonym epoch, if the packet carries pseudonymised claims
+    pse: str | None
     claims: Mapping[str, Any]
     #: the encoded disclosures under each top-level claim, to cut views cheaply
     disclosures_by_claim: Mapping[str, tuple[str, ...]] = field(repr=False)
@@ -105,17 +123,6 @@ class IssuedPacket:
         return CompactSdJwt(jwt, tuple(kept)).serialize()
 
 
-def normalise_identifier(identifier: str) -> str:
-    """The form hashed for a pseudonym: NFKC, case-folded, whitespace collapsed."""
-    return " ".join(unicodedata.normalize("NFKC", identifier).casefold().split())
-
-
-def pseudonym(key: bytes, identifier: str) -> str:
-    """HMAC-SHA-256 of the normalised identifier under ``key``, base64url."""
-    mac = hmac.new(key, normalise_identifier(identifier).encode("utf-8"), hashlib.sha256)
-    return b64url_encode(mac.digest())
-
-
 def issue_packet(
     record: Mapping[str, Any],
     *,
@@ -125,6 +132,7 @@ def issue_packet(
     kid: str,
     now: datetime,
     pseudonym_key: bytes | None = None,
+    pseudonym_epoch: str | None = None,
     hc: str = "H0",
     hc_restriction: str | None = None,
     decoys: int = 0,
@@ -132,15 +140,27 @@ def issue_packet(
 ) -> IssuedPacket:
     """Sign ``record`` as a packet of ``schema`` with every claim disclosable.
 
+    ``pseudonym_key`` comes with the name of its epoch, ``pseudonym_epoch``; a
+    packet in which a pseudonym is computed names that epoch in ``pse``.
+
     Raises :class:`SchemaViolation` or :class:`UnknownSchema` for a bad record and
-    :class:`ProtocolError` for a bad handling code or a missing pseudonymisation key.
+    :class:`ProtocolError` for a bad handling code, a missing pseudonymisation key,
+    or a key without a well-formed epoch name.
     """
     if hc not in HANDLING_CODES:
         raise ProtocolError(f"handling code {hc!r} is not one of {HANDLING_CODES}")
     if (hc == "H3") != bool(hc_restriction):
         raise ProtocolError("an H3 packet needs its restriction text, and only H3 has one")
+    key_of_epoch = None
+    if pseudonym_key:
+        if pseudonym_epoch is None:
+            raise ProtocolError("a pseudonymisation key needs the name of its epoch")
+        key_of_epoch = PseudonymKey(pseudonym_epoch, pseudonym_key)
+    elif pseudonym_epoch is not None:
+        check_epoch(pseudonym_epoch)
     spec = get_schema(schema)
     claims = spec.validate_record(record)
+    epoch: str | None = None  # set once a pseudonym is computed
     for d in spec.derivations:
         if d.source not in claims:
             continue
@@ -148,16 +168,17 @@ def issue_packet(
         if d.treatment == "generalise":
             claims[d.claim] = d.compute(source_value)
             continue
-        if not pseudonym_key:
+        if key_of_epoch is None:
             raise ProtocolError(
                 f"{schema} pseudonymises {d.source!r}: a pseudonymisation key is required"
             )
         identifier = d.compute(source_value)
         claims[d.claim] = (
-            [pseudonym(pseudonym_key, i) for i in identifier]
+            [key_of_epoch.pseudonym(i) for i in identifier]
             if isinstance(identifier, list)
-            else pseudonym(pseudonym_key, identifier)
+            else key_of_epoch.pseudonym(identifier)
         )
+        epoch = key_of_epoch.epoch
     digests, disclosures, by_claim = conceal_by_claim(claims, random_bytes, decoys=decoys)
     jti = uuid7(now, random_bytes)
     payload: dict[str, Any] = {
@@ -169,6 +190,8 @@ def issue_packet(
     }
     if hc_restriction:
         payload["hcr"] = hc_restriction
+    if epoch is not None:
+        payload["pse"] = epoch
     payload["_sd"] = digests
     payload["_sd_alg"] = SD_ALG
     jwt = sign_jws({"alg": "EdDSA", "typ": PACKET_TYP, "kid": kid}, payload, key)
@@ -180,6 +203,7 @@ def issue_packet(
         issued_at=datetime.fromtimestamp(payload["iat"], UTC),
         hc=hc,
         hcr=hc_restriction,
+        pse=epoch,
         claims=MappingProxyType(claims),
         disclosures_by_claim=MappingProxyType(by_claim),
     )
@@ -210,6 +234,16 @@ def recipient_view(sd_jwt: str, manifest: Manifest, recipient: str) -> str:
     return make_view(sd_jwt, manifest.sharing.granted_claims(get_schema(schema), recipient))
 
 
+def stored_epoch(raw: str) -> str | None:
+    """The pseudonym epoch ``pse`` that a packet or view names, read without verifying.
+
+    For showing packets that were verified when they were stored; never for trust.
+    Raises :class:`MalformedPacket` if ``raw`` is not an SD-JWT.
+    """
+    pse = decode_jws(CompactSdJwt.parse(raw).jwt).payload.get("pse")
+    return pse if is_epoch_name(pse) else None
+
+
 class _Token:
     pass
 
@@ -228,6 +262,8 @@ class VerifiedPacket:
     sch: str
     hc: str
     hcr: str | None
+    #: the pseudonym epoch (``pse``): pseudonymised claims link only within one epoch
+    pse: str | None
     ref: PacketRef
     claims: Mapping[str, Any]
     disclosed: frozenset[str]
@@ -250,6 +286,8 @@ class VerifiedPacket:
         }
         if self.hcr:
             out["hcr"] = self.hcr
+        if self.pse:
+            out["pse"] = self.pse
         return out
 
 
@@ -281,11 +319,12 @@ def verify_view(
     # (4) the issuer signature;
     # (5) _sd_alg, then every disclosure's digest present exactly once, no
     #     duplicate claims (RFC 9901 §7.1);
-    # (6) the disclosed subset against the schema;
+    # (6) the disclosed subset against the schema; pseudonymised claims only with
+    #     the epoch ``pse`` that says which references may be linked;
     # (7) for a recipient: nothing disclosed that its policy withholds.
     # (1): split
     compact = CompactSdJwt.parse(raw)
-    # (2): header and visible claims
+    # (2): header and visible claims (``pse``, if present, a well-formed epoch name)
     jws = decode_jws(compact.jwt)
     header, payload = jws.header, jws.payload
     if header.get("typ") != PACKET_TYP:
@@ -294,13 +333,15 @@ def verify_view(
         raise MalformedPacket(f"JWT alg is {header.get('alg')!r}; only EdDSA is accepted")
     kid = _text(header, "kid")
     iss, jti, sch, hc = (_text(payload, k) for k in ("iss", "jti", "sch", "hc"))
-    iat, hcr = payload.get("iat"), payload.get("hcr")
+    iat, hcr, pse = payload.get("iat"), payload.get("hcr"), payload.get("pse")
     if not isinstance(iat, int) or isinstance(iat, bool):
         raise MalformedPacket("packet 'iat' is not an integer timestamp")
     if hc not in HANDLING_CODES:
         raise MalformedPacket(f"handling code {hc!r} is not one of {HANDLING_CODES}")
     if (hc == "H3") != isinstance(hcr, str):
         raise MalformedPacket("an H3 packet carries its restriction 'hcr', and only H3 does")
+    if "pse" in payload and not is_epoch_name(pse):
+        raise MalformedPacket(f"pseudonym epoch 'pse' {str(pse)[:80]!r} is not a valid epoch name")
     spec = get_schema(sch)
     # (3): issuer key at iat
     issued_at = datetime.fromtimestamp(iat, UTC)
@@ -315,8 +356,19 @@ def verify_view(
     disclosures = [parse_disclosure(e) for e in compact.disclosures]
     processed, _ = process(payload, disclosures)
     claims = {k: v for k, v in processed.items() if k not in _ALWAYS_VISIBLE}
-    # (6): schema
+    # (6): schema, and the epoch of any pseudonym
     spec.validate_disclosed(claims)
+    if pse is None:
+        pseudonymised = sorted(
+            name
+            for name in claims
+            if (d := spec.derived_claim(name)) is not None and d.treatment == "pseudonymise"
+        )
+        if pseudonymised:
+            raise MalformedPacket(
+                f"packet discloses pseudonymised {', '.join(pseudonymised)} but names no "
+                "pseudonym epoch 'pse'"
+            )
     # (7): policy
     if recipient is not None:
         manifest.participant(recipient)
@@ -329,6 +381,7 @@ def verify_view(
         sch=sch,
         hc=hc,
         hcr=hcr,
+        pse=pse,
         ref=packet_ref(jti, compact.jwt),
         claims=MappingProxyType(claims),
         disclosed=frozenset(claims),

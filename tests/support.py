@@ -30,6 +30,7 @@ class Federation:
     keys: dict[str, Ed25519PrivateKey]
     config: dict[str, Any]
     pseudonym_key: bytes
+    pseudonym_epoch: str = "2026-11"
 
     def kid(self, participant: str) -> str:
         return public_jwk(self.keys[participant])["kid"]

@@ -32,6 +32,8 @@ from protocol.errors import ProtocolError
 from protocol.manifest import signing_key
 
 __all__ = [
+    "AdminOrPeer",
+    "AdminOrPeerRequest",
     "AuditReader",
     "AuthenticatedPeer",
     "ContextDep",
@@ -150,3 +152,26 @@ async def _audit_reader(request: Request) -> str:
 
 
 AuditReader = Annotated[str, Depends(_audit_reader)]
+
+
+_admin = require_role("admin")
+
+
+@dataclass(frozen=True)
+class AdminOrPeerRequest:
+    """Who sent a trust change (``token:<name>`` or ``peer:<id>``) and its exact body."""
+
+    actor: str
+    body: bytes
+
+
+async def _admin_or_peer(request: Request) -> AdminOrPeerRequest:
+    """A peer's signed request or a local ``admin`` token."""
+    if "signature" in request.headers or "signature-input" in request.headers:
+        peer = await _authenticated_peer(request)
+        return AdminOrPeerRequest(f"peer:{peer.id}", peer.body)
+    token = _admin(request)
+    return AdminOrPeerRequest(f"token:{token.name}", await read_body(request, _context(request)))
+
+
+AdminOrPeer = Annotated[AdminOrPeerRequest, Depends(_admin_or_peer)]

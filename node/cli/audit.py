@@ -2,8 +2,10 @@
 
 ``verify`` checks a node's whole log, from its database (``--db``) or from the node
 (``--node``): every entry, every checkpoint's signature and witness cosignatures, the
-consistency between successive checkpoints. ``export`` writes the same log to one
-bundle file that ``verify-bundle`` checks offline. ``checkpoint`` prints the node's
+consistency between successive checkpoints; and that each key was valid and not
+revoked when it signed a checkpoint, a cosignature or a packet the log records (a
+key revoked later still verifies what it signed before). ``export`` writes the same
+log to one bundle file that ``verify-bundle`` checks offline. ``checkpoint`` prints the node's
 latest signed checkpoint. The logic is :mod:`node.services.audit_bundle`.
 
 A manifest given with ``--manifest`` is the one the auditor trusts; otherwise the
@@ -11,12 +13,15 @@ keys come from the manifest the node serves or the bundle carries, and the outpu
 says so. Exit codes: 0 the log verifies; 1 it does not (the message names the first
 bad entry) or the bundle is malformed; 2 a usage or input problem (an unreadable
 file or database, a node that cannot be reached). Progress goes to stderr, the
-summary to stdout.
+summary to stdout. A log that verifies but holds signatures by keys outside their
+validity or after their revocation is listed (what, where, signer, key, when) and
+exits 1.
 """
 
 from __future__ import annotations
 
 import base64
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -37,7 +42,13 @@ from rich.text import Text
 
 from node.cli._common import fail, now, stderr
 from node.services import audit_bundle
-from node.services.audit_bundle import AuditToolError, Log, Summary, VerificationFailed
+from node.services.audit_bundle import (
+    AuditToolError,
+    KeyUseReport,
+    Log,
+    Summary,
+    VerificationFailed,
+)
 from protocol.errors import ProtocolError
 from protocol.manifest import Manifest
 
@@ -160,8 +171,9 @@ def _announce(log: Log, verb: str) -> None:
 def _print_summary(summary: Summary) -> None:
     h = summary.header
     after = summary.entries - (summary.last_checkpoint or 0)
+    verdict = "OK" if summary.keys.ok else "intact, but key use INVALID"
     lines = [
-        f"audit log OK: {h.origin}",
+        f"audit log {verdict}: {h.origin}",
         f"  source:        {h.source}",
         f"  manifest:      {h.manifest_source}, serial {h.manifest.serial}",
         f"  entries:       {summary.entries}",
@@ -179,7 +191,39 @@ def _print_summary(summary: Summary) -> None:
     if summary.uncosigned:
         sizes = ", ".join(map(str, summary.uncosigned_last))
         lines.append(f"  not cosigned:  {summary.uncosigned} checkpoint(s), the last: {sizes}")
+    lines += _key_use_lines(summary.keys)
     typer.echo("\n".join(lines))
+
+
+def _key_use_lines(keys: KeyUseReport) -> list[str]:
+    """The key-validity line, and one line per use outside validity or after revocation."""
+    judged = ", ".join(f"{what} {n}" for what, n in keys.checked.items()) or "none dated"
+    verdict = (
+        "each by a key valid and not revoked when it signed"
+        if keys.ok
+        else f"{keys.violation_count} by a key outside its validity or after its revocation:"
+    )
+    undated = f"; {keys.undated} undated, not judged" if keys.undated else ""
+    lines = [f"  key validity:  {judged}{undated}; {verdict}"]
+    lines += [f"    {use.describe()}" for use in keys.violations]
+    if keys.violation_count > len(keys.violations):
+        lines.append(f"    ... and {keys.violation_count - len(keys.violations)} more")
+    return lines
+
+
+def _fail_on_key_use(keys: KeyUseReport) -> None:
+    """Exit 1 naming the keys, after the summary, if any key signed when it could not."""
+    if keys.ok:
+        return
+    by_key = Counter((use.signer, use.kid) for use in keys.violations)
+    named = ", ".join(f"key {kid} of {signer} ({n})" for (signer, kid), n in by_key.items())
+    more = " and more" if keys.violation_count > len(keys.violations) else ""
+    stderr.print(
+        f"[bold red]audit log INVALID:[/] {keys.violation_count} signature(s) by a key outside"
+        f" its validity or after its revocation: {escape(named)}{more}",
+        soft_wrap=True,
+    )
+    raise typer.Exit(1)
 
 
 @app.command()
@@ -199,6 +243,7 @@ def verify(
                 log, min_cosignatures=min_cosignatures, on_progress=progress
             )
     _print_summary(summary)
+    _fail_on_key_use(summary.keys)
 
 
 @app.command()
@@ -240,6 +285,7 @@ def verify_bundle(
                     log, min_cosignatures=min_cosignatures, on_progress=progress
                 )
     _print_summary(summary)
+    _fail_on_key_use(summary.keys)
 
 
 @app.command()

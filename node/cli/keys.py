@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from node.cli._common import fail, reporting, stderr
+from node.cli._common import fail, now, reporting, stderr
 from node.keyfiles import (
     PASSPHRASE_ENV,
     passphrase_from_env,
@@ -16,6 +16,7 @@ from node.keyfiles import (
     write_pseudonym_key,
 )
 from protocol.keys import generate_private_key
+from protocol.pseudonyms import is_epoch_name
 
 __all__ = ["keygen", "pseudonym_key"]
 
@@ -45,10 +46,25 @@ def keygen(
 
 def pseudonym_key(
     out: Annotated[Path, typer.Option(help="File to create (mode 0600).")],
+    epoch: Annotated[
+        str | None,
+        typer.Option(
+            help="Name of the key's epoch (1-64 of A-Z a-z 0-9 . _ -); default: today's "
+            "UTC date, e.g. 2026-11-30.",
+        ),
+    ] = None,
 ) -> None:
-    """Generate a pseudonymisation key shared by the data-originating participants."""
+    """Generate a pseudonymisation key shared by the data-originating participants.
+
+    Each key is an epoch: references made under it link with each other and with
+    no reference of another epoch. The file is one line, ``EPOCH KEY``.
+    """
+    name = epoch if epoch is not None else now().date().isoformat()
+    if not is_epoch_name(name):
+        fail(f"--epoch {name!r} is not 1-64 characters of A-Z a-z 0-9 . _ -")
     if out.exists():
         fail(f"{out} exists; refusing to overwrite a key")
     with reporting():
-        write_pseudonym_key(out)
-    stderr.print(f"wrote {out} (mode 0600)")
+        written = write_pseudonym_key(out, name)
+    stderr.print(f"wrote {out} (mode 0600), pseudonym epoch {written.epoch}")
+    typer.echo(written.epoch)

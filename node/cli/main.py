@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from node.cli import audit, db, manifest, packet, schema
+from node.cli import audit, authorise, db, key_lifecycle, manifest, packet, schema
 from node.cli.analyze import analyze
 from node.cli.demo import demo
 from node.cli.ingest import ingest
@@ -28,10 +28,12 @@ app.command("ingest")(ingest)
 app.command("demo")(demo)
 app.command("analyze")(analyze)
 app.add_typer(manifest.app, name="manifest")
+app.add_typer(key_lifecycle.app, name="key")
 app.add_typer(packet.app, name="packet")
 app.add_typer(schema.app, name="schema")
 app.add_typer(db.app, name="db")
 app.add_typer(audit.app, name="audit")
+app.add_typer(authorise.app, name="authorise")
 
 
 if __name__ == "__main__":

@@ -1,29 +1,59 @@
-"""``clearinghouse manifest create|sign|verify``: build, co-sign and check the manifest."""
+"""``clearinghouse manifest``: build, co-sign, check and change the federation manifest.
+
+``create``, ``sign`` and ``verify`` make and check a manifest; a running federation
+changes by a successor (DESIGN.md, "Federation manifest"): ``propose`` drafts it
+from the manifest in force, each signer runs ``sign --held ... --detached-out``,
+``merge`` gathers the detached signatures (checking each) and ``submit`` hands the
+result to one node, which passes it on to the others. The logic is
+:mod:`protocol.manifest_changes`; ``clearinghouse key rotate|revoke`` draft key
+changes the same way.
+
+Exit codes: 0 done, 1 refused (a protocol error, or a node's refusal), 2 a usage
+or file problem.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from node.cli._common import fail, now, read_text_arg, read_yaml_file, reporting, stderr
 from node.declarations import resolve_analyzers
 from node.keyfiles import PASSPHRASE_ENV, passphrase_from_env, read_jwk, read_private_key
+from protocol.errors import ManifestRejected
 from protocol.manifest import (
     Manifest,
     build_manifest,
+    detached_signature,
     manifest_json,
     parse_manifest,
     sign_manifest,
     verify_manifest,
 )
+from protocol.manifest_changes import (
+    describe_changes,
+    merge_signatures,
+    parse_signature,
+    propose,
+)
 
-__all__ = ["app"]
+__all__ = ["TOKEN_ENV", "app", "print_changes", "read_manifest"]
 
-app = typer.Typer(help="Create, sign and verify the federation manifest.", no_args_is_help=True)
+#: Where ``submit`` finds the bearer token when ``--token`` is not given.
+TOKEN_ENV = "CLEARINGHOUSE_ADMIN_TOKEN"
+
+app = typer.Typer(
+    help="Create, sign and verify the federation manifest; propose, merge and submit changes.",
+    no_args_is_help=True,
+)
 
 
 @app.command()
@@ -56,20 +86,49 @@ def create(
 
 @app.command()
 def sign(
-    manifest_file: Annotated[Path, typer.Argument(metavar="MANIFEST", help="Signed in place.")],
+    manifest_file: Annotated[
+        Path, typer.Argument(metavar="MANIFEST", help="Signed in place (unless --detached-out).")
+    ],
     participant: Annotated[str, typer.Option(help="The signing participant's id.")],
     key: Annotated[Path, typer.Option(help="That participant's private key (PEM).")],
+    held: Annotated[
+        Path | None,
+        typer.Option(
+            help="The manifest in force: MANIFEST must succeed it, and the key must be one "
+            "it lists (so a participant being removed, or rotating its key, signs with the "
+            "key it holds now)."
+        ),
+    ] = None,
+    detached_out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write only this signature, as JSON {signer, kid, sig}, to this file and "
+            "leave MANIFEST untouched (gather them with 'manifest merge')."
+        ),
+    ] = None,
 ) -> None:
-    """Add PARTICIPANT's signature to the manifest, in place."""
+    """Add PARTICIPANT's signature to the manifest, in place or as a detached file."""
+    if detached_out is not None and detached_out.resolve() == manifest_file.resolve():
+        fail("--detached-out must not be the manifest itself")
     with reporting():
-        manifest = parse_manifest(manifest_file.read_bytes())
+        manifest = read_manifest(manifest_file)
+        held_manifest = read_manifest(held) if held is not None else None
         private_key = read_private_key(key, passphrase_from_env(PASSPHRASE_ENV))
-        signed = sign_manifest(manifest, participant, private_key)
+        if held_manifest is not None:
+            print_changes(held_manifest, manifest, title="you sign these changes:", to_stderr=True)
+        if detached_out is not None:
+            signature = detached_signature(manifest, participant, private_key, held=held_manifest)
+            detached_out.write_text(json.dumps(signature.model_dump(), indent=2) + "\n")
+            stderr.print(
+                f"wrote {detached_out}: signature by {participant} (key {signature.kid}) over "
+                f"serial {manifest.serial}; {manifest_file} is unchanged",
+                markup=False,
+                soft_wrap=True,
+            )
+            return
+        signed = sign_manifest(manifest, participant, private_key, held=held_manifest)
         manifest_file.write_bytes(manifest_json(signed))
-    signers = sorted({s.signer for s in signed.signatures})
-    stderr.print(
-        f"signed by {participant}; {len(signers)} of {signed.quorum} required: {', '.join(signers)}"
-    )
+    _signed_so_far(signed, held_manifest, f"signed by {participant}")
 
 
 @app.command()
@@ -88,16 +147,21 @@ def verify(
         manifest = verify_manifest(
             parse_manifest(read_text_arg(manifest_file)), now=now(), held=held_manifest
         )
-    _summary(manifest)
+    _summary(manifest, held_manifest)
 
 
-def _summary(manifest: Manifest) -> None:
+def _summary(manifest: Manifest, held: Manifest | None = None) -> None:
     console = Console(highlight=False)
     signers = sorted({s.signer for s in manifest.signatures})
+    counted = (
+        f"{len(signers)} of quorum {manifest.quorum}"
+        if held is None
+        else f"{len(signers)} of quorum {held.quorum} of the held serial {held.serial}; "
+        f"its own quorum: {manifest.quorum}"
+    )
     console.print(
         f"manifest OK: federation {manifest.federation!r}, serial {manifest.serial}, "
-        f"issued {manifest.issued_at.isoformat()}, signed by {', '.join(signers)} "
-        f"({len(signers)} of quorum {manifest.quorum})"
+        f"issued {manifest.issued_at.isoformat()}, signed by {', '.join(signers)} ({counted})"
     )
     table = Table("participant", "name", "base URL", "keys", "analyzer", "roles")
     for p in manifest.participants:
@@ -111,3 +175,210 @@ def _summary(manifest: Manifest) -> None:
             for r, fields in sorted(per_recipient.items())
         )
         console.print(f"policy {schema}: {granted}")
+
+
+@app.command("propose")
+def propose_command(
+    from_: Annotated[
+        Path, typer.Option("--from", help="The manifest in force (the one nodes hold now).")
+    ],
+    out: Annotated[Path, typer.Option(help="The proposal to write (unsigned).")],
+    add_participant: Annotated[
+        list[Path] | None,
+        typer.Option(
+            metavar="FILE",
+            help="YAML or JSON: id, name, base_url, roles, analyzer (an installed id, or "
+            "{id, version, sha256}) and keys: [JWK...] or jwk: ID.jwk.json (relative to "
+            "FILE). Repeatable.",
+        ),
+    ] = None,
+    remove_participant: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="ID",
+            help="A participant to remove, with the policy rules addressed to it. Repeatable.",
+        ),
+    ] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="YAML or JSON: the whole new policy (or a federation file's 'policy').",
+        ),
+    ] = None,
+    quorum: Annotated[int | None, typer.Option(min=1, help="The new quorum.")] = None,
+) -> None:
+    """Draft the next manifest (serial + 1): add or remove participants, replace the
+    policy, change the quorum. Prints what changes."""
+    with reporting():
+        held = read_manifest(from_)
+        entries = [_read_participant(path) for path in add_participant or []]
+        new_policy = _read_policy(policy) if policy is not None else None
+        proposal = propose(
+            held,
+            now=now(),
+            add_participants=entries,
+            remove_participants=remove_participant or [],
+            policy=new_policy,
+            quorum=quorum,
+        )
+        out.write_bytes(manifest_json(proposal))
+    print_changes(held, proposal)
+    write_proposal_note(out, held, from_)
+
+
+@app.command()
+def merge(
+    manifest_file: Annotated[Path, typer.Argument(metavar="PROPOSAL", help="Merged in place.")],
+    signatures: Annotated[
+        list[Path], typer.Argument(metavar="SIG.json", help="Detached signatures.")
+    ],
+    held: Annotated[
+        Path | None,
+        typer.Option(help="The manifest in force, whose participants' keys check each signature."),
+    ] = None,
+) -> None:
+    """Add detached signatures to PROPOSAL in place, after checking each one."""
+    with reporting():
+        proposal = read_manifest(manifest_file)
+        held_manifest = read_manifest(held) if held is not None else None
+        parsed = []
+        for path in signatures:
+            try:
+                parsed.append(parse_signature(path.read_bytes()))
+            except ManifestRejected as exc:
+                raise ManifestRejected(f"{path}: {exc.message}") from exc
+        merged = merge_signatures(proposal, parsed, held=held_manifest, now=now())
+        manifest_file.write_bytes(manifest_json(merged))
+    _signed_so_far(merged, held_manifest, f"merged {len(parsed)} signature(s)")
+
+
+@app.command()
+def submit(
+    manifest_file: Annotated[Path, typer.Argument(metavar="MANIFEST", help="Sent as it is.")],
+    node: Annotated[str, typer.Option(metavar="URL", help="The node's base URL.")],
+    token: Annotated[
+        str | None,
+        typer.Option(envvar=TOKEN_ENV, show_envvar=True, help="Bearer token of role admin."),
+    ] = None,
+) -> None:
+    """Hand a signed manifest to a node (POST /v1/manifest); it passes it on to its peers."""
+    if not node.startswith(("http://", "https://")):
+        fail(f"--node must be an http(s) URL, not {node!r}")
+    if not token:
+        fail(f"--token is required (or ${TOKEN_ENV})")
+    with reporting():
+        body = manifest_file.read_bytes()
+        manifest = parse_manifest(body)
+    url = node.rstrip("/") + "/v1/manifest"
+    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
+    try:
+        response = httpx.post(url, content=body, headers=headers, timeout=30)
+    except httpx.HTTPError as exc:
+        fail(escape(f"cannot reach {node}: {str(exc) or type(exc).__name__}"), 1)
+    answer = _json_or_none(response)
+    if response.is_success and isinstance(answer, dict) and "status" in answer:
+        status, serial = answer.get("status"), answer.get("serial", manifest.serial)
+        federation = answer.get("federation", manifest.federation)
+        if status == "accepted":
+            typer.echo(f"{node} accepted serial {serial} of {federation}; it passes it on")
+        elif status == "already-held":
+            typer.echo(f"{node} already holds serial {serial} of {federation}; nothing changed")
+        else:
+            fail(escape(f"{node} answered with an unknown status {status!r}"), 1)
+        return
+    if isinstance(answer, dict) and ("detail" in answer or "title" in answer):
+        title = answer.get("title") or f"HTTP {response.status_code}"
+        reason = answer.get("detail") or title
+        kind = f" ({answer['type']})" if answer.get("type") else ""
+        fail(escape(f"{node} refused the manifest: {title}: {reason}{kind}"), 1)
+    fail(escape(f"{node} answered HTTP {response.status_code}: {response.text[:300].strip()}"), 1)
+
+
+# -- shared with ``clearinghouse key`` ---------------------------------------------------
+
+
+def read_manifest(path: Path) -> Manifest:
+    """A manifest file, parsed; a refusal names the file."""
+    try:
+        return parse_manifest(path.read_bytes())
+    except ManifestRejected as exc:
+        raise ManifestRejected(f"{path}: {exc.message}") from exc
+
+
+def print_changes(
+    held: Manifest, proposal: Manifest, *, title: str = "changes:", to_stderr: bool = False
+) -> None:
+    """What ``proposal`` changes against ``held``: on stdout (a summary), or on stderr."""
+    console = stderr if to_stderr else Console(highlight=False)
+    console.print(title, markup=False)
+    for line in describe_changes(held, proposal):
+        console.print(f"  {line}", markup=False, soft_wrap=True)
+
+
+def write_proposal_note(out: Path, held: Manifest, held_path: Path) -> None:
+    stderr.print(
+        f"wrote {out} (unsigned). Next: {held.quorum} participants of serial {held.serial} "
+        f"sign it, each with 'clearinghouse manifest sign {out} --held {held_path} "
+        "--participant ID --key KEY --detached-out ID.sig.json'; then 'clearinghouse "
+        "manifest merge' and 'clearinghouse manifest submit'",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+def _signed_so_far(manifest: Manifest, held: Manifest | None, what: str) -> None:
+    anchor = held or manifest
+    signers = sorted({s.signer for s in manifest.signatures})
+    stderr.print(
+        f"{what}; {len(signers)} of {anchor.quorum} required: {', '.join(signers) or 'none'}",
+        markup=False,
+        soft_wrap=True,
+    )
+    if held is None:
+        return
+    at = now()
+    try:
+        verify_manifest(manifest, now=at, held=held)
+    except ManifestRejected:
+        return  # not complete yet
+    try:
+        verify_manifest(manifest, now=at)
+    except ManifestRejected as exc:
+        stderr.print(
+            "note: it succeeds the held manifest, but on its own (as a node starting afresh "
+            f"from it, such as a new member's, checks it) it is refused: {exc.message}. "
+            "Prefer a quorum of signatures by participants that remain in it.",
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+def _read_participant(path: Path) -> dict[str, Any]:
+    """A participant file: keys inline, or ``jwk: PATH`` (relative to the file); analyzer
+    resolved like ``manifest create`` does."""
+    entry = read_yaml_file(path)
+    if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+        fail(f"{path}: expected a mapping with an 'id'")
+    if "jwk" in entry:
+        if "keys" in entry:
+            fail(f"{path}: give either 'keys' or 'jwk', not both")
+        jwk_path = Path(str(entry.pop("jwk")))
+        entry["keys"] = [read_jwk(jwk_path if jwk_path.is_absolute() else path.parent / jwk_path)]
+    return dict(resolve_analyzers({"participants": [entry]})["participants"][0])
+
+
+def _read_policy(path: Path) -> Mapping[str, Any]:
+    doc = read_yaml_file(path)
+    if isinstance(doc, dict) and isinstance(doc.get("policy"), dict):
+        doc = doc["policy"]
+    if not isinstance(doc, dict):
+        fail(f"{path}: expected a policy mapping (schema -> recipient -> rules)")
+    return doc
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None

@@ -30,7 +30,8 @@ def issue(
     key: Annotated[Path, typer.Option(help="The issuer's private key (PEM).")],
     schema: Annotated[str, typer.Option(help="Schema id, e.g. conflict-event/1.")],
     pseudonym_key: Annotated[
-        Path | None, typer.Option(help="Pseudonymisation key file (base64url).")
+        Path | None,
+        typer.Option(help="Pseudonymisation key file ('EPOCH KEY', or the base64url key alone)."),
     ] = None,
     hc: Annotated[str, typer.Option(help="Handling code H0..H3.")] = "H0",
     hc_restriction: Annotated[
@@ -46,6 +47,7 @@ def issue(
         fail(f"{record}: a record is a JSON object")
     with reporting():
         private_key = read_private_key(key, passphrase_from_env(PASSPHRASE_ENV))
+        pseudonyms = read_pseudonym_key(pseudonym_key) if pseudonym_key else None
         packet = issue_packet(
             data,
             schema=schema,
@@ -53,7 +55,8 @@ def issue(
             key=private_key,
             kid=public_jwk(private_key)["kid"],
             now=now(),
-            pseudonym_key=read_pseudonym_key(pseudonym_key) if pseudonym_key else None,
+            pseudonym_key=pseudonyms.key if pseudonyms else None,
+            pseudonym_epoch=pseudonyms.epoch if pseudonyms else None,
             hc=hc,
             hc_restriction=hc_restriction,
             decoys=decoys,

@@ -19,6 +19,7 @@ import base64
 import binascii
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from protocol.audit import audit_origin
 from protocol.manifest import Manifest
@@ -36,7 +37,9 @@ __all__ = [
     "b64",
     "interleave",
     "make_header",
+    "parse_time",
     "participant_of",
+    "show_time",
     "unb64",
     "with_lines",
 ]
@@ -97,13 +100,15 @@ class StoredEntry:
 class StoredCheckpoint:
     """A signed checkpoint note with its cosignature lines, and the proof that it extends
     the previous checkpoint. ``root``: the store's own root column; ``problem``: why the
-    store gave no proof."""
+    store gave no proof; ``signed_at``: when the node recorded signing it (None: the
+    source does not say)."""
 
     size: int
     note: str
     consistency: tuple[bytes, ...] = ()
     root: bytes | None = None
     problem: str | None = None
+    signed_at: datetime | None = None
 
 
 Item = StoredEntry | StoredCheckpoint
@@ -142,6 +147,24 @@ def unb64(text: object, what: str) -> bytes:
         return base64.b64decode(text, validate=True)
     except (TypeError, binascii.Error) as exc:
         raise LogMalformed(f"{what} is not base64") from exc
+
+
+def show_time(at: datetime) -> str:
+    """A time as bundles and the node's API carry it: RFC 3339 UTC, to the microsecond."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def parse_time(text: object, what: str) -> datetime:
+    """An RFC 3339 time with its offset; else :class:`LogMalformed` naming ``what``."""
+    try:
+        if not isinstance(text, str):
+            raise TypeError(type(text).__name__)
+        at = datetime.fromisoformat(text)
+    except (TypeError, ValueError) as exc:
+        raise LogMalformed(f"{what} is not an RFC 3339 time: {text!r}") from exc
+    if at.utcoffset() is None:
+        raise LogMalformed(f"{what} has no UTC offset: {text!r}")
+    return at
 
 
 def participant_of(origin: str, manifest: Manifest) -> str:

@@ -1,8 +1,9 @@
 """Read a node's whole audit log where it lives: in its database, or from the node itself.
 
 - :func:`open_database`: entries in chunks of seq, every stored checkpoint with its
-  witnesses' cosignature lines, and an RFC 9162 consistency proof from the stored
-  tree (``audit_block``) between successive checkpoints. Read only.
+  witnesses' cosignature lines and the time the node recorded signing it, and an
+  RFC 9162 consistency proof from the stored tree (``audit_block``) between
+  successive checkpoints. Read only.
 - :func:`open_node`: ``/v1/audit`` with a bearer token of role ``auditor``: entries
   in pages of :data:`ENTRY_PAGE`, checkpoints (with the proofs the node serves) in
   pages of :data:`CHECKPOINT_PAGE`; :func:`fetch_checkpoint` gets the latest one.
@@ -34,6 +35,7 @@ from node.services._audit_log import (
     StoredEntry,
     interleave,
     make_header,
+    parse_time,
     participant_of,
     unb64,
     with_lines,
@@ -141,7 +143,9 @@ def _db_checkpoints(session: Session, size: int) -> Iterator[StoredCheckpoint]:
                 except MerkleError as exc:  # the stored tree lacks a hash it needs
                     problem = exc.message
             note = with_lines(row.note, [c.line for c in lines[row.size]])
-            yield StoredCheckpoint(row.size, note, tuple(proof), bytes(row.root), problem)
+            yield StoredCheckpoint(
+                row.size, note, tuple(proof), bytes(row.root), problem, row.signed_at
+            )
             previous = row.size
         if len(rows) < CHECKPOINT_PAGE:
             return
@@ -249,7 +253,13 @@ class _NodeApi:
                     return
                 hashes = tuple(unb64(p, f"{where}: a proof hash of checkpoint {cp}") for p in proof)
                 root = unb64(got.get("root"), f"{where}: the root of checkpoint {cp}")
-                yield StoredCheckpoint(cp, note, hashes, root)
+                signed = got.get("signed_at")  # absent from a node that predates it
+                signed_at = (
+                    None
+                    if signed is None
+                    else parse_time(signed, f"{where}: when checkpoint {cp} was signed")
+                )
+                yield StoredCheckpoint(cp, note, hashes, root, signed_at=signed_at)
                 after = cp
             if len(items) < page:
                 return

@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-from protocol.audit import Act
+from protocol.audit import Act, format_time
+from protocol.authorisation import Authorisation
 from protocol.encoding import canonical_json
 from protocol.manifest import Manifest
 from protocol.packet import IssuedPacket, PacketRef
 
 __all__ = [
+    "authorisation_accepted",
+    "authorisation_used",
     "node_actor",
     "packet_issued",
     "packet_received",
@@ -44,12 +47,20 @@ def policy_digest(manifest: Manifest) -> str:
     return hashlib.sha256(canonical_json(manifest.policy)).hexdigest()
 
 
-def packet_issued(actor: str, packet: IssuedPacket, **fields: object) -> Act:
+def packet_issued(actor: str, packet: IssuedPacket, kid: str, **fields: object) -> Act:
+    """A packet this node issued and signed with key ``kid`` (the audit tools check that
+    the key was valid and not revoked at the entry's time)."""
     return Act(
         "packet.issued",
         actor,
         jti=packet.ref.jti,
-        fields={"digest": packet.ref.digest, "schema": packet.schema, "hc": packet.hc, **fields},
+        fields={
+            "digest": packet.ref.digest,
+            "schema": packet.schema,
+            "hc": packet.hc,
+            "kid": kid,
+            **fields,
+        },
     )
 
 
@@ -97,8 +108,14 @@ def packet_received(
     via: str,
     code: str | None = None,
     reason: str | None = None,
+    *,
+    widened: bool = False,
 ) -> Act:
+    """A view received; ``widened``: a duplicate that replaced the narrower view held,
+    under an oversight authorisation (recorded beside it as ``authorisation.used``)."""
     fields: dict[str, object] = {"outcome": outcome, "via": via}
+    if widened:
+        fields["widened"] = True
     if ref is not None:
         fields["digest"] = ref.digest
     if code:
@@ -111,4 +128,44 @@ def packet_received(
         peer=peer,
         jti=ref.jti if ref is not None else None,
         fields=fields,
+    )
+
+
+def authorisation_accepted(actor: str, authorisation: Authorisation) -> Act:
+    """An oversight authorisation taken on: who signed it, for whom, what, until when.
+    The purpose is recorded by its SHA-256 only (it may name what is investigated)."""
+    a = authorisation
+    return Act(
+        "authorisation.accepted",
+        actor,
+        peer=a.recipient,
+        fields={
+            "id": a.id,
+            "issuer": a.issuer,
+            "recipient": a.recipient,
+            "fields": sorted(a.fields),
+            "scope": a.document()["scope"],
+            "purpose_sha256": hashlib.sha256(a.purpose.encode()).hexdigest(),
+            "issued_at": format_time(a.issued_at),
+            "expires_at": format_time(a.expires_at),
+        },
+    )
+
+
+def authorisation_used(
+    actor: str, authorisation: Authorisation, *, peer: str, jti: str, digest: str, fields: object
+) -> Act:
+    """Fields beyond the policy disclosed in one view under ``authorisation`` (``peer``:
+    the recipient at the originator, the originator at the recipient)."""
+    return Act(
+        "authorisation.used",
+        actor,
+        peer=peer,
+        jti=jti,
+        fields={
+            "id": authorisation.id,
+            "recipient": authorisation.recipient,
+            "digest": digest,
+            "fields": fields,
+        },
     )

@@ -24,6 +24,7 @@ from sqlalchemy import text
 from analyzers.base import Analyzer, View
 from analyzers.state import State
 from node.context import NodeContext
+from node.keyring import SigningKey
 from node.services import acts
 from node.storage import analysis, auditlog, outbox, packets
 from node.storage.db import is_postgres, transaction
@@ -56,7 +57,11 @@ def _view(packet: StoredPacket) -> View:
 
 
 def _result(
-    ctx: NodeContext, declaration: AnalyzerDeclaration, packet: StoredPacket, findings: list[Any]
+    ctx: NodeContext,
+    signing: SigningKey,
+    declaration: AnalyzerDeclaration,
+    packet: StoredPacket,
+    findings: list[Any],
 ) -> IssuedPacket:
     kinds = sorted({f.kind for f in findings})
     record = result_record(
@@ -75,8 +80,8 @@ def _result(
         record,
         schema=RESULT_SCHEMA,
         issuer=ctx.participant,
-        key=ctx.key,
-        kid=ctx.kid,
+        key=signing.key,
+        kid=signing.kid,
         now=ctx.clock.now(),
         hc=packet.hc,
         hc_restriction=packet.hcr,
@@ -102,6 +107,7 @@ def _analyse_batch(ctx: NodeContext, limit: int) -> int:
     now = ctx.clock.now()
     runs: list[dict[str, Any]] = []
     results: list[tuple[int, IssuedPacket]] = []  # (index into runs, result)
+    signing = ctx.signing  # one key for the whole batch, even if it rotates meanwhile
     for _, packet in batch:
         error, findings = None, []
         try:
@@ -122,7 +128,7 @@ def _analyse_batch(ctx: NodeContext, limit: int) -> int:
         }
         if findings:
             try:
-                results.append((len(runs), _result(ctx, declaration, packet, findings)))
+                results.append((len(runs), _result(ctx, signing, declaration, packet, findings)))
             except ProtocolError as exc:
                 run["error"] = f"result not issued: {exc}"
         runs.append(run)
@@ -156,7 +162,12 @@ def _analyse_batch(ctx: NodeContext, limit: int) -> int:
                 "result.issued",
                 actor,
                 jti=result.ref.jti,
-                fields={"digest": result.ref.digest, "input": input_packet.jti, "hc": result.hc},
+                fields={
+                    "digest": result.ref.digest,
+                    "input": input_packet.jti,
+                    "hc": result.hc,
+                    "kid": signing.kid,
+                },
             )
         )
         audit_entries += [
@@ -166,7 +177,7 @@ def _analyse_batch(ctx: NodeContext, limit: int) -> int:
     try:
         with transaction(ctx.engine) as session:
             ids = packets.add_issued(
-                session, [r for _, r in results], issuer=ctx.participant, kid=ctx.kid, now=now
+                session, [r for _, r in results], issuer=ctx.participant, kid=signing.kid, now=now
             )
             entries = []
             for (run_index, result), result_id in zip(results, ids, strict=True):

@@ -5,7 +5,9 @@ header and its entries and checkpoints in log order. It comes from the node's
 database (:func:`open_database`), from the running node (:func:`open_node`), or
 from a bundle file, offline (:func:`open_bundle`). :func:`write_bundle` writes a log
 as a bundle; :func:`verify_log` checks one with :class:`protocol.audit.LogVerifier`
-against a manifest's keys; :func:`check_checkpoint` checks a single signed note.
+against a manifest's keys, and judges with :class:`protocol.key_use.KeyUseCheck`
+whether each key was valid and unrevoked when it signed; :func:`check_checkpoint`
+checks a single signed note.
 
 Bundle format ``clearinghouse-audit-bundle/1``: JSON Lines, ASCII (non-ASCII is
 escaped), gzip-compressed if the file name ends in ``.gz``::
@@ -14,13 +16,15 @@ escaped), gzip-compressed if the file name ends in ``.gz``::
      "participant": ..., "size": N, "root": "<b64>", "manifest": {...}, "exported_at": ...}
     {"seq": 0, "body": "<the entry's exact canonical JSON>", "leaf_hash": "<b64>"}
     ...
-    {"checkpoint": 10, "note": "<signed note and cosignature lines>", "consistency": ["<b64>"]}
+    {"checkpoint": 10, "note": "<signed note and cosignature lines>", "consistency": ["<b64>"],
+     "signed_at": "<RFC 3339>"}
     ...
     {"end": N}
 
 Entry lines come in seq order; a checkpoint line right after the entry that
 completes its size, its ``consistency`` the RFC 9162 proof from the previous
-checkpoint (empty for the first). ``leaf_hash`` (optional when reading) is the
+checkpoint (empty for the first), ``signed_at`` (optional when reading) the time the
+node recorded signing it. ``leaf_hash`` (optional when reading) is the
 hash the store kept with the entry: with it an entry changed after it was hashed
 is named exactly; without it the signed checkpoints still catch the change, naming
 a range of entries. ``root`` is null when the exporter could not learn it.
@@ -59,11 +63,14 @@ from node.services._audit_log import (
     StoredEntry,
     VerificationFailed,
     b64,
+    parse_time,
     participant_of,
+    show_time,
     unb64,
 )
 from node.services._audit_sources import fetch_checkpoint, open_database, open_node
 from protocol.audit import (
+    CheckpointCheck,
     LogVerifier,
     audit_origin,
     format_time,
@@ -79,6 +86,7 @@ from protocol.errors import (
     NoteError,
     NoteUnverified,
 )
+from protocol.key_use import KeyUse, KeyUseCheck, KeyUseReport
 from protocol.manifest import Manifest, manifest_json, parse_manifest, verify_manifest
 from protocol.notes import parse_checkpoint, parse_note, verify_note
 
@@ -88,6 +96,8 @@ __all__ = [
     "AuditToolError",
     "CheckedNote",
     "ExportSummary",
+    "KeyUse",
+    "KeyUseReport",
     "Log",
     "LogHeader",
     "LogMalformed",
@@ -124,6 +134,7 @@ class Summary:
     cosignatures: dict[str, int]  # witness (participant id, else key name) -> checkpoints
     uncosigned: int  # checkpoints without a valid witness cosignature
     uncosigned_last: tuple[int, ...]  # the sizes of the last few of those
+    keys: KeyUseReport  # each key's validity when it signed; violations make a log INVALID
 
 
 @dataclass
@@ -218,7 +229,13 @@ class _Lines:
             size, note, proof = doc["checkpoint"], doc.get("note"), doc.get("consistency")
             if type(size) is not int or not isinstance(note, str) or not isinstance(proof, list):
                 raise LogMalformed("a checkpoint line needs checkpoint, note and consistency")
-            return StoredCheckpoint(size, note, tuple(unb64(p, "a proof hash") for p in proof))
+            signed = doc.get("signed_at")  # absent from a bundle that predates it
+            return StoredCheckpoint(
+                size,
+                note,
+                tuple(unb64(p, "a proof hash") for p in proof),
+                signed_at=None if signed is None else parse_time(signed, "signed_at"),
+            )
         if "seq" in doc:
             seq, body, leaf = doc["seq"], doc.get("body"), doc.get("leaf_hash")
             if type(seq) is not int or not isinstance(body, str):
@@ -307,8 +324,14 @@ def _write_items(
             summary.warnings.append(
                 f"checkpoint {item.size}: the store gave no consistency proof: {item.problem}"
             )
-        proof = [b64(p) for p in item.consistency]
-        f.write(_line({"checkpoint": item.size, "note": item.note, "consistency": proof}))
+        line: dict[str, Any] = {
+            "checkpoint": item.size,
+            "note": item.note,
+            "consistency": [b64(p) for p in item.consistency],
+        }
+        if item.signed_at is not None:
+            line["signed_at"] = show_time(item.signed_at)
+        f.write(_line(line))
         summary.checkpoints += 1
 
 
@@ -368,14 +391,21 @@ def verify_log(
     log: Log, *, min_cosignatures: int = 0, on_progress: Progress | None = None
 ) -> Summary:
     """Check the whole log; return what checked out or raise :class:`VerificationFailed`
-    (or what reading raises: :class:`AccessFailed`, :class:`LogMalformed`)."""
+    (or what reading raises: :class:`AccessFailed`, :class:`LogMalformed`).
+
+    A log whose keys signed outside their validity or after their revocation still
+    verifies here (its history is intact): ``Summary.keys`` names those uses, and the
+    CLI fails on them."""
     # Plan: (1) a quorum of the manifest's own participants signed it (keys valid when
     # it was issued); (2) the log is the participant's (origin); its keys: the
     # participant's Ed25519 keys, every other participant's witness key; (3) each entry
     # in order: position, canonical JSON, the leaf hash kept with it; (4) each checkpoint
     # when its size is reached: signature, cosignatures, root, consistency with the
     # previous one (LogVerifier), the store's root column and proof, at least
-    # ``min_cosignatures`` witnesses; (5) the end: the size and root the source claims.
+    # ``min_cosignatures`` witnesses; (5) the end: the size and root the source claims;
+    # (6) alongside (3) and (4), each use of a key judged against its validity at the
+    # time it signed (KeyUseCheck): the checkpoint's own signature, each cosignature,
+    # each entry recording a packet signed.
     h = log.header
     # (1): the manifest.
     try:
@@ -391,6 +421,7 @@ def verify_log(
         )
     witnesses = witness_keys(h.manifest, besides=h.participant)
     verifier = LogVerifier(expected, log_keys(h.manifest, h.participant), witnesses)
+    keys = KeyUseCheck(h.manifest, h.participant)
     cosigned: Counter[str] = Counter()
     uncosigned, uncosigned_last = 0, deque[int](maxlen=5)
     last: int | None = None
@@ -398,12 +429,14 @@ def verify_log(
         for item in log.items:
             # (3): an entry.
             if isinstance(item, StoredEntry):
-                verifier.entry(item.seq, item.body, item.leaf_hash)
+                keys.entry(verifier.entry(item.seq, item.body, item.leaf_hash))  # (3), (6)
                 if on_progress and verifier.size % PROGRESS_EVERY == 0:
                     on_progress(verifier.size)
                 continue
             # (4): a checkpoint.
-            names = _check_checkpoint(verifier, item, last, min_cosignatures, h.manifest_source)
+            check = _check_checkpoint(verifier, item, last, min_cosignatures, h.manifest_source)
+            keys.checkpoint(check, item.signed_at)  # (6)
+            names = list(check.cosigners)
             cosigned.update(_witness(name, h.manifest) for name in names)
             if not names:
                 uncosigned += 1
@@ -437,6 +470,7 @@ def verify_log(
         cosignatures=cosignatures,
         uncosigned=uncosigned,
         uncosigned_last=tuple(uncosigned_last),
+        keys=keys.report(),
     )
 
 
@@ -446,8 +480,8 @@ def _check_checkpoint(
     last: int | None,
     min_cosignatures: int,
     manifest_source: str,
-) -> list[str]:
-    """(4) for one checkpoint; the names of the witnesses whose cosignatures verified."""
+) -> CheckpointCheck:
+    """(4) for one checkpoint; what verified (its signer, the witnesses' cosignatures)."""
     where = f"checkpoint {item.size}"
     if item.size > verifier.size:
         raise AuditLogInvalid(
@@ -477,7 +511,7 @@ def _check_checkpoint(
             f" {min_cosignatures} required: entries [{first}, {item.size}) are not witnessed",
             first,
         )
-    return list(check.cosigners)
+    return check
 
 
 # --- one checkpoint --------------------------------------------------------------------

@@ -15,6 +15,7 @@ import time
 
 from node.context import NodeContext
 from node.logs import REQUEST_ID, new_request_id
+from node.services.peer_tasks import run_per_peer
 from node.services.receive import receive_views
 from node.storage import peers
 from node.storage.db import transaction
@@ -46,7 +47,13 @@ async def catch_up(ctx: NodeContext, client: PeerClient, peer: Participant) -> i
             return total
         views = [view for _, view in page.items]
         await asyncio.to_thread(
-            receive_views, ctx, peer=peer.id, views=views, sign=False, via="catch-up"
+            receive_views,
+            ctx,
+            peer=peer.id,
+            views=views,
+            sign=False,
+            via="catch-up",
+            authorisations=page.authorisations,
         )
         since = max(page.next_cursor, since)
 
@@ -81,6 +88,4 @@ async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) ->
 
 
 async def run_catchup(ctx: NodeContext, client: PeerClient) -> None:
-    async with asyncio.TaskGroup() as group:
-        for peer in ctx.peers:
-            group.create_task(_peer_loop(ctx, client, peer), name=f"catchup-{peer.id}")
+    await run_per_peer(ctx, client, "catchup", _peer_loop)

@@ -20,6 +20,8 @@ from datetime import timedelta
 from node.context import NodeContext
 from node.logs import REQUEST_ID, new_request_id
 from node.services import acts
+from node.services.authorisations import outgoing
+from node.services.peer_tasks import run_per_peer
 from node.storage import auditlog, outbox
 from node.storage.db import transaction
 from node.storage.models import OutboxItem
@@ -80,8 +82,9 @@ async def deliver_round(
     if not items:
         return 0
     ids = [int(item.id or 0) for item in items]
+    views, authorisations = await asyncio.to_thread(outgoing, ctx, items, now)
     try:
-        receipts = await client.post_views(peer.base_url, [item.view for item in items])
+        receipts = await client.post_views(peer.base_url, views, authorisations)
     except (PeerUnavailable, PeerRejectedRequest) as exc:
         retry_after = exc.retry_after if isinstance(exc, PeerUnavailable) else None
         kind = exc.kind if isinstance(exc, PeerUnavailable) else f"http-{exc.status}"
@@ -197,6 +200,4 @@ async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) ->
 
 async def run_delivery(ctx: NodeContext, client: PeerClient) -> None:
     """Deliver to every peer until cancelled."""
-    async with asyncio.TaskGroup() as group:
-        for peer in ctx.peers:
-            group.create_task(_peer_loop(ctx, client, peer), name=f"deliver-{peer.id}")
+    await run_per_peer(ctx, client, "deliver", _peer_loop)

@@ -14,6 +14,7 @@ from typing import Any
 
 from node.context import NodeContext
 from node.services import acts
+from node.services.authorisations import authorised_unlocks
 from node.storage import analysis, auditlog, outbox, packets, peers
 from node.storage.db import transaction
 from protocol.audit import Act
@@ -60,6 +61,7 @@ def ingest_records(
         if sharing.granted_claims(spec, peer.id)
     }
     now = ctx.clock.now()
+    signing = ctx.signing  # one key for the whole batch, even if it rotates meanwhile
     actor = actor or acts.node_actor(ctx.participant)
     policy = acts.policy_digest(ctx.manifest)
     result = IngestResult()
@@ -72,10 +74,11 @@ def ingest_records(
                 record,
                 schema=schema,
                 issuer=ctx.participant,
-                key=ctx.key,
-                kid=ctx.kid,
+                key=signing.key,
+                kid=signing.kid,
                 now=now,
-                pseudonym_key=ctx.pseudonym_key,
+                pseudonym_key=ctx.pseudonym_key.key if ctx.pseudonym_key else None,
+                pseudonym_epoch=ctx.pseudonym_key.epoch if ctx.pseudonym_key else None,
                 hc=hc,
                 hc_restriction=hc_restriction,
             )
@@ -84,12 +87,15 @@ def ingest_records(
             continue
         issued.append((index, packet))
     if issued:
+        # An oversight authorisation in force may add fields for one recipient.
+        unlocks = [authorised_unlocks(ctx, packet, now) for _, packet in issued]
         views = [
-            {r: packet.view(granted) for r, granted in recipients.items()} for _, packet in issued
+            {r: packet.view(granted) for r, granted in recipients.items() if r not in unlocked}
+            for (_, packet), unlocked in zip(issued, unlocks, strict=True)
         ]
         with transaction(ctx.engine) as session:
             ids = packets.add_issued(
-                session, [p for _, p in issued], issuer=ctx.participant, kid=ctx.kid, now=now
+                session, [p for _, p in issued], issuer=ctx.participant, kid=signing.kid, now=now
             )
             outbox.enqueue(
                 session,
@@ -99,21 +105,41 @@ def ingest_records(
             if ctx.wants_analysis(schema):
                 analysis.enqueue(session, ids, now=now)
             entries: list[Act] = []
-            for index, packet in issued:
-                entries.append(acts.packet_issued(actor, packet, record=index))
+            for row_id, (index, packet), unlocked in zip(ids, issued, unlocks, strict=True):
+                entries.append(acts.packet_issued(actor, packet, signing.kid, record=index))
                 entries += [
                     acts.view_queued(actor, packet, r, granted, policy)
                     for r, granted in recipients.items()
+                    if r not in unlocked
                 ]
+                for r, unlock in unlocked.items():
+                    allowed = recipients.get(r, frozenset()) | unlock.claims
+                    outbox.enqueue(
+                        session,
+                        [(row_id, packet.ref, {r: packet.view(allowed)})],
+                        now=now,
+                        authorisation_id=unlock.authorisation.id,
+                    )
+                    entries.append(acts.view_queued(actor, packet, r, allowed, policy))
+                    entries.append(
+                        acts.authorisation_used(
+                            acts.node_actor(ctx.participant),
+                            unlock.authorisation,
+                            peer=r,
+                            jti=packet.ref.jti,
+                            digest=packet.ref.digest,
+                            fields=sorted(unlock.claims),
+                        )
+                    )
             auditlog.append(session, entries, now=now)
         result.accepted = [
             {
                 "index": index,
                 "jti": packet.ref.jti,
                 "sha256": packet.ref.digest,
-                "recipients": sorted(v),
+                "recipients": sorted({*v, *unlocked}),
             }
-            for (index, packet), v in zip(issued, views, strict=True)
+            for (index, packet), v, unlocked in zip(issued, views, unlocks, strict=True)
         ]
     if result.rejected:
         with transaction(ctx.engine) as session:

@@ -8,19 +8,32 @@ disclosed); one bad view never costs the good ones. Outcomes:
 * ``accepted``: new, stored with its exact text;
 * ``duplicate``: already held (as any view), acknowledged, stored once;
 * ``quarantined``: over-disclosure — kept aside with the reason, never processed;
-* ``rejected``: anything else wrong, kept aside with the reason.
+* ``rejected``: anything else wrong, kept aside with the reason — among them an H2
+  view (no onward dissemination) relayed by anyone but its issuer.
+
+A view may disclose more than the policy grants this node only under an oversight
+authorisation sent along with it (:mod:`node.services.authorisations`); a duplicate
+that does replaces the narrower view held.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
 
 from node.context import NodeContext
 from node.services import acts
+from node.services.authorisations import check_disclosure, offered_authorisations, store
 from node.storage import analysis, auditlog, packets, peers
 from node.storage.db import transaction
+from protocol.audit import Act
+from protocol.authorisation import Authorisation
 from protocol.errors import OverDisclosure, ProtocolError
+from protocol.handling import check_hop
 from protocol.packet import PacketRef, VerifiedPacket, packet_ref, verify_view
 from protocol.receipts import sign_receipt
 from protocol.results import check_result
@@ -52,20 +65,37 @@ def _best_effort_ref(raw: str) -> PacketRef | None:
 
 
 def receive_views(
-    ctx: NodeContext, *, peer: str, views: Sequence[str], sign: bool = True, via: str = "push"
+    ctx: NodeContext,
+    *,
+    peer: str,
+    views: Sequence[str],
+    sign: bool = True,
+    via: str = "push",
+    authorisations: Sequence[Any] = (),
 ) -> list[Outcome]:
     """Verify and store ``views`` from ``peer``; one outcome (with receipt) per view, each
-    recorded in the audit log (``via``: how the views came, push or catch-up)."""
+    recorded in the audit log (``via``: how the views came, push or catch-up).
+
+    ``authorisations`` are the oversight authorisations the peer sent along: a view may
+    disclose more than the policy grants only under one of them."""
     now = ctx.clock.now()
+    manifest = ctx.manifest
+    offered, unusable = offered_authorisations(ctx, authorisations, now)
     verified: list[tuple[int, VerifiedPacket]] = []
+    unlocked: dict[int, tuple[Authorisation, frozenset[str]]] = {}
     refused: list[Outcome] = []
     for index, raw in enumerate(views):
         if not isinstance(raw, str):
             refused.append(Outcome(index, "rejected", None, "malformed-packet", "not a string"))
             continue
         try:
-            packet = verify_view(raw, ctx.manifest, recipient=ctx.participant, now=now)
-            check_result(packet, ctx.manifest)
+            # (the policy check is check_disclosure's: it knows the authorisations)
+            packet = verify_view(raw, manifest, recipient=None, now=now)
+            check_hop(packet.hc, packet.jti, packet.iss, peer)
+            check_result(packet, manifest)
+            authorised = check_disclosure(ctx, packet, offered, unusable)
+            if authorised is not None:
+                unlocked[index] = authorised
             verified.append((index, packet))
         except OverDisclosure as exc:
             refused.append(
@@ -76,6 +106,15 @@ def receive_views(
 
     with transaction(ctx.engine) as session:
         new = packets.add_received(session, [v for _, v in verified], origin=peer, now=now)
+        # A view that came under an authorisation replaces a narrower one held already.
+        widened = {
+            index
+            for index, packet in verified
+            if index in unlocked
+            and (packet.jti, packet.ref.digest) not in new
+            and packets.widen_received(session, packet)
+        }
+        entries = _authorisation_entries(ctx, session, peer, verified, unlocked, now)
         to_analyse = {
             new[(packet.jti, packet.ref.digest)]
             for _, packet in verified
@@ -109,9 +148,12 @@ def receive_views(
         auditlog.append(
             session,
             [
-                acts.packet_received(peer, o.ref, o.status, via, o.code, o.detail)
+                acts.packet_received(
+                    peer, o.ref, o.status, via, o.code, o.detail, widened=o.index in widened
+                )
                 for o in sorted(outcomes, key=lambda o: o.index)
-            ],
+            ]
+            + entries,
             now=now,
         )
 
@@ -124,6 +166,7 @@ def receive_views(
     outcomes.sort(key=lambda o: o.index)
     if not sign:
         return outcomes
+    signing = ctx.signing
     return [
         Outcome(
             o.index,
@@ -137,8 +180,8 @@ def receive_views(
                 index=o.index,
                 ref=o.ref,
                 status=o.status,  # type: ignore[arg-type]
-                key=ctx.key,
-                kid=ctx.kid,
+                key=signing.key,
+                kid=signing.kid,
                 now=now,
                 reason_code=o.code,
                 reason=o.detail,
@@ -146,3 +189,37 @@ def receive_views(
         )
         for o in outcomes
     ]
+
+
+def _authorisation_entries(
+    ctx: NodeContext,
+    session: Session,
+    peer: str,
+    verified: Sequence[tuple[int, VerifiedPacket]],
+    unlocked: Mapping[int, tuple[Authorisation, frozenset[str]]],
+    now: datetime,
+) -> list[Act]:
+    """Store each authorisation first seen here and record it, and record each use."""
+    entries: list[Act] = []
+    seen: set[str] = set()
+    for index, packet in verified:
+        if index not in unlocked:
+            continue
+        authorisation, claims = unlocked[index]
+        if authorisation.id not in seen:
+            seen.add(authorisation.id)
+            if store(session, authorisation, source=acts.peer_actor(peer), now=now):
+                entries.append(acts.authorisation_accepted(acts.peer_actor(peer), authorisation))
+                ctx.metrics.authorisations.labels(outcome="accepted").inc()
+        entries.append(
+            acts.authorisation_used(
+                acts.peer_actor(peer),
+                authorisation,
+                peer=packet.iss,
+                jti=packet.jti,
+                digest=packet.ref.digest,
+                fields=sorted(claims),
+            )
+        )
+        ctx.metrics.authorisations.labels(outcome="used").inc()
+    return entries

@@ -5,6 +5,11 @@ and its peers' — into one picture per area (country and admin1) and period. Fo
 each area and period it lists each analyzer's latest findings, who produced them
 and from which input, and says where analyzers agree or disagree: two analyzers
 that rate the same area and period more than one level apart disagree.
+
+Every finding carries the handling of the result it comes from (a result inherits
+its input's handling code, and for H3 the free-text restriction): ``handling`` =
+``{"hc", "restricted", "restriction"}``, so that whoever shows the finding can show
+the restriction with it.
 """
 
 from __future__ import annotations
@@ -38,6 +43,18 @@ class FusedFinding:
     issued_at: datetime
     input: dict[str, Any]
     finding: dict[str, Any]
+    #: the result's handling code (H0..H3) and, for H3, its restriction text
+    hc: str = "H0"
+    hcr: str | None = None
+
+    @property
+    def restricted(self) -> bool:
+        """Whether the result carries a restriction (H1, H2 or H3)."""
+        return self.hc != "H0"
+
+    @property
+    def handling(self) -> dict[str, Any]:
+        return {"hc": self.hc, "restricted": self.restricted, "restriction": self.hcr}
 
     @property
     def area(self) -> tuple[str | None, str | None]:
@@ -56,6 +73,7 @@ class FusedFinding:
             "result": {"jti": self.result_jti, "sha256": self.result_sha256},
             "issued_at": self.issued_at.isoformat(),
             "input": self.input,
+            "handling": self.handling,
         }
 
 
@@ -107,6 +125,8 @@ def fused_findings(
                     issued_at=packet.issued_at,
                     input=claims.get("input") or {},
                     finding=finding,
+                    hc=packet.hc,
+                    hcr=packet.hcr,
                 )
                 key = (
                     fused.analyzer,

@@ -15,26 +15,34 @@ from node.services import acts
 from node.storage import auditlog
 from node.storage.db import transaction
 from protocol.audit import RESERVED, Act
-from protocol.manifest import manifest_json
+from protocol.manifest import Manifest, manifest_json
 
-__all__ = ["record_trust_state"]
+__all__ = ["key_loaded", "manifest_accepted", "record_trust_state"]
+
+
+def manifest_accepted(actor: str, manifest: Manifest) -> Act:
+    """The entry of a switch to ``manifest`` (at start-up, or by ``actor``'s submission)."""
+    return Act(
+        "manifest.accepted",
+        actor,
+        fields={
+            "federation": manifest.federation,
+            "serial": manifest.serial,
+            "sha256": hashlib.sha256(manifest_json(manifest)).hexdigest(),
+            "policy": acts.policy_digest(manifest),
+        },
+    )
+
+
+def key_loaded(participant: str, kid: str) -> Act:
+    return Act("key.loaded", acts.node_actor(participant), fields={"kid": kid})
 
 
 def _current(ctx: NodeContext) -> list[Act]:
     actor = acts.node_actor(ctx.participant)
-    manifest = ctx.manifest
     return [
-        Act(
-            "manifest.accepted",
-            actor,
-            fields={
-                "federation": manifest.federation,
-                "serial": manifest.serial,
-                "sha256": hashlib.sha256(manifest_json(manifest)).hexdigest(),
-                "policy": acts.policy_digest(manifest),
-            },
-        ),
-        Act("key.loaded", actor, fields={"kid": ctx.kid}),
+        manifest_accepted(actor, ctx.manifest),
+        key_loaded(ctx.participant, ctx.kid),
         Act(
             "tokens.configured",
             actor,
@@ -49,7 +57,9 @@ def _current(ctx: NodeContext) -> list[Act]:
 
 
 def record_trust_state(ctx: NodeContext) -> int:
-    """Append an entry for each part of the trust state that changed; return how many."""
+    """Append an entry for each part of the trust state that changed; return how many.
+
+    At start-up, and after the signing key changed (a rotation took effect)."""
     with transaction(ctx.engine) as session:
         changed = []
         for act in _current(ctx):

@@ -24,20 +24,30 @@ import binascii
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from node.context import NodeContext
 from node.logs import REQUEST_ID, new_request_id
 from node.services import acts
+from node.services.peer_tasks import run_per_peer
 from node.storage import auditlog
 from node.storage.db import transaction
 from node.storage.models import WitnessedLog
 from node.transport.peer_client import PeerClient, PeerRejectedRequest, PeerUnavailable
 from protocol.audit import Act, audit_origin, log_keys, witness_name
 from protocol.errors import MerkleError, NoteError, ProtocolError
-from protocol.manifest import Participant
+from protocol.manifest import Participant, signing_key
 from protocol.merkle import verify_consistency
-from protocol.notes import Checkpoint, cosign, parse_checkpoint, parse_note, verify_note
+from protocol.notes import (
+    Checkpoint,
+    cosign,
+    ed25519_vkey,
+    parse_checkpoint,
+    parse_note,
+    parse_vkey,
+    verify_note,
+)
 
 __all__ = ["compare_with_witnesses", "raise_alert", "run_witness", "witness_round"]
 
@@ -79,6 +89,24 @@ def check_checkpoint(ctx: NodeContext, peer: str, note: str) -> Checkpoint:
     if checkpoint.origin != expected:
         raise Inconsistent("bad-origin", f"checkpoint names {checkpoint.origin!r}", note)
     return checkpoint
+
+
+def signed_by_current_key(ctx: NodeContext, peer: str, note: str, now: datetime) -> bool:
+    """Whether a key of ``peer`` that may sign at ``now`` (unexpired, unrevoked) signed
+    ``note`` (which :func:`check_checkpoint` already verified with all its keys)."""
+    origin = audit_origin(ctx.manifest.federation, peer)
+    current = []
+    for key in ctx.manifest.participant(peer).keys:
+        try:
+            signing_key(ctx.manifest, peer, key.kid, now)
+        except ProtocolError:
+            continue
+        current.append(parse_vkey(ed25519_vkey(origin, key.public_key())))
+    try:
+        verify_note(parse_note(note), current)
+    except NoteError:
+        return False
+    return True
 
 
 def check_extends(
@@ -149,6 +177,7 @@ async def witness_round(ctx: NodeContext, client: PeerClient, peer: Participant)
     if not isinstance(items, list):
         raise PeerUnavailable(f"{peer.id}: no checkpoint list", kind="bad-answer")
     name = witness_name(ctx.manifest.federation, ctx.participant)
+    signing = ctx.signing
     lines: list[dict[str, Any]] = []
     last = seen
     try:
@@ -159,10 +188,21 @@ async def witness_round(ctx: NodeContext, client: PeerClient, peer: Participant)
             checkpoint = check_checkpoint(ctx, peer.id, note)
             if last is not None:
                 check_extends(peer.id, last, checkpoint, note, _proof(item.get("consistency")))
-            text = parse_note(note).text
-            timestamp = int(ctx.clock.now().timestamp())
-            lines.append({"size": checkpoint.size, "line": cosign(text, name, ctx.key, timestamp)})
             last = _Seen(checkpoint.size, checkpoint.root, note)
+            now = ctx.clock.now()
+            if not signed_by_current_key(ctx, peer.id, note, now):
+                # Consistent, but signed by a key of the peer that may not sign now
+                # (expired or revoked): history, not to be vouched for as current.
+                log.warning(
+                    "not cosigning %s's checkpoint of size %d: no key of %s valid now signed it",
+                    peer.id,
+                    checkpoint.size,
+                    peer.id,
+                )
+                continue
+            text = parse_note(note).text
+            line = cosign(text, name, signing.key, int(now.timestamp()))
+            lines.append({"size": checkpoint.size, "line": line})
     except Inconsistent as problem:
         await asyncio.to_thread(raise_alert, ctx, peer.id, problem)
     if not lines or last is None:
@@ -251,6 +291,4 @@ async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) ->
 
 async def run_witness(ctx: NodeContext, client: PeerClient) -> None:
     """Witness every peer's log until cancelled."""
-    async with asyncio.TaskGroup() as group:
-        for peer in ctx.peers:
-            group.create_task(_peer_loop(ctx, client, peer), name=f"witness-{peer.id}")
+    await run_per_peer(ctx, client, "witness", _peer_loop)

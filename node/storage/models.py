@@ -16,6 +16,10 @@
   checkpoints and the witnesses' cosignatures on them.
 * ``witnessed_log``: the latest checkpoint of each peer's log this node cosigned;
   ``audit_alert``: peers caught showing an inconsistent log.
+* ``manifest``: every manifest this node accepted, as received (signatures too); the
+  highest serial is the one in force (replicas of a node share it).
+* ``authorisation``: oversight authorisations this node took on, as originator (it
+  sends the unlocked fields) or as recipient (they came with a view).
 """
 
 from __future__ import annotations
@@ -48,9 +52,11 @@ __all__ = [
     "AuditCosignature",
     "AuditEntry",
     "AuditHead",
+    "HeldManifest",
     "InboundRefusal",
     "NodeCounter",
     "OutboxItem",
+    "OversightAuthorisation",
     "PeerCursor",
     "SeenNonce",
     "StoredPacket",
@@ -140,6 +146,8 @@ class OutboxItem(SQLModel, table=True):
     receipt: str | None = Field(default=None, sa_column=Column(Text))
     #: when the view was last offered to its recipient in a catch-up page
     offered_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    #: the oversight authorisation that unlocked more than the policy grants (its id)
+    authorisation_id: str | None = Field(default=None, max_length=64)
 
 
 class InboundRefusal(SQLModel, table=True):
@@ -303,3 +311,31 @@ class AuditAlert(SQLModel, table=True):
     detail: str = Field(sa_column=Column(Text, nullable=False))
     evidence: str = Field(sa_column=Column(Text, nullable=False))
     raised_at: datetime = Field(sa_column=_utc())
+
+
+class HeldManifest(SQLModel, table=True):
+    """A manifest this node accepted: the document as received, and where from."""
+
+    __tablename__ = "manifest"
+
+    serial: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    federation: str = Field(max_length=128)
+    sha256: str = Field(max_length=64)
+    document: str = Field(sa_column=Column(Text, nullable=False))
+    source: str = Field(max_length=128)  # file | token:<name> | peer:<id>
+    accepted_at: datetime = Field(sa_column=_utc())
+
+
+class OversightAuthorisation(SQLModel, table=True):
+    """An oversight authorisation this node took on (signed document as received)."""
+
+    __tablename__ = "authorisation"
+    __table_args__ = (Index("ix_authorisation_expiry", "expires_at"),)
+
+    id: str = Field(max_length=64, primary_key=True)
+    issuer: str = Field(max_length=64)
+    recipient: str = Field(max_length=64)
+    document: str = Field(sa_column=Column(Text, nullable=False))
+    expires_at: datetime = Field(sa_column=_utc())
+    source: str = Field(max_length=128)  # token:<name> | peer:<id>
+    accepted_at: datetime = Field(sa_column=_utc())

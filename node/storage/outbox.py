@@ -36,10 +36,12 @@ def enqueue(
     entries: Sequence[tuple[int, PacketRef, Mapping[str, str]]],
     *,
     now: datetime,
+    authorisation_id: str | None = None,
 ) -> int:
     """One pending row per (packet, recipient), in the caller's transaction.
 
-    ``entries`` are ``(packet row id, packet ref, {recipient: view})``.
+    ``entries`` are ``(packet row id, packet ref, {recipient: view})``;
+    ``authorisation_id`` names the oversight authorisation the views rely on.
     """
     rows = [
         {
@@ -52,6 +54,7 @@ def enqueue(
             "attempts": 0,
             "created_at": now,
             "next_attempt_at": now,
+            "authorisation_id": authorisation_id,
         }
         for packet_id, ref, views in entries
         for recipient, view in views.items()

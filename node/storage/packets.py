@@ -22,6 +22,7 @@ __all__ = [
     "count_refusals",
     "find_packet",
     "list_packets",
+    "widen_received",
 ]
 
 
@@ -62,23 +63,23 @@ def add_received(
     """
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for p in packets:
-        rows.setdefault(
-            (p.jti, p.ref.digest),
-            {
-                "jti": p.jti,
-                "digest": p.ref.digest,
-                "issuer": p.iss,
-                "kid": p.kid,
-                "schema_id": p.sch,
-                "hc": p.hc,
-                "hcr": p.hcr,
-                "issued_at": p.iat,
-                "origin": origin,
-                "raw": p.raw,
-                "claims": dict(p.claims),
-                "stored_at": now,
-            },
-        )
+        held = rows.get((p.jti, p.ref.digest))
+        if held is not None and not p.disclosed > frozenset(held["claims"]):
+            continue  # the same packet twice in one batch: the widest view is kept
+        rows[(p.jti, p.ref.digest)] = {
+            "jti": p.jti,
+            "digest": p.ref.digest,
+            "issuer": p.iss,
+            "kid": p.kid,
+            "schema_id": p.sch,
+            "hc": p.hc,
+            "hcr": p.hcr,
+            "issued_at": p.iat,
+            "origin": origin,
+            "raw": p.raw,
+            "claims": dict(p.claims),
+            "stored_at": now,
+        }
     if not rows:
         return {}
     table = StoredPacket.__table__  # type: ignore[attr-defined]
@@ -165,3 +166,19 @@ def list_packets(
     if origin:
         query = query.where(StoredPacket.origin == origin)
     return list(session.exec(query.order_by(col(StoredPacket.id)).limit(limit)).all())
+
+
+def widen_received(session: Session, packet: VerifiedPacket) -> bool:
+    """Replace a held view of ``packet`` by ``packet`` if it discloses strictly more
+    (a view under an oversight authorisation); True if it did."""
+    row = session.exec(
+        select(StoredPacket).where(
+            StoredPacket.jti == packet.jti, StoredPacket.digest == packet.ref.digest
+        )
+    ).first()
+    if row is None or row.origin == "local" or not packet.disclosed > frozenset(row.claims):
+        return False
+    row.raw = packet.raw
+    row.claims = dict(packet.claims)
+    session.add(row)
+    return True

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -75,6 +76,8 @@ class PeerRejectedRequest(PeerFailed):
 class FeedPage:
     items: list[tuple[int, str]]
     next_cursor: int
+    #: the oversight authorisations some of the page's views rely on
+    authorisations: list[Any]
 
 
 def _retry_after(response: httpx.Response, now: datetime) -> float | None:
@@ -95,12 +98,25 @@ def _retry_after(response: httpx.Response, now: datetime) -> float | None:
 
 
 class PeerClient:
+    """Signs each request with ``key``/``kid``, or with what ``signer`` answers at that
+    moment (a node that rotates its key signs with the new one from then on)."""
+
     def __init__(
-        self, http: httpx.AsyncClient, *, key: Ed25519PrivateKey, kid: str, clock: Clock
+        self,
+        http: httpx.AsyncClient,
+        *,
+        clock: Clock,
+        key: Ed25519PrivateKey | None = None,
+        kid: str | None = None,
+        signer: Callable[[], tuple[Ed25519PrivateKey, str]] | None = None,
     ) -> None:
+        if signer is None:
+            if key is None or kid is None:
+                raise TypeError("PeerClient needs key and kid, or signer")
+            fixed = (key, kid)
+            signer = lambda: fixed  # noqa: E731
         self._http = http
-        self._key = key
-        self._kid = kid
+        self._signer = signer
         self._clock = clock
 
     async def _send(self, method: str, url: str, body: bytes | None = None) -> Any:
@@ -111,7 +127,8 @@ class PeerClient:
         if body is not None:
             headers["content-type"] = "application/json"
         request = self._http.build_request(method, url, content=body or b"", headers=headers)
-        sign_request(request, key=self._key, key_id=self._kid, created=self._clock.now())
+        key, kid = self._signer()
+        sign_request(request, key=key, key_id=kid, created=self._clock.now())
         try:
             response = await self._http.send(request)
         except httpx.TimeoutException as exc:
@@ -149,9 +166,19 @@ class PeerClient:
         body = None if document is None else json.dumps(document, separators=(",", ":")).encode()
         return await self._send(method, url, body)
 
-    async def post_views(self, base_url: str, views: list[str]) -> list[str]:
-        """Deliver a batch; return the peer's receipts, one per view, in order."""
-        body = json.dumps({"views": views}, separators=(",", ":")).encode()
+    async def post_bytes(self, url: str, body: bytes) -> Any:
+        """A signed POST of a JSON document exactly as given; the peer's JSON answer."""
+        return await self._send("POST", url, body)
+
+    async def post_views(
+        self, base_url: str, views: list[str], authorisations: list[Any] | None = None
+    ) -> list[str]:
+        """Deliver a batch (with the oversight authorisations some views rely on);
+        return the peer's receipts, one per view, in order."""
+        batch: dict[str, Any] = {"views": views}
+        if authorisations:
+            batch["authorisations"] = authorisations
+        body = json.dumps(batch, separators=(",", ":")).encode()
         document = await self._send("POST", f"{base_url}/v1/packets", body)
         receipts = document.get("receipts") if isinstance(document, dict) else None
         if not isinstance(receipts, list) or len(receipts) != len(views):
@@ -169,8 +196,11 @@ class PeerClient:
         try:
             items = [(int(i["cursor"]), str(i["view"])) for i in document["items"]]
             next_cursor = int(document["next"])
+            authorisations = document.get("authorisations", [])
+            if not isinstance(authorisations, list):
+                raise TypeError("authorisations is not a list")
         except (KeyError, TypeError, ValueError) as exc:
             raise PeerUnavailable(
                 f"{base_url}: malformed catch-up page", kind="bad-answer"
             ) from exc
-        return FeedPage(items, next_cursor)
+        return FeedPage(items, next_cursor, authorisations)

@@ -1,6 +1,9 @@
 """Inline SVG charts, rendered on the server so that pages work with no network at all.
 
 Each function returns SVG markup (a string safe to embed: every text is escaped).
+A *mark* ``(badge, note)`` flags a bar or cell drawn from a restricted result: the
+badge (e.g. ``H3``) is drawn beside it in the restriction colour and the note (the
+restriction) is its tooltip. Presentation attributes only: no inline style or script.
 """
 
 from __future__ import annotations
@@ -8,7 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from html import escape
 
-__all__ = ["bar_chart", "heat_grid", "line_chart"]
+__all__ = ["Mark", "bar_chart", "heat_grid", "line_chart"]
+
+#: (badge, note): e.g. ("H3", "H3: not for use in sanctions designations")
+Mark = tuple[str, str]
+RESTRICTED_COLOUR = "#8e44ad"
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf")
 LEVEL_COLOURS = {
@@ -26,11 +33,14 @@ def heat_grid(
     cells: Mapping[tuple[str, str], tuple[str | None, str]],
     *,
     title: str,
+    marks: Mapping[tuple[str, str], Mark] | None = None,
 ) -> str:
     """A map-like grid: one row per area, one column per period, coloured by level.
 
-    ``cells[(row, column)] = (level, tooltip)``.
+    ``cells[(row, column)] = (level, tooltip)``; ``marks[(row, column)]`` outlines a
+    cell drawn from a restricted result and adds the restriction to its tooltip.
     """
+    marks = marks or {}
     cell_w, cell_h, left, top = 14, 16, 190, 40
     width = left + cell_w * max(1, len(columns)) + 20
     height = top + cell_h * max(1, len(rows)) + 20
@@ -54,11 +64,20 @@ def heat_grid(
         )
         for j, column in enumerate(columns):
             level, tip = cells.get((row, column), (None, ""))
+            mark = marks.get((row, column))
+            flagged = (
+                f' stroke="{RESTRICTED_COLOUR}" stroke-width="2" class="restricted" '
+                f'data-hc="{escape(mark[0])}"'
+                if mark
+                else ""
+            )
+            note = f" [{mark[1]}]" if mark else ""
             parts.append(
                 f'<rect x="{left + j * cell_w}" y="{y}" width="{cell_w - 1}" height="{cell_h - 1}" '
-                f'fill="{LEVEL_COLOURS.get(level, "#ccc")}" data-level="{escape(level or "")}">'
+                f'fill="{LEVEL_COLOURS.get(level, "#ccc")}" data-level="{escape(level or "")}"'
+                f"{flagged}>"
                 f"<title>{escape(row)} {escape(column)}: {escape(tip or 'no finding')}"
-                "</title></rect>"
+                f"{escape(note)}</title></rect>"
             )
     parts.append("</svg>")
     return "".join(parts)
@@ -111,9 +130,16 @@ def line_chart(series: Mapping[str, Mapping[str, float]], *, title: str, y_label
     return "".join(parts)
 
 
-def bar_chart(values: Sequence[tuple[str, float]], *, title: str, unit: str = "") -> str:
-    """Horizontal bars, largest first as given."""
-    bar_h, left, width = 18, 220, 720
+def bar_chart(
+    values: Sequence[tuple[str, float]],
+    *,
+    title: str,
+    unit: str = "",
+    marks: Sequence[Mark | None] = (),
+) -> str:
+    """Horizontal bars, largest first as given; ``marks[i]`` flags bar ``i`` as restricted."""
+    bar_h, left, longest = 18, 220, 420
+    width = left + longest + 80 + (60 if any(marks) else 0)  # room for the badges
     height = 20 + bar_h * max(1, len(values)) + 10
     top_value = max([v for _, v in values] + [1])
     parts = [
@@ -123,13 +149,23 @@ def bar_chart(values: Sequence[tuple[str, float]], *, title: str, unit: str = ""
     ]
     for i, (label, value) in enumerate(values):
         y = 20 + i * bar_h
-        w = (width - left - 80) * value / top_value
-        parts.append(
+        w = longest * value / top_value
+        mark = marks[i] if i < len(marks) else None
+        bar = (
             f'<text x="{left - 6}" y="{y + 13}" font-size="11" text-anchor="end">'
             f"{escape(label)}</text>"
             f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h - 4}" fill="{PALETTE[0]}"/>'
             f'<text x="{left + w + 4:.1f}" y="{y + 13}" font-size="11">'
             f"{value:,.4g}{escape(unit)}</text>"
         )
+        if mark:
+            badge_x = left + w + 8 + 7 * len(f"{value:,.4g}{unit}")
+            bar = (
+                f'<g class="restricted" data-hc="{escape(mark[0])}">'
+                f"<title>{escape(label)}: {escape(mark[1])}</title>{bar}"
+                f'<text x="{badge_x:.1f}" y="{y + 13}" font-size="11" font-weight="bold" '
+                f'fill="{RESTRICTED_COLOUR}">{escape(mark[0])}</text></g>'
+            )
+        parts.append(bar)
     parts.append("</svg>")
     return "".join(parts)

@@ -3,6 +3,12 @@
 The pages are views over :mod:`node.services.situation` (the fused findings) and
 over stored packets (provenance: a result, its signature, its input and the
 input's signature, re-verified at display time).
+
+Handling: every item drawn from a restricted result (H1, H2 or H3; a result
+inherits its input's code and H3 restriction text) is marked where it is shown —
+table rows, chart bars, grid cells, agreement rows — with a badge and the
+restriction as a tooltip and as text (:func:`handling`). A packet's pseudonym epoch
+is shown with its provenance.
 """
 
 from __future__ import annotations
@@ -17,9 +23,9 @@ from node.storage.db import transaction
 from node.storage.models import StoredPacket
 from node.ui.charts import bar_chart, heat_grid, line_chart
 from protocol.errors import ProtocolError
-from protocol.packet import verify_view
+from protocol.packet import HANDLING_MEANINGS, stored_epoch, verify_view
 
-__all__ = ["provenance_page", "situation_page"]
+__all__ = ["handling", "provenance_page", "situation_page"]
 
 SECTIONS = (
     ("unodc.trafficking-network", "Trafficking network: brokers, recurring actors, corridors"),
@@ -29,6 +35,36 @@ SECTIONS = (
     ("mission.security-risk", "Security risk: escalations and flags"),
 )
 MAX_ROWS = 60
+
+
+def handling(hc: str, hcr: str | None) -> dict[str, Any]:
+    """How the pages mark an item of handling code ``hc`` (restriction ``hcr`` for H3).
+
+    ``text`` is the restriction (H3's own words, else what the code means) and
+    ``note`` the badge's tooltip; both are empty for an unrestricted (H0) item.
+    """
+    restricted = hc != "H0"
+    text = (hcr or HANDLING_MEANINGS.get(hc, "")) if restricted else ""
+    return {
+        "hc": hc,
+        "restricted": restricted,
+        "restriction": hcr,
+        "text": text,
+        "note": f"{hc}: {text}" if restricted else "",
+    }
+
+
+def _mark(f: FusedFinding) -> tuple[str, str] | None:
+    """The chart mark (badge, tooltip) of a finding from a restricted result."""
+    h = handling(f.hc, f.hcr)
+    return (h["hc"], h["note"]) if h["restricted"] else None
+
+
+def _epoch(raw: str) -> str | None:
+    try:
+        return stored_epoch(raw)
+    except ProtocolError:
+        return None
 
 
 def _rank(f: FusedFinding) -> tuple[int, float]:
@@ -57,6 +93,7 @@ def _hotspots(findings: list[FusedFinding]) -> list[dict[str, Any]]:
                 "level": f.finding.get("level") or "",
                 "participant": f.participant,
                 "result_jti": f.result_jti,
+                "handling": handling(f.hc, f.hcr),
             }
         )
     rows.sort(
@@ -77,6 +114,7 @@ def situation_page(ctx: NodeContext, **filters: str | None) -> dict[str, Any]:
     areas = sorted({f"{f.area[1] or f.area[0] or '?'}" for f in fused if f.period})
     months = sorted({(f.period or "")[:7] for f in fused if f.period and len(f.period) >= 7})
     cells: dict[tuple[str, str], tuple[str | None, str]] = {}
+    cell_marks: dict[tuple[str, str], tuple[str, str]] = {}
     for f in fused:
         if not f.period or len(f.period) < 7:
             continue
@@ -87,24 +125,31 @@ def situation_page(ctx: NodeContext, **filters: str | None) -> dict[str, Any]:
             current is None or LEVELS.index(level) > LEVELS.index(current[0] or "low")
         ):
             cells[key] = (level, f"{f.analyzer}: {f.finding.get('subject')}")
+            mark = _mark(f)
+            if mark:
+                cell_marks[key] = mark
+            else:
+                cell_marks.pop(key, None)
     per_month: dict[str, Counter[str]] = defaultdict(Counter)
+    trend_restricted: Counter[str] = Counter()
     for f in fused:
         if f.period and len(f.period) >= 7:
             per_month[f.analyzer][f.period[:7]] += 1
+            if f.restricted:
+                trend_restricted[f.hc] += 1
     sections = []
     for analyzer, title in SECTIONS:
         mine = sorted((f for f in fused if f.analyzer == analyzer), key=_rank, reverse=True)
         if not mine:
             continue
-        rows = []
-        for f in mine[:MAX_ROWS]:
-            rows.append({**f.as_json(), "hc": None, "hcr": None})
+        rows = [{**f.as_json(), "handling": handling(f.hc, f.hcr)} for f in mine[:MAX_ROWS]]
         chart = bar_chart(
             [
                 (str(f.finding.get("subject"))[:34], float(f.finding.get("score") or 0))
                 for f in mine[:10]
             ],
             title=f"{title}: top scores",
+            marks=[_mark(f) for f in mine[:10]],
         )
         sections.append(
             {
@@ -118,6 +163,7 @@ def situation_page(ctx: NodeContext, **filters: str | None) -> dict[str, Any]:
     return {
         "filters": picture["filters"],
         "analyzers": picture["analyzers"],
+        "any_restricted": any(f.restricted for f in fused),
         "hotspots": hotspots,
         "hotspot_chart": bar_chart(
             [
@@ -126,12 +172,21 @@ def situation_page(ctx: NodeContext, **filters: str | None) -> dict[str, Any]:
             ],
             title="Deadliest area-months (best estimate)",
             unit=" deaths",
+            marks=[
+                (h["handling"]["hc"], h["handling"]["note"])
+                if h["handling"]["restricted"]
+                else None
+                for h in hotspots[:10]
+            ],
         )
         if hotspots
         else "",
-        "grid": heat_grid(areas, months, cells, title="Highest level per area and month")
+        "grid": heat_grid(
+            areas, months, cells, title="Highest level per area and month", marks=cell_marks
+        )
         if cells
         else "",
+        "grid_restricted": len(cell_marks),
         "trend_chart": line_chart(
             {a: dict(c) for a, c in per_month.items()},
             title="Findings per month by analyzer",
@@ -139,11 +194,24 @@ def situation_page(ctx: NodeContext, **filters: str | None) -> dict[str, Any]:
         )
         if per_month
         else "",
+        "trend_restricted": sorted(trend_restricted.items()),
         "sections": sections,
         "agreement": [
-            a for a in picture["areas"] if a["agreement"]["verdict"] in ("agree", "disagree")
+            {**a, "handling": _area_handling(a)}
+            for a in picture["areas"]
+            if a["agreement"]["verdict"] in ("agree", "disagree")
         ][:MAX_ROWS],
     }
+
+
+def _area_handling(area: dict[str, Any]) -> list[dict[str, Any]]:
+    """The distinct restrictions of the results behind one area's findings."""
+    seen: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for finding in area["findings"]:
+        h = finding["handling"]
+        if h["restricted"]:
+            seen.setdefault((h["hc"], h["restriction"]), handling(h["hc"], h["restriction"]))
+    return [seen[k] for k in sorted(seen, key=lambda k: (k[0], k[1] or ""))]
 
 
 def _verify(ctx: NodeContext, row: StoredPacket) -> tuple[bool, str]:
@@ -198,6 +266,8 @@ def provenance_page(ctx: NodeContext, jti: str) -> dict[str, Any] | None:
             "origin": row.origin,
             "hc": row.hc,
             "hcr": row.hcr,
+            "handling": handling(row.hc, row.hcr),
+            "pse": _epoch(row.raw),
             "verified": ok,
             "verification": verification,
         },
@@ -212,6 +282,10 @@ def provenance_page(ctx: NodeContext, jti: str) -> dict[str, Any] | None:
         page["input"] = {
             "origin": source.origin,
             "stored_at": source.stored_at.isoformat(),
+            "hc": source.hc,
+            "hcr": source.hcr,
+            "handling": handling(source.hc, source.hcr),
+            "pse": _epoch(source.raw),
             "claims": source.claims,
             "verified": in_ok,
             "verification": in_verification,

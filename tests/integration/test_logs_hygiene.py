@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives import serialization
 
 from node.cli.demo import FEEDS, feed_items
 from node.keyfiles import read_private_key, read_pseudonym_key
+from protocol.encoding import b64url_encode
 from protocol.manifest import Manifest, parse_manifest
 from protocol.packet import pseudonym
 from protocol.schemas import get_schema
@@ -121,7 +122,7 @@ def pseudonyms(root: Path) -> set[str]:
                 if record.get(d.source) is not None:
                     identifiers = d.compute(record[d.source])
                     for identifier in strings(identifiers):
-                        out.add(pseudonym(key, identifier))
+                        out.add(pseudonym(key.key, identifier))
     return out
 
 
@@ -136,7 +137,7 @@ def key_material(root: Path) -> set[str]:
             serialization.NoEncryption(),
         )
         out |= {base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()[:43]}
-    out.add((root / "keys" / "pseudonym.key").read_text().strip())
+    out.add(b64url_encode(read_pseudonym_key(root / "keys" / "pseudonym.key").key))
     return out
 
 

@@ -97,7 +97,7 @@ def test_situation_page_shows_real_hotspots_and_charts(
     truth = csv_figures()
     assert rows, "the hotspot table is empty"
     deaths = []
-    for country, admin1, month, events, best, _civilians, _level, by in rows:
+    for country, admin1, month, events, best, _civilians, _level, by, _handling in rows:
         key = (country, admin1, month)
         assert key in truth, f"{key} is not an area-month of the UCDP file"
         assert 0 < int(events.replace(",", "")) <= truth[key][0]

@@ -17,6 +17,7 @@ from sd_jwt.verifier import SDJWTVerifier
 
 from protocol.keys import public_jwk
 from protocol.packet import issue_packet, recipient_view, verify_view
+from protocol.schemas import get_schema
 from tests.support import NOW, PARTICIPANTS, Federation
 
 ISSUER = {
@@ -50,6 +51,7 @@ def test_reference_implementation_verifies_every_view(
         kid=federation.kid(issuer),
         now=NOW,
         pseudonym_key=federation.pseudonym_key,
+        pseudonym_epoch=federation.pseudonym_epoch,
         decoys=4,
     )
     for recipient in (None, *PARTICIPANTS):
@@ -60,9 +62,16 @@ def test_reference_implementation_verifies_every_view(
         )
         ours = verify_view(raw, federation.manifest, recipient=recipient, now=NOW)
         theirs = reference_verify(federation, raw)
-        visible = {"iss", "jti", "iat", "sch", "hc"}
+        visible = {"iss", "jti", "iat", "sch", "hc", "pse"}
         assert {k: v for k, v in theirs.items() if k not in visible} == dict(ours.claims)
         assert theirs["iss"] == issuer and theirs["jti"] == ours.jti
+        # The pseudonym epoch is a plain visible claim to any RFC 9901 verifier.
+        assert theirs.get("pse") == ours.pse == packet.pse
+    spec = get_schema(schema)
+    has_pseudonyms = any(
+        d.treatment == "pseudonymise" and d.claim in packet.claims for d in spec.derivations
+    )
+    assert (packet.pse == federation.pseudonym_epoch) == has_pseudonyms
 
 
 def test_reference_implementation_rejects_our_tampered_signature(

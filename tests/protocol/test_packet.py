@@ -56,7 +56,8 @@ def issue(fed: Federation, schema: str, record: dict[str, Any], **kw: Any) -> Is
         key=kw.pop("key", fed.keys.get(issuer, seeded_key(issuer))),
         kid=kw.pop("kid", fed.kid(issuer) if issuer in fed.keys else "kid"),
         now=kw.pop("now", NOW),
-        pseudonym_key=fed.pseudonym_key,
+        pseudonym_key=kw.pop("pseudonym_key", fed.pseudonym_key),
+        pseudonym_epoch=kw.pop("pseudonym_epoch", fed.pseudonym_epoch),
         **kw,
     )
 
@@ -341,6 +342,7 @@ def test_verified_packet_cannot_be_forged() -> None:
             sch="s",
             hc="H0",
             hcr=None,
+            pse=None,
             ref=None,
             claims={},
             disclosed=frozenset(),

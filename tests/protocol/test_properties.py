@@ -83,6 +83,7 @@ def test_any_subset_of_a_random_record_verifies_to_exactly_that_subset(
         kid=federation.kid("undp"),
         now=NOW,
         pseudonym_key=federation.pseudonym_key,
+        pseudonym_epoch=federation.pseudonym_epoch,
     )
     full = verify_view(packet.sd_jwt, federation.manifest, recipient=None, now=NOW).claims
     expected_record = get_schema("market-price/1").validate_record(record)

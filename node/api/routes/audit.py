@@ -48,6 +48,7 @@ def _with_cosignatures(session: Any, rows: list[Any]) -> list[dict[str, Any]]:
             "root": _b64(bytes(r.root)),
             "note": served_checkpoint(r.note, [c.line for c in lines[r.size]]),
             "witnesses": [c.witness for c in lines[r.size]],
+            "signed_at": r.signed_at.isoformat(),  # when this node signed it (RFC 3339)
         }
         for r in rows
     ]

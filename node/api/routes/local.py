@@ -13,19 +13,27 @@ from node.api.deps import ContextDep, read_body, require_role
 from node.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable
 from node.services.acts import token_actor
 from node.services.ingest import ingest_records
+from node.services.relay import relay_packet
 from node.services.stats import node_stats
 from node.settings import TokenSetting
 from node.storage import analysis, packets
 from node.storage.db import is_postgres, transaction
 from protocol.encoding import parse_json
-from protocol.errors import EncodingError
-from protocol.packet import HANDLING_CODES
+from protocol.errors import EncodingError, ProtocolError
+from protocol.packet import HANDLING_CODES, stored_epoch
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/local", tags=["local"])
 Submitter = Annotated[TokenSetting, Depends(require_role("submitter"))]
 Analyst = Annotated[TokenSetting, Depends(require_role("analyst", "auditor"))]
+Admin = Annotated[TokenSetting, Depends(require_role("admin"))]
+
+
+class RelayIn(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    recipients: list[str] = Field(min_length=1, max_length=64)
 
 
 class RecordsIn(BaseModel):
@@ -93,7 +101,20 @@ async def post_records(ctx: ContextDep, token: Submitter, request: Request) -> d
     }
 
 
-@router.get("/packets", summary="Packets held by this node (received and issued)")
+def _epoch(raw: str) -> str | None:
+    """The pseudonym epoch a stored packet names (it was verified when stored)."""
+    try:
+        return stored_epoch(raw)
+    except ProtocolError:
+        return None
+
+
+@router.get(
+    "/packets",
+    summary="Packets held by this node (received and issued)",
+    description="Each item shows its handling code ``hc`` and, for H3, the restriction "
+    "``hcr``; ``pse`` is the pseudonym epoch of a packet with pseudonymised fields.",
+)
 async def get_local_packets(
     ctx: ContextDep,
     _: Analyst,
@@ -118,6 +139,7 @@ async def get_local_packets(
                     "sch": r.schema_id,
                     "hc": r.hc,
                     "hcr": r.hcr,
+                    "pse": _epoch(r.raw),
                     "iat": r.issued_at.isoformat(),
                     "origin": r.origin,
                     "stored_at": r.stored_at.isoformat(),
@@ -157,3 +179,17 @@ async def get_analyzer(ctx: ContextDep, _: Analyst) -> dict[str, Any]:
         }
 
     return await run_in_threadpool(read)
+
+
+@router.post(
+    "/packets/{jti}/relay",
+    summary="Relay a held packet onward",
+    description="Queue, for each recipient, the view of this packet that the policy grants "
+    "it, cut from what this node holds (never more). Refused (403, "
+    "`handling-violation`) for an H2 packet: no onward dissemination. Role `admin`.",
+)
+async def relay(ctx: ContextDep, token: Admin, jti: str, body: RelayIn) -> dict[str, Any]:
+    done = await run_in_threadpool(
+        relay_packet, ctx, jti, body.recipients, actor=token_actor(token.name)
+    )
+    return {"jti": done.jti, "queued": done.queued, "skipped": done.skipped}

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from node.api.deps import ContextDep, PeerDep
 from node.errors import BadRequest, PayloadTooLarge
 from node.services import acts
+from node.services.authorisations import outgoing
 from node.services.receive import receive_views
 from node.storage import auditlog, outbox
 from node.storage.db import transaction
@@ -25,7 +26,8 @@ router = APIRouter(prefix="/v1/packets", tags=["federation"])
 @router.post(
     "",
     summary="Deliver a batch of views",
-    description='A batch `{"views": [SD-JWT, ...]}` from a peer. Answers one signed '
+    description='A batch `{"views": [SD-JWT, ...], "authorisations": [...]}` from a peer '
+    "(the oversight authorisations some views rely on, if any). Answers one signed "
     "receipt per view, in order: accepted, duplicate, rejected or quarantined (with reason).",
 )
 async def post_packets(ctx: ContextDep, peer: PeerDep) -> dict[str, Any]:
@@ -36,10 +38,15 @@ async def post_packets(ctx: ContextDep, peer: PeerDep) -> dict[str, Any]:
     views = document.get("views") if isinstance(document, dict) else None
     if not isinstance(views, list):
         raise BadRequest("body must be a JSON object with a 'views' array")
+    authorisations = document.get("authorisations", [])
+    if not isinstance(authorisations, list):
+        raise BadRequest("'authorisations', when given, must be an array of documents")
     if len(views) > ctx.settings.max_batch:
         raise PayloadTooLarge(f"{len(views)} views in one batch; at most {ctx.settings.max_batch}")
     ctx.last_push[peer.id] = time.monotonic()
-    outcomes = await run_in_threadpool(receive_views, ctx, peer=peer.id, views=views)
+    outcomes = await run_in_threadpool(
+        receive_views, ctx, peer=peer.id, views=views, authorisations=authorisations
+    )
     return {
         "receipts": [o.receipt for o in outcomes],
         "summary": {
@@ -66,6 +73,7 @@ async def get_packets(
         with transaction(ctx.engine) as session:
             acknowledged = outbox.ack_through(session, recipient=peer.id, cursor=since, now=now)
             items = outbox.feed(session, recipient=peer.id, after=since, limit=limit, now=now)
+            views, authorisations = outgoing(ctx, items, now, session)
             actor = acts.node_actor(ctx.participant)
             auditlog.append(
                 session,
@@ -74,9 +82,12 @@ async def get_packets(
             )
         if acknowledged:
             ctx.metrics.views_out.labels(peer=peer.id).inc(acknowledged)
-        return {
-            "items": [{"cursor": i.id, "view": i.view} for i in items],
+        page: dict[str, Any] = {
+            "items": [{"cursor": i.id, "view": v} for i, v in zip(items, views, strict=True)],
             "next": items[-1].id if items else since,
         }
+        if authorisations:
+            page["authorisations"] = authorisations
+        return page
 
     return await run_in_threadpool(page)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from node.app import create_app
-from node.keyfiles import read_private_key
+from node.keyfiles import read_private_key, read_pseudonym_key
 from node.localfed import LocalFederation, NodeHandle
 from node.settings import load_settings
 from node.transport.httpsig import sign_request
@@ -84,6 +84,7 @@ def views_body(*views: str) -> bytes:
 
 def mission_packet(fed: LocalFederation, record: dict[str, Any] | None = None) -> str:
     key = key_of(fed, "mission")
+    pseudonyms = read_pseudonym_key(fed.root / "keys" / "pseudonym.key")
     return issue_packet(
         record or RECORD,
         schema="conflict-event/1",
@@ -91,7 +92,8 @@ def mission_packet(fed: LocalFederation, record: dict[str, Any] | None = None) -
         key=key,
         kid=public_jwk(key)["kid"],
         now=datetime.now(UTC),
-        pseudonym_key=(fed.root / "keys" / "pseudonym.key").read_text().strip().encode(),
+        pseudonym_key=pseudonyms.key,
+        pseudonym_epoch=pseudonyms.epoch,
     ).sd_jwt
 
 

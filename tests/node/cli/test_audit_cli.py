@@ -27,14 +27,21 @@ from node.settings import load_settings
 from node.storage import auditlog
 from node.storage.db import transaction
 from protocol.audit import witness_name
+from protocol.manifest import manifest_json, parse_manifest, sign_manifest
 from protocol.notes import cosign, parse_note
 from tests.node.services._audit_support import (
     BACKENDS,
+    HOUR,
+    KEY_B,
+    REVOKED_AT,
+    SWITCH,
     TAMPERINGS,
     AuditDatabase,
     Tampering,
     audit_database,
     other_federation,
+    rotated,
+    rotation_log,
     standard_log,
     write_manifest,
 )
@@ -88,6 +95,8 @@ SUMMARY = """\
   checkpoints:   3, the last of size 25; the 3 entries after it are not signed yet
   cosignatures:  dpa 2, unodc 2
   not cosigned:  1 checkpoint(s), the last: 25
+  key validity:  checkpoint 3, cosignature 4, packet.issued 28; each by a key valid and not \
+revoked when it signed
 """
 
 
@@ -244,12 +253,13 @@ def mission(fed: LocalFederation) -> Iterator[NodeHandle]:
         first = sign_checkpoint(ctx)
         assert first is not None
         dpa = read_private_key(fed.root / "keys" / "dpa.key.pem")
+        ts = int(ctx.clock.now().timestamp())  # as a witness dates it: a key valid then
         line = cosign(
-            parse_note(first.note).text, witness_name(ctx.manifest.federation, "dpa"), dpa, 7
+            parse_note(first.note).text, witness_name(ctx.manifest.federation, "dpa"), dpa, ts
         )
         with transaction(ctx.engine) as session:
             auditlog.add_cosignatures(
-                session, witness="dpa", lines=[(first.size, line, 7)], now=ctx.clock.now()
+                session, witness="dpa", lines=[(first.size, line, ts)], now=ctx.clock.now()
             )
         ingest(node)
         assert sign_checkpoint(ctx) is not None
@@ -341,3 +351,112 @@ def test_tampering_shows_through_the_node_api(mission: NodeHandle) -> None:
     finally:
         execute("UPDATE audit_entry SET body = ? WHERE seq = 2", body)
     ok("verify", "--node", mission.url, "--token", mission.tokens["auditor"])
+
+
+# --- keys used outside their validity ---------------------------------------------------
+
+
+@pytest.fixture(params=BACKENDS)
+def rotation(
+    request: pytest.FixtureRequest, tmp_path: Path, federation: Federation
+) -> Iterator[AuditDatabase]:
+    """mission's log signed with key A, then with key B after a rotation (manifest serial 2)."""
+    with audit_database(request.param, tmp_path, rotated(federation)) as database:
+        rotation_log(database)
+        yield database
+
+
+ROTATION_OK = (
+    "  key validity:  checkpoint 3, cosignature 6, packet.issued 17; each by a key valid and"
+    " not revoked when it signed\n"
+)
+
+
+def test_a_log_across_a_key_rotation_verifies(rotation: AuditDatabase, tmp_path: Path) -> None:
+    manifest = write_manifest(rotation.federation, tmp_path / "rotated.json")
+    out = ok("verify", "--db", rotation.url, "--manifest", manifest).stdout
+    assert out.startswith("audit log OK: un-integrated-analysis-demo/mission/audit\n")
+    assert out.endswith(ROTATION_OK)
+    bundle = tmp_path / "log.jsonl.gz"
+    ok("export", "--db", rotation.url, "--manifest", manifest, "--out", bundle)
+    assert ok("verify-bundle", bundle).stdout.endswith(ROTATION_OK)
+
+
+def test_a_checkpoint_signed_after_its_key_was_revoked_fails_naming_it(
+    rotation: AuditDatabase, tmp_path: Path, federation: Federation
+) -> None:
+    revoked = rotated(federation, revoke_a_at=REVOKED_AT)
+    path = write_manifest(revoked, tmp_path / "revoked.json")
+    kid = federation.kid("mission")
+    report = (
+        "  key validity:  checkpoint 3, cosignature 6, packet.issued 17; 1 by a key outside its"
+        " validity or after its revocation:\n"
+        f"    checkpoint 10: signed by mission with key {kid} at 2026-11-25T11:00:00.000Z,"
+        " after its revocation at 2026-11-25T10:30:00.000Z\n"
+    )
+    message = (
+        "audit log INVALID: 1 signature(s) by a key outside its validity or after its"
+        f" revocation: key {kid} of mission (1)"
+    )
+    result = audit("verify", "--db", rotation.url, "--manifest", path)
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert result.stdout.startswith(
+        "audit log intact, but key use INVALID: un-integrated-analysis-demo/mission/audit\n"
+    )
+    assert result.stdout.endswith(report)
+    assert result.stderr.splitlines()[-1] == message
+    bundle = tmp_path / "log.jsonl"  # it carries the rotation manifest, which revokes nothing
+    ok("export", "--db", rotation.url, "--manifest", path, "--out", bundle)
+    offline = audit("verify-bundle", bundle, "--manifest", path)
+    assert offline.exit_code == 1 and offline.stdout.endswith(report)
+    assert offline.stderr.splitlines()[-1] == message
+
+
+def test_a_packet_issued_with_a_revoked_key_fails(
+    rotation: AuditDatabase, tmp_path: Path, federation: Federation
+) -> None:
+    kid = federation.kid("mission")
+    rotation.append(1, at=SWITCH + 3 * HOUR, kid=kid)  # entry 17: key A, revoked by then
+    rotation.sign(key=KEY_B, at=SWITCH + 4 * HOUR)
+    path = write_manifest(rotated(federation, revoke_a_at=REVOKED_AT), tmp_path / "revoked.json")
+    result = audit("verify", "--db", rotation.url, "--manifest", path)
+    assert result.exit_code == 1
+    assert (
+        f"    packet.issued entry 17: signed by mission with key {kid} at"
+        " 2026-11-25T15:00:00.000Z, after its revocation at 2026-11-25T10:30:00.000Z\n"
+    ) in result.stdout
+    assert result.stderr.splitlines()[-1].endswith(f": key {kid} of mission (2)")
+
+
+def test_verify_node_reports_what_its_revoked_key_signed(
+    mission: NodeHandle, fed: LocalFederation, tmp_path: Path
+) -> None:
+    """A trusted manifest revoking mission's key from the federation's start: the
+    node's checkpoints (dated by the time the node serves) and the packets it issued (by
+    the kid their entries carry) are all reported; dpa's cosignature is not."""
+    held = parse_manifest(fed.manifest_path.read_bytes())
+    doc = json.loads(manifest_json(held))
+    doc.pop("signatures")
+    doc["serial"] = 2
+    mine = next(p for p in doc["participants"] if p["id"] == "mission")
+    # from the key's first instant: a checkpoint dated by a cosignature's whole second
+    # may fall in the manifest's own second
+    revoked_at = held.issued_at
+    mine["keys"][0].update(revoked=True, revoked_at=revoked_at.isoformat())
+    doc["quorum"] = 2  # signed by the two others: mission's own key is revoked
+    manifest = parse_manifest(doc)
+    for signer in ("unodc", "dpa"):
+        key = read_private_key(fed.root / "keys" / f"{signer}.key.pem")
+        manifest = sign_manifest(manifest, signer, key)
+    path = tmp_path / "revoked.json"
+    path.write_bytes(manifest_json(manifest))
+    token = mission.tokens["auditor"]
+    result = audit("verify", "--node", mission.url, "--token", token, "--manifest", path)
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    uses = [line.split()[0] for line in result.stdout.splitlines() if line.startswith("    ")]
+    assert uses, (result.stdout, result.stderr)
+    assert sorted(uses) == ["checkpoint", "checkpoint", "packet.issued", "packet.issued",
+                            "packet.issued"]  # fmt: skip
+    assert "  key validity:  checkpoint 2, cosignature 1, packet.issued 3; 5 by a key" in (
+        result.stdout
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -49,7 +50,7 @@ def fed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("fed")
     for p in PARTICIPANTS:
         ok("keygen", "--participant", p, "--out", d / "keys")
-    ok("pseudonym-key", "--out", d / "keys" / "pseudonym.key")
+    ok("pseudonym-key", "--out", d / "keys" / "pseudonym.key", "--epoch", "2026-q4")
     ok(
         "manifest",
         "create",
@@ -187,8 +188,9 @@ def test_packet_issue_view_verify(fed: Path, tmp_path: Path) -> None:
             tmp_path / "undp.sdjwt",
         )
     )
-    assert set(out) == {"iss", "jti", "sch", "hc", "ref", "claims"}
+    assert set(out) == {"iss", "jti", "sch", "hc", "pse", "ref", "claims"}
     assert (out["iss"], out["sch"], out["hc"]) == ("mission", "conflict-event/1", "H2")
+    assert out["pse"] == "2026-q4"  # the epoch, shown even where no reference is disclosed
     assert "admin1" in out["claims"] and "side_a" not in out["claims"]
     assert set(out["ref"]) == {"jti", "sha256"}
     # The same packet from stdin, checked without a recipient, shows everything.
@@ -212,6 +214,48 @@ def test_packet_issue_view_verify(fed: Path, tmp_path: Path) -> None:
     (tmp_path / "bad.sdjwt").write_text(tampered)
     bad = run("packet", "verify", "--manifest", fed / "manifest.json", tmp_path / "bad.sdjwt")
     assert bad.returncode == 1 and bad.stderr.startswith("error:")
+
+
+def test_pseudonym_key_names_its_epoch(fed: Path, tmp_path: Path) -> None:
+    named = tmp_path / "named.key"
+    assert ok("pseudonym-key", "--out", named, "--epoch", "2027-01").strip() == "2027-01"
+    assert named.read_text().startswith("2027-01 ")
+    assert stat.S_IMODE(named.stat().st_mode) == 0o600
+    # By default the epoch is today's UTC date.
+    dated = tmp_path / "dated.key"
+    today = ok("pseudonym-key", "--out", dated).strip()
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", today)
+    assert dated.read_text().startswith(today + " ")
+    bad = run("pseudonym-key", "--out", tmp_path / "bad.key", "--epoch", "two words")
+    assert bad.returncode == 2 and "--epoch" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "bad.key").exists()
+    again = run("pseudonym-key", "--out", named, "--epoch", "2027-02")
+    assert again.returncode == 2 and "refusing to overwrite" in again.stderr
+    # A packet issued under each file names that file's epoch; an old file holding the
+    # key alone gets the derived name.
+    old = tmp_path / "old.key"
+    old.write_text(named.read_text().split(" ", 1)[1])
+    for key_file, epoch in ((named, "2027-01"), (old, None)):
+        packet = ok(
+            "packet",
+            "issue",
+            "--participant",
+            "mission",
+            "--key",
+            fed / "keys" / "mission.key.pem",
+            "--schema",
+            "conflict-event/1",
+            "--pseudonym-key",
+            key_file,
+            EXAMPLES / "records" / "conflict-event.json",
+        )
+        out = json.loads(
+            ok("packet", "verify", "--manifest", fed / "manifest.json", "-", stdin=packet)
+        )
+        if epoch is None:
+            assert out["pse"].startswith("e-") and len(out["pse"]) == 12
+        else:
+            assert out["pse"] == epoch
 
 
 def test_cli_errors_are_messages_not_tracebacks(fed: Path, tmp_path: Path) -> None:

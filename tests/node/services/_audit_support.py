@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, text
 
 from node.storage import auditlog
@@ -31,7 +32,7 @@ from node.storage.migrate import upgrade
 from protocol.audit import Act, audit_origin, encode_entry, witness_name
 from protocol.encoding import canonical_json
 from protocol.keys import public_jwk
-from protocol.manifest import build_manifest, manifest_json, sign_manifest
+from protocol.manifest import build_manifest, manifest_json, parse_manifest, sign_manifest
 from protocol.merkle import CompactRange, leaf_hash
 from protocol.notes import checkpoint_text, cosign, parse_note, sign_note
 from tests.node.storage._support import TestDatabase
@@ -58,41 +59,57 @@ class AuditDatabase:
     def origin(self) -> str:
         return audit_origin(self.federation.manifest.federation, PARTICIPANT)
 
-    def append(self, count: int) -> None:
-        """``count`` more entries, in one transaction."""
+    def append(self, count: int, *, at: datetime | None = None, kid: str | None = None) -> None:
+        """``count`` more packet.issued entries at ``at``, signed with key ``kid`` (default:
+        mission's key), in one transaction."""
+        kid = kid or self.federation.kid(PARTICIPANT)
         acts = [
             Act(
                 "packet.issued",
                 f"node:{PARTICIPANT}",
                 jti=f"jti-{i:04d}",
-                fields={"digest": f"d{i}", "schema": "conflict-event/1", "hc": "ünïcode"},
+                fields={
+                    "digest": f"d{i}",
+                    "schema": "conflict-event/1",
+                    "hc": "ünïcode",
+                    "kid": kid,
+                },
             )
             for i in range(self.appended, self.appended + count)
         ]
         with transaction(self.engine) as session:
-            auditlog.append(session, acts, now=NOW + timedelta(seconds=self.appended))
+            auditlog.append(session, acts, now=at or NOW + timedelta(seconds=self.appended))
         self.appended += count
 
-    def sign(self, witnesses: tuple[str, ...] = WITNESSES) -> int:
-        """A checkpoint of the head, cosigned by ``witnesses``; return its size."""
+    def sign(
+        self,
+        witnesses: tuple[str, ...] = WITNESSES,
+        *,
+        key: Ed25519PrivateKey | None = None,
+        at: datetime = NOW,
+    ) -> int:
+        """A checkpoint of the head signed with ``key`` (default: mission's) at ``at``,
+        cosigned by ``witnesses`` ``size`` seconds later; return its size."""
         with transaction(self.engine) as session:
             head = auditlog.head(session)
-            note = self.note(head.size, head.root)
-            auditlog.add_checkpoint(session, size=head.size, root=head.root, note=note, now=NOW)
-            self.cosign(session, head.size, note, witnesses)
+            note = self.note(head.size, head.root, key)
+            auditlog.add_checkpoint(session, size=head.size, root=head.root, note=note, now=at)
+            self.cosign(session, head.size, note, witnesses, at)
         return head.size
 
-    def note(self, size: int, root: bytes) -> str:
-        key = self.federation.keys[PARTICIPANT]
+    def note(self, size: int, root: bytes, key: Ed25519PrivateKey | None = None) -> str:
+        key = key or self.federation.keys[PARTICIPANT]
         return sign_note(checkpoint_text(self.origin, size, root), self.origin, key)
 
-    def cosign(self, session: Any, size: int, note: str, witnesses: tuple[str, ...]) -> None:
+    def cosign(
+        self, session: Any, size: int, note: str, witnesses: tuple[str, ...], at: datetime = NOW
+    ) -> None:
         checkpoint = parse_note(note).text
         fed = self.federation.manifest.federation
         for w in witnesses:
-            ts = int(NOW.timestamp()) + size
+            ts = int(at.timestamp()) + size
             line = cosign(checkpoint, witness_name(fed, w), self.federation.keys[w], ts)
-            auditlog.add_cosignatures(session, witness=w, lines=[(size, line, ts)], now=NOW)
+            auditlog.add_cosignatures(session, witness=w, lines=[(size, line, ts)], now=at)
 
     def sql(self, statement: str, **params: Any) -> list[Any]:
         with self.engine.begin() as connection:
@@ -214,6 +231,35 @@ def other_federation(config: dict[str, Any]) -> Federation:
 def write_manifest(federation: Federation, path: Path) -> Path:
     path.write_bytes(manifest_json(federation.manifest))
     return path
+
+
+def with_keys(
+    federation: Federation,
+    keys: list[tuple[Ed25519PrivateKey, dict[str, Any]]],
+    *,
+    serial: int,
+    issued_at: datetime,
+    signers: dict[str, Ed25519PrivateKey],
+) -> Federation:
+    """The federation under a new manifest in which mission holds ``keys``, each with its
+    validity (``not_before``, ``not_after``, ``revoked``, ``revoked_at`` as datetimes),
+    signed by ``signers``."""
+    doc = json.loads(manifest_json(federation.manifest))
+    doc.pop("signatures")
+    doc.update(serial=serial, issued_at=issued_at.isoformat())
+    for participant in doc["participants"]:
+        if participant["id"] == PARTICIPANT:
+            participant["keys"] = [
+                {
+                    **public_jwk(key),
+                    **{k: v.isoformat() if isinstance(v, datetime) else v for k, v in w.items()},
+                }
+                for key, w in keys
+            ]
+    manifest = parse_manifest(doc)
+    for signer, key in signers.items():
+        manifest = sign_manifest(manifest, signer, key)
+    return Federation(manifest, federation.keys, federation.config, federation.pseudonym_key)
 
 
 # --- tampering with mission's log (as built by standard_log) --------------------------
@@ -371,3 +417,47 @@ TAMPERINGS = [
         10,
     ),
 ]
+
+
+# --- a key rotation in mission's log ----------------------------------------------------
+
+KEY_B = seeded_key("mission, rotated")
+SWITCH = NOW  # mission's first key (A) ends here; the next one (B) took over before
+HOUR = timedelta(hours=1)
+REVOKED_AT = SWITCH - 90 * timedelta(minutes=1)  # between checkpoints 5 and 10 (see below)
+
+
+def rotated(federation: Federation, *, revoke_a_at: datetime | None = None) -> Federation:
+    """mission's key A valid until :data:`SWITCH`, key B from 6 hours before it (serial 2,
+    signed with B); with ``revoke_a_at``, A also revoked from then on (serial 3)."""
+    a_window: dict[str, Any] = {"not_before": federation.manifest.issued_at, "not_after": SWITCH}
+    if revoke_a_at is not None:
+        a_window.update(revoked=True, revoked_at=revoke_a_at)
+    b_window = {"not_before": SWITCH - 6 * HOUR, "not_after": SWITCH + 365 * 24 * HOUR}
+    return with_keys(
+        federation,
+        [(federation.keys[PARTICIPANT], a_window), (KEY_B, b_window)],
+        serial=2 if revoke_a_at is None else 3,
+        issued_at=SWITCH - 6 * HOUR if revoke_a_at is None else SWITCH + 3 * HOUR,
+        signers={
+            PARTICIPANT: KEY_B,
+            "unodc": federation.keys["unodc"],
+            "dpa": federation.keys["dpa"],
+        },
+    )
+
+
+def rotation_log(log: AuditDatabase) -> None:
+    """17 entries across a rotation from key A to key B at :data:`SWITCH`: entries 0-4 by A
+    (4 h before), checkpoint 5 by A (-3 h), entries 5-9 by A (-2 h), checkpoint 10 by A
+    (-1 h), entries 10-14 by B (+1 h), checkpoint 15 by B (+2 h), entries 15-16 by B; every
+    checkpoint cosigned by unodc and dpa ``size`` seconds after it was signed."""
+    a, kid_a = log.federation.keys[PARTICIPANT], log.federation.kid(PARTICIPANT)
+    kid_b = public_jwk(KEY_B)["kid"]
+    log.append(5, at=SWITCH - 4 * HOUR, kid=kid_a)
+    log.sign(key=a, at=SWITCH - 3 * HOUR)
+    log.append(5, at=SWITCH - 2 * HOUR, kid=kid_a)
+    log.sign(key=a, at=SWITCH - HOUR)
+    log.append(5, at=SWITCH + HOUR, kid=kid_b)
+    log.sign(key=KEY_B, at=SWITCH + 2 * HOUR)
+    log.append(2, at=SWITCH + 2 * HOUR + 30 * timedelta(minutes=1), kid=kid_b)

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from node.clock import SystemClock
 from node.context import NodeContext, open_node
 from node.keyfiles import read_private_key
+from node.keyring import SigningKey
 from node.localfed import LocalFederation
 from node.services.trust_events import record_trust_state
 from node.services.witness import (
@@ -227,11 +228,12 @@ def test_trust_state_is_recorded_only_when_it_changes(
     finally:
         restarted.engine.dispose()
 
+    original = dpa.signing
     original_kid = dpa.kid
-    dpa.kid = "another-key-id"
+    dpa.signing = SigningKey(original.key, "another-key-id")
     assert record_trust_state(dpa) == 1
     assert record_trust_state(dpa) == 0
-    dpa.kid = original_kid  # back to the first key: a change again
+    dpa.signing = original  # back to the first key: a change again
     assert record_trust_state(dpa) == 1
     assert [e["kid"] for e in trust_entries(dpa) if e["act"] == "key.loaded"] == [
         original_kid,

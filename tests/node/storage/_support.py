@@ -75,6 +75,7 @@ class Packets:
             kid=self.federation.kid(issuer),
             now=ISSUED_AT,
             pseudonym_key=self.federation.pseudonym_key,
+            pseudonym_epoch=self.federation.pseudonym_epoch,
         )
 
     def received(self, packet: IssuedPacket, recipient: str = "dpa") -> VerifiedPacket:

@@ -1,0 +1,51 @@
+"""Trust changes submitted to a running node: a new manifest, an oversight authorisation.
+
+``POST /v1/manifest`` takes a manifest from a local ``admin`` or from a peer (which
+spreads it): verified against the manifest held now, stored and switched to, or
+refused with the reason. ``GET /v1/manifest`` (in :mod:`meta`) serves the one in force.
+``POST /v1/authorisations`` takes an oversight authorisation at the originating node.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+
+from node.api.deps import AdminOrPeer, ContextDep
+from node.services.authorisations import accept_authorisation
+from node.services.manifests import accept_manifest
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["trust"])
+
+
+@router.post(
+    "/v1/manifest",
+    summary="Submit a new federation manifest",
+    description="The manifest JSON (with its signatures). Accepted when its serial is "
+    "higher than the one in force and at least the *current* quorum of participants "
+    "signed it; the node then switches to it and offers it to every peer. An older, "
+    "under-signed or badly signed manifest is refused (422) with the reason. Role "
+    "`admin`, or a peer's signed request.",
+)
+async def post_manifest(ctx: ContextDep, sender: AdminOrPeer) -> dict[str, Any]:
+    outcome = await run_in_threadpool(accept_manifest, ctx, sender.body, actor=sender.actor)
+    return {"status": outcome.status, "serial": outcome.serial, "federation": outcome.federation}
+
+
+@router.post(
+    "/v1/authorisations",
+    summary="Submit an oversight authorisation",
+    description="A signed authorisation (`clearinghouse authorise`) from a participant with "
+    "the oversight role, submitted to the node that originates the packets it covers. "
+    "Verified against the manifest; this node then sends the recipient views with the "
+    "unlocked fields for covered packets it issued already and issues while the "
+    "authorisation is in force. Refused (422) with the reason when expired, not signed by "
+    "an oversight participant, malformed, ... Role `admin`, or a peer's signed request.",
+)
+async def post_authorisation(ctx: ContextDep, sender: AdminOrPeer) -> dict[str, Any]:
+    outcome = await run_in_threadpool(accept_authorisation, ctx, sender.body, actor=sender.actor)
+    return {"id": outcome.id, "status": outcome.status, "views_queued": outcome.views_queued}

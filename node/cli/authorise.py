@@ -1,0 +1,283 @@
+"""``clearinghouse authorise [submit]``: issue an oversight authorisation, hand it to a node.
+
+DESIGN.md, "Oversight". ``clearinghouse authorise ...`` (no subcommand) builds an
+authorisation, signs it with the oversight participant's key, verifies it against
+the manifest and writes it to a file; ``clearinghouse authorise submit`` posts that
+file to the originating node (``POST /v1/authorisations``). The document and its
+checks are :mod:`protocol.authorisation`.
+
+Exit codes: 0 done; 1 refused (by the protocol checks or by the node) or the node
+cannot be reached; 2 a usage or file problem.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.markup import escape
+
+from node.cli._common import fail, now, reporting, stderr
+from node.keyfiles import PASSPHRASE_ENV, passphrase_from_env, read_private_key
+from protocol.authorisation import (
+    Authorisation,
+    PacketScope,
+    authorisation_json,
+    build_authorisation,
+    parse_authorisation,
+    sign_authorisation,
+    verify_authorisation,
+)
+from protocol.manifest import parse_manifest, verify_manifest
+
+__all__ = ["TOKEN_ENV", "app", "parse_expiry", "parse_scope"]
+
+TOKEN_ENV = "CLEARINGHOUSE_AUTHORISE_TOKEN"
+SUBMIT_PATH = "/v1/authorisations"
+SUBMIT_TIMEOUT = 30.0
+
+_SCOPE_HELP = "What it covers: packets:JTI,... or query:schema=ID;... (see SCOPE above)."
+_DURATION = re.compile(r"(\d+)([dhm])")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+app = typer.Typer(invoke_without_command=True)
+
+
+@app.callback(invoke_without_command=True)
+def issue(
+    ctx: typer.Context,
+    participant: Annotated[
+        str | None, typer.Option(help="The issuing participant; it needs the oversight role.")
+    ] = None,
+    key: Annotated[Path | None, typer.Option(help="That participant's private key (PEM).")] = None,
+    manifest: Annotated[
+        Path | None, typer.Option(help="The federation manifest the authorisation is under.")
+    ] = None,
+    recipient: Annotated[
+        str | None, typer.Option(help="The participant that may then see the fields.")
+    ] = None,
+    fields: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated record fields to unlock, e.g. side_a,side_b."),
+    ] = None,
+    scope: Annotated[str | None, typer.Option(help=_SCOPE_HELP)] = None,
+    purpose: Annotated[
+        str | None, typer.Option(help="Why the recipient needs the fields (at most 2000 chars).")
+    ] = None,
+    expires: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TIME",
+            help="When it ends: an ISO 8601 instant with its zone (2026-12-31T00:00:00Z) "
+            "or a duration from now: 7d, 12h, 30m.",
+        ),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="File to write the authorisation to.")] = None,
+) -> None:
+    """Issue an oversight authorisation; 'authorise submit' hands it to a node.
+
+    With no subcommand: let --recipient see the --fields that the sharing
+    policy withholds from it, in the records of --scope, until --expires.
+    The authorisation is signed with the key of --participant (which needs
+    the oversight role), checked against the manifest and written to --out;
+    its id is printed.
+
+    SCOPE is one of
+      packets:JTI1,JTI2
+        those packets;
+      query:schema=ID;area=NAME,...;from=DATE;to=DATE;issuers=ID,...
+        the records of schema ID; optionally only those whose place claims
+        (country, admin1, ...) name one of the areas, case-insensitively,
+        that lie within from..to (both days included, both needed), or
+        that the given participants issued. Quote it (';' ends a command):
+        'query:schema=conflict-event/1;area=Idlib;from=2016-01-01;to=2016-12-31'
+
+    TIME is an ISO 8601 instant with its zone (2026-12-31T00:00:00Z) or a
+    duration from now: 7d, 12h, 30m.
+    """
+    options = {
+        "--participant": participant,
+        "--key": key,
+        "--manifest": manifest,
+        "--recipient": recipient,
+        "--fields": fields,
+        "--scope": scope,
+        "--purpose": purpose,
+        "--expires": expires,
+        "--out": out,
+    }
+    if ctx.invoked_subcommand is not None:
+        given = [name for name, value in options.items() if value is not None]
+        if given:
+            fail(f"{', '.join(given)}: options for issuing, not for '{ctx.invoked_subcommand}'")
+        return
+    if (
+        participant is None
+        or key is None
+        or manifest is None
+        or recipient is None
+        or fields is None
+        or scope is None
+        or purpose is None
+        or expires is None
+        or out is None
+    ):
+        missing = [name for name, value in options.items() if value is None]
+        fail(f"missing {', '.join(missing)} (see 'clearinghouse authorise --help')")
+    issued = now()
+    field_names = [f.strip() for f in fields.split(",") if f.strip()]
+    if not field_names:
+        fail("--fields names no field")
+    scope_doc = parse_scope(scope)
+    expires_at = parse_expiry(expires, issued)
+    with reporting():
+        trusted = verify_manifest(parse_manifest(manifest.read_bytes()), now=issued)
+        private_key = read_private_key(key, passphrase_from_env(PASSPHRASE_ENV))
+        doc = build_authorisation(
+            federation=trusted.federation,
+            issuer=participant,
+            recipient=recipient,
+            scope=scope_doc,
+            fields=field_names,
+            purpose=purpose,
+            expires_at=expires_at,
+            now=issued,
+        )
+        authorisation = verify_authorisation(
+            sign_authorisation(doc, private_key), trusted, now=issued
+        )
+        out.write_bytes(authorisation_json(authorisation))
+    stderr.print(escape(f"wrote {out}: {_describe(authorisation)}"), soft_wrap=True)
+    typer.echo(authorisation.id)
+
+
+@app.command()
+def submit(
+    file: Annotated[Path, typer.Argument(metavar="AUTHORISATION", help="The signed file.")],
+    node: Annotated[
+        str, typer.Option("--node", metavar="URL", help="The originating node's base URL.")
+    ],
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar=TOKEN_ENV, help="Bearer token for the node's local API."),
+    ] = None,
+) -> None:
+    """Post the authorisation to the node that holds the packets it covers."""
+    if not node.startswith(("http://", "https://")):
+        fail(f"--node must be an http(s) URL, not {node!r}")
+    if not token:
+        fail(f"--node needs --token, or ${TOKEN_ENV}")
+    with reporting():
+        data = file.read_bytes()
+        authorisation = parse_authorisation(data)
+    url = node.rstrip("/") + SUBMIT_PATH
+    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
+    try:
+        response = httpx.post(url, content=data, headers=headers, timeout=SUBMIT_TIMEOUT)
+    except httpx.InvalidURL as exc:
+        fail(escape(f"--node {node!r} is not a usable URL: {exc}"))
+    except httpx.HTTPError as exc:
+        fail(escape(f"cannot reach {node}: {type(exc).__name__}: {exc}"), 1)
+    answer = _json_body(response)
+    if response.status_code in (200, 201):
+        status, queued = answer.get("status"), answer.get("views_queued")
+        if status not in ("accepted", "already-held") or not isinstance(queued, int):
+            fail(
+                escape(f"{node} answered HTTP {response.status_code} with {response.text[:300]!r}"),
+                1,
+            )
+        held = "already held it" if status == "already-held" else "accepted it"
+        stderr.print(
+            escape(f"{node} {held}: authorisation {authorisation.id}, {queued} view(s) queued"),
+            soft_wrap=True,
+        )
+        typer.echo(status)
+        return
+    detail = answer.get("detail") if isinstance(answer.get("detail"), str) else None
+    code = answer.get("code") or answer.get("title")
+    what = f"HTTP {response.status_code}" + (f" {code}" if isinstance(code, str) else "")
+    verb = "refused the authorisation" if response.status_code < 500 else "failed"
+    fail(escape(f"{node} {verb} ({what}): {detail or response.text[:300] or '(no detail)'}"), 1)
+
+
+def parse_scope(text: str) -> dict[str, Any]:
+    """The JSON scope of ``--scope`` (``packets:...`` or ``query:...``); exit 2 if bad."""
+    kind, _, rest = text.partition(":")
+    kind = kind.strip().lower()
+    if kind == "packets":
+        jtis = [j.strip().lower() for j in rest.split(",") if j.strip()]
+        if not jtis:
+            fail("--scope packets: names no packet")
+        return {"packets": jtis}
+    if kind != "query":
+        fail(f"--scope must start with 'packets:' or 'query:', not {text!r}")
+    query: dict[str, Any] = {}
+    period: dict[str, str] = {}
+    for part in filter(str.strip, rest.split(";")):
+        name, eq, value = (s.strip() for s in part.partition("="))
+        name = name.lower()
+        if not eq or not value:
+            fail(f"--scope: {part.strip()!r} is not name=value")
+        if name in query or name in period:
+            fail(f"--scope: {name!r} is given twice")
+        if name == "schema":
+            query["schema"] = value
+        elif name in ("area", "issuers"):
+            query[name] = [v.strip() for v in value.split(",") if v.strip()]
+        elif name in ("from", "to"):
+            period[name] = value
+        else:
+            fail(f"--scope: unknown criterion {name!r}; use schema, area, from, to, issuers")
+    if "schema" not in query:
+        fail("--scope query: needs schema=SCHEMA_ID")
+    if period:
+        if len(period) != 2:
+            fail("--scope: a period needs both from= and to=")
+        query["period"] = {"from": period["from"], "to": period["to"]}
+    return {"query": query}
+
+
+def parse_expiry(text: str, issued: datetime) -> datetime:
+    """``--expires``: an ISO 8601 instant with a zone, or 7d / 12h / 30m from ``issued``."""
+    text = text.strip()
+    match = _DURATION.fullmatch(text)
+    if match:
+        return issued + timedelta(**{_UNITS[match[2]]: int(match[1])})
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"--expires {text!r} is neither an ISO 8601 instant nor a duration like 7d")
+    if instant.tzinfo is None:
+        fail(f"--expires {text!r} has no time zone; add one, e.g. Z or +02:00")
+    return instant
+
+
+def _json_body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = json.loads(response.content) if response.content else {}
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _describe(a: Authorisation) -> str:
+    if isinstance(a.scope, PacketScope):
+        scope = f"{len(a.scope.packets)} packet(s)"
+    else:
+        q = a.scope.query
+        scope = f"{q.schema_id} records"
+        if q.issuers:
+            scope += f" of {', '.join(q.issuers)}"
+        if q.area:
+            scope += f" in {', '.join(q.area)}"
+        if q.period:
+            scope += f" from {q.period.start} to {q.period.end}"
+    return (
+        f"authorisation {a.id} by {a.issuer} lets {a.recipient} see {', '.join(a.fields)} "
+        f"of {scope} until {a.expires_at.isoformat()}"
+    )

@@ -1,0 +1,275 @@
+"""The manifest lifecycle at a running node: accept a successor, switch to it, spread it.
+
+A new manifest (a higher serial, signed by at least the quorum of the manifest held
+now) reaches a node by ``POST /v1/manifest`` from an admin or a peer, or is found
+at a peer when this node polls ``GET /v1/manifest``. The node verifies it against
+the one it holds; stores it and records the switch in its audit log in one
+transaction; then switches: policy, peers (their workers start and stop), and the
+key it signs with. A refusal is recorded too, with its reason.
+
+Every node offers a manifest it newly holds to each peer still on an older one, so
+a manifest submitted to any node reaches all of them; a node that was offline finds
+it when it next polls. Replicas of one node share the database and pick a switch
+up from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from node.context import NodeContext
+from node.errors import ServiceUnavailable
+from node.keyfiles import passphrase_from_env
+from node.keyring import load_keys, select_signing_key
+from node.logs import REQUEST_ID, new_request_id
+from node.services.authorisations import refresh_active
+from node.services.trust_events import manifest_accepted, record_trust_state
+from node.storage import auditlog, manifests
+from node.storage.db import transaction
+from node.transport.peer_client import PeerClient, PeerRejectedRequest, PeerUnavailable
+from protocol.audit import Act
+from protocol.errors import ManifestRejected, ProtocolError
+from protocol.manifest import Manifest, manifest_json, parse_manifest, verify_manifest
+
+__all__ = [
+    "ManifestOutcome",
+    "accept_manifest",
+    "refresh_signing_key",
+    "run_manifest_sync",
+    "spread_round",
+    "startup_manifest",
+    "sync_from_database",
+]
+
+log = logging.getLogger("clearinghouse.manifest")
+
+
+@dataclass(frozen=True)
+class ManifestOutcome:
+    status: str  # accepted | already-held
+    serial: int
+    federation: str
+
+
+def startup_manifest(engine: Engine, document: bytes, now: datetime) -> tuple[Manifest, datetime]:
+    """The manifest in force at start-up, and since when.
+
+    The database's newest manifest, unless ``manifest_file`` holds a successor of
+    it (then verified against it and stored). A first start takes the file's
+    manifest, verified against itself. Raises :class:`ServiceUnavailable` saying why.
+    """
+    try:
+        from_file = parse_manifest(document)
+        with transaction(engine) as session:
+            row = manifests.latest(session)
+            if row is None:
+                verify_manifest(from_file, now=now)
+                manifests.add(session, from_file, document, source="file", now=now)
+                return from_file, now
+            held = parse_manifest(row.document)
+            if from_file.serial > held.serial:
+                verify_manifest(from_file, now=now, held=held)
+                manifests.add(session, from_file, document, source="file", now=now)
+                return from_file, now
+            if (
+                from_file.serial == held.serial
+                and manifests.content_sha256(from_file) != row.sha256
+            ):
+                raise ManifestRejected(
+                    f"it holds serial {from_file.serial}, but the manifest of that serial this "
+                    "node accepted has other content; a changed manifest needs a higher serial"
+                )
+            if from_file.serial < held.serial:
+                log.info(
+                    "manifest_file holds serial %d; serial %d (accepted %s) is in force",
+                    from_file.serial,
+                    held.serial,
+                    row.accepted_at.isoformat(),
+                )
+            return held, row.accepted_at
+    except ProtocolError as exc:
+        raise ServiceUnavailable(f"manifest_file: {exc}") from exc
+
+
+def _switch(ctx: NodeContext, manifest: Manifest, since: datetime) -> None:
+    """Run on ``manifest`` from now on: policy, peers, and the key to sign with."""
+    previous = ctx.manifest
+    ctx.manifest = manifest
+    ctx.manifest_since = since
+    declared = manifest.participant(ctx.participant).analyzer if _member(ctx, manifest) else None
+    if declared != ctx.analyzer_declaration:
+        log.error(
+            "manifest serial %d declares analyzer %s for %s, this node runs %s: restart it "
+            "with the declared analyzer; its results are refused meanwhile",
+            manifest.serial,
+            declared,
+            ctx.participant,
+            ctx.analyzer_declaration,
+        )
+    refresh_signing_key(ctx, reload=True)
+    log.info(
+        "switched from manifest serial %d to %d: %d peers, quorum %d",
+        previous.serial,
+        manifest.serial,
+        len(ctx.peers),
+        manifest.quorum,
+    )
+    ctx.manifest_signal.set()
+
+
+def _member(ctx: NodeContext, manifest: Manifest) -> bool:
+    return ctx.participant in manifest.participant_ids
+
+
+def accept_manifest(ctx: NodeContext, document: bytes, *, actor: str) -> ManifestOutcome:
+    """Verify ``document`` against the manifest held now and switch to it.
+
+    Returns ``already-held`` for the manifest in force (or an older copy of its
+    content). Raises :class:`ManifestRejected` saying why (recorded in the log).
+    """
+    now = ctx.clock.now()
+    with ctx.trust_lock:
+        held = ctx.manifest
+        try:
+            candidate = parse_manifest(document)
+            if (
+                candidate.serial == held.serial
+                and candidate.signing_input() == held.signing_input()
+            ):
+                return ManifestOutcome("already-held", held.serial, held.federation)
+            verify_manifest(candidate, now=now, held=held)
+        except ManifestRejected as exc:
+            _record_refusal(ctx, document, actor, exc, now)
+            raise
+        with transaction(ctx.engine) as session:
+            stored = manifests.add(session, candidate, document, source=actor, now=now)
+            if stored:
+                auditlog.append(session, [manifest_accepted(actor, candidate)], now=now)
+        if stored:
+            _switch(ctx, candidate, now)
+    if not stored:  # a replica switched first: it is in the database already
+        sync_from_database(ctx)
+        return ManifestOutcome("already-held", candidate.serial, candidate.federation)
+    ctx.metrics.manifest_serial.set(candidate.serial)
+    return ManifestOutcome("accepted", candidate.serial, candidate.federation)
+
+
+def _record_refusal(
+    ctx: NodeContext, document: bytes, actor: str, exc: ManifestRejected, now: datetime
+) -> None:
+    fields: dict[str, object] = {
+        "sha256": hashlib.sha256(document).hexdigest(),
+        "reason": exc.message[:500],
+    }
+    try:
+        fields["serial"] = parse_manifest(document).serial
+    except ProtocolError:
+        pass
+    with transaction(ctx.engine) as session:
+        auditlog.append(session, [Act("manifest.refused", actor, fields=fields)], now=now)
+    ctx.metrics.manifests_refused.inc()
+
+
+def sync_from_database(ctx: NodeContext) -> bool:
+    """Switch to a newer manifest another replica of this node accepted; True if so."""
+    with transaction(ctx.engine) as session:
+        if manifests.latest_serial(session) <= ctx.manifest.serial:
+            return False
+        row = manifests.latest(session)
+    if row is None:
+        return False
+    with ctx.trust_lock:
+        if row.serial <= ctx.manifest.serial:
+            return False
+        _switch(ctx, parse_manifest(row.document), row.accepted_at)
+    ctx.metrics.manifest_serial.set(row.serial)
+    return True
+
+
+def refresh_signing_key(ctx: NodeContext, *, reload: bool = False) -> bool:
+    """Sign with the newest key the manifest lets this node use now; True if it changed.
+
+    ``reload`` reads the key files again (a rotation placed a new one beside the old).
+    When no held key may sign now, the node keeps its key and reports not ready.
+    """
+    if reload or not ctx.private_keys:
+        try:
+            ctx.private_keys, problems = load_keys(
+                ctx.settings.key_file, ctx.participant, passphrase_from_env()
+            )
+        except ProtocolError as exc:
+            log.error("cannot read key_file %s: %s", ctx.settings.key_file, exc)
+            return False
+        for problem in problems:
+            log.warning("key file skipped: %s", problem)
+    if not _member(ctx, ctx.manifest):
+        return False
+    try:
+        chosen = select_signing_key(
+            ctx.manifest, ctx.participant, ctx.private_keys, ctx.clock.now()
+        )
+    except ProtocolError as exc:
+        log.error("%s", exc)
+        return False
+    if chosen.kid == ctx.signing.kid:
+        return False
+    previous, ctx.signing = ctx.signing.kid, chosen
+    log.info("signing with key %s from now on (was %s)", chosen.kid, previous)
+    record_trust_state(ctx)
+    return True
+
+
+async def spread_round(ctx: NodeContext, client: PeerClient) -> None:
+    """Compare manifests with every peer: take a newer one, offer ours to an older one."""
+    for peer in ctx.peers:
+        ours = ctx.manifest  # it may have just changed, by this round
+        try:
+            document = await client.call("GET", f"{peer.base_url}/v1/manifest")
+            serial = document.get("serial") if isinstance(document, dict) else None
+            if not isinstance(serial, int) or isinstance(serial, bool):
+                log.info("%s answered GET /v1/manifest without a serial", peer.id)
+                continue
+            if serial > ours.serial:
+                body = manifest_json(parse_manifest(document))
+                await asyncio.to_thread(accept_manifest, ctx, body, actor=f"peer:{peer.id}")
+            elif serial < ours.serial:
+                await client.post_bytes(f"{peer.base_url}/v1/manifest", manifest_json(ours))
+        except (PeerUnavailable, PeerRejectedRequest) as exc:
+            log.info("manifest exchange with %s not possible now: %s", peer.id, exc.log_detail)
+        except ProtocolError as exc:
+            log.warning("manifest of serial held by %s refused: %s", peer.id, exc)
+
+
+async def run_manifest_sync(ctx: NodeContext, client: PeerClient) -> None:
+    """Keep the manifest and signing key current until cancelled: pick up a replica's
+    switch, change keys when validity windows say so, and exchange manifests with
+    peers on every switch and every ``manifest_poll_interval_s``."""
+    wake = ctx.manifest_signal.subscribe()
+    tick = ctx.settings.manifest_sync_interval_s
+    poll = ctx.settings.manifest_poll_interval_s
+    loop = asyncio.get_running_loop()
+    last_poll = float("-inf")
+    while True:
+        REQUEST_ID.set(new_request_id())
+        try:
+            await asyncio.to_thread(sync_from_database, ctx)
+            await asyncio.to_thread(refresh_signing_key, ctx)
+            await asyncio.to_thread(refresh_active, ctx)  # expiries, a replica's new ones
+            if wake.is_set() or loop.time() - last_poll >= poll:
+                wake.clear()
+                last_poll = loop.time()
+                await spread_round(ctx, client)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("manifest sync round failed")
+        try:
+            await asyncio.wait_for(wake.wait(), timeout=tick)
+        except TimeoutError:
+            pass

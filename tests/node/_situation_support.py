@@ -1,0 +1,99 @@
+"""A node whose situation mixes restricted and unrestricted results (tests of handling).
+
+Conflict events are issued on the mission node with a handling code by area —
+Aleppo's as H3 (with a restriction text full of characters HTML must escape),
+Daraa's as H2, Homs' and Latakia's as H0 — each with enough civilian deaths for
+mission's own analyzer to flag it, so that its results inherit those codes. A dpa
+result about Homs arrives as H1, so that Homs' agreement row (mission's H0 finding
+beside dpa's H1 one) is restricted while Homs' hotspot rows are not.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from node.context import NodeContext
+from node.keyfiles import read_private_key
+from node.localfed import LocalFederation
+from node.services.analyze import analyse_batch
+from node.services.ingest import ingest_records
+from node.services.receive import receive_views
+from protocol.keys import public_jwk
+from protocol.packet import issue_packet, recipient_view
+from protocol.results import result_record
+from tests.support import EXAMPLES
+
+RESTRICTION = 'Not for sanctions designations: "source" <b>protected</b> & co'
+H3_AREA, H2_AREA, H0_AREAS = "Aleppo Governorate", "Daraa Governorate", ("Homs Governorate",)
+QUIET_AREA = "Latakia Governorate"  # nothing restricted about it at all
+MONTHS = ("2016-01", "2016-02", "2016-03")
+BASE = json.loads((EXAMPLES / "records" / "conflict-event.json").read_text())
+
+
+def event(n: int, admin1: str, month: str) -> dict[str, Any]:
+    """A one-sided event with 30 civilian deaths (enough for a civilian-harm flag)."""
+    deaths = {"side_a": 0, "side_b": 0, "civilians": 30, "unknown": 0}
+    return {
+        **BASE,
+        "event_id": f"t-{n}",
+        "admin1": admin1,
+        "date_start": f"{month}-07",
+        "date_end": f"{month}-07",
+        "deaths": {**deaths, "low": 30, "best": 30, "high": 30},
+    }
+
+
+def load_mixed_situation(fed: LocalFederation, ctx: NodeContext) -> None:
+    """Fill mission's node (``ctx``) with the mixed situation described above."""
+    plan = [
+        (H3_AREA, "H3", RESTRICTION),
+        (H2_AREA, "H2", None),
+        *((a, "H0", None) for a in (*H0_AREAS, QUIET_AREA)),
+    ]
+    n = 0
+    for month in MONTHS:
+        for area, hc, restriction in plan:
+            n += 1
+            done = ingest_records(
+                ctx, "conflict-event/1", [event(n, area, month)], hc=hc, hc_restriction=restriction
+            )
+            assert not done.rejected, done.rejected
+    while analyse_batch(ctx):
+        pass
+    # A peer's H1 result about Homs, received as dpa would push it.
+    key = read_private_key(fed.root / "keys" / "dpa.key.pem")
+    declared = ctx.manifest.participant("dpa").analyzer
+    assert declared is not None
+    record = result_record(
+        analyzer=declared,
+        input_jti="01937a2e-5c40-7b1d-9e3f-2a4b6c8d0e1f",
+        input_digest="b" * 64,
+        input_schema="conflict-event/1",
+        input_issuer="dpa",
+        findings=[
+            {
+                "kind": "spoiler-typology",
+                "subject": "a group in Homs",
+                "country": "Syria",
+                "admin1": H0_AREAS[0],
+                "period": MONTHS[1],
+                "level": "low",
+                "explanation": "predatory indicators",
+            }
+        ],
+        explanation="one finding",
+    )
+    packet = issue_packet(
+        record,
+        schema="analysis-result/1",
+        issuer="dpa",
+        key=key,
+        kid=public_jwk(key)["kid"],
+        now=datetime.now(UTC),
+        hc="H1",
+    )
+    view = recipient_view(packet.sd_jwt, ctx.manifest, "mission")
+    (outcome,) = receive_views(ctx, peer="dpa", views=[view], sign=False)
+    assert outcome.status == "accepted", outcome

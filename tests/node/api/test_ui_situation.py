@@ -1,0 +1,167 @@
+"""Restricted items on the situation: ``/v1/situation`` carries each finding's handling,
+``/ui/situation`` marks every row drawn from a restricted result with a badge and the
+restriction (tooltip and text), ``/ui/results/{jti}`` and ``/v1/local/packets`` show a
+packet's handling and pseudonym epoch. One mission node served on loopback in this
+process (no workers); the test fills it (see ``tests/node/_situation_support.py``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from markupsafe import escape
+
+from node.api.routes.ui import COOKIE
+from node.app import create_app
+from node.context import NodeContext
+from node.keyfiles import read_pseudonym_key
+from node.localfed import LocalFederation
+from node.services.situation import fused_findings
+from node.settings import load_settings
+from protocol.packet import HANDLING_MEANINGS
+from tests.node._situation_support import (
+    H2_AREA,
+    H3_AREA,
+    QUIET_AREA,
+    RESTRICTION,
+    load_mixed_situation,
+)
+from tests.servers import serve_in_thread
+
+ESCAPED = str(escape(RESTRICTION))  # as Jinja escapes it
+
+
+@dataclass
+class Node:
+    fed: LocalFederation
+    ctx: NodeContext
+    client: httpx.Client
+
+    def page(self, path: str, **params: str) -> str:
+        token = self.fed.nodes["mission"].tokens["analyst"]
+        response = self.client.get(
+            path, params=params or None, headers={"cookie": f"{COOKIE}={token}"}
+        )
+        assert response.status_code == 200, response.text
+        return response.text
+
+    def api(self, path: str, **params: str) -> httpx.Response:
+        token = self.fed.nodes["mission"].tokens["analyst"]
+        return self.client.get(
+            path, params=params or None, headers={"authorization": f"Bearer {token}"}
+        )
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    fed = LocalFederation(tmp_path_factory.mktemp("ui-situation"), ("mission", "unodc", "dpa"))
+    fed.build()
+    handle = fed.nodes["mission"]
+    app = create_app(load_settings(handle.config, run_workers=False))
+    with (
+        serve_in_thread(app, int(handle.url.rsplit(":", 1)[1])),
+        httpx.Client(base_url=handle.url, timeout=30) as client,
+    ):
+        ctx = app.state.node
+        load_mixed_situation(fed, ctx)
+        yield Node(fed, ctx, client)
+
+
+def table_rows(page: str, table_id: str) -> list[str]:
+    """The body rows (``<tr ...>...</tr>``) of the table with ``id`` or ``data-analyzer``."""
+    match = re.search(
+        rf'<table (?:id|class="findings" data-analyzer)="{table_id}".*?</table>', page, re.S
+    )
+    assert match, f"no table {table_id}"
+    return re.findall(r"<tr[^>]*>.*?</tr>", match.group(0), re.S)[1:]
+
+
+def test_the_situation_json_carries_handling(node: Node) -> None:
+    response = node.api("/v1/situation")
+    assert response.status_code == 200
+    findings = [(a, f) for a in response.json()["areas"] for f in a["findings"]]
+    assert findings
+    for area, finding in findings:
+        handling = finding["handling"]
+        if area["admin1"] == H3_AREA:
+            assert handling == {"hc": "H3", "restricted": True, "restriction": RESTRICTION}
+        elif area["admin1"] == QUIET_AREA:
+            assert handling == {"hc": "H0", "restricted": False, "restriction": None}
+    only_quiet = node.api("/v1/situation", admin1=QUIET_AREA).json()
+    assert all(
+        f["handling"]["hc"] == "H0" and f["handling"]["restriction"] is None
+        for a in only_quiet["areas"]
+        for f in a["findings"]
+    )
+
+
+def test_the_situation_page_marks_restricted_rows_with_badge_and_text(node: Node) -> None:
+    page = node.page("/ui/situation")
+    assert 'id="restricted-legend"' in page
+    rows = table_rows(page, "hotspots")
+    h3 = [r for r in rows if H3_AREA in r]
+    h2 = [r for r in rows if H2_AREA in r]
+    quiet = [r for r in rows if QUIET_AREA in r]
+    assert h3 and h2 and quiet
+    for row in h3:
+        assert row.startswith(f'<tr class="restricted" data-hc="H3" title="H3: {ESCAPED}">')
+        assert f'<span class="hc" title="H3: {ESCAPED}">H3</span>' in row  # badge + tooltip
+        assert f'<span class="hc-text">{ESCAPED}</span>' in row  # and the text in the row
+    for row in h2:
+        assert 'data-hc="H2"' in row and HANDLING_MEANINGS["H2"] in row
+    for row in quiet:
+        assert row.startswith("<tr><td>") and 'class="hc' not in row and "restricted" not in row
+    findings = table_rows(page, "mission.security-risk")
+    assert any(f'title="H3: {ESCAPED}"' in r for r in findings if H3_AREA in r)
+    assert all('class="hc' not in r for r in findings if QUIET_AREA in r)
+    # Charts: the H3 bars and grid cells carry the badge and the restriction.
+    assert '<g class="restricted" data-hc="H3">' in page
+    assert re.search(r'<rect [^>]*class="restricted" data-hc="H3"', page)
+    assert 'id="trend-restricted"' in page
+    # Agreement: Homs mixes mission's H0 finding with dpa's H1 one.
+    agreement = table_rows(page, "agreement")
+    h1 = str(escape(HANDLING_MEANINGS["H1"]))
+    assert any('data-hc="H1"' in r and f'<span class="hc-text">{h1}</span>' in r for r in agreement)
+    # The restriction is text, never markup, and the page gains no script.
+    assert RESTRICTION not in page and "<b>protected</b>" not in page
+    assert (
+        "<script" not in page
+        and " style=" not in page.split("</head>", 1)[1].split("<footer", 1)[0]
+    )
+
+
+def test_a_page_of_unrestricted_items_shows_no_badge(node: Node) -> None:
+    page = node.page("/ui/situation", admin1=QUIET_AREA)
+    assert table_rows(page, "hotspots")
+    body = page.split("<main>", 1)[1]
+    assert 'class="hc' not in body and "restricted" not in body and "H3" not in body
+
+
+def test_the_result_page_shows_handling_and_the_inputs_epoch(node: Node) -> None:
+    finding = next(iter(fused_findings(node.ctx, admin1=H3_AREA)))
+    page = node.page(f"/ui/results/{finding.result_jti}")
+    (result_row,) = re.findall(r'<tr id="result-handling".*?</tr>', page, re.S)
+    assert f'title="H3: {ESCAPED}"' in result_row and ESCAPED in result_row
+    epoch = read_pseudonym_key(node.fed.root / "keys" / "pseudonym.key").epoch
+    (epoch_row,) = re.findall(r'<tr id="input-epoch".*?</tr>', page, re.S)
+    assert f"<code>{epoch}</code>" in epoch_row
+    (input_row,) = re.findall(r'<tr id="input-handling".*?</tr>', page, re.S)
+    assert "H3" in input_row and ESCAPED in input_row
+    quiet = next(iter(fused_findings(node.ctx, admin1=QUIET_AREA)))
+    calm = node.page(f"/ui/results/{quiet.result_jti}")
+    (calm_row,) = re.findall(r'<tr id="result-handling".*?</tr>', calm, re.S)
+    assert "restricted" not in calm_row and "H0 (no restriction)" in calm_row
+
+
+def test_the_packet_listing_shows_handling_and_epoch(node: Node) -> None:
+    response = node.api("/v1/local/packets", schema="conflict-event/1", limit="100")
+    items = response.json()["items"]
+    epoch = read_pseudonym_key(node.fed.root / "keys" / "pseudonym.key").epoch
+    assert items and all(i["pse"] == epoch for i in items)
+    h3 = [i for i in items if i["claims"].get("admin1") == H3_AREA]
+    assert h3 and all((i["hc"], i["hcr"]) == ("H3", RESTRICTION) for i in h3)
+    results = node.api("/v1/local/packets", schema="analysis-result/1").json()["items"]
+    assert results and all(i["pse"] is None for i in results)

@@ -1,0 +1,125 @@
+"""The situation carries each finding's handling; the page data marks restricted items."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+
+import pytest
+from sqlmodel import select
+
+from node.clock import SystemClock
+from node.context import NodeContext, open_node
+from node.localfed import LocalFederation
+from node.services.situation import fused_findings, situation
+from node.settings import load_settings
+from node.storage.db import transaction
+from node.storage.models import StoredPacket
+from node.ui.pages import handling, provenance_page, situation_page
+from protocol.packet import HANDLING_MEANINGS
+from tests.node._situation_support import (
+    H0_AREAS,
+    H2_AREA,
+    H3_AREA,
+    QUIET_AREA,
+    RESTRICTION,
+    load_mixed_situation,
+)
+
+NONE = {"hc": "H0", "restricted": False, "restriction": None}
+
+
+@pytest.fixture(scope="module")
+def mission(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeContext]:
+    fed = LocalFederation(tmp_path_factory.mktemp("situation"), ("mission", "unodc", "dpa"))
+    fed.build()
+    ctx = open_node(load_settings(fed.nodes["mission"].config, run_workers=False), SystemClock())
+    try:
+        load_mixed_situation(fed, ctx)
+        yield ctx
+    finally:
+        ctx.engine.dispose()
+
+
+def result_handling(ctx: NodeContext) -> dict[str, tuple[str, str | None]]:
+    with transaction(ctx.engine) as session:
+        rows = session.exec(
+            select(StoredPacket).where(StoredPacket.schema_id == "analysis-result/1")
+        ).all()
+        return {r.jti: (r.hc, r.hcr) for r in rows}
+
+
+def test_every_finding_carries_its_results_handling(mission: NodeContext) -> None:
+    by_result = result_handling(mission)
+    assert {hc for hc, _ in by_result.values()} == {"H0", "H1", "H2", "H3"}
+    picture = situation(mission)
+    seen = set()
+    for area in picture["areas"]:
+        for finding in area["findings"]:
+            hc, hcr = by_result[finding["result"]["jti"]]
+            assert finding["handling"] == {"hc": hc, "restricted": hc != "H0", "restriction": hcr}
+            seen.add(hc)
+            if area["admin1"] == H3_AREA:
+                assert finding["handling"] == {
+                    "hc": "H3",
+                    "restricted": True,
+                    "restriction": RESTRICTION,
+                }
+            elif area["admin1"] == H2_AREA:
+                assert finding["handling"] == {"hc": "H2", "restricted": True, "restriction": None}
+            elif finding["participant"] == "mission":
+                assert finding["handling"] == NONE
+            else:
+                assert finding["handling"] == {"hc": "H1", "restricted": True, "restriction": None}
+    assert seen == {"H0", "H1", "H2", "H3"}
+
+
+def test_unrestricted_areas_carry_no_restriction(mission: NodeContext) -> None:
+    picture = situation(mission, admin1=QUIET_AREA)
+    findings = [f for a in picture["areas"] for f in a["findings"]]
+    assert findings and all(f["handling"] == NONE for f in findings)
+
+
+def test_page_data_marks_restricted_items_only(mission: NodeContext) -> None:
+    page = situation_page(mission)
+    assert page["any_restricted"]
+    h3 = [h for h in page["hotspots"] if h["admin1"] == H3_AREA]
+    h0 = [h for h in page["hotspots"] if h["admin1"] in (*H0_AREAS, QUIET_AREA)]
+    assert h3 and h0
+    for row in h3:
+        assert row["handling"]["restricted"] and row["handling"]["text"] == RESTRICTION
+        assert row["handling"]["note"] == f"H3: {RESTRICTION}"
+    for row in h0:
+        assert row["handling"] == handling("H0", None)
+        assert not row["handling"]["restricted"] and row["handling"]["note"] == ""
+    h2 = next(h for h in page["hotspots"] if h["admin1"] == H2_AREA)
+    assert h2["handling"]["text"] == HANDLING_MEANINGS["H2"]
+    rows = [r for s in page["sections"] for r in s["findings"]]
+    assert {r["handling"]["hc"] for r in rows} == {"H0", "H1", "H2", "H3"}
+    assert page["grid_restricted"] > 0 and 'data-hc="H3"' in page["grid"]
+    assert html.escape(f"H3: {RESTRICTION}") in page["grid"]
+    assert dict(page["trend_restricted"]).keys() == {"H1", "H2", "H3"}
+    assert 'data-hc="H3"' in page["hotspot_chart"]
+    # Homs: mission's H0 finding beside dpa's H1 one; the row names dpa's restriction.
+    (homs,) = [a for a in page["agreement"] if a["admin1"] == H0_AREAS[0]]
+    assert [h["hc"] for h in homs["handling"]] == ["H1"]
+    assert homs["handling"][0]["text"] == HANDLING_MEANINGS["H1"]
+
+
+def test_a_page_of_unrestricted_results_marks_nothing(mission: NodeContext) -> None:
+    page = situation_page(mission, admin1=QUIET_AREA)
+    assert page["hotspots"] and not page["any_restricted"]
+    assert all(not h["handling"]["restricted"] for h in page["hotspots"])
+    assert page["grid_restricted"] == 0 and page["trend_restricted"] == []
+    assert "restricted" not in page["grid"] and "restricted" not in page["hotspot_chart"]
+    assert all("restricted" not in s["chart"] for s in page["sections"])
+
+
+def test_provenance_shows_handling_and_the_inputs_pseudonym_epoch(mission: NodeContext) -> None:
+    restricted = next(f for f in fused_findings(mission, admin1=H3_AREA))
+    page = provenance_page(mission, restricted.result_jti)
+    assert page is not None
+    assert page["result"]["handling"]["note"] == f"H3: {RESTRICTION}"
+    assert page["result"]["pse"] is None  # a result carries no pseudonym
+    assert page["input"]["hc"] == "H3" and page["input"]["hcr"] == RESTRICTION
+    assert page["input"]["pse"] == mission.pseudonym_key.epoch  # type: ignore[union-attr]
