@@ -32,6 +32,7 @@ from node.settings import TokenSetting, load_settings
 from node.storage import auditlog
 from node.storage.db import transaction
 from protocol.audit import audit_origin, parse_entry, witness_keys, witness_name
+from protocol.manifest import manifest_json, parse_manifest
 from protocol.merkle import MemoryTree, consistency_proof_from, leaf_hash
 from protocol.notes import checkpoint_text, parse_checkpoint, parse_note, sign_note
 from protocol.notes import verify_cosignature as verify_cosignature_line
@@ -349,3 +350,34 @@ def test_comparing_with_another_witness_catches_a_split_view(
     with transaction(dpa.engine) as session:
         (alert,) = auditlog.alerts(session)
     assert (alert.peer, alert.kind) == ("mission", "fork")
+
+
+def test_a_witness_does_not_cosign_what_a_revoked_key_signed(
+    dpa: NodeContext, fed: LocalFederation
+) -> None:
+    """mission's key revoked (a manifest dpa switched to): its checkpoints still prove the
+    log consistent, but none is cosigned, and nothing is raised as an alert."""
+    held = dpa.manifest
+    doc = json.loads(manifest_json(held))
+    doc.pop("signatures")
+    doc["serial"] = held.serial + 1
+    mine = next(p for p in doc["participants"] if p["id"] == "mission")
+    mine["keys"][0].update(revoked=True, revoked_at=held.issued_at.isoformat())
+    dpa.manifest = parse_manifest(doc)  # as after accepting it (signatures are not at issue)
+    mission = dpa.manifest.participant("mission")
+    log = PeerLog(dpa, fed, "mission")
+    items = [
+        {"size": 5, "note": log.note(5), "consistency": []},
+        {"size": 12, "note": log.note(12), "consistency": b64(log.proof(5, 12))},
+    ]
+    stand_in = StandIn({"/v1/audit/checkpoints?after=0&": {"checkpoints": items}})
+
+    assert asyncio.run(witness_round(dpa, stand_in, mission)) == 0  # type: ignore[arg-type]
+
+    assert stand_in.posted == []
+    with transaction(dpa.engine) as session:
+        assert auditlog.alerts(session) == []
+    # the same checkpoints under the manifest before the revocation are cosigned
+    dpa.manifest = held
+    stand_in = StandIn({"/v1/audit/checkpoints?after=0&": {"checkpoints": items}})
+    assert asyncio.run(witness_round(dpa, stand_in, held.participant("mission"))) == 2  # type: ignore[arg-type]
