@@ -43,15 +43,11 @@ its audit log. Raises :class:`protocol.errors.AuthorisationRejected` throughout.
 
 from __future__ import annotations
 
-import calendar
 import json
 import os
-import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from types import MappingProxyType
-from typing import Annotated, Any, Literal, NamedTuple, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -74,6 +70,17 @@ from protocol.ids import uuid7
 from protocol.keys import public_jwk
 from protocol.manifest import Manifest, ParticipantId, signing_key
 from protocol.packet import VerifiedPacket
+from protocol.record_extent import (
+    DATE_CLAIMS,
+    PLACE_CLAIMS,
+    UNDATED,
+    Dating,
+    contains,
+    day_span,
+    overlaps,
+    place_key,
+    record_within,
+)
 from protocol.schemas import SchemaSpec, get_schema
 
 __all__ = [
@@ -103,52 +110,6 @@ AUTHORISATION_TYPE = "clearinghouse-authorisation/1"
 MAX_PURPOSE_LENGTH = 2000
 DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
 
-
-class Dating(NamedTuple):
-    """A schema's date claims: ``exact`` ISO dates, ``coarse`` years (int) or months."""
-
-    exact: tuple[str, ...]
-    coarse: tuple[str, ...]
-
-
-#: Per schema, the claims that name where the record is (an ``area`` matches one).
-#: Routes (a seizure's origin, destination, transit) and coordinates are not places.
-PLACE_CLAIMS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "conflict-event/1": ("region", "country", "admin1", "admin2", "place"),
-        "seizure/1": ("region", "subregion", "country", "country_code", "admin1", "place"),
-        "market-price/1": ("country_code", "admin1", "admin2", "market"),
-        "financial-flow/1": ("sender_country", "receiver_country"),
-        "analysis-result/1": (),
-    }
-)
-#: Per schema, the claims that say when the record is (a ``period`` contains it).
-DATE_CLAIMS: Mapping[str, Dating] = MappingProxyType(
-    {
-        "conflict-event/1": Dating(("date_start", "date_end"), ("month", "year")),
-        "seizure/1": Dating(("date",), ("month", "year")),
-        "market-price/1": Dating(("date",), ("month",)),
-        "financial-flow/1": Dating(("date",), ("month",)),
-        "analysis-result/1": Dating((), ()),
-    }
-)
-_UNDATED = Dating((), ())
-#: One trailing word of these is dropped before place names are compared.
-_ADMIN_WORDS = frozenset(
-    {
-        "governorate",
-        "province",
-        "district",
-        "subdistrict",
-        "sub-district",
-        "county",
-        "municipality",
-        "prefecture",
-        "department",
-        "town",
-        "village",
-    }
-)
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 Jti = Annotated[str, Field(pattern=rf"^{_UUID}$")]
@@ -487,12 +448,14 @@ def covers(
     if query.schema_id != schema or (query.issuers is not None and issuer not in query.issuers):
         return False
     if query.area is not None:
-        areas = {_place_key(a) for a in query.area}
+        areas = {place_key(a) for a in query.area}
         places = (claims.get(c) for c in PLACE_CLAIMS.get(schema, ()))
-        if not any(isinstance(p, str) and _place_key(p) in areas for p in places):
+        if not any(isinstance(p, str) and place_key(p) in areas for p in places):
             return False
     if query.period is not None:
-        return _record_within(query.period, DATE_CLAIMS.get(schema, _UNDATED), claims)
+        return record_within(
+            query.period.start, query.period.end, DATE_CLAIMS.get(schema, UNDATED), claims
+        )
     return True
 
 
@@ -518,17 +481,21 @@ def covers_view(authorisation: Authorisation, packet: VerifiedPacket) -> bool:
     if query.area is not None:
         place_claims = PLACE_CLAIMS.get(packet.sch, ())
         if all(c in claims for c in place_claims):
-            areas = {_place_key(a) for a in query.area}
+            areas = {place_key(a) for a in query.area}
             places = (claims[c] for c in place_claims)
-            if not any(isinstance(p, str) and _place_key(p) in areas for p in places):
+            if not any(isinstance(p, str) and place_key(p) in areas for p in places):
                 return False
     if query.period is not None:
-        dating = DATE_CLAIMS.get(packet.sch, _UNDATED)
+        dating = DATE_CLAIMS.get(packet.sch, UNDATED)
         for name in dating.exact:
-            if name in claims and not _contains(query.period, _span(claims[name], exact=True)):
+            if name in claims and not contains(
+                query.period.start, query.period.end, day_span(claims[name], exact=True)
+            ):
                 return False
         for name in dating.coarse:
-            if name in claims and not _overlaps(query.period, _span(claims[name], exact=False)):
+            if name in claims and not overlaps(
+                query.period.start, query.period.end, day_span(claims[name], exact=False)
+            ):
                 return False
     return True
 
@@ -557,7 +524,7 @@ def _check_query(body: _Body, manifest: Manifest | None = None) -> None:
             raise AuthorisationRejected(f"field {name!r} is not a field of schema {spec.id}")
     if query.area is not None and not PLACE_CLAIMS.get(spec.id):
         raise AuthorisationRejected(f"schema {spec.id} has no place claims an area could match")
-    if query.period is not None and not any(DATE_CLAIMS.get(spec.id, _UNDATED)):
+    if query.period is not None and not any(DATE_CLAIMS.get(spec.id, UNDATED)):
         raise AuthorisationRejected(f"schema {spec.id} has no date claims a period could match")
     if manifest is not None:
         for issuer in query.issuers or ():
@@ -565,46 +532,6 @@ def _check_query(body: _Body, manifest: Manifest | None = None) -> None:
                 raise AuthorisationRejected(
                     f"scope names issuer {issuer!r}, not a participant of {manifest.federation}"
                 )
-
-
-def _record_within(period: Period, dating: Dating, claims: Mapping[str, Any]) -> bool:
-    """Every exact date present lies in the period; with none, every coarse one does."""
-    for names, exact in ((dating.exact, True), (dating.coarse, False)):
-        present = [claims[n] for n in names if claims.get(n) is not None]
-        if present:
-            return all(_contains(period, _span(v, exact=exact)) for v in present)
-    return False
-
-
-def _span(value: Any, *, exact: bool) -> tuple[date, date] | None:
-    """The days a date claim stands for: a day, a month ("YYYY-MM") or a year (int)."""
-    try:
-        if exact and isinstance(value, str):
-            day = date.fromisoformat(value)
-            return day, day
-        if not exact and isinstance(value, int) and not isinstance(value, bool):
-            return date(value, 1, 1), date(value, 12, 31)
-        if not exact and isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}", value):
-            year, month = int(value[:4]), int(value[5:])
-            return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
-    except (ValueError, OverflowError):
-        return None
-    return None
-
-
-def _contains(period: Period, span: tuple[date, date] | None) -> bool:
-    return span is not None and period.start <= span[0] and span[1] <= period.end
-
-
-def _overlaps(period: Period, span: tuple[date, date] | None) -> bool:
-    return span is not None and span[0] <= period.end and period.start <= span[1]
-
-
-def _place_key(name: str) -> str:
-    words = unicodedata.normalize("NFKC", name).casefold().split()
-    if len(words) > 1 and words[-1] in _ADMIN_WORDS:
-        words.pop()
-    return " ".join(words)
 
 
 def _instant(value: datetime) -> str:
