@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import hashlib
 import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -56,6 +58,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context for every client made here: httpx builds a new one (loading the
+    CA bundle, ~10-100 ms of CPU) per client otherwise, and the local nodes speak plain
+    HTTP anyway. Polling loops made that the driver's largest cost."""
+    return ssl.create_default_context()
+
+
 @dataclass
 class NodeHandle:
     participant: str
@@ -72,6 +82,7 @@ class NodeHandle:
             base_url=self.url,
             headers={"authorization": f"Bearer {self.tokens[role]}"},
             timeout=timeout,
+            verify=tls_context(),
         )
 
     @property
@@ -276,7 +287,8 @@ class LocalFederation:
                         f"node {name} exited with {node.process.returncode}:\n{tail}"
                     )
                 with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{node.url}/readyz", timeout=2).status_code == 200:
+                    ready = httpx.get(f"{node.url}/readyz", timeout=2, verify=tls_context())
+                    if ready.status_code == 200:
                         break
                 if time.monotonic() > deadline:
                     raise TimeoutError(

@@ -17,6 +17,7 @@ wrong (or the first one a mismatching checkpoint could cover). Memory is O(log n
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -131,6 +132,7 @@ def witness_keys(manifest: Manifest, *, besides: str | None = None) -> list[Veri
     ]
 
 
+@functools.lru_cache(maxsize=64)  # a batch of entries shares one time: strftime is slow
 def format_time(at: datetime) -> str:
     """RFC 3339 UTC with milliseconds, as entries carry it."""
     if at.tzinfo is None:

@@ -54,14 +54,18 @@ __all__ = [
 ]
 
 SD_ALG = "sha-256"
-SALT_BYTES = 16  # 128-bit salts (RFC 9901 §9.3)
+#: 144-bit salts (RFC 9901 §9.3 asks for at least 128): 18 bytes are 24 base64url
+#: characters exactly, so a block of salts is drawn and encoded at once and sliced.
+SALT_BYTES = 18
+_SALT_CHARS = SALT_BYTES * 4 // 3
+_SALTS_PER_DRAW = 64
 _RESERVED_NAMES = frozenset({"_sd", "..."})
 
 #: Where a disclosure lands: object keys and (original) array positions from the top.
 Path = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Disclosure:
     encoded: str
     digest: str
@@ -76,10 +80,28 @@ def digest_of(encoded: str) -> str:
 
 
 def make_disclosure(salt: bytes, name: str | None, value: Any) -> Disclosure:
-    salt_text = b64url_encode(salt)
+    return _disclose(b64url_encode(salt), name, value)
+
+
+def _disclose(salt_text: str, name: str | None, value: Any) -> Disclosure:
     items = [salt_text, value] if name is None else [salt_text, name, value]
     encoded = b64url_encode(compact_json(items))
     return Disclosure(encoded, digest_of(encoded), salt_text, name, value)
+
+
+class _Salts:
+    """Salt texts for one packet: one ``random_bytes`` call and one base64 pass per
+    :data:`_SALTS_PER_DRAW` salts instead of one each (a tenth of the cost of issuing)."""
+
+    def __init__(self, random_bytes: Callable[[int], bytes]) -> None:
+        self._random_bytes = random_bytes
+        self._texts: list[str] = []
+
+    def next(self) -> str:
+        if not self._texts:
+            block = b64url_encode(self._random_bytes(SALT_BYTES * _SALTS_PER_DRAW))
+            self._texts = [block[i : i + _SALT_CHARS] for i in range(0, len(block), _SALT_CHARS)]
+        return self._texts.pop()
 
 
 def parse_disclosure(encoded: str) -> Disclosure:
@@ -128,6 +150,7 @@ def conceal_by_claim(
     That map lets the issuer cut a view without re-processing its packet.
     """
     disclosures: list[Disclosure] = []
+    salts = _Salts(random_bytes)
 
     def conceal_value(value: Any) -> Any:
         if isinstance(value, dict):
@@ -135,14 +158,14 @@ def conceal_by_claim(
         if isinstance(value, list):
             out = []
             for element in value:
-                d = make_disclosure(random_bytes(SALT_BYTES), None, conceal_value(element))
+                d = _disclose(salts.next(), None, conceal_value(element))
                 disclosures.append(d)
                 out.append({"...": d.digest})
             return out
         return value
 
     def conceal_property(name: str, value: Any) -> str:
-        d = make_disclosure(random_bytes(SALT_BYTES), name, conceal_value(value))
+        d = _disclose(salts.next(), name, conceal_value(value))
         disclosures.append(d)
         return d.digest
 

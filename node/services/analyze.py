@@ -28,7 +28,6 @@ from node.keyring import SigningKey
 from node.services import acts
 from node.storage import analysis, auditlog, outbox, packets
 from node.storage.db import is_postgres, transaction
-from node.storage.models import StoredPacket
 from protocol.audit import Act
 from protocol.errors import ProtocolError
 from protocol.manifest import AnalyzerDeclaration
@@ -44,7 +43,7 @@ BATCH = 200
 ANALYSIS_LOCK_ID = 0x416E616C79736973
 
 
-def _view(packet: StoredPacket) -> View:
+def _view(packet: analysis.QueuedPacket) -> View:
     return View(
         schema=packet.schema_id,
         issuer=packet.issuer,
@@ -60,7 +59,7 @@ def _result(
     ctx: NodeContext,
     signing: SigningKey,
     declaration: AnalyzerDeclaration,
-    packet: StoredPacket,
+    packet: analysis.QueuedPacket,
     findings: list[Any],
 ) -> IssuedPacket:
     kinds = sorted({f.kind for f in findings})

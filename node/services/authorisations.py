@@ -36,6 +36,7 @@ from node.services import acts
 from node.storage import auditlog, authorisations, outbox
 from node.storage.db import transaction
 from node.storage.models import OutboxItem, StoredPacket
+from node.storage.outbox import DueItem
 from protocol.audit import Act
 from protocol.authorisation import (
     Authorisation,
@@ -247,7 +248,10 @@ def authorised_unlocks(ctx: NodeContext, packet: IssuedPacket, now: datetime) ->
 
 
 def outgoing(
-    ctx: NodeContext, items: Sequence[OutboxItem], now: datetime, session: Session | None = None
+    ctx: NodeContext,
+    items: Sequence[OutboxItem | DueItem],
+    now: datetime,
+    session: Session | None = None,
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """The views to send for ``items`` (cut to what may go now) and the authorisations
     they rely on (each once); ``session``: the caller's transaction, if it has one."""
@@ -283,7 +287,7 @@ def outgoing(
     return views, list(used.values())
 
 
-def _cut(ctx: NodeContext, item: OutboxItem, a: Authorisation | None) -> str:
+def _cut(ctx: NodeContext, item: OutboxItem | DueItem, a: Authorisation | None) -> str:
     """``item``'s view narrowed to the policy in force (and ``a``'s unlocks, if any)."""
     try:
         sch = decode_jws(CompactSdJwt.parse(item.view).jwt).payload.get("sch")

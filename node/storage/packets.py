@@ -82,16 +82,26 @@ def add_received(
         }
     if not rows:
         return {}
+    # One cached statement run over all rows (SQLAlchemy's "insertmanyvalues"): a
+    # multi-row VALUES built per batch was compiled anew for every batch size.
+    statement = _INSERT_RECEIVED[session.get_bind().dialect.name]
+    result = session.execute(statement, list(rows.values()))
+    return {(jti, digest): int(row_id) for jti, digest, row_id in result.all()}
+
+
+def _insert_received(insert: Any) -> Any:
     table = StoredPacket.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
+    return (
         insert(table)
-        .values(list(rows.values()))
         .on_conflict_do_nothing(index_elements=["jti", "digest"])
         .returning(table.c.jti, table.c.digest, table.c.id)
     )
-    return {(jti, digest): int(row_id) for jti, digest, row_id in session.execute(statement).all()}
+
+
+_INSERT_RECEIVED = {
+    "postgresql": _insert_received(postgresql.insert),
+    "sqlite": _insert_received(sqlite.insert),
+}
 
 
 def add_refusal(
