@@ -13,9 +13,11 @@ import logging
 from collections.abc import AsyncIterator
 
 import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from node.api.deps import no_nul_characters
 from node.api.problems import install_problem_handlers
+from node.api.rate_limit import PeerRateLimiter
 from node.api.request_id import RequestIdMiddleware
 from node.api.routes import audit, local, meta, packets, situation, trust, ui
 from node.clock import Clock, SystemClock
@@ -86,6 +88,11 @@ def create_app(
         version="1",
         summary="Signed, policy-filtered exchange of data packets between international bodies.",
         lifespan=lifespan,
+        dependencies=[Depends(no_nul_characters)],
+    )
+    # per app, not per process: several nodes in one process keep their own buckets
+    app.state.peer_limiter = PeerRateLimiter(
+        settings.peer_rate_limit_per_s, settings.peer_rate_burst
     )
     install_problem_handlers(app)
     app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)

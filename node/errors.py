@@ -17,7 +17,9 @@ peer's failure never becomes our 500: it is a :class:`PeerFailed` (502).
     │   └── HandlingForbidden  403  the packet's handling code forbids it (H2: no relay)
     ├── NotFound               404
     ├── PayloadTooLarge        413
+    ├── UnsupportedMediaType   415  a body that is not declared as JSON
     ├── Unprocessable          422  well-formed but refused (schema, policy, ...)
+    ├── RateLimited            429  a peer over its request rate (with Retry-After)
     ├── ServiceUnavailable     503  not ready (database, manifest, key)
     └── PeerFailed             502  a peer answered badly or not at all
 """
@@ -35,6 +37,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "PeerFailed",
+    "RateLimited",
     "ReplayedNonce",
     "RequestSignatureInvalid",
     "ServiceUnavailable",
@@ -43,6 +46,7 @@ __all__ = [
     "Unauthenticated",
     "UnknownKeyId",
     "Unprocessable",
+    "UnsupportedMediaType",
 ]
 
 
@@ -55,6 +59,8 @@ class NodeError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+        #: HTTP headers the answer carries besides the problem body (e.g. Retry-After)
+        self.headers: dict[str, str] = {}
 
 
 class BadRequest(NodeError):
@@ -105,8 +111,22 @@ class PayloadTooLarge(NodeError):
     status, code, title = 413, "payload-too-large", "Payload too large"
 
 
+class UnsupportedMediaType(NodeError):
+    status, code, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
 class Unprocessable(NodeError):
     status, code, title = 422, "unprocessable", "Unprocessable content"
+
+
+class RateLimited(NodeError):
+    """A peer sent more requests than its rate allows; ``retry_after`` is in whole seconds."""
+
+    status, code, title = 429, "rate-limited", "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.headers["retry-after"] = str(retry_after)
 
 
 class ServiceUnavailable(NodeError):

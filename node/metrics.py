@@ -117,4 +117,16 @@ class NodeMetrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.requests_refused = Counter(
+            "clearinghouse_requests_refused",
+            "Requests refused with a problem+json answer (4xx), by problem code",
+            ["code"],
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "clearinghouse_rate_limited",
+            "Peer requests refused by the per-peer rate limit (429), by peer",
+            ["peer"],
+            registry=self.registry,
+        )
         self.registry.register(_OutboxDepth(outbox_depth))

@@ -101,8 +101,23 @@ class Settings(BaseSettings):
     )
     tokens: list[TokenSetting] = Field(default_factory=list)
     signature_window_s: int = Field(300, ge=1, description="Allowed age/skew of `created`.")
+    clock_offset_s: float = Field(
+        0.0,
+        description="Shift this node's clock by this many seconds (fault drills and tests "
+        "of clock skew between nodes); 0 in production.",
+    )
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     max_batch: int = Field(5000, ge=1, description="Most records or views in one request.")
+    peer_rate_limit_per_s: float = Field(
+        100.0,
+        ge=0,
+        description="Requests per second each peer may make (RFC 9421-authenticated "
+        "requests, counted per request, not per view); beyond it, 429 with Retry-After. "
+        "0 disables the limit.",
+    )
+    peer_rate_burst: int = Field(
+        500, ge=1, description="Requests a peer may make at once before its rate applies."
+    )
     run_workers: bool = Field(True, description="Run delivery and catch-up in this process.")
     log_level: str = Field("info", description="debug, info, warning or error.")
     access_log: bool = Field(

@@ -25,6 +25,7 @@ through its ``code``.
     │   ├── KeyNotValid          the key is outside its validity window at that time
     │   └── KeyRevoked           the key was revoked
     ├── AnalyzerMismatch         a result's analyzer is not the one its issuer declared
+    ├── ResultInputInvalid       a result's input is a packet its issuer cannot have received
     ├── PolicyError              a policy is malformed (unknown schema, field or treatment)
     ├── ManifestRejected         too few signatures, a lower serial, a bad signature, ...
     ├── AuthorisationRejected    an oversight authorisation that is malformed, badly signed,
@@ -76,6 +77,7 @@ __all__ = [
     "PacketError",
     "PolicyError",
     "ProtocolError",
+    "ResultInputInvalid",
     "SchemaError",
     "SchemaViolation",
     "SignatureInvalid",
@@ -184,6 +186,13 @@ class KeyRevoked(TrustError):
 
 class AnalyzerMismatch(ProtocolError):
     code = "analyzer-mismatch"
+
+
+class ResultInputInvalid(ProtocolError):
+    """A result names as its input a packet its issuer cannot have received (e.g. one
+    issued by no participant of the federation)."""
+
+    code = "result-input-invalid"
 
 
 class PolicyError(ProtocolError):

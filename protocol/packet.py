@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,6 +43,7 @@ from protocol.sdjwt import (
     CompactSdJwt,
     conceal_by_claim,
     decode_jws,
+    numeric_date,
     parse_disclosure,
     process,
     sign_jws,
@@ -79,6 +81,8 @@ HANDLING_MEANINGS = {
     "H3": "other restriction, stated by the originator",
 }
 _ALWAYS_VISIBLE = ("iss", "jti", "iat", "sch", "hc", "hcr", "pse")
+#: A packet id: a UUID in its canonical lowercase form (ours are UUIDv7, RFC 9562).
+_JTI = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
 
 
@@ -313,7 +317,8 @@ def verify_view(
     """
     # Plan:
     # (1) split the compact SD-JWT; refuse a Key Binding JWT;
-    # (2) decode the JWT; header typ and alg; the always-visible claims' types;
+    # (2) decode the JWT; header typ and alg; the always-visible claims' types,
+    #     jti a canonical UUID;
     # (3) the issuer's key: a participant, its key kid valid and unrevoked at iat;
     #     iat not in the future beyond the clock skew;
     # (4) the issuer signature;
@@ -333,9 +338,8 @@ def verify_view(
         raise MalformedPacket(f"JWT alg is {header.get('alg')!r}; only EdDSA is accepted")
     kid = _text(header, "kid")
     iss, jti, sch, hc = (_text(payload, k) for k in ("iss", "jti", "sch", "hc"))
-    iat, hcr, pse = payload.get("iat"), payload.get("hcr"), payload.get("pse")
-    if not isinstance(iat, int) or isinstance(iat, bool):
-        raise MalformedPacket("packet 'iat' is not an integer timestamp")
+    hcr, pse = payload.get("hcr"), payload.get("pse")
+    issued_at = numeric_date(payload.get("iat"), "iat")
     if hc not in HANDLING_CODES:
         raise MalformedPacket(f"handling code {hc!r} is not one of {HANDLING_CODES}")
     if (hc == "H3") != isinstance(hcr, str):
@@ -343,8 +347,9 @@ def verify_view(
     if "pse" in payload and not is_epoch_name(pse):
         raise MalformedPacket(f"pseudonym epoch 'pse' {str(pse)[:80]!r} is not a valid epoch name")
     spec = get_schema(sch)
+    if not _JTI.fullmatch(jti):
+        raise MalformedPacket(f"packet 'jti' {jti[:80]!r} is not a UUID (lowercase, canonical)")
     # (3): issuer key at iat
-    issued_at = datetime.fromtimestamp(iat, UTC)
     if issued_at > now + max_clock_skew:
         raise MalformedPacket(f"packet is issued at {issued_at.isoformat()}, in the future")
     public_key = signing_key(manifest, iss, kid, issued_at)

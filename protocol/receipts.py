@@ -16,7 +16,7 @@ the receiver had the packet, or of why it refused it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from protocol.errors import MalformedPacket
 from protocol.manifest import Manifest, signing_key
 from protocol.packet import PacketRef
-from protocol.sdjwt import decode_jws, sign_jws, verify_jws
+from protocol.sdjwt import decode_jws, numeric_date, sign_jws, verify_jws
 
 __all__ = ["RECEIPT_TYP", "STATUSES", "Receipt", "sign_receipt", "verify_receipt"]
 
@@ -95,7 +95,7 @@ def verify_receipt(jws: str, manifest: Manifest, *, sender: str) -> Receipt:
     status, index = p.get("status"), p.get("index")
     if status not in STATUSES or not isinstance(index, int):
         raise MalformedPacket(f"receipt status {status!r} or index {index!r} is invalid")
-    issued_at = datetime.fromtimestamp(iat, UTC)
+    issued_at = numeric_date(iat, "iat")
     verify_jws(decoded, signing_key(manifest, receiver, kid, issued_at))
     jti, digest = p.get("jti"), p.get("sha256")
     ref = PacketRef(jti, digest) if isinstance(jti, str) and isinstance(digest, str) else None

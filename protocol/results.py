@@ -3,7 +3,14 @@
 DESIGN.md, "Analysis": a node issues a result signed by itself that references
 its input (``jti`` + digest) and names the analyzer (id, version, SHA-256 of its
 code). A receiver refuses a result whose analyzer is not exactly the one the
-manifest declares for the result's issuer (:func:`check_result`).
+manifest declares for the result's issuer, and one whose input names an issuer
+that is no participant of the federation: nobody can have received, let alone
+verified, such a packet (:func:`check_result`).
+
+What the manifest alone cannot show is whether the result's issuer received a
+given packet of a participant: the policy may grant it nothing of the schema and
+an oversight authorisation still let a view through. The originator of the input
+can tell (it knows to whom it sent each packet); that check needs its storage.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from protocol.errors import AnalyzerMismatch
+from protocol.errors import AnalyzerMismatch, ResultInputInvalid
 from protocol.manifest import AnalyzerDeclaration, Manifest
 from protocol.packet import VerifiedPacket
 
@@ -52,6 +59,8 @@ def check_result(packet: VerifiedPacket, manifest: Manifest) -> None:
     """Raise :class:`AnalyzerMismatch` unless the result's analyzer is its issuer's declared one.
 
     A view that withholds the analyzer claim cannot be checked and is refused too.
+    Raise :class:`ResultInputInvalid` if the input it names was issued by no
+    participant of ``manifest`` (a view that withholds the input is not checked).
     """
     if packet.sch != RESULT_SCHEMA:
         return
@@ -67,4 +76,14 @@ def check_result(packet: VerifiedPacket, manifest: Manifest) -> None:
         raise AnalyzerMismatch(
             f"result by {packet.iss!r} names analyzer {got[0]} {got[1]} ({str(got[2])[:12]}…), "
             f"but the manifest declares {want[0]} {want[1]} ({want[2][:12]}…)"
+        )
+    reference = packet.claims.get("input")
+    if not isinstance(reference, Mapping):
+        return
+    issuer = reference.get("issuer")
+    if issuer is not None and issuer not in manifest.participant_ids:
+        raise ResultInputInvalid(
+            f"result by {packet.iss!r} analyses packet {str(reference.get('jti'))[:40]!r} "
+            f"issued by {str(issuer)[:64]!r}, which is no participant of {manifest.federation}: "
+            f"{packet.iss!r} cannot have received it"
         )

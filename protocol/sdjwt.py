@@ -11,7 +11,9 @@ builds packets on top of it. It implements:
 * §4 compact serialisation ``<JWT>~<D1>~...~<Dn>~`` (no Key Binding JWT: packets
   are not held by a wallet, so a trailing KB-JWT is refused);
 * §7.1 verification steps 3-5: each disclosure's digest present exactly once,
-  no digest twice, no claim name clash, no reserved names, then the processed claims.
+  no digest twice, no claim name clash, no reserved names, then the processed claims
+  (nested at most :data:`MAX_DEPTH` levels deep: a bound on the recursion, far above
+  any record schema).
 
 The JWS is EdDSA over Ed25519 (RFC 8037); :func:`sign_jws` and :func:`verify_jws`
 are the only code that touches the signature.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -38,6 +41,7 @@ from protocol.errors import (
 )
 
 __all__ = [
+    "MAX_DEPTH",
     "SD_ALG",
     "CompactSdJwt",
     "Disclosure",
@@ -47,6 +51,7 @@ __all__ = [
     "conceal_by_claim",
     "digest_of",
     "make_disclosure",
+    "numeric_date",
     "parse_disclosure",
     "process",
     "sign_jws",
@@ -60,6 +65,9 @@ SALT_BYTES = 18
 _SALT_CHARS = SALT_BYTES * 4 // 3
 _SALTS_PER_DRAW = 64
 _RESERVED_NAMES = frozenset({"_sd", "..."})
+#: How deep processed claims may nest (objects and arrays, disclosed or not). Records
+#: nest a few levels; the bound keeps :func:`process` far from Python's recursion limit.
+MAX_DEPTH = 64
 
 #: Where a disclosure lands: object keys and (original) array positions from the top.
 Path = tuple[str | int, ...]
@@ -213,6 +221,22 @@ def decode_jws(compact: str) -> Jws:
     return Jws(compact, header, payload, signing_input, signature)
 
 
+def numeric_date(value: object, claim: str) -> datetime:
+    """A JWT NumericDate claim (RFC 7519 §2: seconds since the epoch) as a UTC datetime.
+
+    Raises :class:`MalformedPacket` for anything but an integer (a boolean, a float) and
+    for an instant a datetime cannot hold (before year 1, after year 9999).
+    """
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise MalformedPacket(f"{claim!r} is not an integer timestamp")
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise MalformedPacket(
+            f"{claim!r} {str(value)[:24]} is outside the years 1 to 9999"
+        ) from exc
+
+
 def verify_jws(jws: Jws, key: Ed25519PublicKey) -> None:
     """Check the EdDSA signature; raise :class:`SignatureInvalid`."""
     if jws.header.get("alg") != "EdDSA":
@@ -259,7 +283,8 @@ def process(
     Returns the processed claims (``_sd``, ``_sd_alg`` and undisclosed array
     elements removed) and, for every disclosure digest, the path it landed at.
     Raises :class:`DuplicateDisclosure`, :class:`DisclosureMismatch`,
-    :class:`DuplicateClaim` or :class:`MalformedPacket`.
+    :class:`DuplicateClaim` or :class:`MalformedPacket` (also for claims nested deeper
+    than :data:`MAX_DEPTH`).
     """
     by_digest: dict[str, Disclosure] = {}
     for d in disclosures:
@@ -281,6 +306,8 @@ def process(
         return d
 
     def walk(value: Any, path: Path) -> Any:
+        if len(path) > MAX_DEPTH:
+            raise MalformedPacket(f"claims nest deeper than {MAX_DEPTH} levels at {_show(path)}")
         if isinstance(value, dict):
             return walk_object(value, path)
         if isinstance(value, list):

@@ -3,6 +3,13 @@
 A peer's request is authenticated (RFC 9421 signature by a key of a manifest
 participant, fresh ``created``, unused nonce, body matching ``Content-Digest``)
 before any route code runs; the route receives the peer id and the exact body.
+Once the signature verified, the peer's request rate is limited
+(:mod:`node.api.rate_limit`, 429 with ``Retry-After``) before its nonce is stored,
+and a body must be declared JSON (415 otherwise).
+
+:func:`no_nul_characters` runs before every route: a NUL character (U+0000) in the
+path or the query string is refused with 400, never passed on to the database
+(PostgreSQL cannot hold one in a text value).
 """
 
 from __future__ import annotations
@@ -15,13 +22,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from node.api.rate_limit import PeerRateLimiter
 from node.context import NodeContext
 from node.errors import (
+    BadRequest,
     Forbidden,
     PayloadTooLarge,
+    RateLimited,
     ReplayedNonce,
     Unauthenticated,
     UnknownKeyId,
+    UnsupportedMediaType,
 )
 from node.logs import PEER
 from node.settings import TokenSetting
@@ -38,7 +49,9 @@ __all__ = [
     "AuthenticatedPeer",
     "ContextDep",
     "PeerDep",
+    "no_nul_characters",
     "read_body",
+    "require_json",
     "require_role",
 ]
 
@@ -63,6 +76,37 @@ async def read_body(request: Request, ctx: NodeContext) -> bytes:
             raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def require_json(request: Request) -> None:
+    """Refuse (415) a request whose body is not declared ``application/json`` (or ``+json``)."""
+    declared = request.headers.get("content-type", "")
+    media = declared.split(";", 1)[0].strip().lower()
+    if media != "application/json" and not (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        shown = repr(declared[:80]) if declared else "none"
+        raise UnsupportedMediaType(
+            f"the body must be JSON with Content-Type: application/json, not {shown}"
+        )
+
+
+async def no_nul_characters(request: Request) -> None:
+    """Refuse (400) a NUL character in the path or in a query parameter's name or value.
+
+    ``async`` so that FastAPI runs it inline, not in the thread pool, on every request."""
+    if "\x00" in request.url.path:
+        raise BadRequest("the path contains a NUL character (U+0000), which no id may hold")
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            raise BadRequest(
+                f"query parameter {name.replace(chr(0), '?')!r} contains a NUL character "
+                "(U+0000), which no filter or id may hold"
+            )
+
+
+def _peer_limiter(request: Request) -> PeerRateLimiter | None:
+    return getattr(request.app.state, "peer_limiter", None)
 
 
 def require_role(*roles: str) -> Callable[[Request], TokenSetting]:
@@ -126,6 +170,15 @@ async def _authenticated_peer(request: Request) -> AuthenticatedPeer:
     peer = signer["id"]
     if peer == ctx.participant:
         raise Forbidden("a node does not send to itself")
+    PEER.set(peer)  # from here on (signature verified), this request's log lines carry the peer
+    limiter = _peer_limiter(request)
+    if limiter is not None and (wait := limiter.acquire(peer)):
+        ctx.metrics.rate_limited.labels(peer=peer).inc()
+        raise RateLimited(
+            f"peer {peer!r} is over its rate limit of {limiter.rate:g} requests/s "
+            f"(burst {limiter.burst}); retry after {wait} s",
+            retry_after=wait,
+        )
 
     def remember() -> bool:
         with transaction(ctx.engine) as session:
@@ -133,7 +186,8 @@ async def _authenticated_peer(request: Request) -> AuthenticatedPeer:
 
     if not await run_in_threadpool(remember):
         raise ReplayedNonce(f"nonce {verified.nonce!r} from {peer!r} was already used")
-    PEER.set(peer)  # from here on, this request's log lines carry the peer
+    if body:
+        require_json(request)
     return AuthenticatedPeer(peer, verified.key_id, body)
 
 
@@ -171,7 +225,10 @@ async def _admin_or_peer(request: Request) -> AdminOrPeerRequest:
         peer = await _authenticated_peer(request)
         return AdminOrPeerRequest(f"peer:{peer.id}", peer.body)
     token = _admin(request)
-    return AdminOrPeerRequest(f"token:{token.name}", await read_body(request, _context(request)))
+    body = await read_body(request, _context(request))
+    if body:
+        require_json(request)
+    return AdminOrPeerRequest(f"token:{token.name}", body)
 
 
 AdminOrPeer = Annotated[AdminOrPeerRequest, Depends(_admin_or_peer)]

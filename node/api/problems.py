@@ -8,11 +8,16 @@ request's ``request_id`` (see :mod:`node.api.request_id`), in its body and in it
 ``X-Request-Id`` header, so that a caller can quote it and an operator find the log
 lines; the header is set here too because unexpected errors are answered outside
 the request-id middleware.
+
+Every refusal (a 4xx answer) is counted in ``clearinghouse_requests_refused_total``
+by its problem code, so that a flood of bad requests shows on ``/metrics`` even when
+nothing about it reaches the audit log (which records acts on shared data only).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -24,14 +29,58 @@ from node.errors import NodeError
 from node.logs import REQUEST_ID
 from protocol.errors import ProtocolError, TrustError
 
-__all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem_response"]
+__all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem_response", "problem_responses"]
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("clearinghouse.api")
 
+#: The JSON Schema of every problem this node answers (see :func:`problem_response`).
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "instance"],
+    "properties": {
+        "type": {"type": "string", "description": "urn:clearinghouse:problem:<code>"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string", "description": "What was wrong, for people."},
+        "instance": {"type": "string", "description": "The request's path."},
+        "request_id": {"type": "string", "description": "Quote it to the operator."},
+    },
+}
+_REFUSALS = {
+    400: "Bad request: a malformed body or parameter (e.g. a NUL character)",
+    401: "Not authenticated: no or an unknown bearer token, or a refused request signature",
+    403: "Forbidden: the caller's role or identity may not do this",
+    404: "Not found",
+    413: "Payload too large",
+    415: "The body is not declared JSON",
+    422: "Refused: invalid parameters, or content the protocol refuses (the detail says why)",
+    429: "Too many requests from this peer (Retry-After)",
+    503: "Not ready (Retry-After)",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for the refusals a route may give, each problem+json."""
+    return {
+        status: {
+            "description": _REFUSALS[status],
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+        }
+        for status in statuses
+    }
+
 
 def problem_response(
-    status: int, code: str, title: str, detail: str, instance: str, **extra: Any
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    instance: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
     body = {
         "type": f"urn:clearinghouse:problem:{code}",
@@ -41,7 +90,7 @@ def problem_response(
         "instance": instance,
         **extra,
     }
-    headers = {"retry-after": "5"} if status == 503 else {}
+    headers = {**({"retry-after": "5"} if status == 503 else {}), **(headers or {})}
     request_id = REQUEST_ID.get()
     if request_id is not None:
         body["request_id"] = request_id
@@ -49,16 +98,31 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def _count_refusal(request: Request, status: int, code: str) -> None:
+    """Count a 4xx answer by its problem code (once the node is open)."""
+    ctx = getattr(request.app.state, "node", None)
+    if ctx is not None and 400 <= status < 500:
+        ctx.metrics.requests_refused.labels(code=code).inc()
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(NodeError)
     async def _node_error(request: Request, exc: NodeError) -> JSONResponse:
+        _count_refusal(request, exc.status, exc.code)
         return problem_response(
-            exc.status, exc.code, exc.title, exc.detail, request.url.path, **exc.extra
+            exc.status,
+            exc.code,
+            exc.title,
+            exc.detail,
+            request.url.path,
+            headers=exc.headers,
+            **exc.extra,
         )
 
     @app.exception_handler(ProtocolError)
     async def _protocol_error(request: Request, exc: ProtocolError) -> JSONResponse:
         status = 401 if isinstance(exc, TrustError) else 422
+        _count_refusal(request, status, exc.code)
         return problem_response(status, exc.code, "Refused", exc.message, request.url.path)
 
     @app.exception_handler(RequestValidationError)
@@ -68,6 +132,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         detail = "; ".join(f"{e['where']}: {e['message']}" for e in errors)
+        _count_refusal(request, 422, "invalid-request")
         return problem_response(
             422, "invalid-request", "Invalid request", detail, request.url.path, errors=errors
         )
@@ -75,8 +140,20 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        detail = str(exc.detail)
+        # The router's own refusals say only "Not Found" / "Method Not Allowed": name what.
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no endpoint {request.method} {request.url.path!r} on this node"
+        elif exc.status_code == 405 and detail == "Method Not Allowed":
+            detail = f"{request.method} is not allowed on {request.url.path!r}"
+        _count_refusal(request, exc.status_code, code)
         return problem_response(
-            exc.status_code, code, str(exc.detail), str(exc.detail), request.url.path
+            exc.status_code,
+            code,
+            str(exc.detail),
+            detail,
+            request.url.path,
+            headers=dict(exc.headers or {}),
         )
 
     @app.exception_handler(Exception)

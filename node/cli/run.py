@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,7 @@ from pydantic import ValidationError
 
 from node.app import create_app
 from node.cli._common import fail
-from node.clock import SystemClock
+from node.clock import Clock, OffsetClock, SystemClock
 from node.context import open_node
 from node.errors import NodeError
 from node.logs import configure_logging
@@ -48,8 +49,12 @@ def run(
         configure_logging(settings.log_level, settings.participant)
     except ValueError as exc:
         fail(f"settings: log_level: {exc}")
+    clock: Clock = SystemClock()
+    if settings.clock_offset_s:
+        clock = OffsetClock(timedelta(seconds=settings.clock_offset_s))
+        log.warning("clock shifted by %+.3f s (clock_offset_s)", settings.clock_offset_s)
     try:  # fail fast, with the setting named, before uvicorn starts
-        context = open_node(settings, SystemClock())
+        context = open_node(settings, clock)
     except NodeError as exc:
         log.critical("cannot start: %s", exc.detail)
         raise typer.Exit(2) from None

@@ -15,7 +15,12 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
-__all__ = ["is_postgres", "make_engine", "normalise_database_url", "transaction"]
+__all__ = ["MAX_INT", "is_postgres", "make_engine", "normalise_database_url", "transaction"]
+
+#: The largest integer a column holds (SQLite INTEGER, PostgreSQL BIGINT). No id, size or
+#: cursor is beyond it, and a query with a larger one fails (OverflowError): the API refuses
+#: such numbers in its parameters (422).
+MAX_INT = 2**63 - 1
 
 
 def normalise_database_url(url: str) -> str:

@@ -158,10 +158,15 @@ def _to_json(value: Any, schema_id: str) -> str:
         raise SchemaViolation(f"{schema_id}: not JSON data: {exc}") from exc
 
 
+#: Control characters shown as escapes: a field name comes from the sender, and a message
+#: must stay one printable line that any log or database text column can hold.
+_ESCAPED_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+
+
 def _describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in err["loc"]) or "(record)"
+        where = ".".join(str(p) for p in err["loc"]).translate(_ESCAPED_CONTROLS) or "(record)"
         parts.append(f"{where}: {err['msg']}")
     return "; ".join(parts)
 

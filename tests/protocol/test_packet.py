@@ -297,7 +297,7 @@ def test_issuer_signed_but_schema_breaking_values_are_refused(federation: Federa
     d = make_disclosure(b"\x01" * 16, "price", -5)
     payload = {
         "iss": "undp",
-        "jti": "x",
+        "jti": "0190d1f2-0000-7000-8000-000000000001",
         "iat": int(NOW.timestamp()),
         "sch": "market-price/1",
         "hc": "H0",

@@ -8,17 +8,18 @@ and proofs are standard base64, as in C2SP checkpoints.
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from node.api.deps import AuditReader, ContextDep, PeerDep
+from node.api.problems import problem_responses
 from node.errors import BadRequest, NotFound, Unprocessable
 from node.services.checkpoints import served_checkpoint
 from node.storage import auditlog
-from node.storage.db import transaction
+from node.storage.db import MAX_INT, transaction
 from protocol.audit import witness_keys, witness_name
 from protocol.encoding import parse_json
 from protocol.errors import EncodingError, MerkleInputError, NoteError
@@ -26,7 +27,11 @@ from protocol.notes import parse_note, verify_cosignature
 
 __all__ = ["MAX_ENTRIES", "router"]
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(
+    prefix="/v1/audit",
+    tags=["audit"],
+    responses=problem_responses(400, 401, 403, 413, 415, 422, 429),
+)
 
 #: Most entries in one ``/v1/audit/entries`` page.
 MAX_ENTRIES = 10_000
@@ -58,7 +63,7 @@ def _with_cosignatures(session: Any, rows: list[Any]) -> list[dict[str, Any]]:
     "/checkpoint",
     summary="The latest signed checkpoint with every witness cosignature (text/plain)",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}}},
+    responses={200: {"content": {"text/plain": {}}}, **problem_responses(404)},
 )
 async def checkpoint(ctx: ContextDep, _: AuditReader) -> Response:
     def latest() -> str:
@@ -75,7 +80,7 @@ async def checkpoint(ctx: ContextDep, _: AuditReader) -> Response:
 async def checkpoints(
     ctx: ContextDep,
     _: AuditReader,
-    after: int = Query(0, ge=0, description="Only checkpoints larger than this size."),
+    after: int = Query(0, ge=0, le=MAX_INT, description="Only checkpoints larger than this size."),
     limit: int = Query(200, ge=1, le=1000),
 ) -> dict[str, Any]:
     """Each checkpoint carries ``consistency``: the RFC 9162 proof from the previous
@@ -101,12 +106,12 @@ async def checkpoints(
 async def entries(
     ctx: ContextDep,
     _: AuditReader,
-    start: int = Query(0, ge=0),
+    start: int = Query(0, ge=0, le=MAX_INT),
     end: int | None = Query(
-        None, ge=0, description=f"Default start + 1000; at most start + {MAX_ENTRIES}."
+        None, ge=0, le=MAX_INT, description=f"Default start + 1000; at most start + {MAX_ENTRIES}."
     ),
 ) -> dict[str, Any]:
-    stop = start + 1000 if end is None else end
+    stop = min(start + 1000, MAX_INT) if end is None else end
     if stop < start:
         raise BadRequest(f"end {stop} is before start {start}")
     if stop - start > MAX_ENTRIES:
@@ -121,6 +126,28 @@ async def entries(
     return await run_in_threadpool(page)
 
 
+#: An RFC 3339 date-time (§5.6), the form of the ``since`` and ``until`` filters; the offset
+#: is required, but matched apart (:func:`_instant`) so that its absence is named.
+_RFC3339 = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})?$"
+)
+
+
+def _instant(name: str, text: str | None) -> datetime | None:
+    """A filter's RFC 3339 time in UTC; 400 without an offset or for an impossible time.
+    (A number is no time here: JSON Schema's ``date-time``, not pydantic's Unix seconds.)"""
+    if text is None:
+        return None
+    try:
+        at = datetime.fromisoformat(text.upper())
+        if at.tzinfo is not None:
+            return at.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise BadRequest(f"{name}: {text!r} is not a date and time: {exc}") from exc
+    raise BadRequest(f"{name} needs a time zone (RFC 3339, e.g. 2026-11-29T10:00:00Z)")
+
+
 @router.get("/search", summary="The newest entries matching filters (for browsing)")
 async def search(
     ctx: ContextDep,
@@ -128,14 +155,14 @@ async def search(
     act: str | None = Query(None, max_length=32),
     peer: str | None = Query(None, max_length=64),
     jti: str | None = Query(None, max_length=64),
-    since: Annotated[datetime | None, Query(description="RFC 3339; at or after.")] = None,
-    until: Annotated[datetime | None, Query(description="RFC 3339; before.")] = None,
-    before: int | None = Query(None, ge=0, description="Page cursor: only seq below this."),
+    since: Annotated[str | None, Query(pattern=_RFC3339, description="At or after.")] = None,
+    until: Annotated[str | None, Query(pattern=_RFC3339, description="Before.")] = None,
+    before: int | None = Query(
+        None, ge=0, le=MAX_INT, description="Page cursor: only seq below this."
+    ),
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise BadRequest(f"{name} needs a time zone (RFC 3339, e.g. 2026-11-29T10:00:00Z)")
+    start, stop = _instant("since", since), _instant("until", until)
 
     def page() -> dict[str, Any]:
         with transaction(ctx.engine) as session:
@@ -144,8 +171,8 @@ async def search(
                 act=act,
                 peer=peer,
                 jti=jti,
-                since=since,
-                until=until,
+                since=start,
+                until=stop,
                 before=before,
                 limit=limit,
             )
@@ -154,12 +181,16 @@ async def search(
     return await run_in_threadpool(page)
 
 
-@router.get("/proof/inclusion", summary="RFC 9162 inclusion proof of one entry")
+@router.get(
+    "/proof/inclusion",
+    summary="RFC 9162 inclusion proof of one entry",
+    responses=problem_responses(404),
+)
 async def inclusion(
     ctx: ContextDep,
     _: AuditReader,
-    index: int = Query(..., ge=0),
-    size: int = Query(..., ge=1),
+    index: int = Query(..., ge=0, le=MAX_INT),
+    size: int = Query(..., ge=1, le=MAX_INT),
 ) -> dict[str, Any]:
     def prove() -> dict[str, Any]:
         with transaction(ctx.engine) as session:
@@ -187,8 +218,8 @@ async def inclusion(
 async def consistency(
     ctx: ContextDep,
     _: AuditReader,
-    old: int = Query(..., ge=1),
-    new: int = Query(..., ge=1),
+    old: int = Query(..., ge=1, le=MAX_INT),
+    new: int = Query(..., ge=1, le=MAX_INT),
 ) -> dict[str, Any]:
     def prove() -> dict[str, Any]:
         with transaction(ctx.engine) as session:
@@ -208,7 +239,37 @@ async def consistency(
     return await run_in_threadpool(prove)
 
 
-@router.post("/cosign", summary="A witness's cosignatures on this node's checkpoints")
+_COSIGNATURES = {
+    "type": "object",
+    "required": ["cosignatures"],
+    "properties": {
+        "cosignatures": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 1000,
+            "items": {
+                "type": "object",
+                "required": ["size", "line"],
+                "properties": {
+                    "size": {"type": "integer", "minimum": 1},
+                    "line": {"type": "string", "description": "— <witness> <base64>"},
+                },
+            },
+        }
+    },
+}
+
+
+@router.post(
+    "/cosign",
+    summary="A witness's cosignatures on this node's checkpoints",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _COSIGNATURES}},
+        }
+    },
+)
 async def cosign(ctx: ContextDep, peer: PeerDep) -> dict[str, Any]:
     """Body ``{"cosignatures": [{"size": N, "line": "— <witness> <base64>"}]}``; each line
     must verify with the calling peer's cosignature key on this node's checkpoint N."""
@@ -233,6 +294,8 @@ async def cosign(ctx: ContextDep, peer: PeerDep) -> dict[str, Any]:
                 )
                 if type(size) is not int or not isinstance(line, str):
                     raise BadRequest(f"cosignatures[{index}]: needs an integer size and a line")
+                if not 0 <= size <= MAX_INT:
+                    raise Unprocessable(f"cosignatures[{index}]: no checkpoint of size {size}")
                 row = auditlog.checkpoint_at(session, size)
                 if row is None:
                     raise Unprocessable(f"cosignatures[{index}]: no checkpoint of size {size}")

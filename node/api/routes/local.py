@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from analyzers.state import State
-from node.api.deps import ContextDep, read_body, require_role
+from node.api.deps import ContextDep, read_body, require_json, require_role
+from node.api.problems import problem_responses
 from node.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable
 from node.services.acts import token_actor
 from node.services.ingest import ingest_records
@@ -17,14 +18,16 @@ from node.services.relay import relay_packet
 from node.services.stats import node_stats
 from node.settings import TokenSetting
 from node.storage import analysis, packets
-from node.storage.db import is_postgres, transaction
+from node.storage.db import MAX_INT, is_postgres, transaction
 from protocol.encoding import parse_json
 from protocol.errors import EncodingError, ProtocolError
 from protocol.packet import HANDLING_CODES, stored_epoch
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/local", tags=["local"])
+router = APIRouter(
+    prefix="/v1/local", tags=["local"], responses=problem_responses(400, 401, 403, 422)
+)
 Submitter = Annotated[TokenSetting, Depends(require_role("submitter"))]
 Analyst = Annotated[TokenSetting, Depends(require_role("analyst", "auditor"))]
 Admin = Annotated[TokenSetting, Depends(require_role("admin"))]
@@ -54,10 +57,23 @@ class RecordsIn(BaseModel):
     description="Turns records into signed packets and queues a view for every recipient "
     "the policy grants anything. Bad records are listed with their index and reason; the "
     "good ones are kept. 422 only if no record was accepted.",
-    responses={422: {"description": "No record accepted (problem+json lists each reason)"}},
+    responses={
+        **problem_responses(413, 415),
+        422: {
+            **problem_responses(422)[422],
+            "description": "No record accepted (problem+json lists each reason)",
+        },
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": RecordsIn.model_json_schema(by_alias=True)}},
+        }
+    },
 )
 async def post_records(ctx: ContextDep, token: Submitter, request: Request) -> dict[str, Any]:
     raw = await read_body(request, ctx)
+    require_json(request)
     try:
         document = RecordsIn.model_validate(parse_json(raw))
     except EncodingError as exc:
@@ -121,7 +137,7 @@ async def get_local_packets(
     schema: str | None = Query(None, description="Only this schema id."),
     issuer: str | None = Query(None, description="Only packets issued by this participant."),
     origin: str | None = Query(None, description="'local', or the peer it came from."),
-    after: int = Query(0, ge=0, description="Page cursor: the last id seen."),
+    after: int = Query(0, ge=0, le=MAX_INT, description="Page cursor: the last id seen."),
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     def page() -> dict[str, Any]:
@@ -158,7 +174,11 @@ async def get_stats(ctx: ContextDep, _: Analyst) -> dict[str, Any]:
     return await run_in_threadpool(node_stats, ctx)
 
 
-@router.get("/analyzer", summary="This node's analyzer and its picture so far")
+@router.get(
+    "/analyzer",
+    summary="This node's analyzer and its picture so far",
+    responses=problem_responses(404),  # the node declares no analyzer
+)
 async def get_analyzer(ctx: ContextDep, _: Analyst) -> dict[str, Any]:
     def read() -> dict[str, Any]:
         if ctx.analyzer is None or ctx.analyzer_state is None:
@@ -187,6 +207,7 @@ async def get_analyzer(ctx: ContextDep, _: Analyst) -> dict[str, Any]:
     description="Queue, for each recipient, the view of this packet that the policy grants "
     "it, cut from what this node holds (never more). Refused (403, "
     "`handling-violation`) for an H2 packet: no onward dissemination. Role `admin`.",
+    responses=problem_responses(404),
 )
 async def relay(ctx: ContextDep, token: Admin, jti: str, body: RelayIn) -> dict[str, Any]:
     done = await run_in_threadpool(

@@ -9,18 +9,34 @@ from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from node.api.deps import ContextDep, PeerDep
+from node.api.problems import problem_responses
 from node.errors import BadRequest, PayloadTooLarge
 from node.services import acts
 from node.services.authorisations import outgoing
 from node.services.receive import receive_views
 from node.storage import auditlog, outbox
-from node.storage.db import transaction
+from node.storage.db import MAX_INT, transaction
 from protocol.encoding import parse_json
 from protocol.errors import EncodingError
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/packets", tags=["federation"])
+router = APIRouter(
+    prefix="/v1/packets",
+    tags=["federation"],
+    responses=problem_responses(400, 401, 403, 413, 415, 422, 429),
+)
+#: The body of ``POST /v1/packets`` (read as bytes, after the request signature).
+_BATCH = {
+    "type": "object",
+    "required": ["views"],
+    "properties": {
+        # Items are not constrained here: each bad one gets its own refusal, the batch
+        # goes on (a receipt 'rejected' per view, an unusable authorisation named).
+        "views": {"type": "array", "items": {"description": "An SD-JWT view (a string)"}},
+        "authorisations": {"type": "array", "items": {"description": "An authorisation"}},
+    },
+}
 
 
 @router.post(
@@ -29,6 +45,9 @@ router = APIRouter(prefix="/v1/packets", tags=["federation"])
     description='A batch `{"views": [SD-JWT, ...], "authorisations": [...]}` from a peer '
     "(the oversight authorisations some views rely on, if any). Answers one signed "
     "receipt per view, in order: accepted, duplicate, rejected or quarantined (with reason).",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _BATCH}}}
+    },
 )
 async def post_packets(ctx: ContextDep, peer: PeerDep) -> dict[str, Any]:
     try:
@@ -65,7 +84,9 @@ async def post_packets(ctx: ContextDep, peer: PeerDep) -> dict[str, Any]:
 async def get_packets(
     ctx: ContextDep,
     peer: PeerDep,
-    since: int = Query(0, ge=0, description="Cursor: the last `cursor` already stored."),
+    since: int = Query(
+        0, ge=0, le=MAX_INT, description="Cursor: the last `cursor` already stored."
+    ),
     limit: int = Query(500, ge=1, le=5000),
 ) -> dict[str, Any]:
     def page() -> dict[str, Any]:

@@ -8,13 +8,16 @@ from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 
 from node.api.deps import ContextDep, require_role
+from node.api.problems import problem_responses
 from node.services.situation import situation
 from node.settings import TokenSetting
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["analysis"])
+router = APIRouter(tags=["analysis"], responses=problem_responses(400, 401, 403, 422))
 Analyst = Annotated[TokenSetting, Depends(require_role("analyst", "auditor"))]
+#: A period filter: a year, a month or a day (``2016``, ``2016-01``, ``2016-01-15``).
+_PERIOD = r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"
 
 
 @router.get(
@@ -29,8 +32,12 @@ async def get_situation(
     _: Analyst,
     country: str | None = Query(None),
     admin1: str | None = Query(None),
-    start: str | None = Query(None, alias="from", description="First period, e.g. 2016-01."),
-    end: str | None = Query(None, alias="to", description="Last period, e.g. 2016-12."),
+    start: str | None = Query(
+        None, alias="from", pattern=_PERIOD, description="First period, e.g. 2016-01."
+    ),
+    end: str | None = Query(
+        None, alias="to", pattern=_PERIOD, description="Last period, e.g. 2016-12."
+    ),
 ) -> dict[str, Any]:
     return await run_in_threadpool(
         situation, ctx, country=country, admin1=admin1, start=start, end=end

@@ -14,12 +14,19 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from node.api.deps import AdminOrPeer, ContextDep
+from node.api.problems import problem_responses
 from node.services.authorisations import accept_authorisation
 from node.services.manifests import accept_manifest
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["trust"])
+router = APIRouter(tags=["trust"], responses=problem_responses(400, 401, 403, 413, 415, 422, 429))
+
+
+def _json_body(description: str) -> dict[str, Any]:
+    """An OpenAPI request body: one JSON document (read as bytes, verified by the route)."""
+    schema = {"type": "object", "description": description}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 @router.post(
@@ -30,6 +37,7 @@ router = APIRouter(tags=["trust"])
     "signed it; the node then switches to it and offers it to every peer. An older, "
     "under-signed or badly signed manifest is refused (422) with the reason. Role "
     "`admin`, or a peer's signed request.",
+    openapi_extra=_json_body("The manifest: signed content and its signatures."),
 )
 async def post_manifest(ctx: ContextDep, sender: AdminOrPeer) -> dict[str, Any]:
     outcome = await run_in_threadpool(accept_manifest, ctx, sender.body, actor=sender.actor)
@@ -45,6 +53,7 @@ async def post_manifest(ctx: ContextDep, sender: AdminOrPeer) -> dict[str, Any]:
     "unlocked fields for covered packets it issued already and issues while the "
     "authorisation is in force. Refused (422) with the reason when expired, not signed by "
     "an oversight participant, malformed, ... Role `admin`, or a peer's signed request.",
+    openapi_extra=_json_body("The signed authorisation, as `clearinghouse authorise` writes it."),
 )
 async def post_authorisation(ctx: ContextDep, sender: AdminOrPeer) -> dict[str, Any]:
     outcome = await run_in_threadpool(accept_authorisation, ctx, sender.body, actor=sender.actor)

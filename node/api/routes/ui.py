@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from node.api.deps import ContextDep, read_body
 from node.errors import NotFound
 from node.settings import TokenSetting
+from node.storage.db import MAX_INT
 from node.ui.audit_page import DEFAULT_LIMIT, MAX_LIMIT, audit_page, entry_page, parse_query
 from node.ui.pages import provenance_page, situation_page
 
@@ -141,7 +142,7 @@ async def audit_ui(
     jti: str | None = Query(None, max_length=64),
     start: str | None = Query(None, alias="from", max_length=40),
     end: str | None = Query(None, alias="to", max_length=40),
-    before: int | None = Query(None, ge=0),
+    before: int | None = Query(None, ge=0, le=MAX_INT),
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
 ) -> Response:
     refused = _audit_refusal(request, ctx.participant)
@@ -165,7 +166,7 @@ async def audit_entry_ui(request: Request, ctx: ContextDep, seq: int) -> Respons
     refused = _audit_refusal(request, ctx.participant)
     if refused is not None:
         return refused
-    view = await run_in_threadpool(entry_page, ctx, seq) if seq >= 0 else None
+    view = await run_in_threadpool(entry_page, ctx, seq) if 0 <= seq <= MAX_INT else None
     if view is None:
         raise NotFound(f"the audit log has no entry {seq}")
     return templates.TemplateResponse(

@@ -1,0 +1,88 @@
+"""Two checks a hostile issuer can hit: a packet id that is not a UUID, and a result whose
+input no participant issued (``tests/node/api/test_hostile_input.py`` sends both to a node)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from protocol.errors import MalformedPacket, ResultInputInvalid
+from protocol.packet import VerifiedPacket, issue_packet, verify_view
+from protocol.results import check_result, result_record
+from protocol.sdjwt import CompactSdJwt, conceal_by_claim, sign_jws
+from tests.support import NOW, Federation
+
+JTI = "0190d1f2-0000-7000-8000-000000000000"
+
+
+def signed(federation: Federation, jti: str) -> str:
+    digests, disclosures, _ = conceal_by_claim({"country": "Syria"}, lambda n: b"\x01" * n)
+    payload = {
+        "iss": "mission",
+        "jti": jti,
+        "iat": int(NOW.timestamp()),
+        "sch": "conflict-event/1",
+        "hc": "H0",
+        "_sd": digests,
+        "_sd_alg": "sha-256",
+    }
+    header = {
+        "alg": "EdDSA",
+        "typ": "clearinghouse-packet+sd-jwt",
+        "kid": federation.kid("mission"),
+    }
+    jwt = sign_jws(header, payload, federation.keys["mission"])
+    return CompactSdJwt(jwt, tuple(d.encoded for d in disclosures)).serialize()
+
+
+def test_a_canonical_uuid_is_a_packet_id(federation: Federation) -> None:
+    packet = verify_view(signed(federation, JTI), federation.manifest, recipient=None, now=NOW)
+    assert packet.jti == JTI
+
+
+@pytest.mark.parametrize(
+    "jti",
+    ["' OR 1=1--", "7" * 200, JTI.upper(), JTI.replace("-", ""), "", "x\x00y", "../../etc"],
+)
+def test_any_other_packet_id_is_refused(federation: Federation, jti: str) -> None:
+    with pytest.raises(MalformedPacket, match=r"'jti'.*not a UUID"):
+        verify_view(signed(federation, jti), federation.manifest, recipient=None, now=NOW)
+
+
+def result(federation: Federation, input_issuer: Any) -> VerifiedPacket:
+    declared = federation.manifest.participant("dpa").analyzer
+    assert declared is not None
+    record = result_record(
+        analyzer=declared,
+        input_jti=JTI,
+        input_digest="ab" * 32,
+        input_schema="conflict-event/1",
+        input_issuer=input_issuer,
+        findings=[],
+        explanation="nothing found",
+    )
+    packet = issue_packet(
+        record,
+        schema="analysis-result/1",
+        issuer="dpa",
+        key=federation.keys["dpa"],
+        kid=federation.kid("dpa"),
+        now=NOW,
+    )
+    return verify_view(packet.sd_jwt, federation.manifest, recipient=None, now=NOW)
+
+
+@pytest.mark.parametrize("input_issuer", ["mission", "dpa", None])
+def test_a_result_about_a_participants_packet_passes(
+    federation: Federation, input_issuer: str | None
+) -> None:
+    check_result(result(federation, input_issuer), federation.manifest)
+
+
+def test_a_result_about_a_packet_no_participant_issued_is_refused(
+    federation: Federation,
+) -> None:
+    with pytest.raises(ResultInputInvalid, match=r"'nobody'.*cannot have received") as caught:
+        check_result(result(federation, "nobody"), federation.manifest)
+    assert caught.value.code == "result-input-invalid"
