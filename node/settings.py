@@ -75,6 +75,12 @@ class AuditSettings(BaseModel):
     witness_interval_s: float = Field(
         2.0, gt=0, description="How often each peer's new checkpoints are checked and cosigned."
     )
+    witness_idle_max_s: float = Field(
+        8.0,
+        gt=0,
+        description="While a peer's log stands still, the wait between checks doubles, up "
+        "to this (back to witness_interval_s at its next checkpoint).",
+    )
     gossip_interval_s: float = Field(
         30.0,
         gt=0,
