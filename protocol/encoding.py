@@ -176,8 +176,15 @@ def parse_json(data: bytes | str) -> Any:
         if end != len(data):
             raise json.JSONDecodeError("Extra data", data, end)
         return value
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:
         raise EncodingError(f"not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        # The C scanner recurses once per level; how many levels it can follow depends
+        # on the Python version and on the caller's stack, so no exact number is given.
+        raise EncodingError(
+            "not valid JSON: nested too deeply (more levels of arrays and objects "
+            "than the parser follows)"
+        ) from exc
 
 
 def parse_canonical_json(data: bytes) -> Any:

@@ -206,19 +206,33 @@ def sign_jws(header: dict[str, Any], payload: dict[str, Any], key: Ed25519Privat
 
 
 def decode_jws(compact: str) -> Jws:
+    """Split and decode a compact JWS (RFC 7515 §7.1) without verifying it.
+
+    Raises :class:`MalformedPacket` naming the part that fails (header, payload or
+    signature): not base64url, not JSON, or not a JSON object.
+    """
     parts = compact.split(".")
     if len(parts) != 3:
         raise MalformedPacket(f"issuer-signed JWT has {len(parts)} parts, a JWS has 3")
+    header = _json_object(parts[0], "header")
+    payload = _json_object(parts[1], "payload")
     try:
-        header = parse_json(b64url_decode(parts[0]))
-        payload = parse_json(b64url_decode(parts[1]))
         signature = b64url_decode(parts[2])
     except EncodingError as exc:
-        raise MalformedPacket(f"issuer-signed JWT: {exc}") from exc
-    if not isinstance(header, dict) or not isinstance(payload, dict):
-        raise MalformedPacket("issuer-signed JWT: header and payload must be JSON objects")
+        raise MalformedPacket(f"issuer-signed JWT signature: {exc}") from exc
     signing_input = (parts[0] + "." + parts[1]).encode("ascii")
     return Jws(compact, header, payload, signing_input, signature)
+
+
+def _json_object(part: str, name: str) -> dict[str, Any]:
+    """One base64url JSON part of a JWS, which must be an object."""
+    try:
+        value = parse_json(b64url_decode(part))
+    except EncodingError as exc:
+        raise MalformedPacket(f"issuer-signed JWT {name}: {exc}") from exc
+    if not isinstance(value, dict):
+        raise MalformedPacket(f"issuer-signed JWT {name}: not a JSON object")
+    return value
 
 
 def numeric_date(value: object, claim: str) -> datetime:
@@ -356,4 +370,12 @@ def process(
 
 
 def _show(path: Path) -> str:
-    return "/" + "/".join(str(p) for p in path)
+    """A claim path for a message, each non-printable character (a NUL, a newline, a
+    bidi override: a JSON key may hold any) escaped as in a Python literal."""
+    return "/" + "/".join(_escape(str(p)) for p in path)
+
+
+def _escape(text: str) -> str:
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

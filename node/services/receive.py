@@ -9,7 +9,13 @@ disclosed); one bad view never costs the good ones. Outcomes:
 * ``duplicate``: already held (as any view), acknowledged, stored once;
 * ``quarantined``: over-disclosure — kept aside with the reason, never processed;
 * ``rejected``: anything else wrong, kept aside with the reason — among them an H2
-  view (no onward dissemination) relayed by anyone but its issuer.
+  view (no onward dissemination) relayed by anyone but its issuer, and a result whose
+  input contradicts what this node holds: a packet it issued but never sent to the
+  result's issuer, or one held with another digest, issuer or schema
+  (:func:`protocol.results.check_result_input`; one query per batch).
+
+A refused view is recorded with its text (NULs escaped), and its ``jti`` only if that
+is a packet id at all (a canonical UUID).
 
 A view may disclose more than the policy grants this node only under an oversight
 authorisation sent along with it (:mod:`node.services.authorisations`); a duplicate
@@ -18,6 +24,7 @@ that does replaces the narrower view held.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,11 +39,11 @@ from node.storage import analysis, auditlog, packets, peers
 from node.storage.db import transaction
 from protocol.audit import Act
 from protocol.authorisation import Authorisation
-from protocol.errors import OverDisclosure, ProtocolError
+from protocol.errors import OverDisclosure, ProtocolError, ResultInputInvalid
 from protocol.handling import check_hop
 from protocol.packet import PacketRef, VerifiedPacket, packet_ref, verify_view
 from protocol.receipts import sign_receipt
-from protocol.results import check_result
+from protocol.results import check_result, check_result_input, result_input
 from protocol.sdjwt import CompactSdJwt, decode_jws
 
 __all__ = ["Outcome", "receive_views"]
@@ -53,15 +60,25 @@ class Outcome:
 
 
 def _best_effort_ref(raw: str) -> PacketRef | None:
-    """The (unverified) reference of a refused view, for the refusal record only."""
+    """The (unverified) reference of a refused view, for the refusal record only: None
+    unless its ``jti`` is a packet id as :func:`verify_view` requires (a UUID in its
+    canonical lowercase form, RFC 4122 variant), so no stray text reaches the record."""
     try:
         jwt = CompactSdJwt.parse(raw).jwt
         jti = decode_jws(jwt).payload.get("jti")
     except ProtocolError:
         return None
-    if not isinstance(jti, str):
+    if not isinstance(jti, str) or not _is_packet_id(jti):
         return None
-    return packet_ref(jti[:64], jwt)
+    return packet_ref(jti, jwt)
+
+
+def _is_packet_id(jti: str) -> bool:
+    try:
+        parsed = uuid.UUID(jti)
+    except ValueError:
+        return False
+    return str(parsed) == jti and parsed.variant == uuid.RFC_4122
 
 
 def receive_views(
@@ -90,7 +107,11 @@ def receive_views(
             continue
         try:
             # (the policy check is check_disclosure's: it knows the authorisations)
-            packet = verify_view(raw, manifest, recipient=None, now=now)
+            # A packet's iat may be as far ahead as a request's `created`: the skew
+            # the operator allows between nodes (signature_window_s).
+            packet = verify_view(
+                raw, manifest, recipient=None, now=now, max_clock_skew=ctx.signature_window
+            )
             check_hop(packet.hc, packet.jti, packet.iss, peer)
             check_result(packet, manifest)
             authorised = check_disclosure(ctx, packet, offered, unusable)
@@ -105,6 +126,7 @@ def receive_views(
             refused.append(Outcome(index, "rejected", _best_effort_ref(raw), exc.code, exc.message))
 
     with transaction(ctx.engine) as session:
+        verified = _check_result_inputs(ctx, session, verified, refused)
         new = packets.add_received(session, [v for _, v in verified], origin=peer, now=now)
         # A view that came under an authorisation replaces a narrower one held already.
         widened = {
@@ -189,6 +211,43 @@ def receive_views(
         )
         for o in outcomes
     ]
+
+
+def _check_result_inputs(
+    ctx: NodeContext,
+    session: Session,
+    verified: Sequence[tuple[int, VerifiedPacket]],
+    refused: list[Outcome],
+) -> list[tuple[int, VerifiedPacket]]:
+    """The verified views less the results whose input contradicts what this node holds
+    (those are added to ``refused``): one query for the whole batch."""
+    inputs = {index: named for index, p in verified if (named := result_input(p)) is not None}
+    if not inputs:
+        return list(verified)
+    # Only an input that may be this node's needs to know to whom it went.
+    ours = {
+        index
+        for index, packet in verified
+        if index in inputs
+        and inputs[index].issuer in (None, ctx.participant)
+        and packet.iss != ctx.participant
+    }
+    held = packets.held_inputs(
+        session,
+        {named.jti for named in inputs.values()},
+        queued={inputs[index].jti for index in ours},
+        recipients={packet.iss for index, packet in verified if index in ours},
+    )
+    kept = []
+    for index, packet in verified:
+        try:
+            if index in inputs:
+                check_result_input(packet, held.get(inputs[index].jti, ()), holder=ctx.participant)
+        except ResultInputInvalid as exc:
+            refused.append(Outcome(index, "rejected", packet.ref, exc.code, exc.message))
+            continue
+        kept.append((index, packet))
+    return kept
 
 
 def _authorisation_entries(

@@ -126,6 +126,7 @@ class OutboxItem(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_due", "recipient", "state", "next_attempt_at"),
         Index("ix_outbox_feed", "recipient", "id"),
+        Index("ix_outbox_packet", "jti", "recipient"),  # which views of a packet went where
     )
 
     id: int | None = Field(default=None, sa_column=_id())

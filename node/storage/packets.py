@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import String, cast, func, insert, null, union_all
+from sqlalchemy import select as select_rows
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from node.storage.models import InboundRefusal, StoredPacket
+from node.storage.models import InboundRefusal, OutboxItem, StoredPacket
 from protocol.packet import IssuedPacket, VerifiedPacket
+from protocol.results import HeldInput
 
 __all__ = [
     "add_issued",
@@ -21,6 +24,7 @@ __all__ = [
     "count_by_schema_and_origin",
     "count_refusals",
     "find_packet",
+    "held_inputs",
     "list_packets",
     "widen_received",
 ]
@@ -116,18 +120,73 @@ def add_refusal(
     jti: str | None = None,
     digest: str | None = None,
 ) -> None:
+    """Record a refused view. Its text and the reason are kept with each NUL written
+    ``\\x00``: PostgreSQL text cannot hold one (and the row would fail the batch)."""
     session.add(
         InboundRefusal(
             peer=peer,
             disposition=disposition,
             code=code,
-            reason=reason,
-            raw=raw,
+            reason=_without_nul(reason),
+            raw=_without_nul(raw),
             jti=jti,
             digest=digest,
             received_at=now,
         )
     )
+
+
+def _without_nul(text: str) -> str:
+    return text.replace("\x00", "\\x00")
+
+
+def held_inputs(
+    session: Session,
+    jtis: Collection[str],
+    *,
+    queued: Collection[str] = (),
+    recipients: Collection[str] = (),
+) -> dict[str, list[HeldInput]]:
+    """The packets held under each of ``jtis``, by jti; for those of ``queued``, also to
+    which of ``recipients`` a view of it was ever queued (the outbox keeps every row).
+
+    One query (the outbox part by its ``ix_outbox_packet`` index), and the outbox is
+    read only when ``queued`` names any.
+    """
+    if not jtis:
+        return {}
+    packet = StoredPacket.__table__  # type: ignore[attr-defined]
+    item = OutboxItem.__table__  # type: ignore[attr-defined]
+    statement: Any = select_rows(
+        packet.c.jti,
+        packet.c.digest,
+        packet.c.issuer,
+        packet.c.schema_id,
+        cast(null(), String).label("recipient"),
+    ).where(packet.c.jti.in_(sorted(jtis)))
+    if queued and recipients:
+        statement = union_all(
+            statement,
+            select_rows(
+                item.c.jti,
+                item.c.digest,
+                cast(null(), String),
+                cast(null(), String),
+                item.c.recipient,
+            ).where(item.c.recipient.in_(sorted(recipients)), item.c.jti.in_(sorted(queued))),
+        )
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    sent: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for jti, digest, issuer, schema, recipient in session.execute(statement):
+        if recipient is None:
+            found[(jti, digest)] = (issuer, schema)
+        else:
+            sent[(jti, digest)].add(recipient)
+    by_jti: dict[str, list[HeldInput]] = defaultdict(list)
+    for (jti, digest), (issuer, schema) in found.items():
+        sent_to = frozenset(sent.get((jti, digest), ()))
+        by_jti[jti].append(HeldInput(jti, digest, issuer, schema, sent_to))
+    return dict(by_jti)
 
 
 def count_by_origin(session: Session) -> dict[str, int]:

@@ -402,9 +402,13 @@ def test_an_h2_packet_never_leaves_its_recipients(trust: Trust) -> None:
     (h2,) = trust.ingest(records(600, 1), hc="H2")
     (h0,) = trust.ingest(records(601, 1))
     recipients = set(h2["recipients"])
-    assert recipients == {"unodc", "dpa", "sanctions", "undp"}
+    assert recipients == {"unodc", "dpa", "sanctions", "undp"} == set(h0["recipients"])
     for p in recipients:
         wait_for(f"{p} holds the H2 packet", lambda p=p: trust.stored(p, h2["jti"]))
+    # unodc can relay the H0 packet only once it holds it, and dpa answers "duplicate"
+    # only if mission's own view reached it first
+    for p in ("unodc", "dpa"):
+        wait_for(f"{p} holds the H0 packet", lambda p=p: trust.stored(p, h0["jti"]))
 
     # unodc may not pass it on: the relay is refused and recorded, nothing is queued
     with trust.fed.nodes["unodc"].client("admin") as client:

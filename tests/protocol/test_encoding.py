@@ -61,6 +61,18 @@ def test_parse_json_refuses_duplicates_and_constants() -> None:
         parse_json(b"\xff")
 
 
+@pytest.mark.parametrize("opener", ["[", '{"a":'])
+def test_parse_json_says_a_too_deep_document_is_nested_too_deeply(opener: str) -> None:
+    with pytest.raises(EncodingError) as caught:
+        parse_json(opener * 100_000)
+    assert caught.value.message.startswith("not valid JSON: nested too deeply")
+    assert "recursion" not in caught.value.message
+    shallow = parse_json("[" * 100 + "]" * 100)  # far from the limit: parsed
+    for _ in range(99):
+        (shallow,) = shallow
+    assert shallow == []
+
+
 _json_values = st.recursive(
     st.none()
     | st.booleans()

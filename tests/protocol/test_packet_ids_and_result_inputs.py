@@ -1,15 +1,24 @@
-"""Two checks a hostile issuer can hit: a packet id that is not a UUID, and a result whose
-input no participant issued (``tests/node/api/test_hostile_input.py`` sends both to a node)."""
+"""Checks a hostile issuer can hit: a packet id that is not a UUID, a result whose input
+no participant issued, and a result whose input contradicts what the receiving node holds
+(``tests/node/api/test_hostile_input.py`` sends each to a node)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from protocol.errors import MalformedPacket, ResultInputInvalid
 from protocol.packet import VerifiedPacket, issue_packet, verify_view
-from protocol.results import check_result, result_record
+from protocol.results import (
+    HeldInput,
+    ResultInput,
+    check_result,
+    check_result_input,
+    result_input,
+    result_record,
+)
 from protocol.sdjwt import CompactSdJwt, conceal_by_claim, sign_jws
 from tests.support import NOW, Federation
 
@@ -86,3 +95,62 @@ def test_a_result_about_a_packet_no_participant_issued_is_refused(
     with pytest.raises(ResultInputInvalid, match=r"'nobody'.*cannot have received") as caught:
         check_result(result(federation, "nobody"), federation.manifest)
     assert caught.value.code == "result-input-invalid"
+
+
+# -- the input against what the receiving node holds (check_result_input) ---------------
+
+
+def held(issuer: str = "mission", *, sent_to: frozenset[str] = frozenset({"dpa"})) -> HeldInput:
+    """What a node holds of the input that :func:`result` names (as its issuer says)."""
+    return HeldInput(JTI, "ab" * 32, issuer, "conflict-event/1", sent_to)
+
+
+@pytest.mark.parametrize(
+    ("input_issuer", "holder", "holdings"),
+    [
+        ("mission", "mission", [held()]),  # issued by mission, sent to dpa
+        (None, "mission", [held()]),  # the input's issuer withheld: the packet still says
+        ("mission", "unodc", [held()]),  # unodc holds mission's packet: nothing to send
+        ("mission", "unodc", []),  # unodc holds nothing of it
+        ("dpa", "dpa", []),  # a result of dpa's own packet, come back to dpa
+        ("mission", "mission", [held(), replace(held(), digest="cd" * 32)]),  # one agrees
+    ],
+)
+def test_a_result_whose_input_agrees_with_what_is_held_passes(
+    federation: Federation, input_issuer: str | None, holder: str, holdings: list[HeldInput]
+) -> None:
+    check_result_input(result(federation, input_issuer), holdings, holder=holder)
+
+
+@pytest.mark.parametrize(
+    ("input_issuer", "holdings", "message"),
+    [
+        ("mission", [held(sent_to=frozenset({"unodc"}))], "never sent to 'dpa'"),
+        (None, [held(sent_to=frozenset())], "never sent to 'dpa'"),
+        ("mission", [], "'mission' issued no such packet"),
+        ("mission", [replace(held(), digest="cd" * 32)], "SHA-256 cdcdcdcdcdcd…"),
+        ("mission", [held("unodc")], "held here is issued by 'unodc'"),
+        (
+            "mission",
+            [replace(held(), schema="seizure/1")],
+            "held here is issued by 'mission' (seizure/1,",
+        ),
+    ],
+    ids=["not sent", "not sent, issuer withheld", "not issued", "digest", "issuer", "schema"],
+)
+def test_a_result_whose_input_contradicts_what_is_held_is_refused(
+    federation: Federation, input_issuer: str | None, holdings: list[HeldInput], message: str
+) -> None:
+    with pytest.raises(ResultInputInvalid) as caught:
+        check_result_input(result(federation, input_issuer), holdings, holder="mission")
+    assert caught.value.code == "result-input-invalid"
+    assert JTI in caught.value.message and message in caught.value.message, caught.value.message
+
+
+def test_a_packet_that_is_no_result_names_no_input(federation: Federation) -> None:
+    packet = verify_view(signed(federation, JTI), federation.manifest, recipient=None, now=NOW)
+    assert result_input(packet) is None
+    check_result_input(packet, [], holder="mission")
+    assert result_input(result(federation, None)) == ResultInput(
+        JTI, "ab" * 32, "conflict-event/1", None
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from protocol.encoding import b64url_decode, parse_json
+from protocol.encoding import b64url_decode, b64url_encode, parse_json
 from protocol.errors import (
     DisclosureMismatch,
     DuplicateClaim,
@@ -19,6 +19,7 @@ from protocol.sdjwt import (
     SALT_BYTES,
     CompactSdJwt,
     conceal,
+    decode_jws,
     digest_of,
     make_disclosure,
     parse_disclosure,
@@ -117,6 +118,35 @@ def test_process_refuses_unknown_duplicate_and_clashing_disclosures() -> None:
     element = make_disclosure(b"\x03" * 16, None, "x")
     with pytest.raises(MalformedPacket, match="array-element"):
         process({"_sd": [element.digest]}, [element])
+
+
+def test_claim_paths_in_messages_escape_control_characters() -> None:
+    # A NUL in a payload key reached the refusal record (PostgreSQL refuses NUL in text).
+    with pytest.raises(MalformedPacket) as caught:
+        process({"x\x00\n\u202e": {"_sd": 5}, "_sd": []}, [])
+    assert caught.value.message == "_sd at /x\\x00\\n\\u202e is not an array"
+    with pytest.raises(MalformedPacket, match="at /café/0 is not a string"):
+        process({"café": [{"...": 5}], "_sd": []}, [])
+
+
+@pytest.mark.parametrize(
+    ("index", "replacement", "message"),
+    [
+        (0, b64url_encode(b"\x00not json"), "issuer-signed JWT header: not valid JSON"),
+        (0, b64url_encode(b"[1]"), "issuer-signed JWT header: not a JSON object"),
+        (0, "!!", "issuer-signed JWT header: not unpadded base64url"),
+        (1, b64url_encode(b"{"), "issuer-signed JWT payload: not valid JSON"),
+        (1, b64url_encode(b'"x"'), "issuer-signed JWT payload: not a JSON object"),
+        (2, "!!", "issuer-signed JWT signature: not unpadded base64url"),
+    ],
+)
+def test_decode_jws_names_the_part_that_fails(index: int, replacement: str, message: str) -> None:
+    parts = [b64url_encode(b'{"alg":"EdDSA"}'), b64url_encode(b"{}"), b64url_encode(b"sig")]
+    assert decode_jws(".".join(parts)).payload == {}
+    parts[index] = replacement
+    with pytest.raises(MalformedPacket) as caught:
+        decode_jws(".".join(parts))
+    assert caught.value.message.startswith(message), caught.value.message
 
 
 def test_parse_disclosure_refuses_malformed() -> None:

@@ -18,8 +18,10 @@ come back and where the refusal must show:
   ``record.rejected``) and its counter.
 
 The federation's manifest (serial 5) gives mission two more keys, one revoked and
-one expired, so that signatures by such keys can be tried. The node runs on SQLite,
-and again on PostgreSQL when ``CLEARINGHOUSE_TEST_POSTGRES_URL`` is set.
+one expired, so that signatures by such keys can be tried. dpa holds two packets it
+issued, for results to name as their input: one queued to its peers (``sent``), one
+queued to nobody (``unsent``). The node runs on SQLite, and again on PostgreSQL when
+``CLEARINGHOUSE_TEST_POSTGRES_URL`` is set.
 """
 
 from __future__ import annotations
@@ -46,8 +48,10 @@ from node.api.routes.ui import COOKIE
 from node.app import create_app
 from node.keyfiles import read_private_key, read_pseudonym_key
 from node.localfed import LocalFederation, NodeHandle
+from node.services.ingest import ingest_records
 from node.settings import load_settings
-from node.storage.db import make_engine
+from node.storage import packets
+from node.storage.db import make_engine, transaction
 from node.transport.httpsig import sign_request
 from protocol.encoding import b64url_encode
 from protocol.ids import uuid7
@@ -92,6 +96,8 @@ class Env:
     revoked: Ed25519PrivateKey
     expired: Ed25519PrivateKey
     notes: dict[str, Any] = field(default_factory=dict)
+    #: packets dpa issued, as a result names its input (jti, sha256, schema, issuer)
+    issued_here: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def kid(self, key: Ed25519PrivateKey) -> str:
         return public_jwk(key)["kid"]
@@ -202,7 +208,28 @@ def env(tmp_path_factory: pytest.TempPathFactory, database_url: str | None) -> I
     )
     app = create_app(settings)
     with serve_in_thread(app, int(node.url.rsplit(":", 1)[1])):
-        yield Env(fed, node, app, manifest, keys, revoked, expired)
+        env = Env(fed, node, app, manifest, keys, revoked, expired)
+        env.issued_here = _issued_by_dpa(env)
+        yield env
+
+
+def _issued_by_dpa(env: Env) -> dict[str, dict[str, str]]:
+    """Two packets of dpa's: one ingested (queued to mission and unodc), one stored as
+    issued and queued to nobody (as if the policy granted no peer anything of it)."""
+    ctx = env.app.state.node
+    done = ingest_records(ctx, "market-price/1", [MARKET])
+    (sent,) = done.accepted
+    assert {"mission", "unodc"} <= set(sent["recipients"]), sent
+    unsent = issued(env, MARKET, issuer="dpa", schema="market-price/1")
+    with transaction(ctx.engine) as session:
+        packets.add_issued(
+            session, [unsent], issuer="dpa", kid=env.kid(env.keys["dpa"]), now=datetime.now(UTC)
+        )
+    market = {"schema": "market-price/1", "issuer": "dpa"}
+    return {
+        "sent": {"jti": sent["jti"], "sha256": sent["sha256"], **market},
+        "unsent": {"jti": unsent.ref.jti, "sha256": unsent.ref.digest, **market},
+    }
 
 
 # -- what was stored and recorded -------------------------------------------------------
@@ -426,17 +453,33 @@ def deep_payload(env: Env) -> str:
     return craft(env, payload={"x": nested})
 
 
-def result_view(env: Env, *, issuer_of_input: str, analyzer_version: str | None = None) -> str:
+def result_view(
+    env: Env,
+    *,
+    issuer_of_input: str = "mission",
+    analyzer_version: str | None = None,
+    about: str | None = None,
+    digest: str | None = None,
+) -> str:
+    """mission's result (its declared analyzer, its key) about a new packet of
+    ``issuer_of_input``, or ``about`` one of :attr:`Env.issued_here` (its ``digest``
+    replaced if given)."""
     declared = env.manifest.participant("mission").analyzer
     assert declared is not None
     if analyzer_version is not None:
         declared = declared.model_copy(update={"version": analyzer_version})
+    named = env.issued_here[about] if about else {
+        "jti": uuid7(datetime.now(UTC), os.urandom),
+        "sha256": "ab" * 32,
+        "schema": "conflict-event/1",
+        "issuer": issuer_of_input,
+    }  # fmt: skip
     record = result_record(
         analyzer=declared,
-        input_jti=uuid7(datetime.now(UTC), os.urandom),
-        input_digest="ab" * 32,
-        input_schema="conflict-event/1",
-        input_issuer=issuer_of_input,
+        input_jti=named["jti"],
+        input_digest=digest or named["sha256"],
+        input_schema=named["schema"],
+        input_issuer=named["issuer"],
         findings=[{"kind": "hotspot", "subject": "Idlib", "explanation": "many events"}],
         explanation="one hotspot",
     )
@@ -525,9 +568,6 @@ class Case:
     postgres_bug: str | None = None  # a known failure on PostgreSQL (see the report)
 
 
-_PG_RAW_NUL = "receive.py stores the view's text and jti as given: PostgreSQL refuses NUL"
-_PG_PATH_NUL = "sdjwt.py names claim paths raw in its messages: PostgreSQL refuses NUL"
-
 CASES: list[Case] = [
     # -- the request signature (RFC 9421) ---------------------------------------------
     Case("no signature", no_signature, 401, "signature-missing", ("signature",), REQUEST),
@@ -570,7 +610,7 @@ CASES: list[Case] = [
     Case("too many views", batch(TOO_MANY), 413, "payload-too-large", ("at most 50",), REQUEST),
     Case("truncated JSON", batch(b'{"views": ["eyJ'), 400, "bad-request",
          ("not valid json", "unterminated"), REQUEST),
-    Case("deeply nested JSON", batch(DEEP), 400, "bad-request", ("recursion depth",), REQUEST),
+    Case("deeply nested JSON", batch(DEEP), 400, "bad-request", ("nested too deeply",), REQUEST),
     Case("duplicate JSON keys", batch(b'{"views": [], "views": ["x~"]}'), 400, "bad-request",
          ("duplicate key", "views"), REQUEST),
     Case("invalid UTF-8", batch(b'{"views": ["\xff\xfe~"]}'), 400, "bad-request",
@@ -587,17 +627,17 @@ CASES: list[Case] = [
          REJECTED),
     Case("not an SD-JWT", view(lambda e: "hello"), 200, "malformed-packet", ("no '~'",), REJECTED),
     Case("JWT header not JSON", view(lambda e: part(e, 0, garble)), 200, "malformed-packet",
-         ("issuer-signed jwt", "json"), REJECTED),
+         ("issuer-signed jwt header", "not valid json"), REJECTED),
     Case("JWT header alg none", view(lambda e: craft(e, header={"alg": "none"})), 200,
          "malformed-packet", ("alg", "none"), REJECTED),
     Case("JWT payload not JSON", view(lambda e: part(e, 1, garble)), 200, "malformed-packet",
-         ("issuer-signed jwt", "json"), REJECTED),
+         ("issuer-signed jwt payload", "not valid json"), REJECTED),
     Case("JWT payload not an object", view(lambda e: part(e, 1, lambda p: b64url_encode(b"[]"))),
-         200, "malformed-packet", ("payload", "json objects"), REJECTED),
+         200, "malformed-packet", ("issuer-signed jwt payload", "not a json object"), REJECTED),
     Case("JWT signature flipped", view(lambda e: part(e, 2, flip)), 200, "signature-invalid",
          ("does not verify",), REJECTED),
     Case("JWT signature not base64url", view(lambda e: part(e, 2, lambda s: "!!" + s)), 200,
-         "malformed-packet", ("base64url",), REJECTED),
+         "malformed-packet", ("issuer-signed jwt signature", "base64url"), REJECTED),
     Case("disclosure not base64url JSON", view(lambda e: part(e, 3, garble)), 200,
          "malformed-packet", ("disclosure", "json"), REJECTED),
     Case("key binding JWT appended", view(lambda e: craft(e) + "eyJ.eyJ.sig"), 200,
@@ -616,13 +656,12 @@ CASES: list[Case] = [
     Case("jti of 200 characters", view(lambda e: craft(e, payload={"jti": "7" * 200})), 200,
          "malformed-packet", ("jti", "not a uuid"), REJECTED),
     Case("jti with NUL", view(lambda e: craft(e, payload={"jti": "a\x00b"})), 200,
-         "malformed-packet", ("jti",), REJECTED, postgres_bug=_PG_RAW_NUL),
-    Case("NUL in the view", view(nul_in_view), 200, "malformed-packet", ("jwt",), REJECTED,
-         postgres_bug=_PG_RAW_NUL),
+         "malformed-packet", ("jti", "a\\x00b", "not a uuid"), REJECTED),
+    Case("NUL in the view", view(nul_in_view), 200, "malformed-packet", ("jwt",), REJECTED),
     Case("NUL in a claim name", view(lambda e: craft(e, {**DPA_CLAIMS, "a\x00b": 1})), 200,
          "schema-violation", ("a\\x00b", "not permitted"), REJECTED),
     Case("NUL in a payload key", view(lambda e: craft(e, payload={"x\x00": {"_sd": 5}})), 200,
-         "malformed-packet", ("_sd", "not an array"), REJECTED, postgres_bug=_PG_PATH_NUL),
+         "malformed-packet", ("_sd at /x\\x00", "not an array"), REJECTED),
     Case("NUL in the schema id", view(lambda e: craft(e, payload={"sch": "x\x00/1"})), 200,
          "unknown-schema", ("x\\x00/1",), REJECTED),
     Case("issued in the future", view(lambda e: craft(e, payload={
@@ -657,6 +696,15 @@ CASES: list[Case] = [
     Case("result by another analyzer", view(lambda e: result_view(
         e, issuer_of_input="mission", analyzer_version="0.0.1")), 200, "analyzer-mismatch",
          ("0.0.1", "declares"), REJECTED),
+    Case("result of a packet never sent to its issuer", view(lambda e: result_view(
+        e, about="unsent")), 200, "result-input-invalid",
+         ("of 'dpa'", "never sent to 'mission'", "cannot have received"), REJECTED),
+    Case("result of a packet the node never issued", view(lambda e: result_view(
+        e, issuer_of_input="dpa")), 200, "result-input-invalid",
+         ("'dpa' issued no such packet", "cannot have received"), REJECTED),
+    Case("result misnaming a packet's digest", view(lambda e: result_view(
+        e, about="sent", digest="ab" * 32)), 200, "result-input-invalid",
+         ("sha-256 abababababab", "held here"), REJECTED),
     # -- trust changes -----------------------------------------------------------------
     Case("manifest of a lower serial", post_manifest(lambda e: successor(
         e, 3, ("mission", "unodc", "dpa"))), 422, "manifest-rejected",
@@ -776,6 +824,43 @@ def test_the_crafted_baseline_is_accepted(env: Env) -> None:
     assert verify_receipt(again.json()["receipts"][0], env.manifest, sender="mission").status == (
         "accepted"
     )
+    # a result about a packet dpa issued and queued to mission
+    ours = env.post_views(result_view(env, about="sent"))
+    assert verify_receipt(ours.json()["receipts"][0], env.manifest, sender="mission").status == (
+        "accepted"
+    )
+
+
+def test_a_refused_view_never_costs_the_good_ones_of_its_batch(env: Env) -> None:
+    """Views with NULs (in the text, the jti, a payload key) and a result about a packet
+    never sent to mission, between two good views: refused, recorded with the NULs
+    escaped, and the good ones stored."""
+    counts = _counts(env)
+    hostile = [
+        nul_in_view(env),
+        craft(env, payload={"jti": "a\x00b"}),
+        craft(env, payload={"x\x00": {"_sd": 5}}),
+        result_view(env, about="unsent"),
+    ]
+    response = env.post_views(craft(env), *hostile, craft(env))
+
+    assert response.status_code == 200, response.text
+    receipts = [
+        verify_receipt(r, env.manifest, sender="mission") for r in response.json()["receipts"]
+    ]
+    assert [r.status for r in receipts] == ["accepted", *["rejected"] * 4, "accepted"]
+    after = _counts(env)
+    assert after["packet"] == counts["packet"] + 2
+    assert after["inbound_refusal"] == counts["inbound_refusal"] + 4
+    with env.app.state.node.engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT jti, reason, raw FROM inbound_refusal ORDER BY id DESC LIMIT 4")
+        ).all()
+    nul_view, nul_jti, nul_key, unsent = reversed(rows)
+    assert nul_view.raw == "eyJ\\x00~"
+    assert nul_jti.jti is None  # not a packet id: not kept
+    assert "/x\\x00" in nul_key.reason and "\x00" not in nul_key.reason
+    assert unsent.jti is not None and env.issued_here["unsent"]["jti"] in unsent.reason
 
 
 def test_sql_metacharacters_in_filters_are_plain_data(env: Env) -> None:
