@@ -10,12 +10,16 @@ in-memory state is rolled back with it, so no result is lost or doubled. An
 analyzer that raises on one packet has that failure recorded; the rest go on.
 
 On PostgreSQL, replicas of one node elect a single analyst with an advisory
-lock, since an analyzer's state is sequential.
+lock, since an analyzer's state is sequential. The lock lives as long as its
+connection: the analyst checks it before each batch and elects again if it was
+lost; and a batch commits only if all its packets were still queued, so two
+replicas that both believe they hold the lock never both keep an analysis.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -85,6 +89,11 @@ def _result(
         hc=packet.hc,
         hc_restriction=packet.hcr,
     )
+
+
+class AnalysedElsewhere(RuntimeError):
+    """Another replica analysed (part of) this batch first: nothing of it is kept, and
+    this replica's analyzer state, now behind the database's, must be reloaded."""
 
 
 def analyse_batch(ctx: NodeContext, limit: int = BATCH) -> int:
@@ -186,7 +195,10 @@ def _analyse_batch(ctx: NodeContext, limit: int) -> int:
             outbox.enqueue(session, entries, now=now)
             analysis.add_runs(session, runs)
             analysis.save_state(session, analyzer.id, changed, deleted)
-            analysis.dequeue(session, [qid for qid, _ in batch])
+            if analysis.dequeue(session, [qid for qid, _ in batch]) != len(batch):
+                raise AnalysedElsewhere(
+                    f"{len(batch)} queued packets were analysed by another replica meanwhile"
+                )
             auditlog.append(session, audit_entries, now=now)  # last: see auditlog.append
     except BaseException:
         state.rollback()
@@ -224,6 +236,21 @@ def _try_analysis_lock(ctx: NodeContext) -> Any:
     return None
 
 
+def _still_held(connection: Any) -> bool:
+    """Whether the connection holding the session-level analysis lock is still open (the
+    server drops the lock with the connection: a restart, pg_terminate_backend)."""
+    try:
+        connection.execute(text("SELECT 1"))
+    except Exception:  # any failure of that connection means the lock is gone
+        return False
+    return True
+
+
+def _close_quietly(connection: Any) -> None:
+    with contextlib.suppress(Exception):  # a connection the server already dropped
+        connection.close()
+
+
 async def _hold_analysis_lock(ctx: NodeContext) -> Any:
     """On PostgreSQL, wait until this replica holds the analysis lock."""
     while True:
@@ -245,10 +272,21 @@ async def run_analysis(ctx: NodeContext) -> None:
     try:
         while True:
             wake.clear()
+            if lock is not None and not await asyncio.to_thread(_still_held, lock):
+                # Its connection was lost and with it the lock: another replica may be
+                # analysing. Elect again, then start from the state as committed.
+                log.warning("analysis lock lost (its database connection closed); electing again")
+                await asyncio.to_thread(_close_quietly, lock)
+                lock = await _hold_analysis_lock(ctx)
+                await asyncio.to_thread(reload_state, ctx)
             try:
                 done = await asyncio.to_thread(analyse_batch, ctx)
             except asyncio.CancelledError:
                 raise
+            except AnalysedElsewhere as exc:
+                log.warning("%s; reloading the analyzer state", exc)
+                await asyncio.to_thread(reload_state, ctx)
+                done = 0
             except Exception:
                 log.exception("analysis batch failed; retrying")
                 done = 0
@@ -261,4 +299,4 @@ async def run_analysis(ctx: NodeContext) -> None:
                 pass
     finally:
         if lock is not None:
-            await asyncio.to_thread(lock.close)
+            await asyncio.to_thread(_close_quietly, lock)

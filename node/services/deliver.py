@@ -6,7 +6,9 @@ and checks every receipt's signature against the manifest before marking a view
 ``delivered`` (accepted or duplicate) or ``refused`` (rejected or quarantined:
 the peer will never take it, and says why). A failed round puts the views back
 with exponential backoff and full jitter, never sooner than the peer's
-``Retry-After``. Work left by a crash is found again when its lease expires.
+``Retry-After``, and pauses the peer for as long (:class:`PeerPause`): views
+queued meanwhile wait too, so a peer that asked for time gets it. Work left by a
+crash is found again when its lease expires.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from node.context import NodeContext
@@ -29,7 +33,7 @@ from protocol.errors import ProtocolError
 from protocol.manifest import Participant
 from protocol.receipts import Receipt, verify_receipt
 
-__all__ = ["backoff_delay", "deliver_round", "run_delivery"]
+__all__ = ["PeerPause", "backoff_delay", "deliver_round", "run_delivery"]
 
 log = logging.getLogger("clearinghouse.deliver")
 
@@ -61,10 +65,28 @@ def _check(
     return receipt
 
 
+@dataclass
+class PeerPause:
+    """When a peer may next be sent to: after a failed round, nothing goes to it until
+    ``until`` (monotonic seconds) — not the views queued since either, which are due at
+    once on their own rows. ``failures`` in a row set the backoff; a success resets."""
+
+    until: float = 0.0
+    failures: int = 0
+
+
 async def deliver_round(
-    ctx: NodeContext, client: PeerClient, peer: Participant, *, owner: str
+    ctx: NodeContext,
+    client: PeerClient,
+    peer: Participant,
+    *,
+    owner: str,
+    pause: PeerPause | None = None,
 ) -> int:
-    """Deliver one batch to ``peer``; return how many views were claimed (0: none due)."""
+    """Deliver one batch to ``peer``; return how many views were claimed (0: none due).
+
+    ``pause``: the peer's backoff, lengthened on failure (at least its ``Retry-After``)
+    and cleared on success."""
     settings = ctx.settings.delivery
     now = ctx.clock.now()
 
@@ -90,11 +112,14 @@ async def deliver_round(
         retry_after = exc.retry_after if isinstance(exc, PeerUnavailable) else None
         kind = exc.kind if isinstance(exc, PeerUnavailable) else f"http-{exc.status}"
         delay = backoff_delay(
-            max(item.attempts for item in items),
+            max(max(item.attempts for item in items), pause.failures if pause else 0),
             base=settings.base_delay_s,
             cap=settings.max_delay_s,
             retry_after=retry_after,
         )
+        if pause is not None:
+            pause.failures += 1
+            pause.until = time.monotonic() + delay
         error = exc.detail
         ctx.metrics.delivery_failures.labels(peer=peer.id, kind=kind).inc()
         log.warning("delivery to %s failed (%s); retry in %.1fs", peer.id, exc.log_detail, delay)
@@ -172,6 +197,8 @@ async def deliver_round(
             auditlog.append(session, audit_entries, now=done_at)  # last: see auditlog.append
         return changed, delivered, done_at
 
+    if pause is not None:
+        pause.failures, pause.until = 0, 0.0  # the peer answered: no backoff
     changed, delivered, done_at = await asyncio.to_thread(settle)
     ctx.metrics.views_out.labels(peer=peer.id).inc(changed)
     for item in items:
@@ -184,11 +211,15 @@ async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) ->
     owner = f"{ctx.participant}-{uuid.uuid4().hex[:12]}"
     wake = ctx.outbox_signal.subscribe()
     poll = ctx.settings.delivery.poll_interval_s
+    pause = PeerPause()
     while True:
+        # A peer that failed (or asked us to wait) gets nothing until its pause is over.
+        if (wait := pause.until - time.monotonic()) > 0:
+            await asyncio.sleep(wait)
         wake.clear()
         REQUEST_ID.set(new_request_id())  # sent with this round's call, on its log lines
         try:
-            claimed = await deliver_round(ctx, client, peer, owner=owner)
+            claimed = await deliver_round(ctx, client, peer, owner=owner, pause=pause)
         except asyncio.CancelledError:
             raise
         except Exception:  # never let one bad round stop delivery for good

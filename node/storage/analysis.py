@@ -51,9 +51,12 @@ def next_batch(session: Session, limit: int) -> list[tuple[int, QueuedPacket]]:
     return [(int(row.queue_id), row) for row in rows]
 
 
-def dequeue(session: Session, queue_ids: Sequence[int]) -> None:
-    if queue_ids:
-        session.execute(delete(AnalysisQueue).where(col(AnalysisQueue.id).in_(queue_ids)))
+def dequeue(session: Session, queue_ids: Sequence[int]) -> int:
+    """Remove analysed packets from the queue; return how many were still there."""
+    if not queue_ids:
+        return 0
+    result = session.execute(delete(AnalysisQueue).where(col(AnalysisQueue.id).in_(queue_ids)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def queue_depth(session: Session) -> int:

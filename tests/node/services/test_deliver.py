@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import random
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -24,7 +25,7 @@ from node.clock import SystemClock
 from node.context import NodeContext, open_node
 from node.keyfiles import read_private_key
 from node.localfed import LocalFederation
-from node.services.deliver import backoff_delay, deliver_round
+from node.services.deliver import PeerPause, backoff_delay, deliver_round
 from node.services.ingest import ingest_records
 from node.settings import load_settings
 from node.storage.db import transaction
@@ -165,6 +166,34 @@ def test_nothing_due_while_backing_off(ctx: NodeContext) -> None:
         run_round(ctx, "mission")
         assert run_round(ctx, "mission") == 0  # not due yet: no second request
         assert route.call_count == 1
+
+
+def test_a_failed_round_pauses_the_peer_and_an_answer_clears_it(ctx: NodeContext) -> None:
+    """A 503 with Retry-After pauses the peer itself, which the delivery loop honours
+    for views queued later too (due at once on their own rows; the fault test
+    tests/integration/test_faults.py shows it with real nodes); an answer clears it."""
+    queue(ctx)
+    pause = PeerPause()
+
+    async def round_with_pause() -> int:
+        async with httpx.AsyncClient() as http:
+            client = PeerClient(http, key=ctx.key, kid=ctx.kid, clock=ctx.clock)
+            return await deliver_round(ctx, client, peer(ctx, "mission"), owner="test", pause=pause)
+
+    with respx.mock:
+        respx.post(url(ctx, "mission")).mock(
+            return_value=httpx.Response(503, headers={"retry-after": "30"})
+        )
+        started = time.monotonic()
+        asyncio.run(round_with_pause())
+    assert pause.failures == 1 and pause.until >= started + 29
+    queue(ctx, 2)  # queued after the failure: due now on their own rows
+    with respx.mock:
+        respx.post(url(ctx, "mission")).mock(
+            side_effect=lambda request: receipts_from(ctx, "mission", request)
+        )
+        assert asyncio.run(round_with_pause()) == 2
+    assert (pause.failures, pause.until) == (0, 0.0)
 
 
 def test_good_receipts_mark_views_delivered(ctx: NodeContext) -> None:
