@@ -565,7 +565,6 @@ class Case:
     code: str  # the problem type's code; for a refused view (200): its receipt's code
     words: tuple[str, ...]  # the detail (or the receipt's reason) names the fault
     recorded: Recorded
-    postgres_bug: str | None = None  # a known failure on PostgreSQL (see the report)
 
 
 CASES: list[Case] = [
@@ -763,12 +762,6 @@ def test_hostile_input_is_refused_precisely_stored_never_and_recorded(env: Env, 
     counts, seq, metrics = _counts(env), _last_seq(env), _metrics(env)
 
     response = case.send(env)
-
-    if case.postgres_bug and env.node.database_url.startswith("postgresql"):
-        # still broken there (a 500 for the whole batch); skipped, not xfailed, so that
-        # no traceback is formatted (CPython 3.11 can fail formatting one of this file)
-        assert response.status_code == 500, f"fixed? drop postgres_bug of {case.name!r}"
-        pytest.skip(f"known bug on PostgreSQL: {case.postgres_bug}")
 
     # the answer: status, problem type, a detail naming the fault
     assert response.status_code == case.status, response.text
