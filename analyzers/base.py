@@ -11,6 +11,12 @@ result only when there are findings.
 Determinism: the same views in the same order, from the same initial state, give
 byte-identical findings. No clock, no randomness, no I/O, no iteration over an
 unordered collection without sorting.
+
+Convergence: the findings that hold once a set of views has been analysed are
+the same for every order of that set (DESIGN.md, "Analysis"). The built-in
+analyzers get there with :mod:`analyzers.converge`: order-free tallies, findings
+derived from the tallies alone, and a report of what changed, with withdrawals
+(``status="withdrawn"``) of findings that no longer hold.
 """
 
 from __future__ import annotations
@@ -22,7 +28,10 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from analyzers.state import State
 
-__all__ = ["Analyzer", "Finding", "View"]
+__all__ = ["WITHDRAWN", "Analyzer", "Finding", "View"]
+
+#: ``Finding.status`` of a finding that withdraws an earlier one with the same identity.
+WITHDRAWN = "withdrawn"
 
 
 @dataclass(frozen=True)
@@ -56,10 +65,13 @@ class Finding:
     area: str | None = None
     period: str | None = None
     indicators: Mapping[str, float | int | str] = field(default_factory=dict)
+    #: None for a finding that holds; :data:`WITHDRAWN` for one that withdraws an
+    #: earlier finding of the same ``(kind, subject, period)``.
+    status: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "subject": self.subject}
-        for name in ("area", "country", "admin1", "period", "score", "level"):
+        for name in ("area", "country", "admin1", "period", "score", "level", "status"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
@@ -67,6 +79,18 @@ class Finding:
         if self.indicators:
             out["indicators"] = dict(self.indicators)
         return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Finding:
+        """The finding :meth:`as_json` gave ``data`` for."""
+        names = ("area", "country", "admin1", "period", "score", "level", "status")
+        return cls(
+            kind=data["kind"],
+            subject=data["subject"],
+            explanation=data["explanation"],
+            indicators=dict(data.get("indicators") or {}),
+            **{name: data.get(name) for name in names},
+        )
 
 
 @runtime_checkable

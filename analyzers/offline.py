@@ -4,25 +4,27 @@ For analyzer authors and for ``clearinghouse analyze``: each record is issued as
 a real packet (ephemeral keys, a fixed offline pseudonymisation key so that
 pseudonyms are stable from run to run), cut to the view the analyzer's
 participant is granted under a federation config's policy, verified, and handed
-to the analyzer. The same records in the same order give byte-identical findings.
+to the analyzer. The same records in the same order give byte-identical findings,
+and the same records in any order the same final picture (:func:`final_picture`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from analyzers.base import Analyzer, Finding, View
+from analyzers.converge import current_findings
 from analyzers.state import State
 from protocol.keys import generate_private_key, public_jwk
 from protocol.manifest import Manifest, build_manifest
 from protocol.packet import issue_packet, recipient_view, verify_view
 
-__all__ = ["OfflineRun", "offline_manifest", "view_of"]
+__all__ = ["OfflineRun", "Picture", "final_picture", "offline_manifest", "view_of"]
 
 OFFLINE_PSEUDONYM_KEY = hashlib.sha256(b"clearinghouse offline analysis").digest()
 OFFLINE_PSEUDONYM_EPOCH = "offline"
@@ -123,5 +125,41 @@ class OfflineRun:
             self.state.commit()
         return per_record, spent
 
+    def views(self, schema: str, records: Iterable[Mapping[str, Any]]) -> list[View]:
+        """The views of ``records``, issued and verified once (to analyse in many orders)."""
+        return [self.view(schema, record) for record in records]
+
     def summary(self) -> dict[str, Any]:
         return self.analyzer.summary(self.state)
+
+    def findings(self) -> list[dict[str, Any]]:
+        """The findings that hold now (see :func:`analyzers.converge.current_findings`)."""
+        return current_findings(self.state)
+
+
+@dataclass(frozen=True)
+class Picture:
+    """What an analyzer holds after a set of views: the findings that hold, the summary,
+    and everything it reported on the way (new, changed and withdrawn findings)."""
+
+    findings: list[dict[str, Any]]
+    summary: dict[str, Any]
+    reported: int
+    withdrawn: int
+
+
+def final_picture(analyzer: Analyzer, views: Sequence[View]) -> Picture:
+    """Analyse ``views`` in the given order from an empty state; the picture at the end.
+
+    For a converging analyzer the :attr:`Picture.findings` and :attr:`Picture.summary`
+    are the same for every order of the same views (the tests and ``bench analysis``
+    check this); ``reported`` and ``withdrawn`` count what it said on the way.
+    """
+    state = State()
+    reported = withdrawn = 0
+    for view in views:
+        findings = analyzer.analyze(view, state)
+        state.commit()
+        reported += len(findings)
+        withdrawn += sum(1 for f in findings if f.status is not None)
+    return Picture(current_findings(state), analyzer.summary(state), reported, withdrawn)

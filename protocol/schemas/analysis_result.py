@@ -5,6 +5,14 @@ input packet it analysed (``jti`` plus the SHA-256 of the issuer-signed JWT, the
 same in every view, and the input's schema), the findings, optional summary
 scores and an explanation. Results are issued as packets like any record, so
 findings are plain data: no derived claims.
+
+Findings converge (DESIGN.md, "Analysis"): a finding is identified by its
+analyzer (the result's issuer and analyzer), ``kind``, ``subject`` and ``period``.
+When later input changes it, the analyzer issues it again, and the new finding
+names the result that carried the version it replaces in ``supersedes``
+(``{jti, digest}``); a finding that no longer holds is issued once more with
+``status: "withdrawn"``. Both fields are optional, so results issued before them
+still parse: such a finding supersedes nothing, and the latest one issued wins.
 """
 
 from __future__ import annotations
@@ -15,9 +23,20 @@ from pydantic import ConfigDict, Field
 
 from protocol.schemas._spec import RecordModel, SchemaSpec
 
-__all__ = ["SPEC", "AnalysisResult", "AnalyzerRef", "Finding", "InputRef", "Level"]
+__all__ = [
+    "SPEC",
+    "AnalysisResult",
+    "AnalyzerRef",
+    "Finding",
+    "InputRef",
+    "Level",
+    "ResultRef",
+    "Status",
+]
 
 Level = Literal["low", "medium", "high", "critical"]
+Status = Literal["withdrawn"]
+_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 Indicator = float | int | str
 
 
@@ -42,7 +61,7 @@ class InputRef(RecordModel):
     jti: Annotated[
         str,
         Field(
-            pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+            pattern=_UUID,
             description="The input packet's jti (a UUID, lowercase).",
         ),
     ]
@@ -65,6 +84,16 @@ class InputRef(RecordModel):
     issuer: str | None = Field(None, description="The participant that issued the input.")
 
 
+class ResultRef(RecordModel):
+    """An earlier result of the same issuer: its ``jti`` and the SHA-256 of its JWT."""
+
+    jti: str = Field(pattern=_UUID, description="The earlier result's jti (a UUID, lowercase).")
+    digest: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 of the earlier result's issuer-signed JWT, lowercase hex.",
+    )
+
+
 class Finding(RecordModel):
     """One thing the analyzer found, with what drove it."""
 
@@ -85,6 +114,16 @@ class Finding(RecordModel):
     explanation: str = Field(description="Why the analyzer made this finding, in words.")
     indicators: dict[str, Indicator] | None = Field(
         None, description="The indicator values that drove the finding, by name."
+    )
+    status: Status | None = Field(
+        None,
+        description="'withdrawn' when the finding of this kind, subject and period that the "
+        "issuer reported before no longer holds; absent for a finding that holds.",
+    )
+    supersedes: ResultRef | None = Field(
+        None,
+        description="The result that carried the previous version of this finding (same "
+        "analyzer, kind, subject and period), which this one replaces.",
     )
 
 
