@@ -4,10 +4,17 @@ Packets are analysed in the order they were stored (own records and accepted
 views alike), in batches. For each batch, in one transaction: the analyzer's
 state changes, one ``analysis_run`` per packet, one ``analysis-result/1`` packet
 per analysis that found something (signed by this node, referencing its input,
-with a view for every participant the results policy grants), and the queue
-entries removed. A crash before the commit leaves the queue as it was and the
-in-memory state is rolled back with it, so no result is lost or doubled. An
-analyzer that raises on one packet has that failure recorded; the rest go on.
+with a view for every participant the results policy grants), the heads of the
+findings issued, and the queue entries removed.
+
+Findings converge (DESIGN.md, "Analysis"; :mod:`analyzers.converge`): a finding
+reported again, changed, or withdrawn names in ``supersedes`` the result of this
+node that carried its previous version (``finding_head``). Within one batch only
+the last version of each finding is issued (see :func:`_to_report`).
+
+A crash before the commit leaves the queue as it was and the in-memory state is
+rolled back with it, so no result is lost or doubled. An analyzer that raises on
+one packet has that failure recorded; the rest go on.
 
 On PostgreSQL, replicas of one node elect a single analyst with an advisory
 lock, since an analyzer's state is sequential. The lock lives as long as its
@@ -21,11 +28,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import text
 
-from analyzers.base import Analyzer, View
+from analyzers.base import WITHDRAWN, Analyzer, Finding, View
+from analyzers.converge import finding_key
 from analyzers.state import State
 from node.context import NodeContext
 from node.keyring import SigningKey
@@ -64,18 +73,20 @@ def _result(
     signing: SigningKey,
     declaration: AnalyzerDeclaration,
     packet: analysis.QueuedPacket,
-    findings: list[Any],
+    findings: list[dict[str, Any]],
 ) -> IssuedPacket:
-    kinds = sorted({f.kind for f in findings})
+    kinds = sorted({f["kind"] for f in findings})
+    withdrawn = sum(1 for f in findings if f.get("status") == WITHDRAWN)
+    also = f", {withdrawn} withdrawn" if withdrawn else ""
     record = result_record(
         analyzer=declaration,
         input_jti=packet.jti,
         input_digest=packet.digest,
         input_schema=packet.schema_id,
         input_issuer=packet.issuer,
-        findings=[f.as_json() for f in findings],
+        findings=findings,
         explanation=(
-            f"{declaration.id} {declaration.version} found {len(findings)} thing(s) "
+            f"{declaration.id} {declaration.version} found {len(findings)} thing(s){also} "
             f"({', '.join(kinds)}) in {packet.schema_id} packet {packet.jti} from {packet.issuer}"
         ),
     )
@@ -89,6 +100,52 @@ def _result(
         hc=packet.hc,
         hc_restriction=packet.hcr,
     )
+
+
+def _to_report(
+    found: list[list[Finding]], held: Mapping[str, analysis.Head]
+) -> dict[int, list[dict[str, Any]]]:
+    """Per analysis (index into ``found``), the findings to issue, each naming the result it
+    supersedes.
+
+    A finding is issued once per batch: when a later analysis of the batch reports the
+    same identity (kind, subject, period) again, only that later version is issued, by
+    the later analysis's result; the earlier one was superseded before it left the node.
+    A withdrawal of a finding that no result of this node carries (it was never issued,
+    or is withdrawn already) is not issued at all.
+    """
+    last: dict[str, int] = {}
+    for index, findings in enumerate(found):
+        for finding in findings:
+            last[finding_key(finding)] = index
+    out: dict[int, list[dict[str, Any]]] = {}
+    for index, findings in enumerate(found):
+        for finding in findings:
+            key = finding_key(finding)
+            if last[key] != index:
+                continue
+            head = held.get(key)
+            if finding.status == WITHDRAWN and (head is None or head.withdrawn):
+                continue
+            item = finding.as_json()
+            if head is not None:
+                item["supersedes"] = {"jti": head.result_jti, "digest": head.result_digest}
+            out.setdefault(index, []).append(item)
+            last[key] = -1  # a second finding with the same key in one analysis: the first wins
+    return out
+
+
+def _new_heads(
+    results: list[tuple[int, IssuedPacket]], reported: Mapping[int, list[dict[str, Any]]]
+) -> dict[str, analysis.Head]:
+    """The head of every finding the batch's results carry."""
+    out: dict[str, analysis.Head] = {}
+    for run_index, result in results:
+        for finding in reported[run_index]:
+            out[finding_key(finding)] = analysis.Head(
+                result.ref.jti, result.ref.digest, finding.get("status") == WITHDRAWN
+            )
+    return out
 
 
 class AnalysedElsewhere(RuntimeError):
@@ -114,8 +171,7 @@ def _analyse_batch(ctx: NodeContext, limit: int) -> int:
         return 0
     now = ctx.clock.now()
     runs: list[dict[str, Any]] = []
-    results: list[tuple[int, IssuedPacket]] = []  # (index into runs, result)
-    signing = ctx.signing  # one key for the whole batch, even if it rotates meanwhile
+    found: list[list[Finding]] = []
     for _, packet in batch:
         error, findings = None, []
         try:
@@ -125,21 +181,29 @@ def _analyse_batch(ctx: NodeContext, limit: int) -> int:
             error = f"{type(exc).__name__}: {exc}"
             # the message stays in the analysis record: it may quote the packet's values
             log.warning("%s failed on packet %s: %s", analyzer.id, packet.jti, type(exc).__name__)
-        run = {
-            "packet_id": packet.id,
-            "analyzer_id": analyzer.id,
-            "analyzer_version": analyzer.version,
-            "findings": len(findings),
-            "result_packet_id": None,
-            "error": error,
-            "ran_at": now,
-        }
-        if findings:
-            try:
-                results.append((len(runs), _result(ctx, signing, declaration, packet, findings)))
-            except ProtocolError as exc:
-                run["error"] = f"result not issued: {exc}"
-        runs.append(run)
+        found.append(findings)
+        runs.append(
+            {
+                "packet_id": packet.id,
+                "analyzer_id": analyzer.id,
+                "analyzer_version": analyzer.version,
+                "findings": len(findings),
+                "result_packet_id": None,
+                "error": error,
+                "ran_at": now,
+            }
+        )
+    with transaction(ctx.engine) as session:
+        held = analysis.heads(session, analyzer.id, {finding_key(f) for fs in found for f in fs})
+    reported = _to_report(found, held)
+    results: list[tuple[int, IssuedPacket]] = []  # (index into runs, result)
+    signing = ctx.signing  # one key for the whole batch, even if it rotates meanwhile
+    for run_index, items in sorted(reported.items()):
+        packet = batch[run_index][1]
+        try:
+            results.append((run_index, _result(ctx, signing, declaration, packet, items)))
+        except ProtocolError as exc:
+            runs[run_index]["error"] = f"result not issued: {exc}"
     spec = get_schema(RESULT_SCHEMA)
     grants = {
         peer.id: ctx.manifest.sharing.granted_claims(spec, peer.id)
@@ -195,6 +259,7 @@ def _analyse_batch(ctx: NodeContext, limit: int) -> int:
             outbox.enqueue(session, entries, now=now)
             analysis.add_runs(session, runs)
             analysis.save_state(session, analyzer.id, changed, deleted)
+            analysis.save_heads(session, analyzer.id, _new_heads(results, reported))
             if analysis.dequeue(session, [qid for qid, _ in batch]) != len(batch):
                 raise AnalysedElsewhere(
                     f"{len(batch)} queued packets were analysed by another replica meanwhile"

@@ -1,8 +1,10 @@
-"""The analyzer's queue, its runs and its persisted state."""
+"""The analyzer's queue, its runs, its persisted state and its findings' heads."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeAlias
 
@@ -11,17 +13,26 @@ from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from node.storage.models import AnalysisQueue, AnalysisRun, AnalyzerStateEntry, StoredPacket
+from node.storage.models import (
+    AnalysisQueue,
+    AnalysisRun,
+    AnalyzerStateEntry,
+    FindingHead,
+    StoredPacket,
+)
 
 __all__ = [
+    "Head",
     "add_runs",
     "count_runs",
     "dequeue",
     "enqueue",
+    "heads",
     "load_state",
     "next_batch",
     "queue_depth",
     "runs_for_packet",
+    "save_heads",
     "save_state",
 ]
 
@@ -114,3 +125,62 @@ def save_state(
         index_elements=["analyzer_id", "key"], set_={"value": statement.excluded.value}
     )
     session.execute(statement, rows)  # one cached statement, executemany
+
+
+@dataclass(frozen=True)
+class Head:
+    """The result that last reported a finding, and whether that report withdrew it."""
+
+    result_jti: str
+    result_digest: str
+    withdrawn: bool
+
+
+def heads(session: Session, analyzer_id: str, keys: Iterable[str]) -> dict[str, Head]:
+    """The heads of the findings ``keys`` (``analyzers.converge.finding_key``) that have one."""
+    wanted = {_key_sha256(key): key for key in keys}
+    if not wanted:
+        return {}
+    rows = session.exec(
+        select(FindingHead).where(
+            FindingHead.analyzer_id == analyzer_id,
+            col(FindingHead.key_sha256).in_(list(wanted)),
+        )
+    ).all()
+    return {
+        wanted[row.key_sha256]: Head(row.result_jti, row.result_digest, row.withdrawn)
+        for row in rows
+    }
+
+
+def save_heads(session: Session, analyzer_id: str, new: Mapping[str, Head]) -> None:
+    """Upsert the heads of findings just issued, in the caller's transaction."""
+    if not new:
+        return
+    table = FindingHead.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = [
+        {
+            "analyzer_id": analyzer_id,
+            "key_sha256": _key_sha256(key),
+            "finding_key": key,
+            "result_jti": head.result_jti,
+            "result_digest": head.result_digest,
+            "withdrawn": head.withdrawn,
+        }
+        for key, head in new.items()
+    ]
+    statement = make_insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=["analyzer_id", "key_sha256"],
+        set_={
+            name: statement.excluded[name]
+            for name in ("finding_key", "result_jti", "result_digest", "withdrawn")
+        },
+    )
+    session.execute(statement, rows)
+
+
+def _key_sha256(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()

@@ -18,6 +18,8 @@
   ``audit_alert``: peers caught showing an inconsistent log.
 * ``manifest``: every manifest this node accepted, as received (signatures too); the
   highest serial is the one in force (replicas of a node share it).
+* ``finding_head``: per finding identity (analyzer, kind, subject, period), the result
+  of this node that last reported it: what the next version names in ``supersedes``.
 * ``authorisation``: oversight authorisations this node took on, as originator (it
   sends the unlocked fields) or as recipient (they came with a view).
 """
@@ -52,6 +54,7 @@ __all__ = [
     "AuditCosignature",
     "AuditEntry",
     "AuditHead",
+    "FindingHead",
     "HeldManifest",
     "InboundRefusal",
     "NodeCounter",
@@ -222,6 +225,20 @@ class AnalyzerStateEntry(SQLModel, table=True):
     analyzer_id: str = Field(max_length=128, primary_key=True)
     key: str = Field(max_length=512, primary_key=True)
     value: Any = Field(sa_column=Column(JSON, nullable=True))
+
+
+class FindingHead(SQLModel, table=True):
+    """The result of this node that carries the latest version of one finding."""
+
+    __tablename__ = "finding_head"
+
+    analyzer_id: str = Field(max_length=128, primary_key=True)
+    #: SHA-256 (hex) of the finding's identity, ``analyzers.converge.finding_key``
+    key_sha256: str = Field(max_length=64, primary_key=True)
+    finding_key: str = Field(sa_column=Column(Text, nullable=False))
+    result_jti: str = Field(max_length=36)
+    result_digest: str = Field(max_length=64)
+    withdrawn: bool = False
 
 
 class AuditEntry(SQLModel, table=True):

@@ -25,7 +25,9 @@ _PERIOD = r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"
     summary="The common situation analysis",
     description="Every result held (this node's and its peers'), fused per area and period: "
     "each analyzer's latest findings, who produced them from which input, and where "
-    "analyzers agree or disagree.",
+    "analyzers agree or disagree. Findings that no longer hold are left out; with "
+    "`history=true` each finding lists the versions it superseded and the withdrawn "
+    "findings are listed apart.",
 )
 async def get_situation(
     ctx: ContextDep,
@@ -38,7 +40,10 @@ async def get_situation(
     end: str | None = Query(
         None, alias="to", pattern=_PERIOD, description="Last period, e.g. 2016-12."
     ),
+    history: bool = Query(
+        False, description="Also list each finding's earlier versions and the withdrawn ones."
+    ),
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        situation, ctx, country=country, admin1=admin1, start=start, end=end
+        situation, ctx, country=country, admin1=admin1, start=start, end=end, history=history
     )
