@@ -1,237 +1,280 @@
-"""The ``dpa.spoiler-risk`` analyzer: per-group counters, typology calls, findings, summary.
+"""The ``dpa.spoiler-risk`` analyzer: order-free tallies per group and year, calls derived.
 
-State: one key per group, ``group:<name>`` (``group:ref:<pseudonym>`` when the
-names are pseudonymised), holding its counters and its last call. Per view, only
-the groups of that event are read and written (a coalition side adds a few).
+State (all values order-free: counts, and sets kept as sorted lists):
 
-A finding (kind ``spoiler-typology``) is emitted when a group that has reached
-:data:`~analyzers.spoiler_risk._typology.MIN_EVENTS` gets its first call, when its
-call changes, or when the confidence of its call changes level.
+* ``tally:<group> @ <year>`` - the group's evidence in that calendar year
+  (:func:`~analyzers.spoiler_risk._typology.new_tally`);
+* ``org:<group>`` - across years: its events that UCDP codes only for formally organised
+  actors, and the years it was seen in;
+* ``reported:<group> @ <year>`` - what :func:`analyzers.converge.reconcile` last reported.
+
+Per view: the view is absorbed into the tallies of the groups it names, for the
+event's year; then the findings of each touched scope (group and year) are derived
+from the tallies alone and reconciled. When a group's organisation changes (its first
+event of state-based conflict or one-sided violence makes a group with a communal name
+formally organised), every year of that group is derived again.
+
+One finding per group and year with a call (kind ``spoiler-typology``, subject the
+group, period the year); "insufficient evidence" and "not typed" are not findings
+(a call that falls back to them is withdrawn), but the summary lists them.
 """
 
 from __future__ import annotations
 
 import bisect
+import re
 from typing import Any, ClassVar
 
 from analyzers.base import Finding, View
-from analyzers.spoiler_risk import _typology as T
-from analyzers.spoiler_risk._events import (
-    PLUNDER_KEYWORDS,
-    RENT_KEYWORDS,
-    Event,
-    event_of,
-    keyword_matches,
-)
+from analyzers.converge import reconcile
+from analyzers.spoiler_risk._events import Event, Side, event_of
+from analyzers.spoiler_risk._lexicon import lexicon, narrative_digest, normalise
 from analyzers.spoiler_risk._typology import (
-    MIN_EVENTS,
-    UNDETERMINED,
-    Call,
-    call_of,
-    indicators_of,
-    is_principal_foe,
+    CONFIDENCE_LEVELS,
+    INSUFFICIENT,
+    MIN_NARRATIVES,
+    NOT_TYPED,
+    TYPES,
+    Assessment,
+    assess,
+    band,
+    new_tally,
+    organisation_of,
 )
 from analyzers.state import State
 
-__all__ = ["GROUP_PREFIX", "SPOILER_LEVELS", "SpoilerRiskAnalyzer"]
+__all__ = ["GROUP_PREFIX", "ORG_PREFIX", "PERIOD", "SPOILER_LEVELS", "SpoilerRiskAnalyzer"]
 
-GROUP_PREFIX = "group:"
-#: Spoiler risk level of a call. Predatory groups are "inevitable 'enemies' of peace
-#: operations" (seed paper); critical when both hostility and civilian targeting are
-#: at full strength. Symbiosis "may be mistaken for peace"; parasitism can be bargained with.
-SPOILER_LEVELS = {
-    "predatory": "high",
-    "symbiotic": "medium",
-    "parasitic": "medium",
-    UNDETERMINED: "low",
-}
-
-
-def _new_group(name: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "ucdp_id": None,
-        "events": 0,
-        "state_based": 0,
-        "non_state": 0,
-        "one_sided": 0,
-        "anti_state": 0,
-        "allied_with_state": 0,
-        "vs_principal_foe": 0,
-        "civilian_deaths": 0,
-        "narratives": 0,
-        "rent_events": 0,
-        "plunder_events": 0,
-        "keyword_matches": {},
-        "areas": [],
-        "call": None,
-        "confidence_level": None,
-    }
+#: State keys of the per-group, per-year tallies.
+GROUP_PREFIX = "tally:"
+ORG_PREFIX = "org:"
+#: What a finding's ``period`` is.
+PERIOD = "calendar year of the event's date_start (UCDP year when no date)"
+UNDATED = "undated"
+#: Spoiler risk level of a call: predatory groups are "inevitable 'enemies' of peace
+#: operations" (seed paper); parasitic and symbiotic ones "may be susceptible to
+#: bargaining for political settlements", and symbiosis may be "mistaken for peace".
+SPOILER_LEVELS = {"predatory": "high", "symbiotic": "medium", "parasitic": "medium"}
 
 
-def _previous(group: dict[str, Any]) -> tuple[str, str] | None:
-    """The call and confidence level last reported for ``group``, if any."""
-    if group["call"] is None:
-        return None
-    return group["call"], group["confidence_level"]
+def _add(sorted_list: list[Any], value: Any) -> None:
+    """Insert ``value`` into ``sorted_list`` unless it is there (a set kept sorted)."""
+    at = bisect.bisect_left(sorted_list, value)
+    if at == len(sorted_list) or sorted_list[at] != value:
+        sorted_list.insert(at, value)
 
 
-def _count(group: dict[str, Any], event: Event, role: str, foes: set[str]) -> None:
-    """Count ``event`` into ``group`` (in place); ``role`` is "a" or "b"."""
-    own, other = (event.a, event.b) if role == "a" else (event.b, event.a)
-    group["events"] += 1
+def _bump(counts: dict[str, int], key: object) -> None:
+    counts[str(key)] = counts.get(str(key), 0) + 1
+
+
+def _scope(group: str, period: str) -> str:
+    return f"{group} @ {period}"
+
+
+def _government_label(key: str) -> str:
+    ucdp_id, name = key.split("|", 1)
+    return f"{name} (UCDP actor {ucdp_id})" if ucdp_id else name
+
+
+def _absorb(
+    tally: dict[str, Any],
+    event: Event,
+    own: Side,
+    other: Side,
+    role: str,
+    text: tuple[str, str, dict[str, dict[str, list[str]]]] | None,
+) -> int:
+    """Count ``event`` into ``tally`` (in place); returns 1 if the event shows the group
+    formally organised (state-based conflict, or one-sided violence as side A)."""
     tov = event.type_of_violence
-    group["state_based"] += int(tov == 1)
-    group["non_state"] += int(tov == 2)
-    if tov == 3 and role == "a":
-        group["one_sided"] += 1
-        group["civilian_deaths"] += event.civilian_deaths
-    group["anti_state"] += int(other.state)
-    group["allied_with_state"] += int(own.state)
-    group["vs_principal_foe"] += int(any(g in foes for g in other.groups))
+    tally["events"] += 1
+    _bump(tally["by_type"], tov)
     if own.ucdp_id is not None:
-        group["ucdp_id"] = own.ucdp_id
-    if event.narrative is not None:
-        group["narratives"] += 1
-        matches = group["keyword_matches"]
-        for stems, counter in (
-            (RENT_KEYWORDS, "rent_events"),
-            (PLUNDER_KEYWORDS, "plunder_events"),
-        ):
-            found = keyword_matches(event.narrative, stems)
-            group[counter] += int(bool(found))
-            for stem, count in found.items():
-                matches[stem] = matches.get(stem, 0) + count
-        group["keyword_matches"] = dict(sorted(matches.items()))
-    if event.country is not None and event.admin1 is not None:
-        area = f"{event.country}: {event.admin1}"
-        at = bisect.bisect_left(group["areas"], area)
-        if at == len(group["areas"]) or group["areas"][at] != area:
-            group["areas"].insert(at, area)
+        _add(tally["ucdp_ids"], own.ucdp_id)
+    if event.country is not None:
+        _add(tally["countries"], event.country)
+    opposite_government = bool(other.governments)
+    if tov == 1 and role == "b" and opposite_government:
+        tally["hostility"] += 1
+        for government in other.governments:
+            _bump(tally["hostile_to"], government)
+        if event.conflict_id is not None:
+            _bump(tally["hostile_conflicts"], event.conflict_id)
+        if event.dyad_id is not None:
+            _bump(tally["hostile_dyads"], event.dyad_id)
+    if tov == 3 and role == "a":
+        tally["one_sided"] += 1
+        tally["one_sided_deaths"] += event.civilian_deaths
+    if own.governments:
+        tally["alongside"] += 1
+        for government in own.governments:
+            _bump(tally["alongside_with"], government)
+    if text is not None:
+        digest, normalised, found = text
+        tally["with_narrative"] += 1
+        for category, by_evidence in found.items():
+            if category == "state_backing" and (
+                opposite_government or not _names(normalised, tally["group"])
+            ):
+                continue  # the words describe its foe, or the government's own side
+            for evidence, terms in by_evidence.items():
+                _add(tally["lexicon"].setdefault(f"{category}/{evidence}", []), digest)
+                for term in terms:
+                    _add(tally["terms"].setdefault(term, []), digest)
+    return int(tov == 1 or (tov == 3 and role == "a"))
 
 
-def _explain(name: str, result: Call, before: dict[str, Any]) -> str:
-    i, s, st = result.indicators, result.scores, result.strengths
-    head = f"{name}: called {result.call}" if result.call != UNDETERMINED else f"{name}: no type"
-    if before["call"] is None:
-        change = "first call"
-    elif before["call"] != result.call:
-        change = f"was {before['call']}"
-    else:
-        change = f"confidence was {before['confidence_level']}"
+def _names(normalised: str, group: str) -> bool:
+    """Whether a normalised narrative names ``group`` (its name without a bracketed
+    qualifier such as "(Syria)", as whole words)."""
+    name = normalise(re.sub(r"\([^)]*\)", " ", group))
+    return bool(name) and f" {name} " in f" {normalised} "
+
+
+def _kinds(tally: dict[str, Any], category: str) -> str:
+    kinds = sorted(k.split("/", 1)[1] for k in tally["lexicon"] if k.split("/", 1)[0] == category)
+    return f" ({', '.join(kinds)})" if kinds else ""
+
+
+def _explain(group: str, period: str, a: Assessment, tally: dict[str, Any], org: str) -> str:
+    """Why the call, from the tallies; counts in bands (:func:`band`), so that the
+    finding changes when the evidence changes band, not with every event."""
+    e = {k: band(v) for k, v in a.evidence.items()}
+    fought = ", ".join(_government_label(k) for k in sorted(tally["hostile_to"]))
+    alongside = ", ".join(_government_label(k) for k in sorted(tally["alongside_with"]))
+    levels = ", ".join(f"{level} from {n}" for n, level in reversed(CONFIDENCE_LEVELS))
     return (
-        f"{head} ({change}) from {i['events']} events. Scores: predatory {s['predatory']:.2f}, "
-        f"symbiotic {s['symbiotic']:.2f}, parasitic {s['parasitic']:.2f} (a call needs >= "
-        f"{T.MIN_CALL_SCORE:.2f}). Against a state: {i['anti_state_share']:.1%} of events "
-        f"(hostility {st['hostility']:.2f}, full at {T.HOSTILITY_SHARE:.0%}); one-sided violence: "
-        f"{i['one_sided_share']:.1%} (full at {T.ONE_SIDED_SHARE:.0%}), "
-        f"{i['civilian_deaths_per_event']:.2f} civilian deaths per event (full at "
-        f"{T.CIVILIANS_PER_EVENT:.2f}); non-state clashes: {i['non_state_share']:.1%} (weight "
-        f"{T.TURF_WEIGHT:.1f}); on a state's side: {i['allied_share']:.1%} (full at "
-        f"{T.ALLIED_SHARE:.0%}); against principal foes of the state: "
-        f"{i['principal_foe_share']:.1%} (full at {T.COBELLIGERENCE_SHARE:.0%}, if at most "
-        f"{T.COBELLIGERENCE_MAX_ANTI_STATE:.0%} against a state); rent keywords in "
-        f"{i['rent_share']:.1%} and plunder keywords in {i['plunder_share']:.1%} of "
-        f"{i['narratives']} narratives (full at {T.RENT_SHARE:.0%} and {T.PLUNDER_SHARE:.0%}, "
-        f"counted from {T.KEYWORD_MIN_EVENTS} matching narratives on); "
-        f"named pro-government: {'yes' if i['named_pro_state'] else 'no'}; spread over "
-        f"{i['areas']} admin1 areas. Confidence {result.confidence_level} "
-        f"({result.confidence:.2f} = min(1, events/{T.CONFIDENT_EVENTS}) x the call's margin "
-        f"over the next score; levels from "
-        f"{', '.join(f'{b:.2f}' for b, _ in T.CONFIDENCE_LEVELS)}, changed only "
-        f"{T.HYSTERESIS:.2f} past a bound)."
+        f"{group} in {period} (calendar year): {a.call}, {a.rule}. Confidence {a.confidence}: "
+        f"{band(a.support)} independent evidence items behind the weakest condition of the "
+        f"call ({levels}). Evidence, in bands of counts: state-based violence against a "
+        f"government in {e['hostility_events']} events"
+        + (f" (against {fought})" if fought else "")
+        + f"; one-sided violence against civilians in {e['one_sided_events']} events; "
+        f"fought alongside a government in {e['alongside_government_events']} events"
+        + (f" ({alongside})" if alongside else "")
+        + f"; distinct narratives of its events with plunder terms: {e['plunder_narratives']}"
+        f"{_kinds(tally, 'plunder')}, rent terms: {e['rent_narratives']}"
+        f"{_kinds(tally, 'rent')}, rent sites: {e['rent_site_narratives']}"
+        f"{_kinds(tally, 'rent_site')}, state backing naming it: "
+        f"{e['state_backing_narratives']} (narrative evidence counts from {MIN_NARRATIVES} "
+        f"accounts). Organisation: {org}."
     )
 
 
 class SpoilerRiskAnalyzer:
-    """Armed and criminal groups called predatory, parasitic or symbiotic, with indicators."""
+    """Armed groups called predatory, parasitic or symbiotic per year, with the evidence."""
 
     id: ClassVar[str] = "dpa.spoiler-risk"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "2.0.0"
     schemas: ClassVar[frozenset[str]] = frozenset({"conflict-event/1"})
 
     def analyze(self, view: View, state: State) -> list[Finding]:
         event = event_of(view)
         if event is None:
             return []
-        roles = {g: "b" for g in event.b.groups} | {g: "a" for g in event.a.groups}
-        groups = {g: state.get(GROUP_PREFIX + g) or _new_group(g) for g in sorted(roles)}
-        foes = {g for g, record in groups.items() if is_principal_foe(record)}
-        findings = []
-        for name, group in groups.items():
-            _count(group, event, roles[name], foes)
-            if group["events"] >= MIN_EVENTS:
-                before = {"call": group["call"], "confidence_level": group["confidence_level"]}
-                result = call_of(group, _previous(group))
-                first = before["call"] is None and result.call != UNDETERMINED
-                changed = before["call"] is not None and (
-                    before["call"] != result.call
-                    or before["confidence_level"] != result.confidence_level
-                )
-                if first or changed:
-                    findings.append(self._finding(name, event, result, before))
-                if first or before["call"] is not None:
-                    group["call"] = result.call
-                    group["confidence_level"] = result.confidence_level
-            state[GROUP_PREFIX + name] = group
-        return findings
+        period = event.period or UNDATED
+        text = None
+        if event.narrative is not None:
+            normalised = normalise(event.narrative)
+            text = (narrative_digest(normalised), normalised, lexicon().match(normalised))
+        roles: dict[str, tuple[str, Side, Side]] = {}
+        for g in event.b.groups:
+            roles[g] = ("b", event.b, event.a)
+        for g in event.a.groups:
+            roles[g] = ("a", event.a, event.b)
+        out: list[Finding] = []
+        for group in sorted(roles):
+            role, own, other = roles[group]
+            key = GROUP_PREFIX + _scope(group, period)
+            tally = state.get(key) or new_tally(group, period)
+            formal = _absorb(tally, event, own, other, role, text)
+            state[key] = tally
+            org = state.get(ORG_PREFIX + group) or {"formal_events": 0, "periods": []}
+            before = organisation_of(group, org["formal_events"])[0]
+            org["formal_events"] += formal
+            _add(org["periods"], period)
+            state[ORG_PREFIX + group] = org
+            changed_org = organisation_of(group, org["formal_events"])[0] != before
+            for p in org["periods"] if changed_org else [period]:
+                out += self._derive(state, group, p, org["formal_events"])
+        return out
 
-    @staticmethod
-    def _finding(name: str, event: Event, result: Call, before: dict[str, Any]) -> Finding:
-        level = SPOILER_LEVELS[result.call]
-        strengths = result.strengths
-        if (
-            result.call == "predatory"
-            and min(strengths["hostility"], strengths["civilian_targeting"]) >= 1
-        ):
-            level = "critical"
-        indicators: dict[str, float | int | str] = {
-            **result.indicators,
-            **{f"score_{t}": v for t, v in result.scores.items()},
-            **{f"strength_{t}": v for t, v in result.strengths.items()},
-            "confidence": result.confidence,
-            "confidence_level": result.confidence_level,
-        }
-        if before["call"] is not None:
-            indicators["previous_call"] = before["call"]
-        return Finding(
-            kind="spoiler-typology",
-            subject=name,
-            explanation=_explain(name, result, before),
-            level=level,
-            score=max(result.scores.values()),
-            country=event.country,
-            period=event.month,
-            indicators=indicators,
-        )
+    def _derive(self, state: State, group: str, period: str, formal: int) -> list[Finding]:
+        scope = _scope(group, period)
+        tally = state.get(GROUP_PREFIX + scope)
+        organisation, reason = organisation_of(group, formal)
+        a = assess(tally, organisation)
+        findings = []
+        if a.call in TYPES:
+            countries = tally["countries"]
+            findings.append(
+                Finding(
+                    kind="spoiler-typology",
+                    subject=group,
+                    period=period,
+                    country=countries[0] if len(countries) == 1 else None,
+                    level=SPOILER_LEVELS[a.call],
+                    explanation=_explain(group, period, a, tally, f"{organisation} ({reason})"),
+                    indicators={
+                        "call": a.call,
+                        "confidence": str(a.confidence),
+                        "support": band(a.support),
+                        "organisation": organisation,
+                        **{k: band(v) for k, v in a.evidence.items()},
+                    },
+                )
+            )
+        return reconcile(state, scope, findings)
 
     def summary(self, state: State) -> dict[str, Any]:
-        """Per group: call, confidence, indicators, scores, event count; and calls by type."""
-        groups = []
-        for _, group in state.items(GROUP_PREFIX):
-            entry: dict[str, Any] = {
-                "name": group["name"],
-                "ucdp_id": group["ucdp_id"],
-                "events": group["events"],
-                "call": None,
-                "confidence": None,
-                "confidence_level": None,
-                "indicators": indicators_of(group),
-                "keyword_matches": group["keyword_matches"],
-            }
-            if group["events"] >= MIN_EVENTS:
-                result = call_of(group, _previous(group))
-                entry |= {
-                    "call": result.call,
-                    "confidence": result.confidence,
-                    "confidence_level": result.confidence_level,
-                    "scores": result.scores,
-                    "strengths": result.strengths,
+        """Per group: organisation, UCDP ids, and per year the call (or why none) with its
+        evidence; per year, the groups of each call."""
+        orgs = dict(state.items(ORG_PREFIX))
+        groups: dict[str, dict[str, Any]] = {}
+        calls: dict[str, dict[str, list[str]]] = {}
+        totals: dict[str, int] = {t: 0 for t in (*TYPES, INSUFFICIENT, NOT_TYPED)}
+        for _, tally in state.items(GROUP_PREFIX):
+            name, period = tally["group"], tally["period"]
+            org = orgs[ORG_PREFIX + name]
+            organisation, reason = organisation_of(name, org["formal_events"])
+            a = assess(tally, organisation)
+            entry = groups.setdefault(
+                name,
+                {
+                    "name": name,
+                    "organisation": organisation,
+                    "organisation_reason": reason,
+                    "ucdp_ids": [],
+                    "events": 0,
+                    "periods": [],
+                },
+            )
+            for ucdp_id in tally["ucdp_ids"]:
+                _add(entry["ucdp_ids"], ucdp_id)
+            entry["events"] += tally["events"]
+            entry["periods"].append(
+                {
+                    "period": period,
+                    "call": a.call,
+                    "confidence": a.confidence,
+                    "support": a.support,
+                    "rule": a.rule,
+                    "evidence": a.evidence,
+                    "terms": {t: len(d) for t, d in sorted(tally["terms"].items())},
                 }
-            groups.append(entry)
-        groups.sort(key=lambda g: (-g["events"], g["name"]))
-        calls: dict[str, list[str]] = {}
-        for g in groups:
-            if g["call"] is not None:
-                calls.setdefault(g["call"], []).append(g["name"])
-        return {"groups": groups, "calls": dict(sorted(calls.items()))}
+            )
+            totals[a.call] += 1
+            calls.setdefault(period, {}).setdefault(a.call, []).append(name)
+        for entry in groups.values():
+            entry["periods"].sort(key=lambda p: p["period"])
+        ordered = sorted(groups.values(), key=lambda g: (-g["events"], g["name"]))
+        return {
+            "period": PERIOD,
+            "groups": ordered,
+            "calls": {
+                p: {c: sorted(names) for c, names in sorted(by.items())}
+                for p, by in sorted(calls.items())
+            },
+            "group_periods": totals,
+        }

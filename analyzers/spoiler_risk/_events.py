@@ -1,20 +1,32 @@
 """Who fought whom, and what the account says: one ``conflict-event/1`` view, read for DPA.
 
-Actors are read from ``side_a`` / ``side_b`` as the view discloses them. A UCDP
-side that is a coalition ("Ahrar al-Sham, HTS, Southern Front") is split at
-``", "`` into its member groups, and the event counts for each: the members
-fought it together. The side's UCDP id (``side_a_id``) belongs to the coalition,
-so a group carries a UCDP id only from events where it stood alone.
+UCDP's coding conventions decide who is a state and who is a group
+(UCDP GED codebook 19.1 / 23.1, "type_of_violence", "side_a", "side_b"):
 
-Who is not a group: state actors (names starting ``"Government of"``) and
-``"Civilians"``. When a policy pseudonymises the names instead (``side_a_ref``),
-the pseudonym stands for the whole side and UCDP's coding conventions say who is
-who: in state-based conflict (type 1) side A is a government, and in one-sided
-violence (type 3) side B is the civilians.
+* in **state-based conflict** (``type_of_violence`` 1) side A is always a government
+  ("a contested incompatibility ... between two parties, of which at least one is the
+  government of a state"; side A is the government side), and side B is the opposition
+  (or, in interstate conflict, another government);
+* in **non-state conflict** (type 2) neither side is a government;
+* in **one-sided violence** (type 3) side A is "the government of a state or a formally
+  organised group" and side B is the civilians.
 
-Narratives are matched word by word against the keyword stems below: a word
-matches when it starts with a stem (``"smuggl"`` matches "smuggling" and
-"smugglers") and is not one of :data:`KEYWORD_EXCEPTIONS`.
+A side is therefore a government when it is side A of a type-1 event, when its name
+starts ``"Government of"`` (every UCDP government actor is named so), or, if a policy
+ever discloses them, when it carries a Gleditsch-Ward number (``side_a_gwno`` /
+``side_b_gwno``, which GED fills only for states). The government's UCDP actor id
+(``side_a_id``), the conflict id and the dyad id are kept with each event, so that
+hostility is counted per government, conflict and dyad by id.
+
+A side that is a coalition (``"Ahrar al-Sham, HTS, Southern Front"``) is split at
+``", "`` into its members, and the event counts for each: they fought it together.
+A member that is a government makes the others *fight alongside* it. The side's UCDP
+id belongs to the coalition, so a group carries a UCDP id only from events where it
+stood alone. ``"Civilians"`` is never a group.
+
+When a policy pseudonymises the names (``side_a_ref``), the conventions above still
+say who is who: in a type-1 event side A is the government, in a type-3 event side B
+the civilians; the other pseudonyms stand for groups (``ref:<pseudonym>``).
 """
 
 from __future__ import annotations
@@ -24,60 +36,21 @@ from dataclasses import dataclass
 
 from analyzers.base import View
 
-__all__ = [
-    "KEYWORD_EXCEPTIONS",
-    "PLUNDER_KEYWORDS",
-    "RENT_KEYWORDS",
-    "Event",
-    "Side",
-    "event_of",
-    "keyword_matches",
-]
+__all__ = ["CIVILIANS", "STATE_PREFIX", "Event", "Side", "event_of"]
 
 STATE_PREFIX = "Government of "
 CIVILIANS = "Civilians"
 COALITION_SEPARATOR = ", "
 
-#: Rent extraction from the state or the economy (checkpoints, levies, protection,
-#: ransom, smuggling): the parasitic signal.
-RENT_KEYWORDS: tuple[str, ...] = (
-    "checkpoint",
-    "extort",
-    "smuggl",
-    "tax",
-    "levy",
-    "levies",
-    "royalt",
-    "ransom",
-    "kidnap",
-    "abduct",
-    "brib",
-    "racket",
-)
-#: "Primitive capital accumulation (looting and plundering)": the predatory signal.
-PLUNDER_KEYWORDS: tuple[str, ...] = (
-    "loot",
-    "plunder",
-    "pillag",
-    "ransack",
-    "steal",
-    "stole",
-    "robb",
-    "confiscat",
-)
-#: Words that start with a stem but mean something else.
-KEYWORD_EXCEPTIONS: frozenset[str] = frozenset({"taxi", "taxis"})
-
-_WORD = re.compile(r"[a-z]+")
-
 
 @dataclass(frozen=True)
 class Side:
-    """One side of an event: its member groups, and whether a state stands on it."""
+    """One side of an event: its member groups, and the government(s) standing on it."""
 
     groups: tuple[str, ...]
-    state: bool
-    ucdp_id: int | None  # the side's UCDP id, when the side is one group
+    #: "id|name" of each government on this side (id "" when withheld)
+    governments: tuple[str, ...]
+    ucdp_id: int | None  # the side's UCDP id, when the side is one group alone
 
 
 @dataclass(frozen=True)
@@ -85,75 +58,81 @@ class Event:
     type_of_violence: int
     a: Side
     b: Side
+    conflict_id: int | None
+    dyad_id: int | None
     country: str | None
-    admin1: str | None
-    month: str | None
-    civilian_deaths: int
+    period: str | None  # calendar year of date_start (or the year claim)
+    civilian_deaths: int  # deaths.civilians, else deaths.best for one-sided violence
     narrative: str | None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _government(raw_id: int | None, name: str) -> str:
+    return f"{'' if raw_id is None else raw_id}|{name}"
 
 
 def _side(view: View, which: str, type_of_violence: int) -> Side | None:
     name = view.get(f"side_{which}")
-    raw_id = view.get(f"side_{which}_id")
-    ucdp_id = raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else None
+    ucdp_id = _int(view.get(f"side_{which}_id"))
+    gwno = view.get(f"side_{which}_gwno")
+    coded_state = (type_of_violence == 1 and which == "a") or (
+        isinstance(gwno, list) and len(gwno) > 0
+    )
     if isinstance(name, str) and name:
         members = [m.strip() for m in name.split(COALITION_SEPARATOR) if m.strip()]
-        state = any(m.startswith(STATE_PREFIX) for m in members)
-        groups = tuple(
-            dict.fromkeys(m for m in members if not m.startswith(STATE_PREFIX) and m != CIVILIANS)
-        )
-        return Side(groups, state, ucdp_id if len(members) == 1 and groups else None)
+        if not members:
+            return None
+        if coded_state and not any(m.startswith(STATE_PREFIX) for m in members):
+            # UCDP says this side is a government, whatever its name.
+            return Side((), (_government(ucdp_id, name),), None)
+        states = [m for m in members if m.startswith(STATE_PREFIX)]
+        groups = tuple(dict.fromkeys(m for m in members if m not in states and m != CIVILIANS))
+        single = ucdp_id if len(members) == 1 else None
+        governments = tuple(_government(single, s) for s in states)
+        return Side(groups, governments, single if groups else None)
     ref = view.get(f"side_{which}_ref")
     if isinstance(ref, str) and ref:
-        # (UCDP conventions) type 1: side A is a government; type 3: side B is civilians.
-        if type_of_violence == 1 and which == "a":
-            return Side((), True, None)
+        if coded_state:
+            return Side((), (_government(ucdp_id, f"ref:{ref}"),), None)
         if type_of_violence == 3 and which == "b":
-            return Side((), False, None)
-        return Side((f"ref:{ref}",), False, ucdp_id)
+            return Side((), (), None)
+        return Side((f"ref:{ref}",), (), ucdp_id)
     return None
 
 
-def _month(view: View) -> str | None:
-    for value in (view.get("date_start"), view.get("month")):
-        if isinstance(value, str) and re.match(r"^\d{4}-\d{2}", value):
-            return value[:7]
-    return None
+def _period(view: View) -> str | None:
+    value = view.get("date_start")
+    if isinstance(value, str) and re.match(r"^\d{4}-\d{2}", value):
+        return value[:4]
+    year = _int(view.get("year"))
+    return str(year) if year is not None else None
 
 
 def event_of(view: View) -> Event | None:
     """The event a view discloses, or ``None`` without a violence type or both sides."""
-    tov = view.get("type_of_violence")
-    if isinstance(tov, bool) or tov not in (1, 2, 3):
+    tov = _int(view.get("type_of_violence"))
+    if tov not in (1, 2, 3):
         return None
     a, b = _side(view, "a", tov), _side(view, "b", tov)
     if a is None or b is None:
         return None
     deaths = view.get("deaths")
-    civilians = deaths.get("civilians") if isinstance(deaths, dict) else None
-    country, admin1, narrative = view.get("country"), view.get("admin1"), view.get("narrative")
+    civilians = best = None
+    if isinstance(deaths, dict):
+        civilians, best = _int(deaths.get("civilians")), _int(deaths.get("best"))
+    killed = civilians if civilians is not None else (best if tov == 3 else None)
+    country, narrative = view.get("country"), view.get("narrative")
     return Event(
         type_of_violence=tov,
         a=a,
         b=b,
-        country=country if isinstance(country, str) else None,
-        admin1=admin1 if isinstance(admin1, str) else None,
-        month=_month(view),
-        civilian_deaths=civilians
-        if isinstance(civilians, int) and not isinstance(civilians, bool) and civilians > 0
-        else 0,
-        narrative=narrative if isinstance(narrative, str) else None,
+        conflict_id=_int(view.get("conflict_id")),
+        dyad_id=_int(view.get("dyad_id")),
+        country=country if isinstance(country, str) and country else None,
+        period=_period(view),
+        civilian_deaths=killed if killed is not None and killed > 0 else 0,
+        narrative=narrative if isinstance(narrative, str) and narrative.strip() else None,
     )
-
-
-def keyword_matches(text: str, stems: tuple[str, ...]) -> dict[str, int]:
-    """How many words of ``text`` start with each stem (stems with no match left out)."""
-    counts: dict[str, int] = {}
-    for word in _WORD.findall(text.lower()):
-        if word in KEYWORD_EXCEPTIONS:
-            continue
-        for stem in stems:
-            if word.startswith(stem):
-                counts[stem] = counts.get(stem, 0) + 1
-                break
-    return counts
