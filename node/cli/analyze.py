@@ -1,28 +1,40 @@
 """``clearinghouse analyze``: run one analyzer offline over a file of records.
 
 Each record is issued as a real packet and cut to the view the analyzer's
-participant is granted under the federation policy, exactly as it would arrive;
-the findings print as JSON lines. The same file gives byte-identical output on
-every run (pseudonyms use a fixed offline key; findings never carry packet ids).
+participant is granted under the federation policy, exactly as it would arrive.
+By default the output is the analyzer's **final findings**, those that hold once
+every record has been analysed (:meth:`OfflineRun.findings`), one JSON object a
+line, sorted by finding identity (kind, subject, period): for a converging
+analyzer the same set of records gives byte-identical output in any order, and
+every run gives the same output (pseudonyms use a fixed offline key; findings
+never carry packet ids). ``--stream`` prints instead what the analyzer reported
+after each record (new, changed and withdrawn findings, with the record's line),
+which depends on the order of the file.
+
+Standard error ends with what became of the file's rows: rows read, accepted and
+refused by reason (:class:`~node.importers.ImportCounts`).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
 
+from analyzers.converge import finding_key
 from analyzers.offline import OfflineRun
 from analyzers.registry import AnalyzerNotFound, available, load
 from node.cli._common import fail, reporting, stderr
+from node.importers._counts import ImportCounts
 from node.importers._errors import ImportFailed, RowRejected
 from node.importers.records_file import FORMATS, read_records
 from node.localfed import FEDERATION_YAML
+from protocol.errors import ProtocolError
 
-__all__ = ["analyze"]
+__all__ = ["analyze", "final_lines"]
 
 DEFAULT_SCHEMA = {
     "ucdp-ged": "conflict-event/1",
@@ -54,8 +66,18 @@ def analyze(
     issuer: Annotated[
         str | None, typer.Option(help="Who issued the records (default: another participant).")
     ] = None,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            "--stream",
+            help="Print what the analyzer reports after each record (with its line) "
+            "instead of the final findings; depends on the order of FILE.",
+        ),
+    ] = False,
 ) -> None:
-    """Print the findings of ANALYZER on FILE as JSON lines (one line per record with findings)."""
+    """Print the final findings of ANALYZER on FILE as sorted JSON lines (the same for any
+    order of FILE's records); with --stream, one line per record that changed findings.
+    Standard error ends with rows read, accepted and refused by reason."""
     if format not in FORMATS:
         fail(f"--format must be one of {', '.join(FORMATS)}")
     schema = schema or DEFAULT_SCHEMA.get(format)
@@ -71,18 +93,26 @@ def analyze(
         )
     config = yaml.safe_load(federation.read_text())
     run = OfflineRun.start(instance, config, participant=participant, issuer=issuer)
-    analysed = with_findings = rejected = 0
+    counts = ImportCounts()
+    with_findings = 0
     with reporting():
         try:
             for line, item in read_records(file, format, schema):
                 if isinstance(item, RowRejected):
-                    rejected += 1
-                    stderr.print(f"skipped: {item.message}", markup=False)
+                    counts.row(item)
+                    stderr.print(f"refused: {item.message}", markup=False, soft_wrap=True)
                     continue
-                findings = next(run.run(schema, [item]))
-                analysed += 1
+                try:
+                    findings = next(run.run(schema, [item]))
+                except ProtocolError as exc:  # e.g. a JSON record that breaks the schema
+                    refused = RowRejected(line, exc.message, rule=exc.code)
+                    counts.row(refused)
+                    stderr.print(f"refused: {refused.message}", markup=False, soft_wrap=True)
+                    continue
+                counts.row(item)
                 if findings:
                     with_findings += 1
+                if stream and findings:
                     typer.echo(
                         json.dumps(
                             {"line": line, "findings": [f.as_json() for f in findings]},
@@ -92,11 +122,25 @@ def analyze(
                     )
         except ImportFailed as exc:
             fail(exc.message)
+    final = run.findings()
+    if not stream:
+        for text in final_lines(final):
+            typer.echo(text)
     if summary:
         summary.write_text(
             json.dumps(run.summary(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         )
     stderr.print(
-        f"{analyzer}: {analysed} record(s) analysed as {run.participant} sees them, "
-        f"{with_findings} with findings, {rejected} skipped"
+        f"{analyzer}: {counts.accepted} record(s) analysed as {run.participant} sees them, "
+        f"{with_findings} changed the findings; {len(final)} finding(s) hold at the end",
+        markup=False,
+        soft_wrap=True,
     )
+    for text in counts.lines():
+        stderr.print(text, markup=False, soft_wrap=True)
+
+
+def final_lines(findings: list[dict[str, Any]]) -> list[str]:
+    """The findings as JSON lines, sorted by identity (kind, subject, period), then text."""
+    lines = [(finding_key(f), json.dumps(f, sort_keys=True, ensure_ascii=False)) for f in findings]
+    return [text for _, text in sorted(lines)]

@@ -1,4 +1,10 @@
-"""``clearinghouse ingest``: send a file of records to a node's local API, in batches."""
+"""``clearinghouse ingest``: send a file of records to a node's local API, in batches.
+
+At the end it prints what became of the file's rows (:class:`ImportCounts`): rows
+read, accepted by the node, and refused by reason, whether the importer refused a
+row (line, column and the codebook's reason on standard error) or the node refused
+the record.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from node.cli._common import fail, stderr
+from node.importers._counts import ImportCounts
 from node.importers._errors import ImportFailed, RowRejected
 from node.importers.records_file import FORMATS, read_records
 
@@ -26,19 +33,24 @@ def post_batches(
     batch: int,
     on_progress: Any = None,
     on_accepted: Any = None,
+    counts: ImportCounts | None = None,
 ) -> tuple[int, list[str]]:
     """Post records in batches; return (accepted, messages about rejected ones).
 
     ``on_progress(n)`` is called after each batch with its row count,
-    ``on_accepted(packets)`` with the node's list of accepted packets.
+    ``on_accepted(packets)`` with the node's list of accepted packets; ``counts``,
+    if given, counts every row read, accepted by the node and refused by reason.
     """
-    accepted, problems = 0, []
+    accepted = 0
+    problems: list[str] = []
     while True:
         chunk = list(itertools.islice(items, batch))
         if not chunk:
             return accepted, problems
         records, lines = [], []
         for line, item in chunk:
+            if counts is not None:
+                counts.read_only(item)
             if isinstance(item, RowRejected):
                 problems.append(item.message)
             else:
@@ -49,6 +61,8 @@ def post_batches(
             document = response.json() if response.content else {}
             if response.status_code == 200:
                 accepted += document["accepted"]
+                if counts is not None:
+                    counts.accept(document["accepted"])
                 rejected = document["rejected"]
                 if on_accepted:
                     on_accepted(document["packets"])
@@ -61,6 +75,8 @@ def post_batches(
                 )
             for r in rejected:
                 problems.append(f"line {lines[r['index']]}: {r['code']}: {r['detail']}")
+                if counts is not None:
+                    counts.refuse(f"node refused: {r['code']}")
         if on_progress:
             on_progress(len(chunk))
 
@@ -75,7 +91,8 @@ def ingest(
     ] = "jsonl",
     batch: Annotated[int, typer.Option(min=1, max=5000, help="Records per request.")] = 500,
 ) -> None:
-    """Send FILE's records to a node; show progress; print the accepted/rejected count."""
+    """Send FILE's records to a node; show progress; print rows read, accepted and
+    refused by reason (exit code 1 if any row was refused)."""
     if format not in FORMATS:
         fail(f"--format must be one of {', '.join(FORMATS)}")
     if not file.is_file():
@@ -89,15 +106,17 @@ def ingest(
             TextColumn("rows"),
             TimeElapsedColumn(),
         )
+        counts = ImportCounts()
         with Progress(*columns, console=stderr, transient=False) as progress:
             task = progress.add_task("ingest", total=None)
             try:
-                accepted, problems = post_batches(
+                _, problems = post_batches(
                     client,
                     schema,
                     read_records(file, format, schema),
                     batch=batch,
                     on_progress=lambda n: progress.advance(task, n),
+                    counts=counts,
                 )
             except ImportFailed as exc:
                 fail(exc.message)
@@ -106,9 +125,10 @@ def ingest(
             except RuntimeError as exc:
                 fail(str(exc))
     for message in problems[:20]:
-        stderr.print(f"rejected: {message}", markup=False)
+        stderr.print(f"refused: {message}", markup=False, soft_wrap=True)
     if len(problems) > 20:
         stderr.print(f"... and {len(problems) - 20} more")
-    typer.echo(f"accepted {accepted}, rejected {len(problems)}")
+    for text in counts.lines():
+        typer.echo(text)
     if problems:
         raise typer.Exit(1)

@@ -8,8 +8,16 @@ WFP food prices (HDX)      :mod:`.wfp`              ``market-price/1``
 UNODC drug seizures        :mod:`.unodc`            ``seizure/1`` (annual totals)
 =========================  =======================  ===========================
 
-``IMPORTERS`` maps each schema id to its streaming reader; :func:`detect` tells
-from a file's header line which of them reads it. Errors: see :mod:`._errors`.
+Each importer follows its source's codebook: every value the source documents is
+accepted, unknowns it codes as negative numbers become absent fields, and a row is
+refused only when a field the schema truly needs is unusable, with the line, the
+column and the reason (``docs/analysis.md``, "Importers").
+
+``IMPORTERS`` maps each schema id to its streaming reader (which raises at the
+first refused row); each module's ``read_items`` goes on past refused rows,
+yielding ``(line, record or RowRejected)``, and :class:`ImportCounts` counts rows
+read, accepted and refused by reason. :func:`detect` tells from a file's header
+line (or, for WFP, its HXL row) which importer reads it. Errors: see :mod:`._errors`.
 """
 
 from __future__ import annotations
@@ -20,10 +28,19 @@ from types import MappingProxyType
 from typing import Any
 
 from node.importers import ucdp, unodc, wfp
+from node.importers._counts import ImportCounts
 from node.importers._errors import ImportFailed, RowRejected, UnknownFormat
-from node.importers._reading import header_of
+from node.importers._reading import first_rows, is_hxl_row
 
-__all__ = ["IMPORTERS", "ImportFailed", "Reader", "RowRejected", "UnknownFormat", "detect"]
+__all__ = [
+    "IMPORTERS",
+    "ImportCounts",
+    "ImportFailed",
+    "Reader",
+    "RowRejected",
+    "UnknownFormat",
+    "detect",
+]
 
 Reader = Callable[[str | Path], Iterator[dict[str, Any]]]
 
@@ -48,10 +65,13 @@ def detect(path: str | Path) -> str:
     Raises :class:`UnknownFormat` if the header is none of the known layouts and
     :class:`RowRejected` if the file cannot be read.
     """
-    header = set(header_of(path))
+    head = first_rows(path, 2)
+    header = set(head[0]) if head else set()
     for schema, _, markers in _MARKERS:
         if header.issuperset(markers):
             return schema
+    if len(head) > 1 and is_hxl_row(head[1]) and wfp.is_price_hxl(head[1]):
+        return wfp.SCHEMA
     known = "; ".join(f"{name}: {', '.join(markers)}" for _, name, markers in _MARKERS)
     shown = ", ".join(sorted(header)) or "(empty)"
     raise UnknownFormat(

@@ -31,12 +31,22 @@ class RowRejected(ImportFailed):
 
     ``line`` is the 1-based physical line the row starts on (``None`` when the
     row did not come from a file), ``column`` the file's column at fault when
-    one is, and ``reason`` what is wrong with it.
+    one is, and ``reason`` what is wrong with it (with the offending value).
+    ``rule`` is the reason without the value ("not a number", "not a value the
+    codebook lists"), so that refusals can be counted by reason
+    (:class:`~node.importers.ImportCounts`); it defaults to ``reason``.
     """
 
     code = "row-rejected"
 
-    def __init__(self, line: int | None, reason: str, *, column: str | None = None) -> None:
+    def __init__(
+        self,
+        line: int | None,
+        reason: str,
+        *,
+        column: str | None = None,
+        rule: str | None = None,
+    ) -> None:
         where = f"line {line}" if line is not None else "row"
         if column is not None:
             where += f", column {column!r}"
@@ -44,6 +54,12 @@ class RowRejected(ImportFailed):
         self.line = line
         self.column = column
         self.reason = reason
+        self.rule = rule or reason
+
+    @property
+    def counted_as(self) -> str:
+        """The key this refusal is counted under: the column and the rule, no value."""
+        return f"column {self.column!r}: {self.rule}" if self.column else self.rule
 
 
 class UnknownFormat(ImportFailed):

@@ -26,12 +26,15 @@ from protocol.schemas import SchemaSpec
 
 __all__ = [
     "boolean",
+    "first_rows",
     "header_of",
     "integer",
     "integers",
+    "is_hxl_row",
     "iso_date",
     "number",
     "open_text",
+    "read_cells",
     "read_rows",
     "text",
     "validated",
@@ -40,6 +43,7 @@ __all__ = [
 _GZIP_MAGIC = b"\x1f\x8b"
 # "2016-01-01", or with a time part as the global GED writes it: "2016-01-01 00:00:00.000".
 _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z?)?$")
+_DATES_IN_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TRUE = frozenset({"1", "true", "yes"})
 _FALSE = frozenset({"0", "false", "no"})
 
@@ -74,6 +78,20 @@ def read_rows(
     of cells, or a file that is not UTF-8 CSV, and :class:`ImportFailed` if the
     file cannot be opened.
     """
+    for line, row in read_cells(path, required=required, skip_hxl=skip_hxl):
+        if isinstance(row, RowRejected):
+            raise row
+        yield line, row
+
+
+def read_cells(
+    path: str | Path, *, required: tuple[str, ...] = (), skip_hxl: bool = False
+) -> Iterator[tuple[int, dict[str, str] | RowRejected]]:
+    """Like :func:`read_rows`, but a row with the wrong number of cells is yielded as
+    a :class:`RowRejected` and reading goes on; a missing column or a file that is
+    not UTF-8 CSV is yielded as one and reading stops (nothing after it can be read).
+    Raises :class:`ImportFailed` if the file cannot be opened.
+    """
     try:
         handle = open_text(path)
     except OSError as exc:
@@ -84,26 +102,58 @@ def read_rows(
         try:
             header = next(reader, None)
             if header is None:
-                raise RowRejected(1, "the file is empty")
+                yield 1, RowRejected(1, "the file is empty", rule="empty file")
+                return
             line = reader.line_num
             missing = [name for name in required if name not in header]
             if missing:
-                raise RowRejected(1, "missing from the header", column=", ".join(missing))
+                yield (
+                    1,
+                    RowRejected(
+                        1,
+                        "missing from the header",
+                        column=", ".join(missing),
+                        rule="missing from the header",
+                    ),
+                )
+                return
             for cells in reader:
                 start, line = line + 1, reader.line_num
-                if skip_hxl and start == 2 and cells and cells[0].startswith("#"):
+                if skip_hxl and start == 2 and is_hxl_row(cells):
                     continue
                 if not any(cells):
                     continue
                 if len(cells) != len(header):
-                    raise RowRejected(
-                        start, f"expected {len(header)} cells as in the header, found {len(cells)}"
+                    yield (
+                        start,
+                        RowRejected(
+                            start,
+                            f"expected {len(header)} cells as in the header, found {len(cells)}",
+                            rule="wrong number of cells",
+                        ),
                     )
+                    continue
                 yield start, dict(zip(header, cells, strict=True))
         except (csv.Error, UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:
-            raise RowRejected(line + 1, f"unreadable CSV: {exc}") from exc
+            yield line + 1, RowRejected(line + 1, f"unreadable CSV: {exc}", rule="unreadable CSV")
         except OSError as exc:  # e.g. a truncated gzip stream
-            raise RowRejected(line + 1, f"unreadable file: {exc}") from exc
+            yield line + 1, RowRejected(line + 1, f"unreadable file: {exc}", rule="unreadable file")
+
+
+def first_rows(path: str | Path, count: int) -> list[list[str]]:
+    """The first ``count`` rows of a CSV file (fewer if it is shorter)."""
+    try:
+        with open_text(path) as handle:
+            reader = csv.reader(handle)
+            return [row for _, row in zip(range(count), reader, strict=False)]
+    except (OSError, UnicodeDecodeError, csv.Error, EOFError) as exc:
+        raise ImportFailed(f"cannot read the first lines of {path}: {exc}") from exc
+
+
+def is_hxl_row(cells: list[str]) -> bool:
+    """Whether ``cells`` is a row of HXL hashtags: every non-empty cell starts with ``#``."""
+    filled = [cell.strip() for cell in cells if cell.strip()]
+    return bool(filled) and all(cell.startswith("#") for cell in filled)
 
 
 def text(row: Mapping[str, str], column: str) -> str | None:
@@ -130,7 +180,7 @@ def integer(row: Mapping[str, str], column: str, line: int | None) -> int | None
         as_float = float("nan")
     if as_float.is_integer():
         return int(as_float)
-    raise RowRejected(line, f"{value!r} is not an integer", column=column)
+    raise RowRejected(line, f"{value!r} is not an integer", column=column, rule="not an integer")
 
 
 def integers(row: Mapping[str, str], column: str, line: int | None) -> list[int] | None:
@@ -154,9 +204,13 @@ def number(row: Mapping[str, str], column: str, line: int | None) -> float | Non
     try:
         parsed = float(value)
     except ValueError:
-        raise RowRejected(line, f"{value!r} is not a number", column=column) from None
+        raise RowRejected(
+            line, f"{value!r} is not a number", column=column, rule="not a number"
+        ) from None
     if parsed != parsed or parsed in (float("inf"), float("-inf")):
-        raise RowRejected(line, f"{value!r} is not a finite number", column=column)
+        raise RowRejected(
+            line, f"{value!r} is not a finite number", column=column, rule="not a finite number"
+        )
     return parsed
 
 
@@ -169,7 +223,9 @@ def boolean(row: Mapping[str, str], column: str, line: int | None) -> bool | Non
         return True
     if value.lower() in _FALSE:
         return False
-    raise RowRejected(line, f"{value!r} is not 0/1 or true/false", column=column)
+    raise RowRejected(
+        line, f"{value!r} is not 0/1 or true/false", column=column, rule="not 0/1 or true/false"
+    )
 
 
 def iso_date(row: Mapping[str, str], column: str, line: int | None) -> str | None:
@@ -183,7 +239,9 @@ def iso_date(row: Mapping[str, str], column: str, line: int | None) -> str | Non
             raise ValueError(value)
         return date.fromisoformat(match.group(1)).isoformat()
     except ValueError:
-        raise RowRejected(line, f"{value!r} is not a date (YYYY-MM-DD)", column=column) from None
+        raise RowRejected(
+            line, f"{value!r} is not a date (YYYY-MM-DD)", column=column, rule="not a date"
+        ) from None
 
 
 def validated(
@@ -191,21 +249,43 @@ def validated(
     record: dict[str, Any],
     line: int | None,
     columns: Mapping[str, str],
+    *,
+    needs: Mapping[str, str] | None = None,
+    unknown: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """``spec.validate_record(record)``, a violation raised as :class:`RowRejected`.
 
     ``columns`` maps a record field (or a dotted path into it) to the file's
-    column, so that the error names the column the user can fix.
+    column, so that the error names the column the user can fix. When a field
+    the schema requires is absent, the reason says why the schema needs it
+    (``needs``: field -> why) and, if the cell held the source's code for
+    "unknown" (``unknown``: field -> the cell as written), that it did.
     """
     try:
         return spec.validate_record(record)
     except SchemaViolation as exc:
-        column = None
+        column = field = None
+        reason, rule = exc.message, exc.message
         cause = exc.__cause__
         if isinstance(cause, ValidationError) and cause.errors():
-            loc = [str(part) for part in cause.errors()[0]["loc"]]
+            first = cause.errors()[0]
+            loc = [str(part) for part in first["loc"]]
             for depth in range(len(loc), 0, -1):
-                column = columns.get(".".join(loc[:depth]))
+                field = ".".join(loc[:depth])
+                column = columns.get(field)
                 if column is not None:
                     break
-        raise RowRejected(line, exc.message, column=column) from exc
+            rule = _DATES_IN_TEXT.sub("<date>", str(first["msg"]))
+            if first["type"] == "missing" and field is not None:
+                why = (needs or {}).get(field, "the schema requires it")
+                cell = (unknown or {}).get(field)
+                if cell is not None:
+                    reason = (
+                        f"{cell!r} is the source's code for an unknown value, but {spec.id} "
+                        f"needs {field}: {why}"
+                    )
+                    rule = "unknown where the schema needs a value"
+                else:
+                    reason = f"empty, but {spec.id} needs {field}: {why}"
+                    rule = "empty where the schema needs a value"
+        raise RowRejected(line, reason, column=column, rule=rule) from exc

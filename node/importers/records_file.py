@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,27 +19,25 @@ from pydantic import ValidationError
 
 from node.importers import ucdp, unodc, wfp
 from node.importers._errors import ImportFailed, RowRejected
-from node.importers._reading import open_text, read_rows
+from node.importers._reading import open_text
 from protocol.schemas import get_schema
 
 __all__ = ["FORMATS", "read_records"]
 
 FORMATS = ("ucdp-ged", "wfp-prices", "unodc-seizures", "jsonl", "json", "csv")
-_CSV_IMPORTERS: dict[str, Any] = {
-    "ucdp-ged": (ucdp.HEADER_MARKERS, False, ucdp.record_from_row),
-    "unodc-seizures": (unodc.HEADER_MARKERS, False, unodc.record_from_row),
-    "wfp-prices": (wfp.HEADER_MARKERS, True, wfp.record_from_row),
-}
-
 Item = tuple[int, dict[str, Any] | RowRejected]
+
+_CSV_IMPORTERS: dict[str, Callable[[Path], Iterator[Item]]] = {
+    "ucdp-ged": ucdp.read_items,
+    "unodc-seizures": unodc.read_items,
+    "wfp-prices": wfp.read_items,
+}
 
 
 def read_records(path: Path, fmt: str, schema: str) -> Iterator[Item]:
     """Yield ``(line, record or RowRejected)``; raise :class:`ImportFailed` if unreadable."""
     if fmt in _CSV_IMPORTERS:
-        required, skip_hxl, convert = _CSV_IMPORTERS[fmt]
-        rows = read_rows(path, required=required, skip_hxl=skip_hxl)
-        yield from _convert_rows(rows, convert)
+        yield from _CSV_IMPORTERS[fmt](path)
     elif fmt == "jsonl":
         yield from _jsonl(path)
     elif fmt == "json":
@@ -50,21 +48,6 @@ def read_records(path: Path, fmt: str, schema: str) -> Iterator[Item]:
         raise ImportFailed(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
 
 
-def _convert_rows(rows: Iterator[tuple[int, dict[str, str]]], convert: Any) -> Iterator[Item]:
-    while True:
-        try:
-            line, row = next(rows)
-        except StopIteration:
-            return
-        except RowRejected as exc:  # the reader cannot go on past an unreadable file
-            yield (exc.line or 0, exc)
-            return
-        try:
-            yield line, convert(row, line=line)
-        except RowRejected as exc:
-            yield line, exc
-
-
 def _jsonl(path: Path) -> Iterator[Item]:
     with open_text(path) as handle:
         for line, text in enumerate(handle, start=1):
@@ -73,12 +56,12 @@ def _jsonl(path: Path) -> Iterator[Item]:
             try:
                 value = json.loads(text)
             except ValueError as exc:
-                yield line, RowRejected(line, f"not JSON: {exc}")
+                yield line, RowRejected(line, f"not JSON: {exc}", rule="not JSON")
                 continue
             if isinstance(value, dict):
                 yield line, value
             else:
-                yield line, RowRejected(line, "a record is a JSON object")
+                yield line, RowRejected(line, "a record is a JSON object", rule="not a JSON object")
 
 
 def _json_array(path: Path) -> Iterator[Item]:
@@ -114,6 +97,6 @@ def _generic_csv(path: Path, schema: str) -> Iterator[Item]:
             except ValidationError as exc:
                 first = exc.errors(include_url=False)[0]
                 column = ".".join(str(p) for p in first["loc"])
-                yield line, RowRejected(line, first["msg"], column=column)
+                yield line, RowRejected(line, first["msg"], column=column, rule=first["msg"])
                 continue
             yield line, typed.model_dump(mode="json", exclude_none=True)

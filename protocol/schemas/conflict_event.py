@@ -12,6 +12,15 @@ A policy that pseudonymises a name should withhold its UCDP id as well.
 Death estimates are *not* required to satisfy ``low <= best <= high``: 101 of the
 16,566 events of the real GED Syria release break that order (58 even have
 ``low > high``), and a schema that rejects published UCDP data is wrong.
+
+Fields the codebook may leave unknown (the global GED writes -1) and that no
+analysis needs are optional: the UCDP ids, the Gleditsch-Ward numbers, the
+region, the place name, the PRIO-GRID cell, the death breakdown and the sources.
+Required are what an event cannot be counted without: its id, year, violence
+type, actors, dates with their precision, country, coordinates with their
+precision, clarity and best death estimate. Events with month- or year-level
+dates (``date_precision`` 4-5) or country-level locations (``where_precision``
+6-7) are valid events; their precision claims tell an analyzer how to count them.
 """
 
 from __future__ import annotations
@@ -88,16 +97,33 @@ class ConflictEvent(RecordModel):
         le=3,
         description="1 state-based conflict, 2 non-state conflict, 3 one-sided violence.",
     )
-    conflict_id: int = Field(ge=0, description="UCDP conflict id (GED conflict_new_id).")
+    conflict_id: int | None = Field(
+        None,
+        ge=0,
+        description="UCDP conflict id (GED conflict_new_id); absent when the source codes "
+        "it unknown.",
+    )
     conflict: str = Field(min_length=1, description="Conflict name (GED conflict_name).")
-    dyad_id: int = Field(ge=0, description="UCDP dyad id (GED dyad_new_id).")
+    dyad_id: int | None = Field(
+        None,
+        ge=0,
+        description="UCDP dyad id (GED dyad_new_id); absent when the source codes it unknown.",
+    )
     dyad: str = Field(min_length=1, description="Dyad name (GED dyad_name).")
-    side_a_id: int = Field(ge=0, description="UCDP actor id of side A (GED side_a_new_id).")
+    side_a_id: int | None = Field(
+        None,
+        ge=0,
+        description="UCDP actor id of side A (GED side_a_new_id); absent when unknown.",
+    )
     side_a: str = Field(min_length=1, description="Name of side A, the actor of the event.")
     side_a_gwno: list[int] | None = Field(
         None, description="Gleditsch-Ward number(s) of side A when it is a state (GED gwnoa)."
     )
-    side_b_id: int = Field(ge=0, description="UCDP actor id of side B (GED side_b_new_id).")
+    side_b_id: int | None = Field(
+        None,
+        ge=0,
+        description="UCDP actor id of side B (GED side_b_new_id); absent when unknown.",
+    )
     side_b: str = Field(
         min_length=1, description="Name of side B; 'Civilians' for one-sided violence."
     )
@@ -112,14 +138,21 @@ class ConflictEvent(RecordModel):
         description="Date precision: 1 exact day ... 5 only the year is known (GED date_prec).",
     )
     country: str = Field(min_length=1, description="Country where the event took place.")
-    country_id: int = Field(ge=2, le=999, description="Gleditsch-Ward number of the country.")
-    region: str = Field(min_length=1, description="World region (GED region).")
+    country_id: int | None = Field(
+        None,
+        ge=2,
+        le=999,
+        description="Gleditsch-Ward number of the country; absent when unknown.",
+    )
+    region: str | None = Field(None, min_length=1, description="World region (GED region).")
     admin1: str | None = Field(
         None, description="First-level administrative area, e.g. 'Homs Governorate' (GED adm_1)."
     )
     admin2: str | None = Field(None, description="Second-level administrative area (GED adm_2).")
-    place: str = Field(
-        min_length=1, description="Name of the place the coordinates stand for (where_coordinates)."
+    place: str | None = Field(
+        None,
+        min_length=1,
+        description="Name of the place the coordinates stand for (where_coordinates).",
     )
     place_description: str | None = Field(
         None, description="Free-text description of the location (GED where_description)."

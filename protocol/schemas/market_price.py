@@ -4,8 +4,11 @@ Modelled on a row of WFP's VAM price database as published on HDX (date,
 administrative areas, market with id and coordinates, commodity with category and
 id, unit, price flag and type, currency, price and a USD conversion).
 
-``usd_price`` is WFP's conversion at an exchange rate that may be contested (in
-Syria several rates coexist); analyse ``price`` in its own ``currency``.
+``usd_price`` is WFP's conversion at its exchange rate for the month (absent when
+WFP has none); where rates are contested (in Syria several coexist) compare it with
+``price`` in its own ``currency``, which is always present. ``unit`` is the unit as
+WFP publishes it ("KG", "1.1 KG", "25 KG", "MT", "USD/LCU" for an exchange-rate
+series): comparing prices across units is the analyst's step, not the record's.
 """
 
 from __future__ import annotations
@@ -39,14 +42,18 @@ class MarketPrice(RecordModel):
     category: str | None = Field(None, description="Commodity category, e.g. 'cereals and tubers'.")
     commodity: str = Field(min_length=1, description="Commodity, e.g. 'Wheat flour (local)'.")
     commodity_id: int | None = Field(None, ge=0, description="WFP commodity id.")
-    unit: str = Field(min_length=1, description="Unit the price is for, e.g. 'KG', '1.1 KG'.")
+    unit: str = Field(
+        min_length=1, description="Unit the price is for, as published, e.g. 'KG', '1.1 KG'."
+    )
     price_flag: str | None = Field(
         None,
-        description="How the price was obtained: 'actual', 'aggregate', 'forecast', or a "
-        "comma-separated combination such as 'actual,aggregate'.",
+        description="How the price was obtained, as WFP writes it: 'actual', 'aggregate', "
+        "'forecast', or a comma-separated combination such as 'actual,aggregate'.",
     )
     price_type: str | None = Field(
-        None, description="Price type: 'Retail', 'Wholesale', 'Producer', 'Farm Gate'."
+        None,
+        description="Price type as WFP writes it: 'Retail', 'Wholesale', 'Producer', "
+        "'Farm Gate'...",
     )
     currency: Iso3 = Field(description="ISO 4217 currency code of `price`, e.g. 'SYP'.")
     price: float = Field(ge=0, description="Price per unit, in `currency`.")

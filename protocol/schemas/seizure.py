@@ -44,7 +44,9 @@ class Seizure(RecordModel):
     )
     country: str | None = Field(None, description="Country or territory of the seizure.")
     country_code: Iso3 | None = Field(
-        None, description="ISO 3166-1 alpha-3 code of the country (UNODC msCode)."
+        None,
+        description="ISO 3166-1 alpha-3 code of the country (UNODC msCode when ISO 3166 "
+        "assigns it; absent for a territory without one, whose name stays in `country`).",
     )
     region: str | None = Field(None, description="UN region, e.g. 'Asia'.")
     subregion: str | None = Field(None, description="UN subregion, e.g. 'Near and Middle East'.")

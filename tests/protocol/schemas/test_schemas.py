@@ -336,3 +336,79 @@ def test_conflict_event_json_schema_lists_its_derived_claims() -> None:
 def test_get_schema_of_an_unknown_id_names_the_known_ones() -> None:
     with pytest.raises(UnknownSchema, match=r"conflict-event/1.*seizure/1"):
         get_schema("conflict-event/2")
+
+
+# -- conflict-event/1 follows the GED codebook (issue 15) --------------------------------
+
+#: Fields the GED codebook may leave unknown (the global GED writes -1) and no analysis needs.
+GED_UNKNOWABLE = (
+    "conflict_id",
+    "dyad_id",
+    "side_a_id",
+    "side_b_id",
+    "country_id",
+    "region",
+    "place",
+    "priogrid_gid",
+    "side_a_gwno",
+    "side_b_gwno",
+    "source",
+)
+
+
+@pytest.mark.parametrize("field", GED_UNKNOWABLE)
+def test_conflict_event_without_an_unknowable_field_is_valid(field: str) -> None:
+    record = {k: v for k, v in example("conflict-event/1").items() if k != field}
+    assert get_schema("conflict-event/1").validate_record(record) == record
+
+
+def test_conflict_event_without_every_unknowable_field_is_valid() -> None:
+    record = {k: v for k, v in example("conflict-event/1").items() if k not in GED_UNKNOWABLE}
+    record["deaths"] = {"best": 3}
+    assert get_schema("conflict-event/1").validate_record(record) == record
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "event_id",
+        "year",
+        "type_of_violence",
+        "side_a",
+        "side_b",
+        "date_start",
+        "date_end",
+        "date_precision",
+        "country",
+        "latitude",
+        "longitude",
+        "where_precision",
+        "event_clarity",
+        "deaths",
+    ],
+)
+def test_conflict_event_still_requires_what_an_event_is_counted_by(field: str) -> None:
+    record = {k: v for k, v in example("conflict-event/1").items() if k != field}
+    with pytest.raises(SchemaViolation, match=field):
+        get_schema("conflict-event/1").validate_record(record)
+
+
+@pytest.mark.parametrize(
+    ("date_precision", "where_precision"),
+    [(d, w) for d in range(1, 6) for w in range(1, 8)],
+)
+def test_conflict_event_accepts_every_precision_code_of_the_codebook(
+    date_precision: int, where_precision: int
+) -> None:
+    record = {
+        **example("conflict-event/1"),
+        "date_precision": date_precision,
+        "where_precision": where_precision,
+    }
+    assert get_schema("conflict-event/1").validate_record(record) == record
+
+
+def test_market_price_without_a_usd_price_or_coordinates_is_valid() -> None:
+    drop = ("usd_price", "latitude", "longitude", "admin1", "admin2", "market_id")
+    record = {k: v for k, v in example("market-price/1").items() if k not in drop}
+    assert get_schema("market-price/1").validate_record(record) == record
