@@ -1,41 +1,59 @@
-"""Escalation flags of an area-month, with their thresholds.
+"""Flags of a country-month, judged on the complete tallies held, with their thresholds.
 
-A flag is raised the first time its rule holds for an area-month, and raised
-again only when its level climbs to a higher band; so a finding always reports a
-*change*: a threshold crossed. Flags are sticky: the tallies only grow, and a flag
-once reported is not withdrawn when late data move a baseline.
+Flags are a function of the tallies alone: every time an event is counted, the
+analyzer re-judges every country-month whose flags it can change (its own month,
+for all areas of the country, because ``new-hotspot`` is a rank; and the
+``BASELINE_MONTHS`` months after it, whose baseline and previous-month ranking
+include it) and hands the result to :func:`analyzers.converge.reconcile`, which
+reports new or changed flags and withdraws those that no longer hold. A flag is
+identified by (kind, ``"country / admin1 / month"``, month).
 
-Rules (all on one country x admin1 x month tally):
+Only located, month-placed area-months are judged (see
+:mod:`analyzers.security_risk._hotspots`): an imprecise or unlocated event is never
+an area-month and never a flag.
 
-* ``escalation`` - deaths (best estimate) >= ``ESCALATION_RATIO`` x the mean of
-  the same area's previous ``BASELINE_MONTHS`` months, and >= ``ESCALATION_MIN_FATALITIES``.
-  Months before the first month seen for the country are not part of the baseline;
-  an area-month with no earlier month of data has no baseline and no escalation.
-* ``civilian-harm`` - civilian deaths >= ``CIVILIAN_MIN_DEATHS`` and >=
-  ``CIVILIAN_SHARE`` of the deaths (best estimate).
-* ``one-sided-violence`` - >= ``ONE_SIDED_MIN_EVENTS`` events of one-sided
-  violence and >= ``ONE_SIDED_SHARE`` of the area-month's events.
-* ``new-hotspot`` - the area enters the country's top ``TOP_N`` areas of the
-  month by deaths, with >= ``HOTSPOT_MIN_FATALITIES``, while it was not in the top
-  ``TOP_N`` of the previous month (which must hold data for the country).
+Thresholds, with their rationale:
 
-Levels: deaths (civilian deaths for ``civilian-harm``) in ``LEVEL_BANDS``; the
-one-sided share in ``ONE_SIDED_LEVELS``. The ``score`` of a finding is the
-exceedance: the driving figure over its threshold (>= 1 when raised).
+* ``MIN_DEATHS`` = 25. UCDP counts an armed conflict (and a non-state conflict, and
+  one-sided violence by an actor) only from 25 battle-related (or civilian) deaths
+  in a calendar year (UCDP Definitions, "State-based armed conflict", "Non-state
+  conflict", "One-sided violence"; Pettersson & Öberg 2020, "Organized violence,
+  1989-2019", Journal of Peace Research 57(4)). An area-month with fewer deaths is
+  below what UCDP would count as a conflict in a whole year, so it is never flagged.
+* ``escalation``: deaths (best estimate) >= ``MIN_DEATHS`` and >= ``ESCALATION_RATIO``
+  (2, a doubling) x the mean deaths of the same area in the previous
+  ``BASELINE_MONTHS`` (3, a quarter) months. A month without events in the area
+  counts as 0 deaths. The area-month is judged only when all three baseline months
+  lie within the data held for the country (from its first month with located,
+  month-placed events): months before the data begin are unknown, not quiet.
+* ``civilian-harm``: civilian deaths >= ``MIN_DEATHS`` and >= ``CIVILIAN_SHARE`` (half)
+  of the deaths: violence that mostly kills civilians.
+* ``one-sided-violence``: >= ``ONE_SIDED_MIN_EVENTS`` (3) events of one-sided violence
+  (``type_of_violence`` 3, deliberate killing of civilians by an organised actor)
+  making >= ``ONE_SIDED_SHARE`` (a quarter) of the area-month's events; three
+  events, so that one incident alone (a single report, maybe a duplicate) does not
+  flag an area.
+* ``new-hotspot``: the area is among the country's top ``TOP_N`` (5) areas of the
+  month by deaths, with >= ``MIN_DEATHS``, and was not among the top ``TOP_N`` of the
+  previous month (which must lie within the data held).
 
-Events without an admin1 are kept in the hotspot table but never flagged: in UCDP
-GED they are country-wide or year-long summaries (``where_prec`` 5-6), dated to
-their first day, and would otherwise pass for a January flare-up.
+Levels by deaths (civilian deaths for ``civilian-harm``): ``medium`` from 25 (UCDP's
+minimum above), ``high`` from 100, ``critical`` from 1,000 (UCDP's threshold of a
+*war*, 1,000 battle-related deaths in a calendar year, reached in one area-month);
+by the one-sided share for ``one-sided-violence`` (``high`` from half). The
+``score`` is the exceedance: the driving figure over its threshold (>= 1).
+
+Nothing here depends on a country: no place names, no country constants.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from analyzers.base import Finding
-from analyzers.security_risk._hotspots import Incident, months_before
+from analyzers.security_risk._hotspots import months_before
 
 __all__ = [
     "BASELINE_MONTHS",
@@ -44,155 +62,163 @@ __all__ = [
     "ESCALATION_MIN_FATALITIES",
     "ESCALATION_RATIO",
     "HOTSPOT_MIN_FATALITIES",
+    "KINDS",
     "LEVEL_BANDS",
+    "MIN_DEATHS",
     "ONE_SIDED_LEVELS",
     "ONE_SIDED_MIN_EVENTS",
     "ONE_SIDED_SHARE",
     "TOP_N",
-    "Context",
-    "baseline",
-    "evaluate",
+    "MonthData",
+    "deadliness",
+    "judge_month",
     "top_areas",
 ]
 
+MIN_DEATHS = 25
 BASELINE_MONTHS = 3
-ESCALATION_RATIO = 2.0
-ESCALATION_MIN_FATALITIES = 25
+ESCALATION_RATIO = 2
+ESCALATION_MIN_FATALITIES = MIN_DEATHS
 CIVILIAN_SHARE = 0.5
-CIVILIAN_MIN_DEATHS = 25
+CIVILIAN_MIN_DEATHS = MIN_DEATHS
 ONE_SIDED_SHARE = 0.25
 ONE_SIDED_MIN_EVENTS = 3
 TOP_N = 5
-HOTSPOT_MIN_FATALITIES = 25
+HOTSPOT_MIN_FATALITIES = MIN_DEATHS
 #: Lower bounds of deaths per area-month for each level, highest first.
 LEVEL_BANDS: tuple[tuple[int, str], ...] = (
-    (500, "critical"),
+    (1000, "critical"),
     (100, "high"),
-    (25, "medium"),
+    (MIN_DEATHS, "medium"),
     (0, "low"),
 )
 #: Lower bounds of the one-sided share of events for each level, highest first.
 ONE_SIDED_LEVELS: tuple[tuple[float, str], ...] = ((0.5, "high"), (ONE_SIDED_SHARE, "medium"))
-_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+KINDS = ("escalation", "civilian-harm", "one-sided-violence", "new-hotspot")
+
+Tallies = Mapping[str, Mapping[str, Any]]  # admin1 -> tally of one country-month
 
 
 @dataclass(frozen=True)
-class Context:
-    """An area-month after counting one incident, and what it is compared with."""
+class MonthData:
+    """What the flags of one country-month are judged on."""
 
-    incident: Incident
-    area: str  # json(admin1): the key of this area in ``rank``
-    tally: Mapping[str, Any]
-    baseline: float | None  # mean deaths of the previous months, None without history
-    baseline_months: int
-    rank: Mapping[str, int]  # json(admin1) -> deaths, this month
-    previous_rank: Mapping[str, int]  # the same, previous month
+    country: str
+    month: str
+    first_month: str | None  # first month of the data held for the country
+    months: Mapping[str, Tallies]  # this month and the BASELINE_MONTHS before it
 
+    def tallies(self, month: str) -> Tallies:
+        return self.months.get(month) or {}
 
-def baseline(
-    month: str, first_month: str, deaths_in: Callable[[str], int]
-) -> tuple[float | None, int]:
-    """(mean deaths of the previous ``BASELINE_MONTHS`` months, how many were counted).
-
-    A month with no events counts as 0 deaths; months before ``first_month`` (the
-    first month of data for the country) are left out; with none left, (None, 0).
-    """
-    months = [m for m in months_before(month, BASELINE_MONTHS) if m >= first_month]
-    if not months:
-        return None, 0
-    return sum(deaths_in(m) for m in months) / len(months), len(months)
+    def held(self, month: str) -> bool:
+        return self.first_month is not None and month >= self.first_month
 
 
-def top_areas(rank: Mapping[str, int]) -> list[str]:
-    """The ``TOP_N`` areas (json(admin1)) by deaths, ties by name."""
-    return [k for k, _ in sorted(rank.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_N]]
+def deadliness(tally: Mapping[str, Any]) -> float | None:
+    """Deaths (best estimate) per event, or None without events."""
+    events = int(tally["events"])
+    return None if events == 0 else round(int(tally["fatalities_best"]) / events, 3)
+
+
+def top_areas(tallies: Tallies) -> list[str]:
+    """The ``TOP_N`` areas by deaths (best estimate), ties by name."""
+    ranked = sorted(tallies.items(), key=lambda kv: (-int(kv[1]["fatalities_best"]), kv[0]))
+    return [area for area, _ in ranked[:TOP_N]]
 
 
 def _band(value: float, bands: tuple[tuple[Any, str], ...]) -> str:
     return next(level for bound, level in bands if value >= bound)
 
 
-def _place(c: Context) -> str:
-    i = c.incident
-    return f"{i.admin1}, {i.country}, {i.month}"
-
-
-def _deaths(c: Context) -> str:
-    t = c.tally
+def _deaths(t: Mapping[str, Any]) -> str:
     return (
         f"{t['fatalities_best']} deaths (best estimate; low {t['fatalities_low']}, "
         f"high {t['fatalities_high']}) in {t['events']} events"
     )
 
 
-def _escalation(c: Context) -> tuple[str, float, dict[str, Any], str] | None:
-    deaths = c.tally["fatalities_best"]
-    if c.baseline is None or deaths < ESCALATION_MIN_FATALITIES:
+Outcome = tuple[str, float, dict[str, float | int | str], str]
+
+
+def _escalation(d: MonthData, area: str, t: Mapping[str, Any]) -> Outcome | None:
+    deaths = int(t["fatalities_best"])
+    window = months_before(d.month, BASELINE_MONTHS)
+    if deaths < ESCALATION_MIN_FATALITIES or not d.held(window[-1]):
         return None
-    threshold = max(ESCALATION_RATIO * c.baseline, ESCALATION_MIN_FATALITIES)
-    if deaths < ESCALATION_RATIO * c.baseline:
+    before = sum(int(d.tallies(m).get(area, {}).get("fatalities_best", 0)) for m in window)
+    # deaths >= ratio x (before / months), in integers
+    if deaths * BASELINE_MONTHS < ESCALATION_RATIO * before:
         return None
-    level = _band(deaths, LEVEL_BANDS)
-    months = f"the previous {c.baseline_months} month(s)"
-    if c.baseline == 0:
-        against = f"against no deaths in {months}"
+    mean = before / BASELINE_MONTHS
+    span = f"{window[-1]}..{window[0]}"
+    if before == 0:
+        against = f"against no deaths in the previous {BASELINE_MONTHS} months ({span})"
     else:
-        against = f"{deaths / c.baseline:.1f}x the mean of {months} ({c.baseline:.1f})"
+        against = (
+            f"{deaths / mean:.1f}x the mean of the previous {BASELINE_MONTHS} months "
+            f"({span}: {mean:.1f})"
+        )
+    level = _band(deaths, LEVEL_BANDS)
     text = (
-        f"Escalation in {_place(c)}: {_deaths(c)}, {against}; threshold >= "
-        f"{ESCALATION_RATIO:g}x that mean and >= {ESCALATION_MIN_FATALITIES} deaths. "
-        f"Level {level} by deaths."
+        f"Escalation: {_deaths(t)}, {against}; threshold >= {ESCALATION_RATIO}x that mean "
+        f"and >= {ESCALATION_MIN_FATALITIES} deaths. Level {level} by deaths."
     )
-    indicators = {"baseline_mean": round(c.baseline, 3), "baseline_months": c.baseline_months}
+    threshold = max(ESCALATION_RATIO * mean, ESCALATION_MIN_FATALITIES)
+    indicators: dict[str, float | int | str] = {
+        "baseline_mean": round(mean, 3),
+        "baseline_months": BASELINE_MONTHS,
+        "baseline_period": span,
+    }
     return level, deaths / threshold, indicators, text
 
 
-def _civilian_harm(c: Context) -> tuple[str, float, dict[str, Any], str] | None:
-    civilians, deaths = c.tally["civilian_deaths"], c.tally["fatalities_best"]
-    if civilians < CIVILIAN_MIN_DEATHS or deaths == 0 or civilians / deaths < CIVILIAN_SHARE:
+def _civilian_harm(d: MonthData, area: str, t: Mapping[str, Any]) -> Outcome | None:
+    civilians, deaths = int(t["civilian_deaths"]), int(t["fatalities_best"])
+    if civilians < CIVILIAN_MIN_DEATHS or deaths == 0 or civilians < CIVILIAN_SHARE * deaths:
         return None
     share = civilians / deaths
     level = _band(civilians, LEVEL_BANDS)
     text = (
-        f"Civilian harm in {_place(c)}: {civilians} civilian deaths, {share:.0%} of "
-        f"{_deaths(c)}; threshold >= {CIVILIAN_MIN_DEATHS} civilian deaths and >= "
-        f"{CIVILIAN_SHARE:.0%} of deaths. Level {level} by civilian deaths."
+        f"Civilian harm: {civilians} civilian deaths, {share:.0%} of {_deaths(t)}; "
+        f"threshold >= {CIVILIAN_MIN_DEATHS} civilian deaths and >= {CIVILIAN_SHARE:.0%} "
+        f"of deaths. Level {level} by civilian deaths."
     )
     return level, share / CIVILIAN_SHARE, {"civilian_share": round(share, 3)}, text
 
 
-def _one_sided(c: Context) -> tuple[str, float, dict[str, Any], str] | None:
-    one_sided, events = c.tally["one_sided_events"], c.tally["events"]
-    if one_sided < ONE_SIDED_MIN_EVENTS or one_sided / events < ONE_SIDED_SHARE:
+def _one_sided(d: MonthData, area: str, t: Mapping[str, Any]) -> Outcome | None:
+    one_sided, events = int(t["one_sided_events"]), int(t["events"])
+    if one_sided < ONE_SIDED_MIN_EVENTS or one_sided < ONE_SIDED_SHARE * events:
         return None
     share = one_sided / events
     level = _band(share, ONE_SIDED_LEVELS)
     text = (
-        f"One-sided violence in {_place(c)}: {one_sided} of {events} events "
-        f"({share:.0%}) were one-sided violence against civilians; threshold >= "
-        f"{ONE_SIDED_MIN_EVENTS} events and >= {ONE_SIDED_SHARE:.0%}. Level {level} "
-        f"(high from {ONE_SIDED_LEVELS[0][0]:.0%})."
+        f"One-sided violence: {one_sided} of {events} events ({share:.0%}) were one-sided "
+        f"violence against civilians; threshold >= {ONE_SIDED_MIN_EVENTS} events and >= "
+        f"{ONE_SIDED_SHARE:.0%}. Level {level} (high from {ONE_SIDED_LEVELS[0][0]:.0%})."
     )
     return level, share / ONE_SIDED_SHARE, {"one_sided_share": round(share, 3)}, text
 
 
-def _new_hotspot(c: Context) -> tuple[str, float, dict[str, Any], str] | None:
-    deaths = c.tally["fatalities_best"]
-    if deaths < HOTSPOT_MIN_FATALITIES or not c.previous_rank:
+def _new_hotspot(d: MonthData, area: str, t: Mapping[str, Any]) -> Outcome | None:
+    deaths = int(t["fatalities_best"])
+    previous = months_before(d.month, 1)[0]
+    if deaths < HOTSPOT_MIN_FATALITIES or not d.held(previous):
         return None
-    area = c.area
-    top = top_areas(c.rank)
-    if area not in top or area in top_areas(c.previous_rank):
+    top = top_areas(d.tallies(d.month))
+    before = d.tallies(previous)
+    if area not in top or area in top_areas(before):
         return None
     position = top.index(area) + 1
+    was = int(before.get(area, {}).get("fatalities_best", 0))
     level = _band(deaths, LEVEL_BANDS)
     text = (
-        f"New hotspot in {_place(c)}: {_deaths(c)} rank it #{position} in {c.incident.country} "
-        f"this month; it was not in the top {TOP_N} the month before "
-        f"({c.previous_rank.get(area, 0)} deaths); threshold: top {TOP_N} and >= "
-        f"{HOTSPOT_MIN_FATALITIES} deaths. Level {level} by deaths."
+        f"New hotspot: {_deaths(t)} rank it #{position} in {d.country} this month; it was "
+        f"not in the top {TOP_N} in {previous} ({was} deaths); threshold: top {TOP_N} "
+        f"and >= {HOTSPOT_MIN_FATALITIES} deaths. Level {level} by deaths."
     )
-    indicators = {"rank": position, "previous_month_deaths": c.previous_rank.get(area, 0)}
+    indicators: dict[str, float | int | str] = {"rank": position, "previous_month_deaths": was}
     return level, deaths / HOTSPOT_MIN_FATALITIES, indicators, text
 
 
@@ -204,43 +230,38 @@ _RULES = (
 )
 
 
-def evaluate(c: Context, raised: dict[str, str]) -> list[Finding]:
-    """Findings for rules newly holding or at a higher level; updates ``raised`` in place."""
-    if c.incident.admin1 is None:
-        return []
+def judge_month(d: MonthData) -> list[Finding]:
+    """Every flag that holds for the areas of one country-month, on the tallies held."""
     findings = []
-    for kind, rule in _RULES:
-        outcome = rule(c)
-        if outcome is None:
-            continue
-        level, score, extra, text = outcome
-        before = raised.get(kind)
-        if before is not None and _RANK[level] <= _RANK[before]:
-            continue
-        raised[kind] = level
-        t = c.tally
-        indicators: dict[str, float | int | str] = {
-            "events": t["events"],
-            "fatalities_best": t["fatalities_best"],
-            "fatalities_low": t["fatalities_low"],
-            "fatalities_high": t["fatalities_high"],
-            "civilian_deaths": t["civilian_deaths"],
-            "one_sided_events": t["one_sided_events"],
-            **extra,
-        }
-        if before is not None:
-            text += f" Raised from {before}."
-        findings.append(
-            Finding(
-                kind=kind,
-                subject=f"{c.incident.country} / {c.incident.admin1} / {c.incident.month}",
-                explanation=text,
-                level=level,
-                score=round(score, 3),
-                country=c.incident.country,
-                admin1=c.incident.admin1,
-                period=c.incident.month,
-                indicators=indicators,
+    for area, t in sorted(d.tallies(d.month).items()):
+        for kind, rule in _RULES:
+            outcome = rule(d, area, t)
+            if outcome is None:
+                continue
+            level, score, extra, text = outcome
+            indicators: dict[str, float | int | str] = {
+                "events": int(t["events"]),
+                "fatalities_best": int(t["fatalities_best"]),
+                "fatalities_low": int(t["fatalities_low"]),
+                "fatalities_high": int(t["fatalities_high"]),
+                "civilian_deaths": int(t["civilian_deaths"]),
+                "one_sided_events": int(t["one_sided_events"]),
+                "deaths_per_event": deadliness(t) or 0.0,
+                "grid_cells": len(t["cells"]),
+                "armed_actors": len(t["actors"]),
+                **extra,
+            }
+            findings.append(
+                Finding(
+                    kind=kind,
+                    subject=f"{d.country} / {area} / {d.month}",
+                    explanation=f"{area}, {d.country}, {d.month}. {text}",
+                    level=level,
+                    score=round(score, 3),
+                    country=d.country,
+                    admin1=area,
+                    period=d.month,
+                    indicators=indicators,
+                )
             )
-        )
     return findings
