@@ -10,11 +10,11 @@ the missions' Joint Mission Analysis Cells; in the hybrid system each body runs
 shared among all the participating bodies". The panel's part is to say when a
 name in the shared data matches a listed individual or entity.
 
-Modules: :mod:`._consolidated_list` reads the official XML bundled in ``data/``
-(the analyzer's only I/O, at construction); :mod:`._names` folds transliteration
-variants; :mod:`._jaro` is Jaro-Winkler; :mod:`._index` blocks and scores;
-:mod:`._analyzer` turns hits into findings; :mod:`.thresholds` states the
-thresholds.
+Modules: :mod:`._consolidated_list` reads the official XML and the alias table
+bundled in ``data/`` (the analyzer's only I/O, at construction); :mod:`._names`
+transliterates (``anyascii``) and folds spelling variants; :mod:`._index` finds
+candidates and scores them (``rapidfuzz``); :mod:`._analyzer` turns hits into
+order-free tallies and findings; :mod:`.thresholds` states the thresholds.
 """
 
 from analyzers.sanctions_screening._analyzer import DEFAULT_LIST, SanctionsScreeningAnalyzer
