@@ -11,7 +11,11 @@ them (:func:`analyzers.converge.reconcile`, scope ``["country","YYYY-MM"]``):
 * when the event moves the first month of the data held for the country earlier,
   every held month whose baseline or previous month now falls inside the data.
 
-An imprecise or unlocated event changes no flag, so it yields no finding.
+An imprecise or unlocated event changes no flag. It is counted apart, and the
+tally it joins (country, admin1 when located, period) is reported as one
+``imprecise-events`` finding (scope ``imprecise:[country, admin1, period]``), so
+that every participant sees what could not be placed beside the hotspots; such a
+finding has no level and is never ranked.
 """
 
 from __future__ import annotations
@@ -36,12 +40,59 @@ from analyzers.security_risk._hotspots import (
 from analyzers.security_risk._summary import FALLING_RATIO, RISING_RATIO, summarise
 from analyzers.state import State
 
-__all__ = ["FALLING_RATIO", "RISING_RATIO", "SecurityRiskAnalyzer", "scope_of"]
+__all__ = [
+    "FALLING_RATIO",
+    "IMPRECISE_KIND",
+    "RISING_RATIO",
+    "SecurityRiskAnalyzer",
+    "imprecise_finding",
+    "scope_of",
+]
+
+#: The kind of the finding that reports events counted apart.
+IMPRECISE_KIND = "imprecise-events"
+_IMPRECISE_INDICATORS = (
+    "events",
+    "fatalities_best",
+    "fatalities_low",
+    "fatalities_high",
+    "civilian_deaths",
+    "month_unknown_events",
+    "regional_events",
+    "unlocated_events",
+)
 
 
 def scope_of(country: str, month: str) -> str:
     """The reconcile scope of one country-month's flags."""
     return json.dumps([country, month], ensure_ascii=False)
+
+
+def imprecise_finding(
+    country: str, admin1: str | None, period: str, tally: dict[str, Any]
+) -> Finding:
+    """The events of one country (admin1 when located) and period that are counted apart."""
+    where = f"{admin1}, {country}" if admin1 else country
+    why = []
+    if tally.get("month_unknown_events"):
+        why.append(f"{tally['month_unknown_events']} without a known month")
+    if tally.get("regional_events"):
+        why.append(f"{tally['regional_events']} located only to a larger region")
+    if tally.get("unlocated_events"):
+        why.append(f"{tally['unlocated_events']} located only to the country")
+    return Finding(
+        kind=IMPRECISE_KIND,
+        subject=f"{where} / {period} / imprecise",
+        country=country,
+        admin1=admin1,
+        period=period,
+        explanation=(
+            f"{where}, {period}: {tally['events']} event(s) with {tally['fatalities_best']} "
+            f"deaths (best estimate) counted apart ({'; '.join(why)}), per UCDP's date and "
+            "location precision codes; never ranked as an area-month or flagged."
+        ),
+        indicators={name: int(tally.get(name, 0)) for name in _IMPRECISE_INDICATORS},
+    )
 
 
 class SecurityRiskAnalyzer:
@@ -61,7 +112,8 @@ class SecurityRiskAnalyzer:
             tally = state.get(key) or new_tally()
             add_incident(tally, incident)
             state[key] = tally
-            return []
+            finding = imprecise_finding(country, incident.admin1, incident.period, tally)
+            return reconcile(state, key, [finding])
         month, admin1 = incident.month, incident.admin1
         doc: dict[str, Any] = state.get(month_key(country, month)) or {}
         tally = doc.get(admin1) or new_tally()

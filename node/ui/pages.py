@@ -72,11 +72,45 @@ def _rank(f: FusedFinding) -> tuple[int, float]:
     return (LEVELS.index(level) if level in LEVELS else -1, float(f.finding.get("score") or 0))
 
 
+#: Findings that report events counted apart (month or place too imprecise to rank).
+IMPRECISE_KIND = "imprecise-events"
+
+
+def _imprecise(findings: list[FusedFinding]) -> list[dict[str, Any]]:
+    """Events counted apart, per country (admin1 when located) and period, deadliest first."""
+    rows = [
+        {
+            "country": f.area[0],
+            "admin1": f.area[1],
+            "period": f.period,
+            **{k: (f.finding.get("indicators") or {}).get(k, 0) for k in _APART_COLUMNS},
+            "participant": f.participant,
+            "result_jti": f.result_jti,
+            "handling": handling(f.hc, f.hcr),
+        }
+        for f in findings
+        if f.finding.get("kind") == IMPRECISE_KIND
+    ]
+    rows.sort(key=lambda r: (-(r["fatalities_best"] or 0), r["country"] or "", r["period"] or ""))
+    return rows[:MAX_ROWS]
+
+
+_APART_COLUMNS = (
+    "events",
+    "fatalities_best",
+    "month_unknown_events",
+    "regional_events",
+    "unlocated_events",
+)
+
+
 def _hotspots(findings: list[FusedFinding]) -> list[dict[str, Any]]:
     """The latest figures per area and month from findings that carry them."""
     latest: dict[tuple[Any, ...], FusedFinding] = {}
     for f in findings:
         indicators = f.finding.get("indicators") or {}
+        if f.finding.get("kind") == IMPRECISE_KIND:
+            continue
         if "events" in indicators and "fatalities_best" in indicators and f.period:
             latest[(f.area, f.period)] = f
     rows = []
@@ -107,9 +141,16 @@ def _hotspots(findings: list[FusedFinding]) -> list[dict[str, Any]]:
     return rows[:MAX_ROWS]
 
 
-def situation_page(ctx: NodeContext, **filters: str | None) -> dict[str, Any]:
-    fused = fused_findings(ctx, **filters)
-    picture = situation(ctx, **filters)
+def situation_page(
+    ctx: NodeContext,
+    *,
+    country: str | None = None,
+    admin1: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+) -> dict[str, Any]:
+    fused = fused_findings(ctx, country=country, admin1=admin1, start=start, end=end)
+    picture = situation(ctx, country=country, admin1=admin1, start=start, end=end)
     hotspots = _hotspots(fused)
     areas = sorted({f"{f.area[1] or f.area[0] or '?'}" for f in fused if f.period})
     months = sorted({(f.period or "")[:7] for f in fused if f.period and len(f.period) >= 7})
@@ -165,6 +206,7 @@ def situation_page(ctx: NodeContext, **filters: str | None) -> dict[str, Any]:
         "analyzers": picture["analyzers"],
         "any_restricted": any(f.restricted for f in fused),
         "hotspots": hotspots,
+        "imprecise": _imprecise(fused),
         "hotspot_chart": bar_chart(
             [
                 (f"{h['admin1'] or h['country']} {h['period']}", float(h["fatalities_best"] or 0))

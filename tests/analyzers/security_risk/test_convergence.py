@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from analyzers.base import View
 from analyzers.offline import OfflineRun, Picture, final_picture
 from analyzers.security_risk import SecurityRiskAnalyzer
+from analyzers.security_risk._analyzer import IMPRECISE_KIND
 from node.importers.ucdp import read_events
 from tests.support import EXAMPLES
 
@@ -77,17 +78,29 @@ def test_any_order_gives_the_same_findings_and_summary(
     assert _dump(final_picture(SecurityRiskAnalyzer(), shuffled)) == _dump(in_file_order)
 
 
-def test_findings_held_are_the_summary_flags(in_file_order: Picture) -> None:
-    held = sorted(
-        (f["country"], f["admin1"], f["period"], f["kind"]) for f in in_file_order.findings
-    )
+def test_findings_held_are_the_summary_flags_and_the_events_counted_apart(
+    in_file_order: Picture,
+) -> None:
+    flagged = [f for f in in_file_order.findings if f["kind"] != IMPRECISE_KIND]
+    held = sorted((f["country"], f["admin1"], f["period"], f["kind"]) for f in flagged)
     flags = sorted(
         (f["country"], f["admin1"], f["month"], f["kind"]) for f in in_file_order.summary["flags"]
     )
     assert held == flags
-    for f in in_file_order.findings:
+    for f in flagged:
         assert f["level"] in {"medium", "high", "critical"} and f["score"] >= 1
         assert "threshold" in f["explanation"] and f["admin1"] and f["period"]
+    apart = [f for f in in_file_order.findings if f["kind"] == IMPRECISE_KIND]
+    listed = in_file_order.summary["imprecise"]
+    assert sorted((f["country"], f.get("admin1") or "", f["period"]) for f in apart) == sorted(
+        (i["country"], i["admin1"] or "", i["period"]) for i in listed
+    )
+    by_place = {(i["country"], i["admin1"], i["period"]): i for i in listed}
+    for f in apart:
+        listed_as = by_place[(f["country"], f.get("admin1"), f["period"])]
+        assert f["indicators"]["events"] == listed_as["events"] > 0
+        assert f["indicators"]["fatalities_best"] == listed_as["fatalities_best"]
+        assert "level" not in f and "counted apart" in f["explanation"]
 
 
 def test_national_summaries_are_counted_apart(in_file_order: Picture) -> None:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterator
+from itertools import islice
 
 import pytest
 from sqlmodel import select
 
+from node.api.routes.ui import templates
 from node.clock import SystemClock
 from node.context import NodeContext, open_node
+from node.importers.ucdp import read_events
 from node.localfed import LocalFederation
+from node.services.analyze import analyse_batch
+from node.services.ingest import ingest_records
 from node.services.situation import fused_findings, situation
 from node.settings import load_settings
 from node.storage.db import transaction
@@ -25,8 +30,10 @@ from tests.node._situation_support import (
     RESTRICTION,
     load_mixed_situation,
 )
+from tests.support import EXAMPLES
 
 NONE = {"hc": "H0", "restricted": False, "restriction": None}
+GED = "ucdp_ged_syria_2016_2019.csv"
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +130,42 @@ def test_provenance_shows_handling_and_the_inputs_pseudonym_epoch(mission: NodeC
     assert page["result"]["pse"] is None  # a result carries no pseudonym
     assert page["input"]["hc"] == "H3" and page["input"]["hcr"] == RESTRICTION
     assert page["input"]["pse"] == mission.pseudonym_key.epoch  # type: ignore[union-attr]
+
+
+def test_imprecise_events_are_listed_apart_from_the_hotspots(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    fed = LocalFederation(tmp_path_factory.mktemp("imprecise"), ("mission", "dpa"))
+    fed.build()
+    ctx = open_node(load_settings(fed.nodes["mission"].config, run_workers=False), SystemClock())
+    try:
+        [located] = list(islice(read_events(EXAMPLES / "data" / GED), 1))
+        national = {  # a year-long national summary, as UCDP codes them
+            **located,
+            "event_id": "national-summary",
+            "date_start": "2016-01-01",
+            "date_end": "2016-12-31",
+            "date_precision": 5,
+            "where_precision": 6,
+            "admin1": None,
+            "deaths": {"best": 16522},
+        }
+        national = {k: v for k, v in national.items() if v is not None}
+        ingest_records(ctx, "conflict-event/1", [located, national])
+        while analyse_batch(ctx):
+            pass
+        page = situation_page(ctx)
+        [apart] = page["imprecise"]
+        assert (apart["country"], apart["admin1"], apart["period"]) == ("Syria", None, "2016")
+        assert (apart["events"], apart["fatalities_best"], apart["unlocated_events"]) == (
+            1,
+            16522,
+            1,
+        )
+        assert all(h["fatalities_best"] != 16522 for h in page["hotspots"])
+        html_page = templates.env.get_template("situation.html").render(
+            participant=ctx.participant, **page
+        )
+        assert 'id="imprecise"' in html_page and "16522" in html_page
+    finally:
+        ctx.engine.dispose()
