@@ -1,11 +1,10 @@
-"""UNDP's illicit-economy analyzer: market-price anomalies and livelihood impact,
-joined with conflict intensity (DESIGN.md, "Analysis").
+"""UNDP's illicit-economy analyzer: market-price anomalies, unit mix-ups and
+livelihood impact, joined with conflict intensity (DESIGN.md, "Analysis").
 
 See :mod:`analyzers.illicit_economy._analyzer` for why these are signals of
 black-market activity, and the private modules for each computation.
 """
 
 from analyzers.illicit_economy._analyzer import IllicitEconomyAnalyzer
-from analyzers.illicit_economy._names import GOVERNORATES
 
-__all__ = ["GOVERNORATES", "IllicitEconomyAnalyzer"]
+__all__ = ["IllicitEconomyAnalyzer"]

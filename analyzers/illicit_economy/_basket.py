@@ -1,29 +1,31 @@
-"""Livelihood impact: the cost of a staple food basket per governorate and month.
+"""Livelihood impact: the cost of a staple food basket per area and month, in the
+local currency and in US dollars, from order-free tallies.
 
-The basket follows the items of WFP Syria's standard reference food basket, for
-a household of five for one month; the quantities are this analyzer's stated
-assumption (:data:`BASKET`). Its cost in a governorate and month is the sum of
-quantity x the **median retail price across the governorate's markets** that
-month (the median, so that one besieged or mis-recorded market does not set the
-governorate's cost; single markets are the anomaly detector's business).
+The basket follows the items of WFP's standard reference food basket for a
+household of five for one month (bread, rice, lentils, sugar, vegetable oil); the
+quantities are this analyzer's stated assumption (:data:`BASKET`). Items are
+matched by WFP's global commodity names (:attr:`BasketItem.names`), and priced
+per base unit (kg or litre, :mod:`._units`), so "Sugar" at "KG" and at "25 KG"
+are the same item. An area-month's item price is the **median across the area's
+markets** of each market's price per base unit (a market's own price is the
+median of the distinct prices it reported that month).
 
-The cost is compared with the governorate's own earliest level: the median cost
-of its first ``BASELINE_MONTHS`` complete baskets. WFP's Syrian series begin in
-April 2011 in Aleppo and mostly in 2012-2013 elsewhere, so the baseline is the
-earliest *observed* level, already after the uprising began: ratios understate
-the change since before the war. A finding is made when the ratio first reaches
-one of ``BASKET_LEVELS`` (upward crossings of a level not reached before; one
-finding per level and governorate): a basket costing 2, 5, 10 ... times what it
-did is a household that buys less food, sells assets, borrows, or turns to the
-parallel and criminal economy for income and goods (seed paper: "survival
-strategies", "siege economy ... inflating local prices and profits").
+The USD cost is the same computation on WFP's ``usd_price`` (``market-price/1``
+discloses it to undp). Where an item has no USD price in a month, the USD cost
+of that month is absent and the summary says so; it is never filled in from an
+exchange rate the analyzer would have to choose.
 
-Prices arrive one record at a time and roughly in month order, so a month stays
-open until a price ``LATE_MONTHS + 1`` months later arrives for the governorate
-(one month of late records is tolerated; later ones are ignored and counted).
-An item missing in a month is carried forward from the previous
-``CARRY_FORWARD_MONTHS`` months; a basket with an item older than that is not
-costed.
+The cost is compared with the area's own earliest level: the median cost of its
+first :data:`BASELINE_MONTHS` costed months (the earliest *observed* level: in
+Syria, already after 2011). A finding is made for each month in which the ratio
+first reaches one of :data:`BASKET_LEVELS` (the highest level first reached that
+month). This is a measure of livelihood pressure, not an anomaly: in local
+currency it includes inflation on purpose (households earn the local currency),
+and the USD cost and ratio beside it show how much of the rise is the currency.
+A month whose item price is about 1000 times or 1/1000 of the item's neighbouring
+months (a unit mix-up, :mod:`._units`) counts as missing for that item. An item
+missing in a month is carried forward from up to
+:data:`CARRY_FORWARD_MONTHS` months before; otherwise the month is not costed.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from analyzers.illicit_economy._anomaly import month_index
+from analyzers.illicit_economy._series import NEIGHBOUR_MONTHS, month_index
+from analyzers.illicit_economy._units import is_unit_mismatch, parse_unit
 
 __all__ = [
     "BASELINE_MONTHS",
@@ -41,147 +44,166 @@ __all__ = [
     "BASKET_LEVELS",
     "BASKET_PRICE_TYPE",
     "CARRY_FORWARD_MONTHS",
-    "LATE_MONTHS",
-    "SERIES_LIMIT",
     "BasketItem",
     "BasketMonth",
-    "baseline_period",
+    "BasketSeries",
+    "add_basket_price",
     "basket_item",
-    "close_month",
-    "new_governorate",
+    "derive_basket",
 ]
 
 
 @dataclass(frozen=True)
 class BasketItem:
-    """``quantity`` of ``commodity`` per basket, priced per ``unit`` of ``unit_size``.
-
-    ``key`` names the item in finding indicators (``price_<key>``).
-    """
+    """``quantity`` base units (kg, or litres for ``dimension == "volume"``) a month."""
 
     key: str
-    commodity: str
-    unit: str
+    names: tuple[str, ...]
+    dimension: str
     quantity: float
-    unit_size: float = 1.0
-
-    def cost(self, price: float) -> float:
-        return price / self.unit_size * self.quantity
 
 
-#: The staple basket: WFP commodity names and units as in the Syrian price data.
+#: The staple basket (WFP commodity names; quantities for five people, one month).
 BASKET: tuple[BasketItem, ...] = (
-    BasketItem("bread", "Bread (bakery)", "1.1 KG", 37.0, 1.1),  # 37 kg, per 1.1 kg bundle
-    BasketItem("rice", "Rice", "KG", 19.0),
-    BasketItem("lentils", "Lentils", "KG", 19.0),
-    BasketItem("sugar", "Sugar", "KG", 5.0),
-    BasketItem("oil", "Oil", "L", 7.0),
+    BasketItem("bread", ("Bread (bakery)", "Bread"), "mass", 37.0),
+    BasketItem("rice", ("Rice", "Rice (imported)", "Rice (local)", "Rice (white)"), "mass", 19.0),
+    BasketItem("lentils", ("Lentils", "Lentils (red)"), "mass", 19.0),
+    BasketItem("sugar", ("Sugar", "Sugar (white)"), "mass", 5.0),
+    BasketItem("oil", ("Oil", "Oil (vegetable)", "Oil (sunflower)"), "volume", 7.0),
 )
 BASKET_PRICE_TYPE = "Retail"
-#: Complete baskets whose median cost is the governorate's baseline.
+#: Costed months whose median cost is the area's baseline.
 BASELINE_MONTHS = 6
-#: How many months an item's last governorate median may stand in for a missing one.
+#: How many months an item's last price may stand in for a missing one.
 CARRY_FORWARD_MONTHS = 2
-#: Months a governorate-month stays open for late records after a newer month starts.
-LATE_MONTHS = 1
-#: Ratios to the baseline whose first upward crossing is a finding.
+#: Ratios to the baseline whose first reaching is a finding.
 BASKET_LEVELS: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0)
-#: Monthly costs kept per governorate (twenty years).
-SERIES_LIMIT = 240
 
-_ITEMS = {(item.commodity, item.unit): item for item in BASKET}
-
-
-@dataclass(frozen=True)
-class BasketMonth:
-    """A costed basket of one governorate-month, and the level it crossed, if any."""
-
-    month: str
-    cost: float
-    prices: Mapping[str, float]
-    carried: tuple[str, ...]
-    markets: int
-    baseline_cost: float | None
-    baseline_period: str | None
-    crossed: float | None
-
-    @property
-    def ratio(self) -> float | None:
-        return None if self.baseline_cost is None else self.cost / self.baseline_cost
+_BY_NAME = {name: item for item in BASKET for name in item.names}
 
 
 def basket_item(commodity: str, unit: str, price_type: str | None) -> BasketItem | None:
     """The basket item a price is for, or ``None``."""
-    if price_type != BASKET_PRICE_TYPE:
+    item = _BY_NAME.get(commodity)
+    if item is None or price_type != BASKET_PRICE_TYPE:
         return None
-    return _ITEMS.get((commodity, unit))
+    return item if parse_unit(unit).dimension == item.dimension else None
 
 
-def new_governorate() -> dict[str, Any]:
-    """The stored state of a governorate before its first closed month."""
-    return {"last": {}, "baseline": [], "baseline_cost": None, "level": 1.0, "series": []}
+def add_basket_price(
+    tally: dict[str, Any] | None, month: str, market: str, per_base: float, usd: float | None
+) -> tuple[dict[str, Any], bool]:
+    """``{month: {market: [[per-base prices], [per-base USD prices]]}}`` after one more."""
+    out = tally or {}
+    cell = out.setdefault(month, {}).setdefault(market, [[], []])
+    changed = False
+    for values, value in ((cell[0], per_base), (cell[1], usd)):
+        if value is not None and value not in values:
+            values.append(value)
+            values.sort()
+            changed = True
+    return out, changed
 
 
-def close_month(
-    governorate: dict[str, Any], month: str, prices: Mapping[str, Mapping[str, float]]
-) -> tuple[dict[str, Any], BasketMonth | None]:
-    """The governorate's state after closing ``month``, and its costed basket if complete.
+@dataclass(frozen=True)
+class BasketMonth:
+    month: str
+    cost: float
+    usd_cost: float | None
+    prices: Mapping[str, float]
+    carried: tuple[str, ...]
+    markets: int
+    usd_missing: tuple[str, ...]
 
-    ``prices`` is commodity -> market -> price for the month (basket items only).
-    ``governorate`` (stored JSON) is not modified.
-    """
-    state = {
-        "last": dict(governorate["last"]),
-        "baseline": list(governorate["baseline"]),
-        "baseline_cost": governorate["baseline_cost"],
-        "level": governorate["level"],
-        "series": list(governorate["series"]),
-    }
-    markets: set[str] = set()
-    for commodity in sorted(prices):
-        by_market = prices[commodity]
-        if by_market:
-            state["last"][commodity] = [month, statistics.median(by_market.values())]
-            markets.update(by_market)
-    if not markets:
-        return state, None
-    here = month_index(month)
-    item_prices: dict[str, float] = {}
-    carried: list[str] = []
-    for item in BASKET:
-        last = state["last"].get(item.commodity)
-        if last is None or here - month_index(last[0]) > CARRY_FORWARD_MONTHS:
-            return state, None
-        item_prices[item.commodity] = last[1]
-        if last[0] != month:
-            carried.append(item.commodity)
-    cost = sum(item.cost(item_prices[item.commodity]) for item in BASKET)
-    state["series"] = [*state["series"], [month, cost]][-SERIES_LIMIT:]
-    crossed = None
-    if state["baseline_cost"] is None:
-        state["baseline"].append([month, cost])
-        if len(state["baseline"]) >= BASELINE_MONTHS:
-            state["baseline_cost"] = statistics.median(c for _, c in state["baseline"])
-    else:
-        ratio = cost / state["baseline_cost"]
-        reached = [level for level in BASKET_LEVELS if ratio >= level > state["level"]]
+
+@dataclass(frozen=True)
+class BasketSeries:
+    months: tuple[BasketMonth, ...]
+    baseline_cost: float | None
+    baseline_usd: float | None
+    baseline_period: str | None
+    crossings: Mapping[str, float]  # month -> highest level first reached that month
+
+    def ratio(self, month: BasketMonth) -> float | None:
+        return None if self.baseline_cost is None else month.cost / self.baseline_cost
+
+    def usd_ratio(self, month: BasketMonth) -> float | None:
+        if self.baseline_usd is None or month.usd_cost is None:
+            return None
+        return month.usd_cost / self.baseline_usd
+
+
+def _median_of_markets(cells: Mapping[str, list[list[float]]], which: int) -> float | None:
+    values = sorted(statistics.median(c[which]) for c in cells.values() if c[which])
+    return statistics.median(values) if values else None
+
+
+def _item_months(tally: Mapping[str, Any]) -> dict[str, tuple[float, float | None, int]]:
+    """Month -> (area price, area USD price, markets) of one item, without the months
+    whose price is a unit mix-up (about 1000 times or 1/1000 of the median of the
+    item's other months within :data:`NEIGHBOUR_MONTHS`): such a month is missing."""
+    raw = {}
+    for month, cells in tally.items():
+        price = _median_of_markets(cells, 0)
+        if price is not None and price > 0:
+            raw[month] = (price, _median_of_markets(cells, 1), len(cells))
+    months = sorted(raw, key=month_index)
+    out = {}
+    for i, month in enumerate(months):
+        here = month_index(month)
+        near = sorted(
+            raw[months[j]][0]
+            for j in range(max(0, i - NEIGHBOUR_MONTHS), min(len(months), i + NEIGHBOUR_MONTHS + 1))
+            if j != i and abs(month_index(months[j]) - here) <= NEIGHBOUR_MONTHS
+        )
+        if len(near) >= 2 and is_unit_mismatch(raw[month][0], statistics.median(near)):
+            continue
+        out[month] = raw[month]
+    return out
+
+
+def derive_basket(tallies: Mapping[str, Mapping[str, Any]]) -> BasketSeries:
+    """The area's basket series from its item tallies (item key -> tally)."""
+    items = {item.key: _item_months(tallies.get(item.key, {})) for item in BASKET}
+    months = sorted({m for t in items.values() for m in t}, key=month_index)
+    last: dict[str, tuple[int, float, float | None]] = {}
+    costed: list[BasketMonth] = []
+    for month in months:
+        here = month_index(month)
+        markets = 0
+        for item in BASKET:
+            found = items[item.key].get(month)
+            if found is not None:
+                last[item.key] = (here, found[0], found[1])
+                markets = max(markets, found[2])
+        if not markets:
+            continue
+        if any(
+            item.key not in last or here - last[item.key][0] > CARRY_FORWARD_MONTHS
+            for item in BASKET
+        ):
+            continue
+        prices = {item.key: last[item.key][1] for item in BASKET}
+        usd_missing = tuple(item.key for item in BASKET if last[item.key][2] is None)
+        cost = sum(item.quantity * prices[item.key] for item in BASKET)
+        usd_cost = None
+        if not usd_missing:
+            usd_cost = sum(item.quantity * (last[item.key][2] or 0.0) for item in BASKET)
+        carried = tuple(item.key for item in BASKET if last[item.key][0] != here)
+        costed.append(BasketMonth(month, cost, usd_cost, prices, carried, markets, usd_missing))
+    baseline = costed[:BASELINE_MONTHS]
+    if len(baseline) < BASELINE_MONTHS:
+        return BasketSeries(tuple(costed), None, None, None, {})
+    base = statistics.median(sorted(b.cost for b in baseline))
+    usd_values = sorted(b.usd_cost for b in baseline if b.usd_cost is not None)
+    base_usd = statistics.median(usd_values) if len(usd_values) == BASELINE_MONTHS else None
+    crossings: dict[str, float] = {}
+    level = 1.0
+    for costed_month in costed[BASELINE_MONTHS:]:
+        ratio = costed_month.cost / base
+        reached = [lv for lv in BASKET_LEVELS if ratio >= lv > level]
         if reached:
-            crossed = reached[-1]
-            state["level"] = crossed
-    return state, BasketMonth(
-        month=month,
-        cost=cost,
-        prices=item_prices,
-        carried=tuple(carried),
-        markets=len(markets),
-        baseline_cost=state["baseline_cost"],
-        baseline_period=baseline_period(state),
-        crossed=crossed,
-    )
-
-
-def baseline_period(governorate: Mapping[str, Any]) -> str | None:
-    """``"2012-07/2013-02"``: the months of the baseline, once it is complete."""
-    if governorate["baseline_cost"] is None or not governorate["baseline"]:
-        return None
-    return f"{governorate['baseline'][0][0]}/{governorate['baseline'][-1][0]}"
+            level = reached[-1]
+            crossings[costed_month.month] = level
+    period = f"{baseline[0].month}/{baseline[-1].month}"
+    return BasketSeries(tuple(costed), base, base_usd, period, crossings)

@@ -1,167 +1,194 @@
-"""The illicit-economy analyzer's picture so far (``summary``), as JSON data.
+"""The illicit-economy analyzer's picture so far (``summary``), from the tallies and
+the findings that hold (both order-free), as JSON data.
 
-* ``basket``: per governorate the latest closed month's basket cost and ratio to
-  the baseline, the highest level reached, and a provisional figure for the
-  months still open;
-* ``largest_anomalies``: the largest price anomalies found, by |robust z|;
-* ``joined``: per governorate and month the basket ratio beside the conflict
-  events and fatality index of its UCDP area. Inside the span of months for
-  which any conflict data was received, a month without events counts 0;
-  outside it, ``null`` (unknown, not peaceful);
-* ``conflict_areas``: totals per conflict area, and which have no price data;
-* ``counts`` and ``finding_share``; ``parameters``: thresholds and tables used.
-
-Reads the whole state: it is called on demand, not per view.
+* ``join``: per country the price areas paired with conflict areas (and by which
+  step), and the areas of either side left unjoined; conflict countries that could
+  not be resolved to an ISO code;
+* ``basket``: per area the latest costed month in local currency and USD, its
+  ratios to the baseline, the level reached, and months without a USD cost;
+* ``largest_anomalies`` and ``unit_mismatches``: from the findings that hold;
+* ``joined``: per area and month the basket ratio beside the conflict events and
+  fatality index of its joined conflict area (``null`` outside the months covered
+  by the country's conflict data: unknown, not peaceful);
+* ``conflict_areas``: totals per conflict area;
+* ``counts`` (views, skipped by reason, findings that hold by kind); ``parameters``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from analyzers.illicit_economy import _anomaly as anomaly
-from analyzers.illicit_economy import _basket as basket
-from analyzers.illicit_economy._conflict import intensity
-from analyzers.illicit_economy._names import FATALITY_INDEX, GOVERNORATES, ucdp_area
+from analyzers.converge import current_findings
+from analyzers.illicit_economy import _analyzer as A
+from analyzers.illicit_economy import _basket as B
+from analyzers.illicit_economy import _names as N
+from analyzers.illicit_economy import _series as S
+from analyzers.illicit_economy import _units as U
 from analyzers.state import State
 
-__all__ = ["parameters", "summarise"]
+__all__ = ["TOP", "parameters", "summarise"]
+
+#: Entries listed in ``largest_anomalies`` and ``unit_mismatches``.
+TOP = 20
 
 
 def parameters() -> dict[str, Any]:
-    """The analyzer's fixed thresholds and tables."""
     return {
         "anomaly": {
-            "statistic": "robust z of the month-on-month log price change",
-            "z_threshold": anomaly.Z_THRESHOLD,
-            "z_high": anomaly.Z_HIGH,
-            "z_critical": anomaly.Z_CRITICAL,
-            "min_history": anomaly.MIN_HISTORY,
-            "history_limit": anomaly.HISTORY_LIMIT,
-            "mad_scale": anomaly.MAD_SCALE,
-            "min_sigma": anomaly.MIN_SIGMA,
-            "max_gap_months": anomaly.MAX_GAP_MONTHS,
+            "statistic": "monthly log price change; robust z against the series' own history "
+            "AND against the country-month median change of all series (same currency)",
+            "z_threshold": A.Z_THRESHOLD,
+            "z_high": A.Z_HIGH,
+            "z_critical": A.Z_CRITICAL,
+            "min_history": S.MIN_HISTORY,
+            "history_months": S.HISTORY_MONTHS,
+            "min_cross_series": A.MIN_CROSS,
+            "mad_scale": S.MAD_SCALE,
+            "min_sigma": S.MIN_SIGMA,
+            "max_gap_months": S.MAX_GAP_MONTHS,
+        },
+        "unit_mismatch": {
+            "decades": [U.MISMATCH_LOW, U.MISMATCH_HIGH],
+            "neighbour_months": S.NEIGHBOUR_MONTHS,
+            "min_peers": A.MIN_UNIT_PEERS,
         },
         "basket": {
             "items": [
-                {"key": i.key, "commodity": i.commodity, "unit": i.unit, "quantity": i.quantity}
-                for i in basket.BASKET
+                {
+                    "key": i.key,
+                    "names": list(i.names),
+                    "quantity": i.quantity,
+                    "base_unit": "L" if i.dimension == "volume" else "kg",
+                }
+                for i in B.BASKET
             ],
-            "price_type": basket.BASKET_PRICE_TYPE,
-            "baseline_months": basket.BASELINE_MONTHS,
-            "carry_forward_months": basket.CARRY_FORWARD_MONTHS,
-            "late_months": basket.LATE_MONTHS,
-            "levels": list(basket.BASKET_LEVELS),
+            "price_type": B.BASKET_PRICE_TYPE,
+            "baseline_months": B.BASELINE_MONTHS,
+            "carry_forward_months": B.CARRY_FORWARD_MONTHS,
+            "levels": list(B.BASKET_LEVELS),
         },
-        "governorates": dict(GOVERNORATES),
-        "fatality_index": dict(FATALITY_INDEX),
+        "join": {"fuzzy_min": N.FUZZY_MIN, "fuzzy_margin": N.FUZZY_MARGIN},
+        "fatality_index": dict(N.FATALITY_INDEX),
+    }
+
+
+def _entry(f: dict[str, Any]) -> dict[str, Any]:
+    ind = f.get("indicators", {})
+    keys = (
+        "price",
+        "previous_price",
+        "currency",
+        "change_pct",
+        "robust_z",
+        "cross_z",
+        "usd_price",
+        "factor",
+        "reference",
+    )
+    return {
+        "subject": f["subject"],
+        "period": f.get("period"),
+        "score": f.get("score"),
+        **{k: ind[k] for k in keys if k in ind},
     }
 
 
 def summarise(state: State, *, analyzer_id: str, version: str) -> dict[str, Any]:
-    counts = state.get("counts") or {"views": {}, "skipped": {}, "findings": {}}
-    views = sum(counts["views"].values())
-    with_findings = counts.get("views_with_findings", 0)
-    span = state.get("conflict-span")
-    latest: dict[str, Any] = {}
+    counts = state.get("counts") or {"views": {}, "skipped": {}}
+    findings = current_findings(state)
+    by_kind: dict[str, int] = {}
+    for f in findings:
+        by_kind[f["kind"]] = by_kind.get(f["kind"], 0) + 1
+    anomalies = sorted(
+        (f for f in findings if f["kind"] == A.ANOMALY_KIND),
+        key=lambda f: (-f["score"], f["period"], f["subject"]),
+    )
+    mismatches = sorted(
+        (f for f in findings if f["kind"] == A.MISMATCH_KIND),
+        key=lambda f: (f["period"], f["subject"]),
+    )
+    countries = sorted(
+        {k.removeprefix("areas:") for k in state.keys("areas:")}
+        | {k.removeprefix("country-names:") for k in state.keys("country-names:")}
+    )
+    join = {}
+    for country in countries:
+        j = A.join_of(state, country)
+        join[country] = {"name": A._label(state, country), **j.as_json()}
+    basket: dict[str, Any] = {}
     joined: dict[str, Any] = {}
-    priced_areas: set[str] = set()
-    for key, governorate in state.items("basket:"):
-        country, admin1 = key.removeprefix("basket:").split("|", 1)
-        code = None if country == "-" else country
-        area = ucdp_area(code, admin1)
-        if area is not None:
-            priced_areas.add(f"{area[0]}|{area[1]}")
-        name = admin1 if country in ("-", "SYR") else f"{admin1} ({country})"
-        latest[name] = _latest(state, key, governorate)
-        joined[name] = {
-            "conflict_admin1": None if area is None else area[1],
-            "series": _joined(state, governorate, area, span),
-        }
+    areas = sorted({k.removeprefix("bitem:").rsplit("|", 1)[0] for k in state.keys("bitem:")})
+    for key in areas:
+        country, currency, area = key.split("|", 2)
+        series = A.basket_of(state, country, currency, area)
+        j = A.join_of(state, country)
+        basket[key] = _latest(series, currency)
+        rows = []
+        for month in series.months:
+            conflict = A.conflict_in(state, country, area, month.month, j)
+            ratio = series.ratio(month)
+            usd_ratio = series.usd_ratio(month)
+            rows.append(
+                {
+                    "month": month.month,
+                    "basket_ratio": None if ratio is None else round(ratio, 4),
+                    "basket_ratio_usd": None if usd_ratio is None else round(usd_ratio, 4),
+                    "conflict_events": conflict.get("conflict_events"),
+                    "fatality_index": conflict.get("fatality_index"),
+                }
+            )
+        joined[key] = {"conflict_admin1": list(j.pairs.get(area, ())), "series": rows}
+    conflict_areas: dict[str, dict[str, Any]] = {}
+    for key, cell in state.items("conflict:"):
+        country, area, _ = key.removeprefix("conflict:").rsplit("|", 2)
+        entry = conflict_areas.setdefault(
+            f"{country}|{area}", {"events": 0, "fatality_index": 0.0, "months": 0}
+        )
+        entry["events"] += len(cell)
+        entry["months"] += 1
+        entry["fatality_index"] += sum(
+            N.FATALITY_INDEX.get(v[1], 0.0) for _, v in sorted(cell.items())
+        )
     return {
         "analyzer": {"id": analyzer_id, "version": version},
-        "counts": counts,
-        "finding_share": round(with_findings / views, 6) if views else 0.0,
-        "basket": latest,
-        "largest_anomalies": state.get("top-anomalies", []),
+        "counts": {**counts, "findings": dict(sorted(by_kind.items()))},
+        "join": join,
+        "basket": basket,
+        "largest_anomalies": [_entry(f) for f in anomalies[:TOP]],
+        "unit_mismatches": {
+            "count": len(mismatches),
+            "first": [_entry(f) for f in mismatches[:TOP]],
+        },
         "joined": joined,
-        "conflict_span": span,
-        "conflict_areas": _areas(state, priced_areas),
+        "conflict_spans": {k.removeprefix("span:"): v for k, v in state.items("span:")},
+        "conflict_areas": conflict_areas,
         "parameters": parameters(),
     }
 
 
-def _latest(state: State, key: str, governorate: dict[str, Any]) -> dict[str, Any]:
-    base = governorate["baseline_cost"]
+def _latest(series: B.BasketSeries, currency: str) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "currency": governorate.get("currency"),
-        "baseline_cost": None if base is None else round(base, 2),
-        "baseline_period": basket.baseline_period(governorate),
-        "level_reached": governorate["level"],
+        "currency": currency,
+        "baseline_cost": None if series.baseline_cost is None else round(series.baseline_cost, 2),
+        "baseline_cost_usd": None if series.baseline_usd is None else round(series.baseline_usd, 4),
+        "baseline_period": series.baseline_period,
+        "level_reached": max(series.crossings.values(), default=1.0),
+        "months_costed": len(series.months),
+        "months_without_usd": sum(1 for m in series.months if m.usd_cost is None),
         "month": None,
         "cost": None,
+        "cost_usd": None,
         "ratio": None,
-        "provisional": None,
+        "ratio_usd": None,
     }
-    if governorate["series"]:
-        month, cost = governorate["series"][-1]
-        out.update(month=month, cost=round(cost, 2), ratio=_ratio(cost, base))
-    open_ = state.get("open:" + key.removeprefix("basket:")) or {"months": {}}
-    current, found = governorate, None
-    for month in sorted(open_["months"]):
-        current, costed = basket.close_month(current, month, open_["months"][month])
-        found = costed or found
-    if found is not None:
-        out["provisional"] = {
-            "month": found.month,
-            "cost": round(found.cost, 2),
-            "ratio": None if found.ratio is None else round(found.ratio, 4),
-        }
+    if series.months:
+        last = series.months[-1]
+        ratio, usd_ratio = series.ratio(last), series.usd_ratio(last)
+        out.update(
+            month=last.month,
+            cost=round(last.cost, 2),
+            cost_usd=None if last.usd_cost is None else round(last.usd_cost, 4),
+            ratio=None if ratio is None else round(ratio, 4),
+            ratio_usd=None if usd_ratio is None else round(usd_ratio, 4),
+        )
     return out
-
-
-def _joined(
-    state: State,
-    governorate: dict[str, Any],
-    area: tuple[str, str] | None,
-    span: list[str] | None,
-) -> list[dict[str, Any]]:
-    base = governorate["baseline_cost"]
-    costs = {month: cost for month, cost in governorate["series"]}
-    cells = {}
-    if area is not None:
-        prefix = f"conflict:{area[0]}|{area[1]}|"
-        cells = {key.removeprefix(prefix): cell for key, cell in state.items(prefix)}
-    rows = []
-    for month in sorted(set(costs) | set(cells)):
-        known = area is not None and span is not None and span[0] <= month <= span[1]
-        events, fatality = intensity(cells.get(month))
-        rows.append(
-            {
-                "month": month,
-                "basket_ratio": _ratio(costs[month], base) if month in costs else None,
-                "conflict_events": events if known else None,
-                "fatality_index": fatality if known else None,
-            }
-        )
-    return rows
-
-
-def _areas(state: State, priced: set[str]) -> dict[str, Any]:
-    totals: dict[str, dict[str, Any]] = {}
-    for key, cell in state.items("conflict:"):
-        country, area, _month = key.removeprefix("conflict:").split("|")
-        entry = totals.setdefault(
-            f"{country}|{area}",
-            {"country": country, "admin1": area, "events": 0, "fatality_index": 0.0, "months": 0},
-        )
-        events, fatality = intensity(cell)
-        entry["events"] += events
-        entry["fatality_index"] += fatality
-        entry["months"] += 1
-    for name, entry in totals.items():
-        entry["has_price_data"] = name in priced
-    return {name: totals[name] for name in sorted(totals)}
-
-
-def _ratio(cost: float, base: float | None) -> float | None:
-    return None if base is None else round(cost / base, 4)
