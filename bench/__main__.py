@@ -6,7 +6,7 @@ with the ratio; ``--out FILE`` writes the results as JSON (for the whole suite: 
 object keyed by part). With a NAME, options after the common ones go to that part
 (``python -m bench scale --sizes 4,8``; ``python -m bench NAME --help`` lists them).
 
-Parts: crypto, protocol, federation, latency, scale, audit, catchup, memory (see
+Parts: crypto, protocol, federation, latency, scale, audit, catchup, memory, analysis (see
 README.md, "Benchmarks"). ``--quick`` makes every part small enough for the whole
 suite to run in about ten minutes on two cores; ``--records`` sets each part's main
 size (``audit``: log entries; ``memory``: packets in the large node).
@@ -26,6 +26,7 @@ from typing import Any
 
 from bench import audit, catchup, crypto, federation, latency, memory, protocol, scale
 from bench._report import log, note, write_json
+from bench.analysis import run as analysis
 
 Main = Callable[[list[str]], dict[str, Any]]
 
@@ -39,6 +40,7 @@ PARTS: dict[str, tuple[Main, bool]] = {
     "audit": (audit.main, True),
     "catchup": (catchup.main, True),
     "memory": (memory.main, False),
+    "analysis": (analysis.main, False),
 }
 
 

@@ -7,16 +7,26 @@ Integrated Analytical Capacity") proposes a hybrid system in which missions
 analytical components distributed throughout the system - for example, through
 the UN's Offices on Drugs and Crime (UNODC)", each conducting "a predetermined
 form of analysis on the shared data"; it asks for a capacity "to map spoiler
-networks" across borders. UNODC's part is that map, drawn from pseudonyms only:
+networks" across borders. UNODC's part is that map, drawn from the references the
+views carry (pseudonyms under UNODC's policy), never from names it would resolve:
 
-* recurring actors - a pseudonym seen again and again, in several places or by
-  several sources (:mod:`._network`);
-* brokers - the actors with the highest betweenness centrality on the
+* one place scheme, ISO 3166-1 alpha-3, whatever a schema writes ("Syria",
+  "SYR", "Syrian Arab Republic" are one place; :mod:`._places`);
+* actors - the references the views carry (pseudonyms under UNODC's policy: conflict
+  sides, and the persons a single seizure names); states recognised from UCDP's
+  coding and left out of the broker ranking (:mod:`._network`);
+* recurring actors - seen again and again, in several places or by several sources;
+* brokers - the non-state actors with the highest betweenness centrality on the
   actor-place graph, by Brandes' algorithm (:mod:`._brandes`, :mod:`._network`);
 * cross-border corridors - consecutive countries on seizure routes, with their
   seizures and kilograms (:mod:`._routes`);
-* seizure trends - year-over-year changes of annual seizure totals per country
-  and drug group (:mod:`._trends`).
+* seizure trends - year-on-year changes of annual totals per country and drug
+  group that are large, off a real base, and unusual for the series' own
+  volatility (:mod:`._trends`).
+
+Findings converge (:mod:`analyzers.converge`): every view is absorbed into
+order-free tallies, and the findings of the scopes it touched are derived from the
+complete tallies held, with withdrawals of those that no longer hold.
 
 Thresholds: :mod:`.thresholds`. The analyzer: :mod:`._analyzer`.
 """

@@ -1,30 +1,46 @@
-"""The actor-place network: recurring actors and brokers.
+"""The actor-place network: actors, states, recurring actors and brokers.
 
-**Actors** are pseudonymous references only: ``side_a_ref`` and ``side_b_ref`` of
-a conflict event (the trafficking analysis sees conflict actors only as
-pseudonyms; side B of one-sided violence is "Civilians", the victims, and is not
-an actor), and ``persons_refs`` of a seizure. A seizure view that discloses
-``persons`` without ``persons_refs`` (a policy granting names, not pseudonyms)
-adds no actor: a name is never a node, a state key or a finding; those persons
-are only counted as *unlinked*.
+**Actors** are the references a view gives, never computed here: ``side_a_ref`` /
+``side_b_ref`` of a conflict event (side B of one-sided violence is "Civilians",
+the victims, and is not an actor) and ``persons_refs`` of a seizure, the
+pseudonyms the issuer's policy derives. A federation whose policy discloses the
+names instead (``side_a``, ``side_b``, ``persons``) gives those as references:
+the analyzer pseudonymises nothing itself and uses whatever reference the view
+carries; the summary counts actors by kind of reference.
 
-**Places** are (country, admin1) as disclosed. Each actor keeps, in state key
-``actor/<ref>``, its packet count, its places, its sources (issuers), and its
-first and last period. That entry is the actor's row of the bipartite actor-place
-graph, so the graph needs no other state.
+**Places** are (country, admin1) in the one place scheme (:mod:`._places`); a
+seizure's persons are also linked to every country of its route, the
+cross-border part of the network.
 
-**Recurring actor**: seen in >= ``RECURRING_MIN_EVENTS`` packets across >=
-``RECURRING_MIN_SPREAD`` places or sources - one finding, when it crosses.
+**States.** An actor is a state when any view showed it as (a) side A of
+state-based violence (``type_of_violence`` 1: the UCDP GED codebook has side A of a
+state-based conflict always be a government), (b) a side with a Gleditsch-Ward
+number (``side_a_gwno`` / ``side_b_gwno``, which UCDP gives only for states), or
+(c) named "Government of ..." (``side_a`` / ``side_b`` disclosed). The evidence is a
+set, so the call does not depend on order. States are left out of the broker
+graph: a state's forces act throughout its territory by definition, so as a node
+it joins every place and would always rank first, hiding the non-state actors
+that actually bridge parts of the network.
 
-**Brokers**: every ``NETWORK_EVERY_VIEWS`` views, betweenness centrality
-(Brandes) on the actor-place graph; the ``TOP_BROKERS`` actors with the highest
-(positive) betweenness are the brokers, the actors "between" parts of the network
-that are otherwise apart - the seed paper's "map spoiler networks". A finding
-when that set changes.
+**Tallies** (state key ``actor/<ref>``): packets, places, countries, sources,
+first and last period, state evidence, kinds of reference: counts and sorted sets.
+
+**Recurring actor** (scope ``actor:<ref>``): seen in >= ``RECURRING_MIN_EVENTS``
+packets across >= ``RECURRING_MIN_SPREAD`` places or sources.
+
+**Brokers** (scope ``network``): betweenness centrality (Brandes) on the graph of
+the *recurring* non-state actors and their places, recomputed whenever that graph
+changes (an actor becomes recurring, gains a place, or is found to be a state); the
+``TOP_BROKERS`` actors with the highest positive betweenness, one finding each.
+Only recurring actors are nodes: an actor seen in fewer than
+``RECURRING_MIN_EVENTS`` packets is too thinly evidenced to anchor a map of the
+network, and a seizure database naming thousands of one-off persons would
+otherwise make every new person a recomputation over the whole graph.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from analyzers.base import Finding, View
@@ -32,124 +48,220 @@ from analyzers.state import State
 from analyzers.trafficking_network._brandes import betweenness, normalised, undirected
 from analyzers.trafficking_network._views import text
 from analyzers.trafficking_network.thresholds import (
-    NETWORK_EVERY_VIEWS,
     RECURRING_MIN_EVENTS,
     RECURRING_MIN_SPREAD,
+    STATE_NAME_PREFIX,
     TOP_BROKERS,
 )
 
-__all__ = ["ACTOR_PREFIX", "actors_of", "broker_finding", "brokers", "record_actor"]
+__all__ = [
+    "ACTOR_PREFIX",
+    "GRAPH_KEY",
+    "Actor",
+    "actor_findings",
+    "actors_of",
+    "broker_findings",
+    "brokers",
+    "in_broker_graph",
+    "is_state",
+    "record_actor",
+    "recurring",
+]
 
 ACTOR_PREFIX = "actor/"
+#: The broker graph's index: its nodes (recurring non-state actors -> places) and the
+#: state actors, kept up to date by :func:`record_actor` so that recomputing the
+#: brokers reads one key, not every actor.
+GRAPH_KEY = "broker-graph"
+#: UCDP ``type_of_violence`` 1: state-based violence, whose side A is a government.
+STATE_BASED = 1
 #: UCDP ``type_of_violence`` 3: one-sided violence, whose side B is "Civilians" - the
 #: victims, not an actor of any network.
 ONE_SIDED_VIOLENCE = 3
 _DIGITS = 6
+#: The packet-count bands a recurring-actor finding shows (1-2-5 steps), so that
+#: the finding changes when the actor's weight does, not at every packet.
+_BANDS = (5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000)
+
+#: (reference, kind of reference, state evidence) of one actor in one view.
+Actor = tuple[str, str, list[str]]
 
 
-def actors_of(view: View) -> tuple[list[str], int]:
-    """(the pseudonymous actor refs of the view, in order, unique; persons disclosed
-    without a pseudonym)."""
-    refs: list[str] = []
-    unlinked = 0
+def _gwno(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _side(view: View, side: str) -> Actor | None:
+    ref, name = text(view.get(f"{side}_ref")), text(view.get(side))
+    reference, kind = (ref, "pseudonym") if ref else (name, "as-disclosed")
+    if reference is None:
+        return None
+    evidence = []
+    if side == "side_a" and view.get("type_of_violence") == STATE_BASED:
+        evidence.append("side A of state-based violence")
+    if _gwno(view.get(f"{side}_gwno")):
+        evidence.append("Gleditsch-Ward number")
+    if name is not None and name.casefold().startswith(STATE_NAME_PREFIX):
+        evidence.append("named as a government")
+    return reference, kind, evidence
+
+
+def actors_of(view: View) -> list[Actor]:
+    """The actors of the view, in order, each once (see the module's rules)."""
+    actors: list[Actor] = []
     if view.schema == "conflict-event/1":
-        candidates = [view.get("side_a_ref")]
+        sides = ["side_a"]
         if view.get("type_of_violence") != ONE_SIDED_VIOLENCE:
-            candidates.append(view.get("side_b_ref"))
-    else:
-        persons_refs = view.get("persons_refs")
-        candidates = list(persons_refs) if isinstance(persons_refs, list) else []
-        persons = view.get("persons")
-        if not candidates and isinstance(persons, list):
-            unlinked = sum(1 for p in persons if text(p))
-    for candidate in candidates:
-        ref = text(candidate)
-        if ref and ref not in refs:
-            refs.append(ref)
-    return refs, unlinked
+            sides.append("side_b")
+        for side in sides:
+            actor = _side(view, side)
+            if actor is not None:
+                actors.append(actor)
+    elif view.schema == "seizure/1":
+        refs, kind = view.get("persons_refs"), "pseudonym"
+        if not isinstance(refs, list):
+            refs, kind = view.get("persons"), "as-disclosed"
+        for candidate in refs if isinstance(refs, list) else []:
+            ref = text(candidate)
+            if ref is not None:
+                actors.append((ref, kind, []))
+    seen: set[str] = set()
+    unique = []
+    for actor in actors:
+        if actor[0] not in seen:
+            seen.add(actor[0])
+            unique.append(actor)
+    return unique
+
+
+def _union(values: Sequence[str], more: Sequence[str]) -> list[str]:
+    return sorted(set(values) | set(more))
 
 
 def record_actor(
     state: State,
-    ref: str,
+    actor: Actor,
     *,
-    place: str | None,
+    places: Sequence[str],
+    countries: Sequence[str],
     source: str,
     period: str | None,
-    country: str | None,
-    admin1: str | None,
-) -> Finding | None:
-    """Count one packet for ``ref``; the recurring-actor finding if it just crossed."""
+) -> bool:
+    """Count one packet for the actor; ``True`` when the broker graph changed (the
+    actor entered or left it, its places changed while in it, or it was found to be a
+    state)."""
+    ref, kind, evidence = actor
     key = ACTOR_PREFIX + ref
     entry: dict[str, Any] = state.get(key) or {
         "events": 0,
         "places": [],
+        "countries": [],
         "sources": [],
         "first": None,
         "last": None,
-        "recurring": False,
+        "state": [],
+        "references": [],
     }
+    before = (in_broker_graph(entry), entry["places"])
+    was_state = bool(entry["state"])
     entry["events"] += 1
-    if place is not None and place not in entry["places"]:
-        entry["places"] = sorted([*entry["places"], place])
-    if source not in entry["sources"]:
-        entry["sources"] = sorted([*entry["sources"], source])
+    entry["places"] = _union(entry["places"], places)
+    entry["countries"] = _union(entry["countries"], countries)
+    entry["sources"] = _union(entry["sources"], [source])
+    entry["state"] = _union(entry["state"], evidence)
+    entry["references"] = _union(entry["references"], [kind])
     if period is not None:
         entry["first"] = min(entry["first"] or period, period)
         entry["last"] = max(entry["last"] or period, period)
-    finding = None
-    spread = max(len(entry["places"]), len(entry["sources"]))
-    if (
-        not entry["recurring"]
-        and entry["events"] >= RECURRING_MIN_EVENTS
-        and spread >= RECURRING_MIN_SPREAD
-    ):
-        entry["recurring"] = True
-        finding = _recurring_finding(ref, entry, period, country, admin1)
     state[key] = entry
-    return finding
+    after = (in_broker_graph(entry), entry["places"])
+    changed = (before[0] or after[0]) and before != after
+    if entry["state"] and not was_state:
+        changed = True  # one more state left out: the broker findings say how many
+    if changed:
+        graph: dict[str, Any] = state.get(GRAPH_KEY) or {"nodes": {}, "states": []}
+        if after[0]:
+            graph["nodes"][ref] = entry["places"]
+        else:
+            graph["nodes"].pop(ref, None)
+        if entry["state"]:
+            graph["states"] = _union(graph["states"], [ref])
+        state[GRAPH_KEY] = graph
+    return changed
 
 
-def _recurring_finding(
-    ref: str, entry: dict[str, Any], period: str | None, country: str | None, admin1: str | None
-) -> Finding:
+def recurring(entry: dict[str, Any]) -> bool:
+    """Seen in >= ``RECURRING_MIN_EVENTS`` packets across >= ``RECURRING_MIN_SPREAD``
+    places or sources."""
+    spread = max(len(entry["places"]), len(entry["sources"]))
+    return entry["events"] >= RECURRING_MIN_EVENTS and spread >= RECURRING_MIN_SPREAD
+
+
+def in_broker_graph(entry: dict[str, Any]) -> bool:
+    """A recurring, non-state actor: a node of the broker graph."""
+    return recurring(entry) and not entry["state"]
+
+
+def is_state(entry: dict[str, Any]) -> bool:
+    return bool(entry["state"])
+
+
+def _band(events: int) -> int:
+    return max((b for b in _BANDS if b <= events), default=0)
+
+
+def actor_findings(ref: str, entry: dict[str, Any]) -> list[Finding]:
+    """The recurring-actor finding of an actor's tallies (none when it does not recur)."""
     places, sources = entry["places"], entry["sources"]
+    spread = max(len(places), len(sources))
+    if not recurring(entry):
+        return []
+    band = _band(entry["events"])
     shown = "; ".join(places[:6]) + ("; ..." if len(places) > 6 else "")
+    span = f"{(entry['first'] or '?')[:4]}-{(entry['last'] or '?')[:4]}"
+    state = (
+        f" It is a state actor ({', '.join(entry['state'])}), left out of the broker ranking."
+        if entry["state"]
+        else ""
+    )
     explanation = (
-        f"Actor {ref} (a pseudonym) recurs: seen in {entry['events']} packets across "
-        f"{len(places)} place(s) ({shown or 'none disclosed'}) and {len(sources)} source(s) "
-        f"({', '.join(sources)}), first {entry['first']}, last {entry['last']}; thresholds: "
-        f">= {RECURRING_MIN_EVENTS} packets across >= {RECURRING_MIN_SPREAD} places or sources."
+        f"Actor {ref} recurs: seen in at least {band} packets across {len(places)} place(s) "
+        f"({shown or 'none disclosed'}) and {len(sources)} source(s) ({', '.join(sources)}), "
+        f"{span}; thresholds: >= {RECURRING_MIN_EVENTS} packets across >= "
+        f"{RECURRING_MIN_SPREAD} places or sources.{state}"
     )
-    return Finding(
-        kind="recurring-actor",
-        subject=f"actor:{ref}",
-        explanation=explanation,
-        level="medium" if len(places) >= RECURRING_MIN_SPREAD else "low",
-        score=round(max(len(places), len(sources)) / RECURRING_MIN_SPREAD, 3),
-        country=country,
-        admin1=admin1,
-        period=period,
-        indicators={
-            "actor": ref,
-            "events": entry["events"],
-            "places": len(places),
-            "sources": len(sources),
-            "min_events": RECURRING_MIN_EVENTS,
-            "min_spread": RECURRING_MIN_SPREAD,
-        },
-    )
+    countries = entry["countries"]
+    return [
+        Finding(
+            kind="recurring-actor",
+            subject=f"actor:{ref}",
+            explanation=explanation,
+            level="medium" if len(places) >= RECURRING_MIN_SPREAD else "low",
+            score=round(spread / RECURRING_MIN_SPREAD, 3),
+            country=countries[0] if len(countries) == 1 else None,
+            indicators={
+                "actor": ref,
+                "events_at_least": band,
+                "places": len(places),
+                "countries": len(countries),
+                "sources": len(sources),
+                "state": "yes" if entry["state"] else "no",
+                "min_events": RECURRING_MIN_EVENTS,
+                "min_spread": RECURRING_MIN_SPREAD,
+            },
+        )
+    ]
 
 
 def brokers(state: State) -> dict[str, Any]:
-    """Betweenness on the whole actor-place graph (a scan of every actor: run it only
-    every ``NETWORK_EVERY_VIEWS`` views, or for the summary)."""
+    """Betweenness on the graph of recurring non-state actors and their places (run it
+    when the graph changed, or for the summary)."""
+    graph: dict[str, Any] = state.get(GRAPH_KEY) or {"nodes": {}, "states": []}
     edges: list[tuple[str, str]] = []
-    actors = 0
-    for key, entry in state.items(ACTOR_PREFIX):
-        actors += 1
-        node = "a:" + key.removeprefix(ACTOR_PREFIX)
-        edges.extend((node, "p:" + place) for place in entry["places"])
+    for ref in sorted(graph["nodes"]):
+        edges.extend(("a:" + ref, "p:" + place) for place in graph["nodes"][ref])
     adjacency = undirected(edges)
     scores = normalised(betweenness(adjacency))
     ranked = sorted(
@@ -159,52 +271,44 @@ def brokers(state: State) -> dict[str, Any]:
     top = [[ref, value] for value, ref in ranked if value > 0][:TOP_BROKERS]
     return {
         "top": top,
-        "actors": actors,
+        "actors": len(graph["nodes"]),
+        "states_excluded": len(graph["states"]),
         "places": sum(1 for node in adjacency if node.startswith("p:")),
         "links": len(edges),
     }
 
 
-def broker_finding(
-    previous: list[list[Any]], network: dict[str, Any], views: int, period: str | None
-) -> Finding | None:
-    """The finding for a changed top-``TOP_BROKERS`` set, or ``None`` if it is unchanged."""
-    before = {ref for ref, _ in previous}
-    now = {ref: value for ref, value in network["top"]}
-    if set(now) == before:
-        return None
-    entered = [ref for ref, _ in network["top"] if ref not in before]
-    left = sorted(before - set(now))
-    ranking = "; ".join(
-        f"{i}. {ref} {value:.4f}" for i, (ref, value) in enumerate(network["top"], 1)
+def broker_findings(network: dict[str, Any]) -> list[Finding]:
+    """One finding per top broker of the graph ``network`` describes."""
+    findings = []
+    size = (
+        f"{network['actors']} recurring non-state actors, {network['places']} places and "
+        f"{network['links']} links ({network['states_excluded']} state actor(s) left out)"
     )
-    explanation = (
-        f"The top {TOP_BROKERS} brokers by betweenness centrality (Brandes, normalised to "
-        f"[0, 1]) on the actor-place graph of {network['actors']} actors, {network['places']} "
-        f"places and {network['links']} links changed at view {views} (recomputed every "
-        f"{NETWORK_EVERY_VIEWS} views): entered "
-        + (", ".join(f"{ref} ({now[ref]:.4f})" for ref in entered) or "none")
-        + "; left "
-        + (", ".join(left) or "none")
-        + f". Now: {ranking}. A broker lies on many of the shortest paths between other "
-        "actors and places: it joins parts of the network that are otherwise apart."
-    )
-    indicators: dict[str, float | int | str] = {
-        "actors": network["actors"],
-        "places": network["places"],
-        "links": network["links"],
-        "entered": len(entered),
-        "left": len(left),
-    }
-    for i, (ref, value) in enumerate(network["top"], 1):
-        indicators[f"broker_{i}"] = ref
-        indicators[f"betweenness_{i}"] = value
-    return Finding(
-        kind="broker-change",
-        subject="network:brokers",
-        explanation=explanation,
-        level="medium",
-        score=max((now[ref] for ref in entered), default=0.0),
-        period=period,
-        indicators=indicators,
-    )
+    for rank, (ref, value) in enumerate(network["top"], 1):
+        explanation = (
+            f"Actor {ref} is broker no. {rank} of the actor-place network: betweenness "
+            f"centrality {value:.4f} (Brandes, normalised to [0, 1]) on the graph of {size}. "
+            "A broker lies on many of the shortest paths between other actors and places: "
+            f"it joins parts of the network that are otherwise apart. The top {TOP_BROKERS} "
+            "recurring non-state actors with a positive betweenness are brokers."
+        )
+        findings.append(
+            Finding(
+                kind="broker",
+                subject=f"actor:{ref}",
+                explanation=explanation,
+                level="medium",
+                score=value,
+                indicators={
+                    "actor": ref,
+                    "rank": rank,
+                    "betweenness": value,
+                    "actors": network["actors"],
+                    "places": network["places"],
+                    "links": network["links"],
+                    "states_excluded": network["states_excluded"],
+                },
+            )
+        )
+    return findings

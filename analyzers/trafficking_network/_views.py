@@ -11,8 +11,9 @@ from datetime import date
 from typing import Any
 
 from analyzers.base import View
+from analyzers.trafficking_network._places import Place, country_code
 
-__all__ = ["number", "period_of", "place_label", "place_of", "text"]
+__all__ = ["grams", "number", "period_of", "place_label", "place_of", "text", "year_of"]
 
 _MONTH = re.compile(r"\d{4}-\d{2}")
 
@@ -46,18 +47,30 @@ def period_of(view: View) -> str | None:
     return None
 
 
-def place_of(view: View) -> tuple[str | None, str | None]:
-    """(country, admin1) as the view discloses them; a seizure's country by ISO3 code
-    when it has one. ``(None, None)`` when the view says nowhere."""
+def grams(kilograms: float) -> int:
+    """Kilograms as whole milligrams: integer tallies add up exactly in any order."""
+    return round(kilograms * 1_000_000)
+
+
+def year_of(period: str | None) -> str | None:
+    """The year of a period ("2017-03" -> "2017")."""
+    return None if period is None else period[:4]
+
+
+def place_of(view: View) -> tuple[Place | None, str | None]:
+    """(country, admin1) of the view, the country in the one place scheme
+    (:mod:`._places`): a seizure's ``country_code`` when it has one, else its
+    ``country`` name. ``(None, None)`` when the view says no country."""
+    raw = None
     if view.schema == "seizure/1":
-        country = text(view.get("country_code")) or text(view.get("country"))
-    else:
-        country = text(view.get("country"))
+        raw = text(view.get("country_code"))
+    raw = raw or text(view.get("country"))
+    country = country_code(raw) if raw is not None else None
     return country, text(view.get("admin1"))
 
 
 def place_label(country: str | None, admin1: str | None) -> str | None:
-    """A place node's name: "Syria / Aleppo Governorate", or the country alone."""
+    """A place node's name: "SYR / Aleppo Governorate", or the country alone."""
     if country is None:
         return admin1
     return f"{country} / {admin1}" if admin1 else country

@@ -18,48 +18,60 @@ from __future__ import annotations
 __all__ = [
     "CORRIDOR_MIN_KG",
     "CORRIDOR_MIN_SEIZURES",
-    "NETWORK_EVERY_VIEWS",
     "RECURRING_MIN_EVENTS",
     "RECURRING_MIN_SPREAD",
+    "STATE_NAME_PREFIX",
     "TOP_BROKERS",
     "TREND_HIGH_KG",
+    "TREND_MIN_BASE_KG",
     "TREND_MIN_CHANGE",
+    "TREND_MIN_HISTORY",
     "TREND_MIN_KG",
-    "TREND_SETTLE_VIEWS",
+    "TREND_VOLATILITY_K",
     "UNIT_KILOGRAMS",
 ]
 
-#: An actor (pseudonym) is *recurring* once seen in >= this many packets ...
+#: An actor (a reference: pseudonym, or name where the policy discloses names) is
+#: *recurring* once seen in >= this many packets ...
 RECURRING_MIN_EVENTS = 5
 #: ... across >= this many distinct places (country x admin1) or sources (issuers).
 RECURRING_MIN_SPREAD = 2
 
-#: Whole-network work (brokers' betweenness, settled seizure trends) runs on every
-#: view whose running count is a multiple of this: deterministic by view count,
-#: and a per-view cost that does not grow with the network.
-NETWORK_EVERY_VIEWS = 500
-#: The brokers are the actors with the highest betweenness; a finding is raised when
-#: the set of the top this-many changes.
+#: The brokers are the this-many non-state actors with the highest (positive)
+#: betweenness on the actor-place graph; each is one finding.
 TOP_BROKERS = 5
+#: An actor named like this (UCDP's name for a state: "Government of Syria") is a
+#: state; so is side A of state-based violence and a side with a Gleditsch-Ward
+#: number (see :mod:`._network`). States are left out of the broker graph.
+STATE_NAME_PREFIX = "government of "
 
 #: A cross-border corridor (consecutive countries on seizure routes) is reported once
 #: it carries >= this many seizures ...
 CORRIDOR_MIN_SEIZURES = 3
-#: ... or >= this many kilograms; afterwards again each time its cumulative
-#: kilograms pass the next power of ten (10,000 kg, 100,000 kg ...).
+#: ... or >= this many kilograms.
 CORRIDOR_MIN_KG = 1_000.0
 
-#: A year-over-year change of an annual seizure total (country x drug group) is
-#: flagged when it is >= this fraction of the earlier year (0.5 = +/-50%) ...
-TREND_MIN_CHANGE = 0.5
-#: ... and the change is >= this many kilograms (small totals swing wildly).
+#: Seizure trends (country x drug group, consecutive years a -> b). A change is
+#: flagged only when the earlier year's total ``a`` is >= this many kilograms: below
+#: it, one seizure more or less swings the total, and no percentage is given off it
+#: (nor off zero) ...
+TREND_MIN_BASE_KG = 100.0
+#: ... and the change itself is >= this many kilograms ...
 TREND_MIN_KG = 100.0
+#: ... and its log change |ln(b / a)| is >= ln(1 + this) (a rise of >= 50 %, or a
+#: fall to <= 2/3) ...
+TREND_MIN_CHANGE = 0.5
+#: ... and >= this many times the series' own typical year-on-year variation: the
+#: median |log change| over the series' *other* pairs of consecutive years. For log
+#: changes spread normally around zero the median |change| is 0.674 sigma, so 3
+#: times it is about 2 sigma: a change a series of that volatility shows about once
+#: in 20 years by chance ...
+TREND_VOLATILITY_K = 3.0
+#: ... which needs >= this many other pairs to estimate (else no flag: too short a
+#: history to know what is unusual for the series).
+TREND_MIN_HISTORY = 2
 #: Changes of >= this many kilograms are "high" (else "medium").
 TREND_HIGH_KG = 10_000.0
-#: A country x drug group series is judged once no row for it has arrived for this
-#: many views: an annual total comes as one row per drug, so a year's group total
-#: is complete only when its rows have stopped coming.
-TREND_SETTLE_VIEWS = 500
 
 #: Kilograms per unit of a single seizure's ``quantity``; other units (tablets,
 #: litres, plants) count the seizure but add no weight.

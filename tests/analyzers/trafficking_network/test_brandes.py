@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analyzers.trafficking_network._brandes import betweenness, normalised, undirected
 
@@ -56,3 +58,27 @@ def test_deterministic_whatever_the_edge_order() -> None:
     one = betweenness(undirected(edges))
     other = betweenness(undirected(reversed(edges)))
     assert repr(one) == repr(other)
+
+
+def _plain_brandes(adjacency: dict[str, list[str]]) -> dict[str, float]:
+    """Brandes' algorithm with a search from every node (no leaf folding)."""
+    from analyzers.trafficking_network._brandes import _dependencies
+
+    centrality = dict.fromkeys(adjacency, 0.0)
+    for source in sorted(adjacency):
+        for node, value in _dependencies(adjacency, source).items():
+            if node != source:
+                centrality[node] += value
+    return {node: value / 2.0 for node, value in centrality.items()}
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 14), st.integers(0, 14)).map(lambda e: (f"n{e[0]}", f"n{e[1]}")),
+        max_size=30,
+    )
+)
+def test_leaf_folding_gives_the_full_algorithm_values(edges: list[tuple[str, str]]) -> None:
+    graph = undirected(edges)
+    assert betweenness(graph) == pytest.approx(_plain_brandes(graph), abs=1e-9)
