@@ -17,7 +17,9 @@ tallies (sets of distinct prices per series-month, events per area-month keyed b
 event id, sets of area names, the span of conflict months); then the findings of
 every scope it could change are derived from the tallies alone and reconciled.
 Scopes: ``prices|<country>|<currency>|<month>`` (price anomalies and unit
-mix-ups of a country-month) and ``basket|<country>|<currency>|<area>``.
+mix-ups of a country-month) and ``basket|<country>|<currency>|<area>`` (the staple
+basket of an area, :mod:`._basket`: food groups, each stood for by the area's most
+observed commodity of the group).
 
 Price anomaly (``price-anomaly``), for a series and month, needs all of:
 
@@ -34,6 +36,11 @@ Unit mix-up (``unit-mismatch``): a price per base unit about 1000 times or 1/100
 (:mod:`._units`) of the median of the same commodity's prices per base unit in
 the country-month (at least :data:`MIN_UNIT_PEERS` prices), or of the series' own
 neighbouring months. It is reported as what it is and never scored as a movement.
+
+Basket tallies: ``bitem:<country>|<currency>|<area>|<group>|<commodity>`` (per month
+and market, the sets of distinct prices per kg, local and USD) and, as their index,
+``bgroups:<country>|<currency>|<area>``: group -> commodity -> [months, distinct
+(market, month) pairs] priced, counted from the tally itself.
 
 Cached state (derived, recomputed whenever its inputs change, never read as input):
 ``d`` in each series and ``xs:<country>|<currency>|<month>``, the derived entries
@@ -53,9 +60,12 @@ from analyzers.converge import reconcile
 from analyzers.illicit_economy import _series as S
 from analyzers.illicit_economy._basket import (
     BASKET,
+    HOUSEHOLD_SIZE,
     BasketSeries,
     add_basket_price,
-    basket_item,
+    basket_group,
+    choose,
+    coverage,
     derive_basket,
 )
 from analyzers.illicit_economy._names import (
@@ -209,24 +219,45 @@ def _absorb_price(view: View, state: State) -> tuple[set[str], str | None]:
             for k in range(index, index + S.MAX_GAP_MONTHS + 1):
                 if f"xs:{country}|{currency}|{S.month_of(k)}" in state:
                     scopes.add(f"prices|{country}|{currency}|{S.month_of(k)}")
-    item = basket_item(commodity, unit, None if price_type == "-" else price_type)
-    if item is not None and area != "-":
-        parsed = parse_unit(unit)
-        bkey = f"bitem:{country}|{currency}|{area}|{item.key}"
+    entry = basket_group(
+        _text(view, "category"), commodity, unit, None if price_type == "-" else price_type
+    )
+    if entry is not None and area != "-":
+        group, kilograms = entry
+        bkey = f"bitem:{country}|{currency}|{area}|{group.key}|{commodity}"
         tally, bchanged = add_basket_price(
             state.get(bkey),
             month,
             market,
-            parsed.per_base(price),
-            None if usd is None else parsed.per_base(usd),
+            price / kilograms,
+            None if usd is None else usd / kilograms,
         )
         if bchanged:
             state[bkey] = tally
-            scopes.add(f"basket|{country}|{currency}|{area}")
+            if _index_basket(state, f"{country}|{currency}|{area}", group.key, commodity, tally):
+                scopes.add(f"basket|{country}|{currency}|{area}")
     _add_to_sorted(state, f"currencies:{country}", currency)
     if area != "-":
         scopes |= _add_area_name(state, country, "price", area)
     return scopes, None
+
+
+def _index_basket(
+    state: State, where: str, group: str, commodity: str, tally: dict[str, Any]
+) -> bool:
+    """Record the commodity's coverage (months, (market, month) pairs); whether the
+    area's basket may have changed: the commodity stands for its group, or the choice
+    of the group changed."""
+    key = f"bgroups:{where}"
+    index = state.get(key) or {}
+    candidates = index.setdefault(group, {})
+    before = choose(candidates)
+    count = coverage(tally)
+    if candidates.get(commodity) != count:
+        candidates[commodity] = count
+        state[key] = index
+    after = choose(candidates)
+    return after == commodity or after != before
 
 
 def join_of(state: State, country: str) -> Join:
@@ -243,8 +274,8 @@ def _all_price_scopes(state: State, country: str) -> set[str]:
     """Every scope of a country: its price scopes and its basket scopes."""
     prefix = f"xs:{country}|"
     out = {"prices|" + key.removeprefix("xs:") for key in state.keys(prefix)}
-    for key in state.keys(f"bitem:{country}|"):
-        out.add("basket|" + key.removeprefix("bitem:").rsplit("|", 1)[0])
+    for key in state.keys(f"bgroups:{country}|"):
+        out.add("basket|" + key.removeprefix("bgroups:"))
     return out
 
 
@@ -571,11 +602,11 @@ def _mismatch_finding(
 
 
 def basket_of(state: State, country: str, currency: str, area: str) -> BasketSeries:
-    tallies = {
-        item.key: state.get(f"bitem:{country}|{currency}|{area}|{item.key}") or {}
-        for item in BASKET
-    }
-    return derive_basket(tallies)
+    where = f"{country}|{currency}|{area}"
+    index = state.get(f"bgroups:{where}") or {}
+    chosen = {group.key: name for group in BASKET if (name := choose(index.get(group.key, {})))}
+    tallies = {key: state.get(f"bitem:{where}|{key}|{name}") or {} for key, name in chosen.items()}
+    return derive_basket(tallies, chosen)
 
 
 def _basket_findings(state: State, country: str, currency: str, area: str) -> list[Finding]:
@@ -600,9 +631,7 @@ def _basket_findings(state: State, country: str, currency: str, area: str) -> li
         else:
             missing = ", ".join(month.usd_missing) or "the baseline months"
             usd_words = f"No USD cost: no USD price for {missing}."
-        items = ", ".join(
-            f"{i.quantity:g} {'L' if i.dimension == 'volume' else 'kg'} {i.key}" for i in BASKET
-        )
+        items = ", ".join(f"{g.quantity:g} kg {g.label} ({series.chosen[g.key]})" for g in BASKET)
         carried = f" Carried forward: {', '.join(month.carried)}." if month.carried else ""
         indicators: dict[str, float | int | str] = {
             "basket_cost": round(month.cost, 2),
@@ -613,6 +642,7 @@ def _basket_findings(state: State, country: str, currency: str, area: str) -> li
             "level_crossed": level,
             "markets": month.markets,
             "items_carried_forward": len(month.carried),
+            **{f"item_{g.key}": series.chosen[g.key] for g in BASKET},
         }
         if month.usd_cost is not None:
             indicators["basket_cost_usd"] = round(month.usd_cost, 2)
@@ -623,9 +653,12 @@ def _basket_findings(state: State, country: str, currency: str, area: str) -> li
                 kind=BASKET_KIND,
                 subject=f"{area} ({country}): staple food basket in {currency}",
                 explanation=(
-                    f"In {area}, the monthly staple basket ({items}; each at the median "
-                    f"retail price per kg or litre across the area's markets, up to "
-                    f"{month.markets} per item) cost {_fmt(month.cost)} {currency} in "
+                    f"In {area}, the monthly staple basket of a household of "
+                    f"{HOUSEHOLD_SIZE} ({items}: the general food ration of 2,100 kcal per "
+                    f"person per day, each group stood for by the area's most observed "
+                    f"commodity of the group, at the median retail price per kg across the "
+                    f"area's markets, up to {month.markets} per group) cost "
+                    f"{_fmt(month.cost)} {currency} in "
                     f"{month.month}, {ratio:.2f} times its baseline of "
                     f"{_fmt(series.baseline_cost)} {currency} (median of its first costed "
                     f"months, {series.baseline_period}): it reached {level:g}x for the first "

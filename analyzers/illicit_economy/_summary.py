@@ -4,8 +4,9 @@ the findings that hold (both order-free), as JSON data.
 * ``join``: per country the price areas paired with conflict areas (and by which
   step), and the areas of either side left unjoined; conflict countries that could
   not be resolved to an ISO code;
-* ``basket``: per area the latest costed month in local currency and USD, its
-  ratios to the baseline, the level reached, and months without a USD cost;
+* ``basket``: per area the commodity standing for each food group (and the groups
+  with none), the latest costed month in local currency and USD, its ratios to the
+  baseline, the level reached, and months without a USD cost;
 * ``largest_anomalies`` and ``unit_mismatches``: from the findings that hold;
 * ``joined``: per area and month the basket ratio beside the conflict events and
   fatality index of its joined conflict area (``null`` outside the months covered
@@ -53,15 +54,22 @@ def parameters() -> dict[str, Any]:
             "min_peers": A.MIN_UNIT_PEERS,
         },
         "basket": {
-            "items": [
+            "ration": "2,100 kcal per person per day (UNHCR/UNICEF/WFP/WHO, Food and "
+            "Nutrition Needs in Emergencies, 2002; WFP, The WFP food basket)",
+            "household_size": B.HOUSEHOLD_SIZE,
+            "days": B.DAYS,
+            "groups": [
                 {
-                    "key": i.key,
-                    "names": list(i.names),
-                    "quantity": i.quantity,
-                    "base_unit": "L" if i.dimension == "volume" else "kg",
+                    "key": g.key,
+                    "grams_per_person_day": g.grams,
+                    "kg_per_household_month": g.quantity,
+                    "wfp_category": g.category,
+                    "volume_prices_at_kg_per_litre": B.OIL_DENSITY if g.volume else None,
                 }
-                for i in B.BASKET
+                for g in B.BASKET
             ],
+            "commodity_per_group": "the group's commodity priced (retail) in the most "
+            "months in the area; ties: in the most (market, month) pairs, then the first name",
             "price_type": B.BASKET_PRICE_TYPE,
             "baseline_months": B.BASELINE_MONTHS,
             "carry_forward_months": B.CARRY_FORWARD_MONTHS,
@@ -117,7 +125,7 @@ def summarise(state: State, *, analyzer_id: str, version: str) -> dict[str, Any]
         join[country] = {"name": A._label(state, country), **j.as_json()}
     basket: dict[str, Any] = {}
     joined: dict[str, Any] = {}
-    areas = sorted({k.removeprefix("bitem:").rsplit("|", 1)[0] for k in state.keys("bitem:")})
+    areas = [k.removeprefix("bgroups:") for k in state.keys("bgroups:")]
     for key in areas:
         country, currency, area = key.split("|", 2)
         series = A.basket_of(state, country, currency, area)
@@ -172,6 +180,8 @@ def _latest(series: B.BasketSeries, currency: str) -> dict[str, Any]:
         "baseline_cost": None if series.baseline_cost is None else round(series.baseline_cost, 2),
         "baseline_cost_usd": None if series.baseline_usd is None else round(series.baseline_usd, 4),
         "baseline_period": series.baseline_period,
+        "items": dict(series.chosen),
+        "groups_missing": list(series.missing),
         "level_reached": max(series.crossings.values(), default=1.0),
         "months_costed": len(series.months),
         "months_without_usd": sum(1 for m in series.months if m.usd_cost is None),

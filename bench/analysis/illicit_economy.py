@@ -205,9 +205,9 @@ def evaluate(quick: bool) -> Evaluation:
     ]
     summary = picture.summary
     by_kind = summary["counts"]["findings"]
+    shown = ("items", "baseline_period", "month", "cost", "ratio", "cost_usd", "ratio_usd")
     baskets = {
-        k: {x: v[x] for x in ("month", "cost", "ratio", "cost_usd", "ratio_usd", "level_reached")}
-        for k, v in summary["basket"].items()
+        k: {x: v[x] for x in (*shown, "level_reached")} for k, v in summary["basket"].items()
     }
     return Evaluation(
         analyzer=IllicitEconomyAnalyzer.id,

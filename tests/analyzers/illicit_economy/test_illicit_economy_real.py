@@ -115,4 +115,12 @@ def test_the_summary_joins_and_shows_usd_beside_local(in_file_order: Picture) ->
     assert join["unjoined_price_areas"] == ["Lattakia", "Tartous"]  # no events sampled there
     aleppo = summary["basket"]["SYR|SYP|Aleppo"]
     assert aleppo["cost"] > 0 and aleppo["cost_usd"] > 0 and aleppo["months_without_usd"] == 0
+    # The basket's groups, each stood for by a commodity of the Syrian file itself.
+    assert aleppo["groups_missing"] == []
+    assert aleppo["items"]["cereals"] in {"Rice", "Wheat flour", "Bread (bakery)"}
+    assert {k: aleppo["items"][k] for k in ("pulses", "oil", "sugar")} == {
+        "pulses": "Lentils",
+        "oil": "Oil",
+        "sugar": "Sugar",
+    }
     assert aleppo["ratio_usd"] < aleppo["ratio"]  # the pound lost value over the period
