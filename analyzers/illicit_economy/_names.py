@@ -87,12 +87,12 @@ FUZZY_MIN = 80.0
 FUZZY_MARGIN = 5.0
 
 #: Representative deaths per ``fatality_band`` (the generalised ``deaths.best``
-#: undp receives). Each is the median ``best`` of the GED Syria 2016-2019 events
-#: in that band, rounded (1-4: 2; 5-24: 8; 25-99: 35; 100-999: 153.5 -> 150),
-#: except the open top band, which counts at its lower bound (1000) rather than
-#: the median of its five events (2,056), so that one band cannot dominate.
+#: undp receives): the geometric midpoint of each band, sqrt(low x high), rounded
+#: (1-4: 2; 5-24: 11; 25-99: 50; 100-999: 316), since deaths per event are skewed and
+#: the bands are roughly logarithmic; the open top band counts at its lower bound
+#: (1000), so that one band cannot dominate. No country's data sets these values.
 FATALITY_INDEX: Mapping[str, float] = MappingProxyType(
-    {"0": 0.0, "1-4": 2.0, "5-24": 8.0, "25-99": 35.0, "100-999": 150.0, "1000+": 1000.0}
+    {"0": 0.0, "1-4": 2.0, "5-24": 11.0, "25-99": 50.0, "100-999": 316.0, "1000+": 1000.0}
 )
 
 _PUNCT = re.compile(r"[^a-z0-9]+")

@@ -70,7 +70,9 @@ def test_a_mali_price_area_joins_its_ucdp_region_without_a_table() -> None:
     assert anomaly["period"] == "2020-04" and anomaly["country"] == "Mali"
     assert anomaly["admin1"] == "Mopti region" and anomaly["area"] == "Mopti"
     assert anomaly["indicators"]["conflict_events"] == 3
-    assert anomaly["indicators"]["fatality_index"] == 24.0
+    assert (
+        anomaly["indicators"]["fatality_index"] == 3 * 11.0
+    )  # three events in band 5-24, at its geometric midpoint
     join = picture.summary["join"]["MLI"]
     assert join["pairs"] == {"Mopti": ["Mopti region"]}
     assert join["unjoined_price_areas"] == ["Bamako"]
