@@ -29,13 +29,14 @@ def config() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def pseudonymising_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The demo federation with the policy change this analyzer asks for: unodc gets
-    seizure ``persons`` pseudonymised (``persons_refs``), not in clear."""
+def clear_names_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The demo federation as another federation may set it: unodc gets seizure
+    ``persons`` in clear (the demo's policy pseudonymises them: ``persons_refs``)."""
     changed = copy.deepcopy(config)
     unodc = changed["policy"]["seizure/1"]["unodc"]
-    unodc["disclose"] = [f for f in unodc["disclose"] if f != "persons"]
-    unodc["pseudonymise"] = [*unodc.get("pseudonymise", []), "persons"]
+    assert "persons" in unodc["pseudonymise"]
+    unodc["pseudonymise"] = [f for f in unodc["pseudonymise"] if f != "persons"]
+    unodc["disclose"] = [*unodc["disclose"], "persons"]
     return changed
 
 

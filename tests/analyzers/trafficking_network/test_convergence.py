@@ -44,11 +44,9 @@ def _singles() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def views(
-    ged_views: list[View], seizure_views: list[View], pseudonymising_config: dict[str, Any]
-) -> list[View]:
+def views(ged_views: list[View], seizure_views: list[View], config: dict[str, Any]) -> list[View]:
     run = OfflineRun.start(
-        TraffickingNetworkAnalyzer(), pseudonymising_config, participant="unodc", issuer="mission"
+        TraffickingNetworkAnalyzer(), config, participant="unodc", issuer="mission"
     )
     return ged_views + seizure_views + run.views("seizure/1", _singles())
 

@@ -153,12 +153,12 @@ NAMES = [["Abu Example", "Example Person"], ["Example Person", "Third Example"]]
 
 
 def test_persons_in_seizures_become_pseudonymous_actors(
-    pseudonymising_config: dict[str, Any],
+    config: dict[str, Any],
 ) -> None:
-    """Under the proposed policy (unodc: persons pseudonymised), seizures that name
+    """Under the demo policy (unodc: persons pseudonymised), seizures that name
     persons give actors known only by pseudonym, linked across seizures and places."""
     run = OfflineRun.start(
-        TraffickingNetworkAnalyzer(), pseudonymising_config, participant="unodc", issuer="mission"
+        TraffickingNetworkAnalyzer(), config, participant="unodc", issuer="mission"
     )
     records = [{**SINGLE, "persons": names} for names in NAMES] * 3
     records += [{**SINGLE, "persons": ["Example Person"], "country_code": "SAU", "admin1": None}]
@@ -177,11 +177,13 @@ def test_persons_in_seizures_become_pseudonymous_actors(
     assert corridors == {("SYR", "SAU")}  # "Syria" on the route is SYR
 
 
-def test_names_in_clear_are_used_as_the_view_gives_them(config: dict[str, Any]) -> None:
-    """Today's demo policy discloses ``persons`` to unodc: the analyzer pseudonymises
-    nothing itself, it uses the names as references and says so in the summary."""
+def test_names_in_clear_are_used_as_the_view_gives_them(
+    clear_names_config: dict[str, Any],
+) -> None:
+    """A policy that discloses ``persons`` to unodc: the analyzer pseudonymises nothing
+    itself, it uses the names as references and says so in the summary."""
     run = OfflineRun.start(
-        TraffickingNetworkAnalyzer(), config, participant="unodc", issuer="mission"
+        TraffickingNetworkAnalyzer(), clear_names_config, participant="unodc", issuer="mission"
     )
     views = run.views("seizure/1", [{**SINGLE, "persons": NAMES[0]}])
     picture = final_picture(TraffickingNetworkAnalyzer(), views)
