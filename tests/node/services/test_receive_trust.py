@@ -36,7 +36,17 @@ from tests.node.services._trust_support import (
 )
 
 SIDES = {"side_a", "side_b"}
-UNDP = {"admin1", "country", "event_id", "fatality_band", "month", "type_of_violence", "year"}
+UNDP = {
+    "admin1",
+    "country",
+    "date_precision",
+    "event_id",
+    "fatality_band",
+    "month",
+    "type_of_violence",
+    "where_precision",
+    "year",
+}
 
 
 @pytest.fixture(scope="module")

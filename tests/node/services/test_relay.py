@@ -65,16 +65,26 @@ def test_each_recipient_gets_its_policy_cut_of_the_view_held_and_never_more(
     # fatality band, unodc's pseudonyms, sanctions' month are not in dpa's view.
     expected = {
         "sanctions": ["country", "event_id", "side_a", "side_b"],
-        "undp": ["admin1", "country", "event_id", "type_of_violence", "year"],
+        "undp": [
+            "admin1",
+            "country",
+            "date_precision",
+            "event_id",
+            "type_of_violence",
+            "where_precision",
+            "year",
+        ],
         "unodc": [
             "admin1",
             "admin2",
             "country",
             "date_end",
+            "date_precision",
             "date_start",
             "deaths",
             "event_id",
             "type_of_violence",
+            "where_precision",
             "year",
         ],
     }
