@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import json
 from random import Random
 from typing import Any
 
@@ -26,6 +25,7 @@ from analyzers.illicit_economy._basket import (
     food_group,
 )
 from analyzers.offline import OfflineRun, Picture, final_picture
+from tests.analyzers._order import dump
 from tests.analyzers.illicit_economy._support import feed, months, price_record, price_view
 from tests.support import EXAMPLES
 
@@ -186,10 +186,6 @@ def test_a_sahel_country_gets_a_basket(mali: Picture) -> None:
     assert "60 kg cereals (Millet)" in crossings[0]["explanation"]
 
 
-def _dump(picture: Picture) -> str:
-    return json.dumps([picture.findings, picture.summary], sort_keys=True)
-
-
 @settings(max_examples=10, deadline=None)
 @given(rng=st.randoms(use_true_random=False))
 def test_the_basket_is_the_same_in_any_order(
@@ -197,7 +193,7 @@ def test_the_basket_is_the_same_in_any_order(
 ) -> None:
     shuffled = list(mali_views)
     rng.shuffle(shuffled)
-    assert _dump(final_picture(IllicitEconomyAnalyzer(), shuffled)) == _dump(mali)
+    assert dump(final_picture(IllicitEconomyAnalyzer(), shuffled)) == dump(mali)
 
 
 def test_a_group_needs_a_commodity_before_a_basket_is_costed() -> None:

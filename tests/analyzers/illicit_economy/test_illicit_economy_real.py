@@ -12,7 +12,6 @@ verified once, then analysed in permuted orders.
 
 from __future__ import annotations
 
-import json
 from random import Random
 
 import pytest
@@ -25,6 +24,7 @@ from analyzers.illicit_economy import IllicitEconomyAnalyzer
 from analyzers.offline import OfflineRun, Picture, final_picture
 from node.importers.ucdp import read_events
 from node.importers.wfp import read_prices
+from tests.analyzers._order import assert_same_in_any_order
 from tests.support import EXAMPLES
 
 DATA = EXAMPLES / "data"
@@ -74,10 +74,6 @@ def in_file_order(views: list[View]) -> Picture:
     return final_picture(IllicitEconomyAnalyzer(), views)
 
 
-def _dump(picture: Picture) -> str:
-    return json.dumps([picture.findings, picture.summary], sort_keys=True)
-
-
 def test_the_sample_is_real_and_rich_enough(views: list[View], in_file_order: Picture) -> None:
     assert 600 <= len(views) <= 1200
     kinds = {f["kind"] for f in in_file_order.findings}
@@ -90,9 +86,7 @@ def test_the_sample_is_real_and_rich_enough(views: list[View], in_file_order: Pi
 def test_any_order_gives_the_same_findings_and_summary(
     views: list[View], in_file_order: Picture, rng: Random
 ) -> None:
-    shuffled = list(views)
-    rng.shuffle(shuffled)
-    assert _dump(final_picture(IllicitEconomyAnalyzer(), shuffled)) == _dump(in_file_order)
+    assert_same_in_any_order(IllicitEconomyAnalyzer, views, in_file_order, rng)
 
 
 def test_the_siege_of_eastern_aleppo_shows_with_conflict_intensity(in_file_order: Picture) -> None:
