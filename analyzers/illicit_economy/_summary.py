@@ -20,8 +20,9 @@ from __future__ import annotations
 from typing import Any
 
 from analyzers.converge import current_findings
-from analyzers.illicit_economy import _analyzer as A
+from analyzers.illicit_economy import _absorb as A
 from analyzers.illicit_economy import _basket as B
+from analyzers.illicit_economy import _derive as D
 from analyzers.illicit_economy import _names as N
 from analyzers.illicit_economy import _series as S
 from analyzers.illicit_economy import _units as U
@@ -38,12 +39,12 @@ def parameters() -> dict[str, Any]:
         "anomaly": {
             "statistic": "monthly log price change; robust z against the series' own history "
             "AND against the country-month median change of all series (same currency)",
-            "z_threshold": A.Z_THRESHOLD,
-            "z_high": A.Z_HIGH,
-            "z_critical": A.Z_CRITICAL,
+            "z_threshold": D.Z_THRESHOLD,
+            "z_high": D.Z_HIGH,
+            "z_critical": D.Z_CRITICAL,
             "min_history": S.MIN_HISTORY,
             "history_months": S.HISTORY_MONTHS,
-            "min_cross_series": A.MIN_CROSS,
+            "min_cross_series": D.MIN_CROSS,
             "mad_scale": S.MAD_SCALE,
             "min_sigma": S.MIN_SIGMA,
             "max_gap_months": S.MAX_GAP_MONTHS,
@@ -51,7 +52,7 @@ def parameters() -> dict[str, Any]:
         "unit_mismatch": {
             "decades": [U.MISMATCH_LOW, U.MISMATCH_HIGH],
             "neighbour_months": S.NEIGHBOUR_MONTHS,
-            "min_peers": A.MIN_UNIT_PEERS,
+            "min_peers": D.MIN_UNIT_PEERS,
         },
         "basket": {
             "ration": "2,100 kcal per person per day (UNHCR/UNICEF/WFP/WHO, Food and "
@@ -108,11 +109,11 @@ def summarise(state: State, *, analyzer_id: str, version: str) -> dict[str, Any]
     for f in findings:
         by_kind[f["kind"]] = by_kind.get(f["kind"], 0) + 1
     anomalies = sorted(
-        (f for f in findings if f["kind"] == A.ANOMALY_KIND),
+        (f for f in findings if f["kind"] == D.ANOMALY_KIND),
         key=lambda f: (-f["score"], f["period"], f["subject"]),
     )
     mismatches = sorted(
-        (f for f in findings if f["kind"] == A.MISMATCH_KIND),
+        (f for f in findings if f["kind"] == D.MISMATCH_KIND),
         key=lambda f: (f["period"], f["subject"]),
     )
     countries = sorted(
@@ -122,18 +123,18 @@ def summarise(state: State, *, analyzer_id: str, version: str) -> dict[str, Any]
     join = {}
     for country in countries:
         j = A.join_of(state, country)
-        join[country] = {"name": A._label(state, country), **j.as_json()}
+        join[country] = {"name": A.label(state, country), **j.as_json()}
     basket: dict[str, Any] = {}
     joined: dict[str, Any] = {}
     areas = [k.removeprefix("bgroups:") for k in state.keys("bgroups:")]
     for key in areas:
         country, currency, area = key.split("|", 2)
-        series = A.basket_of(state, country, currency, area)
+        series = D.basket_of(state, country, currency, area)
         j = A.join_of(state, country)
         basket[key] = _latest(series, currency)
         rows = []
         for month in series.months:
-            conflict = A.conflict_in(state, country, area, month.month, j)
+            conflict = D.conflict_in(state, country, area, month.month, j)
             ratio = series.ratio(month)
             usd_ratio = series.usd_ratio(month)
             rows.append(
