@@ -13,7 +13,7 @@ import csv
 import gzip
 import io
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
@@ -35,6 +35,7 @@ __all__ = [
     "number",
     "open_text",
     "read_cells",
+    "read_items",
     "read_rows",
     "text",
     "validated",
@@ -138,6 +139,25 @@ def read_cells(
             yield line + 1, RowRejected(line + 1, f"unreadable CSV: {exc}", rule="unreadable CSV")
         except OSError as exc:  # e.g. a truncated gzip stream
             yield line + 1, RowRejected(line + 1, f"unreadable file: {exc}", rule="unreadable file")
+
+
+def read_items(
+    path: str | Path,
+    make: Callable[[dict[str, str], int], dict[str, Any]],
+    *,
+    required: tuple[str, ...] = (),
+) -> Iterator[tuple[int, dict[str, Any] | RowRejected]]:
+    """``(line, record or RowRejected)`` for every row of a CSV file: ``make(row, line)``
+    turns a row into a record or raises :class:`RowRejected`, and reading goes on past
+    refused rows (see :func:`read_cells`)."""
+    for line, row in read_cells(path, required=required):
+        if isinstance(row, RowRejected):
+            yield line, row
+            continue
+        try:
+            yield line, make(row, line)
+        except RowRejected as refused:
+            yield line, refused
 
 
 def first_rows(path: str | Path, count: int) -> list[list[str]]:

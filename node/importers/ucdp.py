@@ -43,6 +43,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from node.importers import _reading
 from node.importers._errors import RowRejected
 from node.importers._reading import (
     boolean,
@@ -50,7 +51,6 @@ from node.importers._reading import (
     integers,
     iso_date,
     number,
-    read_cells,
     text,
     validated,
 )
@@ -244,14 +244,9 @@ def read_items(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | RowReje
     """Yield ``(line, record or RowRejected)`` for every row of a GED CSV file (plain
     or gzip), going on past refused rows. Raises :class:`~node.importers.ImportFailed`
     if the file cannot be opened."""
-    for line, row in read_cells(path, required=HEADER_MARKERS):
-        if isinstance(row, RowRejected):
-            yield line, row
-            continue
-        try:
-            yield line, record_from_row(row, line=line)
-        except RowRejected as refused:
-            yield line, refused
+    return _reading.read_items(
+        path, lambda row, line: record_from_row(row, line=line), required=HEADER_MARKERS
+    )
 
 
 def read_events(path: str | Path) -> Iterator[dict[str, Any]]:

@@ -24,8 +24,9 @@ from typing import Any
 
 import pycountry
 
+from node.importers import _reading
 from node.importers._errors import RowRejected
-from node.importers._reading import integer, number, read_cells, text, validated
+from node.importers._reading import integer, number, text, validated
 from protocol.schemas.seizure import SPEC
 
 __all__ = [
@@ -109,14 +110,9 @@ def read_items(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | RowReje
     """Yield ``(line, record or RowRejected)`` for every row of a UNODC seizures CSV
     (plain or gzip), going on past refused rows. Raises
     :class:`~node.importers.ImportFailed` if the file cannot be opened."""
-    for line, row in read_cells(path, required=HEADER_MARKERS):
-        if isinstance(row, RowRejected):
-            yield line, row
-            continue
-        try:
-            yield line, record_from_row(row, line=line)
-        except RowRejected as refused:
-            yield line, refused
+    return _reading.read_items(
+        path, lambda row, line: record_from_row(row, line=line), required=HEADER_MARKERS
+    )
 
 
 def read_seizures(path: str | Path) -> Iterator[dict[str, Any]]:
