@@ -2,17 +2,53 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from analyzers.base import Analyzer, View
 from analyzers.offline import Picture, final_picture
+from node.importers._errors import RowRejected
+from node.importers.records_file import read_records
 
-__all__ = ["Evaluation", "Labelled", "permutation_stability", "score_labels"]
+__all__ = [
+    "Evaluation",
+    "Labelled",
+    "permutation_stability",
+    "read_labels",
+    "read_source",
+    "score_labels",
+]
+
+
+def read_labels(path: Path) -> list[dict[str, str]]:
+    """A labelled reference set (CSV); raises :class:`ValueError` for a label without
+    a citation."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        if not (row.get("citation") or "").strip():
+            raise ValueError(f"{path.name}: a label without a citation: {row}")
+    return rows
+
+
+def read_source(path: Path, format: str, schema: str) -> tuple[list[dict[str, Any]], int, int]:
+    """Every record of a source file as ``clearinghouse ingest`` reads it: (records, rows
+    read, rows refused)."""
+    records: list[dict[str, Any]] = []
+    rows_read = refused = 0
+    for _, item in read_records(path, format, schema):
+        rows_read += 1
+        if isinstance(item, RowRejected):
+            refused += 1
+        else:
+            records.append(dict(item))
+    return records, rows_read, refused
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,7 @@ import yaml
 from analyzers.offline import OfflineRun, final_picture
 from analyzers.registry import load
 from bench._report import Row, figures, log
-from node.importers._errors import RowRejected
-from node.importers.records_file import read_records
+from bench.analysis._evaluation import read_source
 from node.localfed import FEDERATION_YAML
 from tests.codebooks import ucdp_ged
 
@@ -48,12 +47,7 @@ def _country(country: str, n: int, folder: Path) -> dict[str, Any]:
     path = ucdp_ged.write_csv(
         folder / f"ged_{country}.csv", ucdp_ged.rows(country, n, seed=15, layout="25.1"), "25.1"
     )
-    records, refused = [], 0
-    for _, item in read_records(path, "ucdp-ged", SCHEMA):
-        if isinstance(item, RowRejected):
-            refused += 1
-        else:
-            records.append(item)
+    records, _, refused = read_source(path, "ucdp-ged", SCHEMA)
     config = yaml.safe_load(FEDERATION_YAML.read_text())
     out: dict[str, Any] = {"rows": n, "accepted": len(records), "refused": refused}
     for analyzer_id in CONFLICT_ANALYZERS:

@@ -38,7 +38,12 @@ import yaml
 from analyzers.illicit_economy import IllicitEconomyAnalyzer
 from analyzers.illicit_economy._names import join_areas
 from analyzers.offline import OfflineRun
-from bench.analysis._evaluation import Evaluation, Labelled, permutation_stability
+from bench.analysis._evaluation import (
+    Evaluation,
+    Labelled,
+    permutation_stability,
+    read_labels,
+)
 
 __all__ = ["SHOCK_COMMODITIES", "evaluate", "score_joins", "score_shocks", "score_units"]
 
@@ -55,15 +60,6 @@ SHOCK_COMMODITIES = 2
 FULL_AREAS = {"Aleppo", "Rural Damascus", "Deir-ez-Zor", "Hama", "Damascus", "Lattakia", "Tartous"}
 QUICK_MONTHS = ("2015-07", "2020-08")
 FULL_MONTHS = ("2015-01", "2020-12")
-
-
-def _reference(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    for row in rows:
-        if not row.get("citation", "").strip():
-            raise ValueError(f"{path.name}: a label without a citation: {row}")
-    return rows
 
 
 def _relative(path: Path) -> str:
@@ -140,7 +136,9 @@ def _records(quick: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]], i
     events = list(read_events(GED))
     read = _data_rows()
     dropped = read - len(prices) - len(events)
-    labelled = {r["market"] for r in _reference(SHOCKS)} | {r["market"] for r in _reference(UNITS)}
+    labelled = {r["market"] for r in read_labels(SHOCKS)} | {
+        r["market"] for r in read_labels(UNITS)
+    }
     first, last = QUICK_MONTHS if quick else FULL_MONTHS
     if quick:
         keep = [
@@ -168,7 +166,7 @@ def _inject(prices: list[dict[str, Any]]) -> set[tuple[str, ...]]:
     """Apply the constructed unit labels to ``prices`` (in place); the labelled keys present."""
     factors = {
         (r["market"], r["commodity"], r["unit"], r["price_type"], r["month"]): r["factor"]
-        for r in _reference(UNITS)
+        for r in read_labels(UNITS)
     }
     present = set()
     for p in prices:
@@ -199,9 +197,9 @@ def evaluate(quick: bool) -> Evaluation:
         ucdp = {r["adm_1"] for r in csv.DictReader(handle) if r["adm_1"]}
     join = join_areas(tuple(sorted(wfp)), tuple(sorted(ucdp)))
     labelled = [
-        score_joins(_reference(JOINS), dict(join.pairs)),
-        score_shocks(_reference(SHOCKS), picture.findings),
-        score_units(_reference(UNITS), picture.findings, present, admin1),
+        score_joins(read_labels(JOINS), dict(join.pairs)),
+        score_shocks(read_labels(SHOCKS), picture.findings),
+        score_units(read_labels(UNITS), picture.findings, present, admin1),
     ]
     summary = picture.summary
     by_kind = summary["counts"]["findings"]

@@ -23,7 +23,6 @@ event is analysed.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +30,13 @@ import yaml
 
 from analyzers.offline import OfflineRun
 from analyzers.sanctions_screening import SanctionsScreeningAnalyzer
-from bench.analysis._evaluation import Evaluation, Labelled, permutation_stability
-from node.importers._errors import RowRejected
-from node.importers.records_file import read_records
+from bench.analysis._evaluation import (
+    Evaluation,
+    Labelled,
+    permutation_stability,
+    read_labels,
+    read_source,
+)
 from node.localfed import FEDERATION_YAML
 
 __all__ = ["REFERENCE", "evaluate", "read_reference", "score_names"]
@@ -47,10 +50,8 @@ _KINDS = {"entity": "entity", "individual": "individual", "unknown": None}
 
 def read_reference(path: Path = REFERENCE) -> list[dict[str, str]]:
     """The labelled names; every row must have a citation and a known kind."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = read_labels(path)
     for row in rows:
-        assert row["citation"].strip(), f"no citation for {row['name']!r}"
         assert row["kind"] in _KINDS, row["kind"]
         assert row["expected"] == "none" or "." in row["expected"], row["expected"]
     return rows
@@ -99,14 +100,7 @@ def evaluate(quick: bool) -> Evaluation:
     analyzer = SanctionsScreeningAnalyzer()
     labelled, label_details = score_names(analyzer, read_reference())
 
-    rows_read = dropped = 0
-    records: list[dict[str, Any]] = []
-    for _, item in read_records(GED, "ucdp-ged", SCHEMA):
-        rows_read += 1
-        if isinstance(item, RowRejected):
-            dropped += 1
-        else:
-            records.append(item)
+    records, rows_read, dropped = read_source(GED, "ucdp-ged", SCHEMA)
     analysed = records[::5] if quick else records
     config = yaml.safe_load(FEDERATION_YAML.read_text())
     run = OfflineRun.start(analyzer, config, participant="sanctions", issuer="mission")

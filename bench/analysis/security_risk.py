@@ -36,9 +36,14 @@ from analyzers.base import View
 from analyzers.offline import OfflineRun
 from analyzers.security_risk import SecurityRiskAnalyzer
 from analyzers.security_risk._hotspots import incident_of
-from bench.analysis._evaluation import Evaluation, Labelled, permutation_stability, score_labels
-from node.importers._errors import RowRejected
-from node.importers.records_file import read_records
+from bench.analysis._evaluation import (
+    Evaluation,
+    Labelled,
+    permutation_stability,
+    read_labels,
+    read_source,
+    score_labels,
+)
 from node.localfed import FEDERATION_YAML
 
 __all__ = ["REFERENCE", "evaluate", "score_campaigns", "score_codebook"]
@@ -56,10 +61,7 @@ def _rel(path: Path) -> str:
 
 
 def _campaigns() -> list[dict[str, str]]:
-    with (REFERENCE / "campaigns.csv").open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    assert all(row["citation"].strip() for row in rows), "every label needs a citation"
-    return rows
+    return read_labels(REFERENCE / "campaigns.csv")
 
 
 def score_campaigns(summary: Mapping[str, Any]) -> tuple[list[Labelled], dict[str, Any]]:
@@ -110,9 +112,7 @@ def score_campaigns(summary: Mapping[str, Any]) -> tuple[list[Labelled], dict[st
 
 
 def _codebook() -> dict[tuple[str, int], str]:
-    with (REFERENCE / "codebook_precision.csv").open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    assert all(row["citation"].strip() for row in rows), "every label needs a citation"
+    rows = read_labels(REFERENCE / "codebook_precision.csv")
     return {(row["variable"], int(row["code"])): row["counted"] for row in rows}
 
 
@@ -164,14 +164,7 @@ def score_codebook(path: Path, views: list[View]) -> tuple[list[Labelled], dict[
 def evaluate(quick: bool) -> Evaluation:
     config = yaml.safe_load(FEDERATION_YAML.read_text())
     run = OfflineRun.start(SecurityRiskAnalyzer(), config, participant="mission", issuer="mission")
-    rows_read = dropped = 0
-    records = []
-    for _, item in read_records(GED, "ucdp-ged", SCHEMA):
-        rows_read += 1
-        if isinstance(item, RowRejected):
-            dropped += 1
-        else:
-            records.append(item)
+    records, rows_read, dropped = read_source(GED, "ucdp-ged", SCHEMA)
     started = time.perf_counter()
     views = run.views(SCHEMA, records)
     issue_s = time.perf_counter() - started

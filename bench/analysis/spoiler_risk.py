@@ -19,7 +19,6 @@ Syria file (group-years and groups per call, per year).
 
 from __future__ import annotations
 
-import csv
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,9 +29,14 @@ import yaml
 from analyzers.offline import OfflineRun
 from analyzers.spoiler_risk import SpoilerRiskAnalyzer
 from analyzers.spoiler_risk._typology import INSUFFICIENT, MIN_NARRATIVES, NOT_TYPED, TYPES
-from bench.analysis._evaluation import Evaluation, Labelled, permutation_stability, score_labels
-from node.importers._errors import RowRejected
-from node.importers.records_file import read_records
+from bench.analysis._evaluation import (
+    Evaluation,
+    Labelled,
+    permutation_stability,
+    read_labels,
+    read_source,
+    score_labels,
+)
 from node.localfed import FEDERATION_YAML
 
 __all__ = [
@@ -77,10 +81,8 @@ def dimensions_of(group: Mapping[str, Any]) -> dict[str, bool]:
 
 
 def _labels() -> list[dict[str, str]]:
-    with LABELS.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = read_labels(LABELS)
     for row in rows:
-        assert row["citation"].strip(), f"label without a citation: {row}"
         assert row["dimension"] in DIMENSIONS and row["expected"] in ("yes", "no"), row
     return rows
 
@@ -260,14 +262,7 @@ def _syria_calls(summary: Mapping[str, Any]) -> dict[str, Any]:
 def evaluate(quick: bool) -> Evaluation:
     config = yaml.safe_load(FEDERATION_YAML.read_text())
     run = OfflineRun.start(SpoilerRiskAnalyzer(), config, participant="dpa", issuer="mission")
-    rows_read = dropped = 0
-    records: list[Mapping[str, Any]] = []
-    for _, item in read_records(GED, "ucdp-ged", SCHEMA):
-        rows_read += 1
-        if isinstance(item, RowRejected):
-            dropped += 1
-        else:
-            records.append(item)
+    records, rows_read, dropped = read_source(GED, "ucdp-ged", SCHEMA)
     analysed = records[::QUICK_STEP] if quick else records
     constructed = constructed_records()
     started = time.perf_counter()

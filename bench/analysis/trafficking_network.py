@@ -37,7 +37,12 @@ from analyzers.base import View
 from analyzers.state import State
 from analyzers.trafficking_network import TraffickingNetworkAnalyzer
 from analyzers.trafficking_network._places import country_code
-from bench.analysis._evaluation import Evaluation, Labelled, permutation_stability
+from bench.analysis._evaluation import (
+    Evaluation,
+    Labelled,
+    permutation_stability,
+    read_labels,
+)
 
 __all__ = ["evaluate"]
 
@@ -54,15 +59,6 @@ QUICK_SUBREGIONS = {"Near and Middle East/ South-West Asia", "Central America", 
 def _csv_rows(path: Path) -> int:
     with path.open(newline="", encoding="utf-8") as handle:
         return sum(1 for _ in csv.DictReader(handle))
-
-
-def _reference(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    for row in rows:
-        if not row.get("citation", "").strip():
-            raise ValueError(f"{path.name}: a label without a citation: {row}")
-    return rows
 
 
 def _relative(path: Path) -> str:
@@ -143,9 +139,9 @@ def evaluate(quick: bool) -> Evaluation:
         for key, entry in state.items("actor/")
     }
     places = score_places(
-        _reference(PLACES), lambda name: (country_code(name).key, country_code(name).mapped)
+        read_labels(PLACES), lambda name: (country_code(name).key, country_code(name).mapped)
     )
-    states = score_states(_reference(STATES), called)
+    states = score_states(read_labels(STATES), called)
     summary = picture.summary
     brokers = [names.get(b["actor"], b["actor"]) for b in summary["brokers"]]
     return Evaluation(

@@ -4,15 +4,16 @@ evaluation, ``python -m bench analysis --only undp.illicit-economy``, takes minu
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import pytest
 
 from analyzers.illicit_economy._names import join_areas
+from bench.analysis._evaluation import read_labels
 from bench.analysis.illicit_economy import (
     JOINS,
     SHOCKS,
     UNITS,
-    _reference,
     score_joins,
     score_shocks,
     score_units,
@@ -20,13 +21,13 @@ from bench.analysis.illicit_economy import (
 
 
 @pytest.mark.parametrize("path", [JOINS, SHOCKS, UNITS])
-def test_every_label_has_a_citation(path: object) -> None:
-    rows = _reference(path)  # type: ignore[arg-type]  # raises on a label without one
+def test_every_label_has_a_citation(path: Path) -> None:
+    rows = read_labels(path)  # raises on a label without one
     assert rows and all(len(r["citation"]) > 40 for r in rows)
 
 
 def test_the_join_labels_score_the_join_of_the_shipped_names() -> None:
-    rows = _reference(JOINS)
+    rows = read_labels(JOINS)
     prices = tuple(sorted({r["price_admin1"] for r in rows}))
     conflict = tuple(sorted({r["conflict_admin1"] for r in rows}))
     scored = score_joins(rows, dict(join_areas(prices, conflict).pairs))
@@ -35,7 +36,7 @@ def test_the_join_labels_score_the_join_of_the_shipped_names() -> None:
 
 
 def test_shock_calls_need_two_commodities_in_the_window() -> None:
-    rows = [r for r in _reference(SHOCKS) if r["market"] in ("Al-Cha'ar", "Lattakia")]
+    rows = [r for r in read_labels(SHOCKS) if r["market"] in ("Al-Cha'ar", "Lattakia")]
 
     def anomaly(subject: str, period: str) -> dict[str, str]:
         return {"kind": "price-anomaly", "subject": subject, "period": period}
@@ -51,7 +52,7 @@ def test_shock_calls_need_two_commodities_in_the_window() -> None:
 
 
 def test_unit_labels_are_scored_only_where_present() -> None:
-    rows = _reference(UNITS)
+    rows = read_labels(UNITS)
     first = rows[0]
     key = (first["market"], first["commodity"], first["unit"], first["price_type"], first["month"])
     subject = f"{first['market']} (Aleppo, SYR): {first['commodity']}, {first['unit']}, Wholesale"
@@ -67,4 +68,4 @@ def test_the_unit_labels_name_units_of_the_shipped_file() -> None:
 
     with gzip.open(EXAMPLES / "data" / "wfp_food_prices_syr.csv.gz", "rt", encoding="utf-8") as f:
         units = {r["unit"] for r in csv.DictReader(f)}
-    assert {r["unit"] for r in _reference(UNITS)} <= units
+    assert {r["unit"] for r in read_labels(UNITS)} <= units
