@@ -61,7 +61,7 @@ from analyzers.sanctions_screening._consolidated_list import (
     ListEntry,
     read_list,
 )
-from analyzers.sanctions_screening._index import Hit, ScreeningIndex
+from analyzers.sanctions_screening._index import QUALITY_RANK, Hit, ScreeningIndex
 from analyzers.sanctions_screening._names import fold_name, name_key
 from analyzers.sanctions_screening.thresholds import MATCH_THRESHOLD, STRONG_MATCH
 from analyzers.state import State
@@ -79,17 +79,6 @@ _LEVEL_REASONS = {
     "high": "a strong hit on the listed name or a good alias",
     "medium": "a possible match (a weaker score, an acronym, or a low-quality or former alias)",
     "low": "a weaker score on a low-quality or former alias",
-}
-_QUALITY_ORDER = {
-    "name": 0,
-    "Good": 1,
-    "a.k.a.": 1,
-    "original script": 1,
-    "alias": 2,
-    "alias table": 2,
-    "f.k.a.": 3,
-    "derived acronym": 3,
-    "Low": 4,
 }
 _CACHE_MAX = 4096
 _LINKS_SHOWN = 12
@@ -317,7 +306,7 @@ def _absorb(
 def _order(hit: dict[str, Any]) -> tuple[float, bool, int, str]:
     """A total order of hits on one reference (lower is better): the best is the same
     whatever the order the hits came in."""
-    quality = _QUALITY_ORDER.get(hit["quality"], 2)
+    quality = QUALITY_RANK.get(hit["quality"], 2)
     return (-hit["score"], hit["acronym"], quality, hit["list_name"])
 
 

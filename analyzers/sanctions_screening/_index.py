@@ -87,9 +87,10 @@ from analyzers.sanctions_screening.thresholds import (
     TOKEN_MIN_SIMILARITY,
 )
 
-__all__ = ["Hit", "ScreeningIndex", "block_key", "token_similarity"]
+__all__ = ["QUALITY_RANK", "Hit", "ScreeningIndex", "block_key", "token_similarity"]
 
-_QUALITY_RANK = {
+#: How much a listed name of each quality counts, best first (0).
+QUALITY_RANK = {
     "name": 0,
     "Good": 1,
     "a.k.a.": 1,
@@ -359,5 +360,5 @@ def _rank(hit: Hit, written: str) -> _Rank:
     """Order of two spellings of one entry, lower is better: the score, then the list's
     own spellings before the alias table's, then one written as the screened name is."""
     same = " ".join(hit.list_name.split()).casefold() == written
-    quality = _QUALITY_RANK.get(hit.quality, 2)
+    quality = QUALITY_RANK.get(hit.quality, 2)
     return (-hit.score, bool(hit.source), not same, hit.acronym, quality, hit.list_name)

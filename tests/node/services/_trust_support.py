@@ -56,6 +56,19 @@ SIGNERS = ("mission", "unodc", "dpa")
 EPOCH = "2026-11"
 PSEUDONYM_KEY = bytes(range(32))
 
+#: The claims of a conflict event that the demo policy grants undp.
+UNDP = {
+    "admin1",
+    "country",
+    "date_precision",
+    "event_id",
+    "fatality_band",
+    "month",
+    "type_of_violence",
+    "where_precision",
+    "year",
+}
+
 
 class FixedClock:
     """A clock that says what the test set (``at``)."""

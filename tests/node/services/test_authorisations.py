@@ -36,6 +36,7 @@ from tests.node.services._trust_support import (
     IDLIB_2016,
     NOW,
     SIGNERS,
+    UNDP,
     FixedClock,
     TrustFederation,
     audit_entries,
@@ -57,17 +58,6 @@ from tests.node.services._trust_support import (
 DAY = timedelta(days=1)
 SIDES = {"side_a", "side_b"}
 #: what undp is granted of the example conflict event
-UNDP = {
-    "admin1",
-    "country",
-    "date_precision",
-    "event_id",
-    "fatality_band",
-    "month",
-    "type_of_violence",
-    "where_precision",
-    "year",
-}
 IDLIB_QUERY = IDLIB_2016["query"]
 
 

@@ -21,6 +21,7 @@ from protocol.authorisation import canonical_authorisation
 from protocol.packet import IssuedPacket, make_view
 from tests.node.services._trust_support import (
     NOW,
+    UNDP,
     FixedClock,
     TrustFederation,
     audit_entries,
@@ -36,17 +37,6 @@ from tests.node.services._trust_support import (
 )
 
 SIDES = {"side_a", "side_b"}
-UNDP = {
-    "admin1",
-    "country",
-    "date_precision",
-    "event_id",
-    "fatality_band",
-    "month",
-    "type_of_violence",
-    "where_precision",
-    "year",
-}
 
 
 @pytest.fixture(scope="module")
