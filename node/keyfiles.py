@@ -9,6 +9,12 @@ A pseudonymisation key file is one line ``EPOCH KEY``: the epoch's name, a space
 the key in base64url (:mod:`protocol.pseudonyms`). A file holding the key alone
 (written before epochs) is read with the epoch name derived from the key, so an
 existing deployment keeps one stable epoch until it makes a new key.
+
+Secret files (private keys, pseudonymisation keys, bearer-token files) are written
+0600 and refused when others may read them (the "other" read bit, as ``chmod o-r``
+clears): a world-readable secret is one any local account could have copied.
+Group-readable stays allowed, since Kubernetes mounts secrets for the pod's
+``fsGroup`` (``defaultMode: 0440`` in ``deploy/k8s``).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +39,8 @@ __all__ = [
     "read_jwk",
     "read_private_key",
     "read_pseudonym_key",
+    "read_token_file",
+    "refuse_world_readable",
     "write_jwk",
     "write_private_key",
     "write_pseudonym_key",
@@ -47,12 +56,38 @@ def passphrase_from_env(variable: str = PASSPHRASE_ENV) -> bytes | None:
     return value.encode("utf-8") if value else None
 
 
-def write_secret(path: Path, data: bytes) -> None:
-    """Create ``path`` with mode 0600 (never readable by others, even briefly)."""
+def write_secret(path: Path, data: bytes, *, replace: bool = False) -> None:
+    """Create ``path`` with mode 0600 (never readable by others, even briefly).
+
+    An existing file is refused (:class:`FileExistsError`) unless ``replace``: then
+    the data goes to a new 0600 file beside it, which takes its place atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    target = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp") if replace else path
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        if replace:
+            os.replace(target, path)
+    except BaseException:
+        if replace:
+            target.unlink(missing_ok=True)
+        raise
+
+
+def refuse_world_readable(path: Path, what: str) -> None:
+    """Raise :class:`KeyUnusable` if others may read ``path`` (mode ``o+r``).
+
+    Missing files are left to the reader, which names them."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return
+    if mode & stat.S_IROTH:
+        raise KeyUnusable(
+            f"{what} {path} is readable by every local account (mode {mode:04o}); "
+            f"restrict it with 'chmod o-rwx {path}' (owner or group read is enough)"
+        )
 
 
 def write_private_key(path: Path, key: Ed25519PrivateKey, passphrase: bytes | None) -> None:
@@ -61,6 +96,7 @@ def write_private_key(path: Path, key: Ed25519PrivateKey, passphrase: bytes | No
 
 def read_private_key(path: Path, passphrase: bytes | None = None) -> Ed25519PrivateKey:
     """Load a private key file; raises :class:`KeyUnusable` with the path in the message."""
+    refuse_world_readable(path, "private key")
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -110,6 +146,7 @@ def read_pseudonym_key(path: Path) -> PseudonymKey:
 
     Raises :class:`KeyUnusable` naming the file.
     """
+    refuse_world_readable(path, "pseudonymisation key")
     try:
         lines = path.read_text().strip().splitlines()
     except OSError as exc:
@@ -134,3 +171,31 @@ def read_pseudonym_key(path: Path) -> PseudonymKey:
         return PseudonymKey(fields[0], key) if len(fields) == 2 else PseudonymKey.unnamed(key)
     except ProtocolError as exc:
         raise KeyUnusable(f"{path}: {exc.message}") from exc
+
+
+def read_token_file(path: Path, role: str) -> str:
+    """The bearer token for ``role`` in ``path``, refused if others may read it.
+
+    The file is either one line, the token, or the ``tokens.json`` that
+    ``clearinghouse node init`` writes (a JSON object, one token per role)."""
+    refuse_world_readable(path, "token file")
+    try:
+        text = path.read_text().strip()
+    except OSError as exc:
+        raise KeyUnusable(f"cannot read token file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise KeyUnusable(f"{path} is not a token file (not text)") from exc
+    if text.startswith("{"):
+        try:
+            by_role = json.loads(text)
+        except ValueError as exc:
+            raise KeyUnusable(f"{path} is not JSON: {exc}") from exc
+        token = by_role.get(role) if isinstance(by_role, dict) else None
+        if not isinstance(token, str) or not token:
+            raise KeyUnusable(f"{path} holds no token for role {role!r}")
+        return token
+    if not text or len(text.split()) != 1:
+        raise KeyUnusable(
+            f"{path}: a token file holds one line, the bearer token, or a JSON object by role"
+        )
+    return text

@@ -41,7 +41,13 @@ import yaml
 
 from node.cli.node_init import make_tokens, write_node_config
 from node.declarations import resolve_analyzers
-from node.keyfiles import read_private_key, write_jwk, write_private_key, write_pseudonym_key
+from node.keyfiles import (
+    read_private_key,
+    write_jwk,
+    write_private_key,
+    write_pseudonym_key,
+    write_secret,
+)
 from protocol.keys import generate_private_key, public_jwk
 from protocol.manifest import build_manifest, manifest_json, sign_manifest
 
@@ -202,9 +208,7 @@ class LocalFederation:
                 self._replica(p, i, port, database_url, state["tokens"][p])
                 for i, port in enumerate(replica_ports.get(p, [])[: self.replicas.get(p, 0)], 1)
             ]
-        fd = os.open(state_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(state, fh, indent=2)
+        write_secret(state_file, json.dumps(state, indent=2).encode(), replace=True)
 
     def _replica(
         self, p: str, i: int, port: int, database_url: str, tokens: dict[str, str]

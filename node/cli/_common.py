@@ -12,15 +12,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 import yaml
 from rich.console import Console
 
+from node.keyfiles import read_token_file
 from protocol.errors import ProtocolError
 
 __all__ = [
+    "TOKEN_FILE_ENV",
+    "TokenFileOption",
+    "bearer_token",
     "fail",
     "now",
     "read_json_file",
@@ -31,6 +35,19 @@ __all__ = [
 ]
 
 stderr = Console(stderr=True, highlight=False)
+
+TOKEN_FILE_ENV = "CLEARINGHOUSE_TOKEN_FILE"
+
+TokenFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--token-file",
+        envvar=TOKEN_FILE_ENV,
+        show_envvar=True,
+        help="A file holding the bearer token (one line, or node init's tokens.json); "
+        "kept off the command line; refused if every local account may read it.",
+    ),
+]
 
 
 def now() -> datetime:
@@ -72,3 +89,15 @@ def read_yaml_file(path: Path) -> Any:
         return yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         fail(f"{path} is not YAML: {exc}")
+
+
+def bearer_token(token: str | None, token_file: Path | None, role: str) -> str | None:
+    """The token given with ``--token`` or read from ``--token-file`` (not both)."""
+    if token_file is None:
+        return token
+    if token:
+        fail("give --token or --token-file, not both")
+    try:
+        return read_token_file(token_file, role)
+    except ProtocolError as exc:
+        fail(exc.message)

@@ -40,7 +40,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from node.cli._common import fail, now, stderr
+from node.cli._common import TokenFileOption, bearer_token, fail, now, stderr
 from node.services import audit_bundle
 from node.services.audit_bundle import (
     AuditToolError,
@@ -155,7 +155,7 @@ def _open(
         if not node.startswith(("http://", "https://")):
             fail(f"--node must be an http(s) URL, not {node!r}")
         if not token:
-            fail(f"--node needs --token (role auditor), or ${TOKEN_ENV}")
+            fail(f"--node needs --token or --token-file (role auditor), or ${TOKEN_ENV}")
         trusted, label = _trusted(manifest)
         return audit_bundle.open_node(
             node, token, manifest=trusted, manifest_source=label, participant=participant
@@ -230,12 +230,14 @@ def _fail_on_key_use(keys: KeyUseReport) -> None:
 def verify(
     node: NodeOption = None,
     token: TokenOption = None,
+    token_file: TokenFileOption = None,
     db: DbOption = None,
     manifest: ManifestOption = None,
     participant: ParticipantOption = None,
     min_cosignatures: CosignaturesOption = 0,
 ) -> None:
     """Check a node's whole audit log, from its database or from the node."""
+    token = bearer_token(token, token_file, "auditor")
     with _reporting(), _open(node, token, db, manifest, participant) as log:
         _announce(log, "verifying")
         with _progress("verify", log.header.size) as progress:
@@ -251,11 +253,13 @@ def export(
     out: Annotated[Path, typer.Option("--out", metavar="BUNDLE", help="File (*.gz: gzip).")],
     node: NodeOption = None,
     token: TokenOption = None,
+    token_file: TokenFileOption = None,
     db: DbOption = None,
     manifest: ManifestOption = None,
     participant: ParticipantOption = None,
 ) -> None:
     """Write the whole log, its checkpoints, proofs and manifest to one bundle file."""
+    token = bearer_token(token, token_file, "auditor")
     with _reporting(), _open(node, token, db, manifest, participant) as log:
         _announce(log, "exporting")
         with _progress("export", log.header.size) as progress:
@@ -292,9 +296,11 @@ def verify_bundle(
 def checkpoint(
     node: Annotated[str, typer.Option("--node", metavar="URL", help="The node's base URL.")],
     token: TokenOption = None,
+    token_file: TokenFileOption = None,
     manifest: ManifestOption = None,
 ) -> None:
     """Print the node's latest signed checkpoint (with its cosignatures) and check it."""
+    token = bearer_token(token, token_file, "auditor")
     with _reporting():
         note, served = audit_bundle.fetch_checkpoint(node, token)
         trusted, label = _trusted(manifest)

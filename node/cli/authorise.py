@@ -22,7 +22,7 @@ import httpx
 import typer
 from rich.markup import escape
 
-from node.cli._common import fail, now, reporting, stderr
+from node.cli._common import TokenFileOption, bearer_token, fail, now, reporting, stderr
 from node.keyfiles import PASSPHRASE_ENV, passphrase_from_env, read_private_key
 from protocol.authorisation import (
     Authorisation,
@@ -166,12 +166,14 @@ def submit(
         str | None,
         typer.Option("--token", envvar=TOKEN_ENV, help="Bearer token for the node's local API."),
     ] = None,
+    token_file: TokenFileOption = None,
 ) -> None:
     """Post the authorisation to the node that holds the packets it covers."""
+    token = bearer_token(token, token_file, "admin")
     if not node.startswith(("http://", "https://")):
         fail(f"--node must be an http(s) URL, not {node!r}")
     if not token:
-        fail(f"--node needs --token, or ${TOKEN_ENV}")
+        fail(f"--node needs --token or --token-file, or ${TOKEN_ENV}")
     with reporting():
         data = file.read_bytes()
         authorisation = parse_authorisation(data)

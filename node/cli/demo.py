@@ -34,6 +34,7 @@ from node.cli._common import fail, stderr
 from node.cli.ingest import post_batches
 from node.importers._errors import RowRejected
 from node.importers.records_file import read_records
+from node.keyfiles import write_secret
 from node.localfed import ROOT, LocalFederation
 from node.services.audit_bundle import AuditToolError, open_node, verify_log
 from protocol.manifest import parse_manifest
@@ -282,8 +283,12 @@ def demo(
             federation.start()
             federation.wait_ready()
             if dir:
-                (root / "federation.json").write_text(json.dumps(federation.describe(), indent=2))
-                stderr.print(f"wrote {root / 'federation.json'}")
+                write_secret(
+                    root / "federation.json",
+                    json.dumps(federation.describe(), indent=2).encode(),
+                    replace=True,
+                )
+                stderr.print(f"wrote {root / 'federation.json'} (0600: it holds every token)")
             result = run_demo(federation, records=records)
             console.print(_table(result))
             console.print(

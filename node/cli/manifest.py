@@ -25,7 +25,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from node.cli._common import fail, now, read_text_arg, read_yaml_file, reporting, stderr
+from node.cli._common import (
+    TokenFileOption,
+    bearer_token,
+    fail,
+    now,
+    read_text_arg,
+    read_yaml_file,
+    reporting,
+    stderr,
+)
 from node.declarations import resolve_analyzers
 from node.keyfiles import PASSPHRASE_ENV, passphrase_from_env, read_jwk, read_private_key
 from protocol.errors import ManifestRejected
@@ -261,12 +270,14 @@ def submit(
         str | None,
         typer.Option(envvar=TOKEN_ENV, show_envvar=True, help="Bearer token of role admin."),
     ] = None,
+    token_file: TokenFileOption = None,
 ) -> None:
     """Hand a signed manifest to a node (POST /v1/manifest); it passes it on to its peers."""
+    token = bearer_token(token, token_file, "admin")
     if not node.startswith(("http://", "https://")):
         fail(f"--node must be an http(s) URL, not {node!r}")
     if not token:
-        fail(f"--token is required (or ${TOKEN_ENV})")
+        fail(f"--token or --token-file is required (or ${TOKEN_ENV})")
     with reporting():
         body = manifest_file.read_bytes()
         manifest = parse_manifest(body)

@@ -3,16 +3,19 @@
 ``postgresql://`` and ``postgres://`` URLs are normalised to the psycopg 3
 driver. SQLite connections get WAL, a busy timeout and foreign keys; they are
 meant for one node process (several replicas need PostgreSQL). Errors never
-quote SQL parameters (``hide_parameters``).
+quote SQL parameters (``hide_parameters``). A new SQLite file is created 0600
+before SQLite opens it (its ``-wal`` and ``-shm`` files take the same mode): it
+holds every record the node received.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlmodel import Session
 
 __all__ = ["MAX_INT", "is_postgres", "make_engine", "normalise_database_url", "transaction"]
@@ -40,6 +43,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_database_url(url)
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
+        _create_private_file(make_url(url).database)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
@@ -55,6 +59,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+
+
+def _create_private_file(database: str | None) -> None:
+    """Create an SQLite database file readable by its owner only, if it does not exist."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        pass  # no such folder, read-only place: SQLite itself names the problem on connect
 
 
 @contextmanager

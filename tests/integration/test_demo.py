@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 from tests.integration._demo import DEMO_RECORDS, DemoRun, run_demo
@@ -39,6 +40,13 @@ def test_demo_runs_a_whole_federation_and_counts_exactly(demo_run: DemoRun) -> N
     assert mission["url"].startswith("http://127.0.0.1:") and mission["admin_token"]
     assert mission["public_jwk"]["kty"] == "OKP"
     assert Path(described["manifest"]).is_file()
+    # Every token, the keys and every record: readable by the operator alone.
+    secrets = [demo_run.root / "federation.json", demo_run.root / "state.json"]
+    secrets += [*(demo_run.root / "keys").glob("*.key*"), *demo_run.root.glob("*.db")]
+    assert len(secrets) == 2 + 6 + 5
+    assert {str(p): stat.S_IMODE(p.stat().st_mode) for p in secrets} == {
+        str(p): 0o600 for p in secrets
+    }
 
     # Started again on the same folder, it reuses keys and manifest.
     manifest_before = Path(described["manifest"]).read_bytes()

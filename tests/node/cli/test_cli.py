@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from node.localfed import LocalFederation
 from tests.support import EXAMPLES, PARTICIPANTS
 
 EXE = shutil.which("clearinghouse", path=str(Path(sys.executable).parent)) or "clearinghouse"
@@ -346,3 +347,38 @@ def test_analyze_runs_an_analyzer_offline_reproducibly(tmp_path: Path) -> None:
         "analyze", "--analyzer", "undp.illicit-economy", "--format", "unodc-seizures", subset
     )
     assert wrong.returncode == 2 and "does not analyse seizure/1" in wrong.stderr
+
+
+def test_a_world_readable_key_or_token_file_is_refused_with_the_fix(
+    fed: Path, tmp_path: Path
+) -> None:
+    key = tmp_path / "undp.key.pem"
+    shutil.copy(fed / "keys" / "undp.key.pem", key)
+    key.chmod(0o644)
+    record = EXAMPLES / "records" / "market-price.json"
+    args = ("packet", "issue", "--participant", "undp", "--key", key)
+    refused = run(*args, "--schema", "market-price/1", record)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "readable by every local account (mode 0644)" in refused.stderr
+    assert "chmod o-rwx" in refused.stderr
+    key.chmod(0o640)  # group-readable, as a Kubernetes secret mount with fsGroup
+    assert ok(*args, "--schema", "market-price/1", record).count("~") >= 1
+    token = tmp_path / "tokens.json"
+    token.write_text('{"auditor": "not-a-real-token"}')
+    token.chmod(0o604)
+    exposed = run("audit", "verify", "--node", "http://127.0.0.1:9", "--token-file", token)
+    assert exposed.returncode == 2 and "readable by every local account" in exposed.stderr
+    both = run(
+        "audit", "verify", "--node", "http://127.0.0.1:9", "--token", "t", "--token-file", token
+    )
+    assert both.returncode == 2 and "not both" in both.stderr
+
+
+def test_a_node_whose_key_others_can_read_does_not_start(tmp_path: Path) -> None:
+    federation = LocalFederation(tmp_path, participants=("mission", "unodc", "dpa"))
+    federation.build()
+    (tmp_path / "keys" / "dpa.key.pem").chmod(0o644)
+    started = run("run", "--config", tmp_path / "dpa.toml")
+    assert started.returncode == 2
+    assert "readable by every local account" in started.stderr
+    assert "key_file" in started.stderr
