@@ -54,6 +54,9 @@ log = logging.getLogger("clearinghouse.analyze")
 BATCH = 200
 #: PostgreSQL advisory lock held by the one replica that analyses (b"Analysis").
 ANALYSIS_LOCK_ID = 0x416E616C79736973
+#: Seconds between attempts to take the analysis lock (held by another replica, or the
+#: database unreachable).
+ELECTION_RETRY_S = 5.0
 
 
 def _view(packet: analysis.QueuedPacket) -> View:
@@ -316,22 +319,37 @@ def _close_quietly(connection: Any) -> None:
         connection.close()
 
 
-async def _hold_analysis_lock(ctx: NodeContext) -> Any:
-    """On PostgreSQL, wait until this replica holds the analysis lock."""
+async def _elect(ctx: NodeContext) -> Any:
+    """On PostgreSQL, wait until this replica holds the analysis lock, then load the
+    analyzer's state as committed (another replica may have analysed meanwhile).
+
+    A database that cannot be reached (a restart, an outage) is tried again, never
+    fatal: the analysis task must outlive it."""
     while True:
-        connection = await asyncio.to_thread(_try_analysis_lock, ctx)
-        if connection is not None:
-            return connection
-        await asyncio.sleep(5)
+        connection = None
+        try:
+            connection = await asyncio.to_thread(_try_analysis_lock, ctx)
+            if connection is not None:
+                await asyncio.to_thread(reload_state, ctx)
+                return connection
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning(
+                "electing the analyst failed (%s); trying again in %g s",
+                type(exc).__name__,
+                ELECTION_RETRY_S,
+            )
+            if connection is not None:
+                await asyncio.to_thread(_close_quietly, connection)
+        await asyncio.sleep(ELECTION_RETRY_S)
 
 
 async def run_analysis(ctx: NodeContext) -> None:
     """Analyse queued packets until cancelled."""
     if ctx.analyzer is None:
         return
-    lock = await _hold_analysis_lock(ctx) if is_postgres(ctx.engine) else None
-    if lock is not None:  # another replica may have analysed since this one started
-        await asyncio.to_thread(reload_state, ctx)
+    lock = await _elect(ctx) if is_postgres(ctx.engine) else None
     wake = ctx.analysis_signal.subscribe()
     poll = ctx.settings.delivery.poll_interval_s
     try:
@@ -342,8 +360,7 @@ async def run_analysis(ctx: NodeContext) -> None:
                 # analysing. Elect again, then start from the state as committed.
                 log.warning("analysis lock lost (its database connection closed); electing again")
                 await asyncio.to_thread(_close_quietly, lock)
-                lock = await _hold_analysis_lock(ctx)
-                await asyncio.to_thread(reload_state, ctx)
+                lock = await _elect(ctx)
             try:
                 done = await asyncio.to_thread(analyse_batch, ctx)
             except asyncio.CancelledError:
