@@ -15,9 +15,11 @@ from collections.abc import AsyncIterator
 import httpx
 from fastapi import Depends, FastAPI
 
+from node.api.body_limit import BodyLimitMiddleware
 from node.api.deps import no_nul_characters
+from node.api.peer_quota import PeerQuota
 from node.api.problems import install_problem_handlers
-from node.api.rate_limit import PeerRateLimiter
+from node.api.rate_limit import PeerRateLimiter, RateLimiter
 from node.api.request_id import RequestIdMiddleware
 from node.api.routes import audit, local, meta, packets, situation, trust, ui
 from node.clock import Clock, SystemClock
@@ -94,8 +96,20 @@ def create_app(
     app.state.peer_limiter = PeerRateLimiter(
         settings.peer_rate_limit_per_s, settings.peer_rate_burst
     )
+    app.state.peer_quota = PeerQuota(
+        settings.peer_quota_views, settings.peer_quota_bytes, settings.peer_quota_period_s
+    )
+    # failed and unauthenticated requests, by client address (node.api.deps.charge_address)
+    app.state.address_limiter = RateLimiter(
+        settings.address_rate_limit_per_s, settings.address_rate_burst
+    )
     install_problem_handlers(app)
-    app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_unauthenticated_bytes=settings.max_unauthenticated_body_bytes,
+    )
+    app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)  # the outermost
     app.include_router(packets.router)
     app.include_router(local.router)
     app.include_router(meta.router)

@@ -92,6 +92,9 @@ class NodeContext:
     trust_lock: threading.Lock = field(default_factory=threading.Lock)
     #: the oversight authorisations in force that this node took on (as originator)
     authorisations: tuple[Authorisation, ...] = ()
+    #: stored manifests (serial, SHA-256 of the row) found not to follow from the one in
+    #: force: reported once (log, metric, audit entry), never switched to
+    broken_manifests: set[tuple[int, str]] = field(default_factory=set)
 
     @property
     def key(self) -> Ed25519PrivateKey:
@@ -175,7 +178,11 @@ def open_node(settings: Settings, clock: Clock) -> NodeContext:
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     now = clock.now()
-    manifest, since = startup_manifest(engine, document, now)
+    try:
+        manifest, since = startup_manifest(engine, document, now, participant=settings.participant)
+    except ServiceUnavailable:
+        engine.dispose()  # a refused start keeps no connection open
+        raise
     try:
         me = manifest.participant(settings.participant)
         private_keys, problems = load_keys(

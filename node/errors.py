@@ -14,12 +14,19 @@ peer's failure never becomes our 500: it is a :class:`PeerFailed` (502).
     │   ├── ReplayedNonce           a nonce seen before
     │   └── DigestMismatch          the body does not match Content-Digest
     ├── Forbidden              403  authenticated, but the role does not allow this
-    │   └── HandlingForbidden  403  the packet's handling code forbids it (H2: no relay)
+    │   ├── HandlingForbidden  403  the packet's handling code forbids it (H2: no relay)
+    │   └── SchemaForbidden    403  local ingest of a schema the node derives itself, or
+    │                               one the manifest's ``originates`` does not list
     ├── NotFound               404
     ├── PayloadTooLarge        413
     ├── UnsupportedMediaType   415  a body that is not declared as JSON
+    ├── Conflict               409
+    │   ├── IdempotencyKeyInUse     a request with this Idempotency-Key is still running
+    │   └── RecordConflict          a record's natural key is held with other content
     ├── Unprocessable          422  well-formed but refused (schema, policy, ...)
+    │   └── IdempotencyKeyReused    an Idempotency-Key used before with another body
     ├── RateLimited            429  a peer over its request rate (with Retry-After)
+    │   └── QuotaExceeded           a peer over its quota of views or bytes per period
     ├── ServiceUnavailable     503  not ready (database, manifest, key)
     └── PeerFailed             502  a peer answered badly or not at all
 """
@@ -30,16 +37,22 @@ from typing import Any
 
 __all__ = [
     "BadRequest",
+    "Conflict",
     "DigestMismatch",
     "Forbidden",
     "HandlingForbidden",
+    "IdempotencyKeyInUse",
+    "IdempotencyKeyReused",
     "NodeError",
     "NotFound",
     "PayloadTooLarge",
     "PeerFailed",
+    "QuotaExceeded",
     "RateLimited",
+    "RecordConflict",
     "ReplayedNonce",
     "RequestSignatureInvalid",
+    "SchemaForbidden",
     "ServiceUnavailable",
     "SignatureMissing",
     "StaleSignature",
@@ -103,6 +116,13 @@ class HandlingForbidden(Forbidden):
     code = "handling-violation"
 
 
+class SchemaForbidden(Forbidden):
+    """Local ingest of a schema the node only derives itself (``analysis-result/1``), or
+    of one the manifest does not let this node originate."""
+
+    code, title = "schema-forbidden", "Schema not accepted from local systems"
+
+
 class NotFound(NodeError):
     status, code, title = 404, "not-found", "Not found"
 
@@ -115,8 +135,30 @@ class UnsupportedMediaType(NodeError):
     status, code, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
+class Conflict(NodeError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class IdempotencyKeyInUse(Conflict):
+    """A request with the same Idempotency-Key (same caller) has not been answered yet."""
+
+    code, title = "idempotency-key-in-use", "Idempotency-Key in use"
+
+
+class RecordConflict(Conflict):
+    """Every record refused was a revision: its natural key is held with other content."""
+
+    code, title = "record-conflict", "Record held with other content"
+
+
 class Unprocessable(NodeError):
     status, code, title = 422, "unprocessable", "Unprocessable content"
+
+
+class IdempotencyKeyReused(Unprocessable):
+    """The Idempotency-Key was used by this caller for a request with another body."""
+
+    code, title = "idempotency-key-reused", "Idempotency-Key reused with another body"
 
 
 class RateLimited(NodeError):
@@ -127,6 +169,12 @@ class RateLimited(NodeError):
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail, retry_after=retry_after)
         self.headers["retry-after"] = str(retry_after)
+
+
+class QuotaExceeded(RateLimited):
+    """A peer pushed more views or bytes than its quota per period allows."""
+
+    code, title = "quota-exceeded", "Quota exceeded"
 
 
 class ServiceUnavailable(NodeError):

@@ -111,6 +111,11 @@ class NodeMetrics:
             "Submitted manifests refused (older serial, too few or bad signatures, ...)",
             registry=self.registry,
         )
+        self.manifest_chain_breaks = Counter(
+            "clearinghouse_manifest_chain_breaks",
+            "Stored manifests found not to follow from the one before them (never obeyed)",
+            registry=self.registry,
+        )
         self.authorisations = Counter(
             "clearinghouse_authorisations",
             "Oversight authorisations submitted or received, by outcome",
@@ -127,6 +132,19 @@ class NodeMetrics:
             "clearinghouse_rate_limited",
             "Peer requests refused by the per-peer rate limit (429), by peer",
             ["peer"],
+            registry=self.registry,
+        )
+        self.address_rate_limited = Counter(
+            "clearinghouse_address_rate_limited",
+            "Failed or unauthenticated requests refused by the per-address rate limit (429), "
+            "by kind",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.quota_exceeded = Counter(
+            "clearinghouse_peer_quota_exceeded",
+            "Batches refused whole by the per-peer quota of views or bytes (429), by peer and kind",
+            ["peer", "kind"],
             registry=self.registry,
         )
         self.registry.register(_OutboxDepth(outbox_depth))

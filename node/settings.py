@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, IPvAnyNetwork, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -64,6 +64,14 @@ class DeliverySettings(BaseModel):
     poll_interval_s: float = Field(1.0, gt=0)
     catchup_interval_s: float = Field(15.0, gt=0)
     catchup_batch: int = Field(500, ge=1, le=5000)
+    deferred_max_s: float = Field(
+        86400.0,
+        ge=0,
+        description="How long a view a peer deferred (receipt status 'deferred': issued "
+        "in the future by the peer's clock) is sent again, from its first deferral, "
+        "with the usual backoff and never sooner than the peer's hint; after that it is "
+        "refused for good, as a rejected view. 0: never retried.",
+    )
 
 
 class AuditSettings(BaseModel):
@@ -95,7 +103,13 @@ class Settings(BaseSettings):
 
     participant: str = Field(description="This node's participant id in the manifest.")
     key_file: Path = Field(description="PKCS#8 PEM Ed25519 private key of the participant.")
-    manifest_file: Path = Field(description="The quorum-signed federation manifest (JSON).")
+    manifest_file: Path = Field(
+        description="The quorum-signed federation manifest (JSON), the anchor this node "
+        "trusts; or a chain of them (a JSON array, oldest first), each signed by a quorum "
+        "of the one before, for a node that joins a federation whose manifest changed since "
+        "its first. At start the node verifies, from the first manifest of the file on, "
+        "every later one in the file and in its database, and refuses to start on a break."
+    )
     pseudonym_key_file: Path | None = Field(
         None, description="Pseudonymisation key (base64url); needed to issue pseudonymised fields."
     )
@@ -124,6 +138,68 @@ class Settings(BaseSettings):
     peer_rate_burst: int = Field(
         500, ge=1, description="Requests a peer may make at once before its rate applies."
     )
+    max_unauthenticated_body_bytes: int = Field(
+        8 * 1024,
+        ge=256,
+        description="Largest body read from a request that presents no credentials (no known "
+        "bearer token, no request signature) and of every POST /ui/login; beyond it, 413 "
+        "before reading further. A sign-in form needs a few hundred bytes.",
+    )
+    address_rate_limit_per_s: float = Field(
+        20.0,
+        ge=0,
+        description="Failed or unauthenticated requests per second each client address may "
+        "make: requests refused 401/403 by a bearer-token or signature check, and every "
+        "POST /ui/login. Beyond it, 429 with Retry-After. Requests with valid credentials "
+        "are never counted, so nodes and users sharing an address are not throttled by "
+        "each other's traffic. 0 disables the limit.",
+    )
+    address_rate_burst: int = Field(
+        100,
+        ge=1,
+        description="Failed requests an address may make at once before its rate applies.",
+    )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Reverse proxies (IP addresses or CIDR networks) whose X-Forwarded-For is "
+        "believed: a request from one of them is counted by the right-most address in "
+        "X-Forwarded-For that is not a trusted proxy. Empty: X-Forwarded-For is ignored.",
+    )
+    peer_quota_views: int = Field(
+        200_000,
+        ge=0,
+        description="Views each peer may push in any peer_quota_period_s (a bucket "
+        "refilled evenly over the period, so also the steady rate); a batch beyond it is "
+        "refused whole with 429 and Retry-After before any view is looked at. 0 disables "
+        "it. At least max_batch, so that a full batch can pass.",
+    )
+    peer_quota_bytes: int = Field(
+        1024 * 1024 * 1024,
+        ge=0,
+        description="Request body bytes each peer may push to /v1/packets in any "
+        "peer_quota_period_s, as peer_quota_views. 0 disables it. At least max_body_bytes.",
+    )
+    peer_quota_period_s: float = Field(
+        60.0, gt=0, description="The period of peer_quota_views and peer_quota_bytes."
+    )
+    refusal_retention_days: float = Field(
+        30.0,
+        gt=0,
+        description="Refused, quarantined and deferred views (their digest and a short "
+        "prefix, never the text) are kept this long in inbound_refusal, then purged.",
+    )
+    refusal_max_per_peer: int = Field(
+        10_000,
+        ge=1,
+        description="The most inbound_refusal rows kept per peer; the oldest go first.",
+    )
+    idempotency_retention_s: float = Field(
+        86_400.0,
+        gt=0,
+        description="How long POST /v1/local/records keeps the answer to a request sent "
+        "with an Idempotency-Key (per token): the same key and body within it get the "
+        "same answer, another body 422; after it the key may be used afresh.",
+    )
     run_workers: bool = Field(True, description="Run delivery and catch-up in this process.")
     log_level: str = Field("info", description="debug, info, warning or error.")
     access_log: bool = Field(
@@ -145,6 +221,20 @@ class Settings(BaseSettings):
     @classmethod
     def _normalise_url(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @model_validator(mode="after")
+    def _a_full_batch_fits_the_quota(self) -> Settings:
+        if 0 < self.peer_quota_views < self.max_batch:
+            raise ValueError(
+                f"peer_quota_views ({self.peer_quota_views}) is below max_batch "
+                f"({self.max_batch}): a full batch could never pass"
+            )
+        if 0 < self.peer_quota_bytes < self.max_body_bytes:
+            raise ValueError(
+                f"peer_quota_bytes ({self.peer_quota_bytes}) is below max_body_bytes "
+                f"({self.max_body_bytes}): a full request could never pass"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -76,8 +76,8 @@ ACTS: dict[str, str] = {
         " receipt peer signed for it: status, receipt hash, reason"
     ),
     "packet.received": (
-        "a view from peer: jti, digest, outcome (accepted, duplicate, rejected, quarantined),"
-        " reason"
+        "a view from peer: jti, digest, outcome (accepted, duplicate, rejected, quarantined,"
+        " deferred), reason"
     ),
     "analysis.run": "the node's analyzer ran on a packet: jti, analyzer, findings, error",
     "result.issued": (
@@ -89,6 +89,10 @@ ACTS: dict[str, str] = {
     "tokens.configured": "the local API tokens: name and role of each (never the secret)",
     "witness.alert": "peer's log is inconsistent with what this node cosigned: kind, detail",
     "manifest.refused": "a submitted manifest refused: serial, sha256, from whom, the reason",
+    "manifest.chain_broken": (
+        "a stored manifest that does not follow from the one before it, never obeyed: serial,"
+        " sha256 of the stored document, the serial it was checked against, the reason"
+    ),
     "authorisation.accepted": (
         "an oversight authorisation taken on: id, issuer, recipient, fields, purpose, expiry"
     ),

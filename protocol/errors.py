@@ -13,6 +13,7 @@ through its ``code``.
     │   └── SchemaViolation      a record or a disclosed subset breaks its schema
     ├── PacketError
     │   ├── MalformedPacket      not an SD-JWT of ours (header, claims, structure)
+    │   │   └── IssuedInFuture   ``iat`` ahead of the receiver's clock beyond the skew
     │   ├── SignatureInvalid     the issuer signature does not verify
     │   ├── DisclosureMismatch   a disclosure's digest is not in the signed payload
     │   ├── DuplicateDisclosure  a disclosure or digest occurs more than once
@@ -25,9 +26,11 @@ through its ``code``.
     │   ├── KeyNotValid          the key is outside its validity window at that time
     │   └── KeyRevoked           the key was revoked
     ├── AnalyzerMismatch         a result's analyzer is not the one its issuer declared
+    ├── SchemaNotOriginated      a record schema its issuer's ``originates`` does not list
     ├── ResultInputInvalid       a result's input is a packet its issuer cannot have received
     ├── PolicyError              a policy is malformed (unknown schema, field or treatment)
     ├── ManifestRejected         too few signatures, a lower serial, a bad signature, ...
+    │   └── ManifestChainBroken  a manifest of a chain does not follow from the one before it
     ├── AuthorisationRejected    an oversight authorisation that is malformed, badly signed,
     │                            expired, out of scope, or not by an oversight participant
     ├── MerkleError              RFC 9162 §2.1 Merkle tree math (``protocol.merkle``)
@@ -61,10 +64,12 @@ __all__ = [
     "EncodingError",
     "HandlingViolation",
     "InclusionProofInvalid",
+    "IssuedInFuture",
     "KeyNotValid",
     "KeyRevoked",
     "KeyUnusable",
     "MalformedPacket",
+    "ManifestChainBroken",
     "ManifestRejected",
     "MerkleError",
     "MerkleInputError",
@@ -79,6 +84,7 @@ __all__ = [
     "ProtocolError",
     "ResultInputInvalid",
     "SchemaError",
+    "SchemaNotOriginated",
     "SchemaViolation",
     "SignatureInvalid",
     "TrustError",
@@ -126,6 +132,20 @@ class PacketError(ProtocolError):
 
 class MalformedPacket(PacketError):
     code = "malformed-packet"
+
+
+class IssuedInFuture(MalformedPacket):
+    """A packet's ``iat`` is ahead of the verifier's clock by more than the allowed skew.
+
+    Not final: clocks converge, so the same view may verify later. ``ahead`` is how far
+    past the allowed skew the ``iat`` is (whole seconds, at least 1): when to try again.
+    """
+
+    code = "issued-in-the-future"
+
+    def __init__(self, message: str, *, ahead: int) -> None:
+        super().__init__(message)
+        self.ahead = ahead
 
 
 class SignatureInvalid(PacketError):
@@ -188,6 +208,13 @@ class AnalyzerMismatch(ProtocolError):
     code = "analyzer-mismatch"
 
 
+class SchemaNotOriginated(ProtocolError):
+    """A packet of a record schema its issuer does not originate: the issuer's entry in
+    the manifest lists in ``originates`` the record schemas it may issue, and not this one."""
+
+    code = "schema-not-originated"
+
+
 class ResultInputInvalid(ProtocolError):
     """A result names as its input a packet its issuer cannot have received (e.g. one
     issued by no participant of the federation)."""
@@ -201,6 +228,22 @@ class PolicyError(ProtocolError):
 
 class ManifestRejected(ProtocolError):
     code = "manifest-rejected"
+
+
+class ManifestChainBroken(ManifestRejected):
+    """A manifest of a chain does not follow from its predecessor
+    (:func:`protocol.manifest_chain.verify_chain`).
+
+    ``serial`` is the manifest that does not follow, ``after`` the serial of the last
+    one that did (the anchor's, if the first successor fails); the message says why.
+    """
+
+    code = "manifest-chain-broken"
+
+    def __init__(self, message: str, *, serial: int, after: int) -> None:
+        super().__init__(message)
+        self.serial = serial
+        self.after = after
 
 
 class AuthorisationRejected(ProtocolError):

@@ -11,6 +11,13 @@ fails any step raises :class:`protocol.errors.ManifestRejected` saying which.
 :func:`signing_key` answers "which public key verifies what this participant
 signed at time t" for packets, requests and checkpoints alike.
 
+A participant may be held to some record schemas: ``originates`` lists the record
+schemas it issues packets of (absent: any; an empty list: none). It never names a
+schema only the analysis pipeline issues (``analysis-result/1``: those are bound to
+the declared ``analyzer`` instead). :func:`check_origination` is the check, for a
+node's own ingest and for a receiver alike. An absent ``originates`` is never
+written, so older manifests keep their bytes and signatures.
+
 A successor is signed by participants of the manifest in force (``held``), with
 the keys listed there: :func:`sign_manifest` in place, or
 :func:`detached_signature` for one signature to send back and merge
@@ -47,11 +54,13 @@ from protocol.errors import (
     ManifestRejected,
     PolicyError,
     ProtocolError,
+    SchemaNotOriginated,
     UnknownIssuer,
     UnknownKey,
 )
 from protocol.keys import public_jwk, public_key_from_jwk
 from protocol.policy import TREATMENTS, SharingPolicy
+from protocol.schemas import SCHEMAS
 
 __all__ = [
     "AnalyzerDeclaration",
@@ -60,6 +69,7 @@ __all__ = [
     "ManifestSignature",
     "Participant",
     "build_manifest",
+    "check_origination",
     "check_successor",
     "detached_signature",
     "expand_policy",
@@ -122,6 +132,28 @@ class Participant(_Strict):
     roles: tuple[Literal["oversight"], ...] = ()
     keys: tuple[ManifestKey, ...] = Field(min_length=1)
     analyzer: AnalyzerDeclaration | None = None
+    originates: tuple[str, ...] | None = Field(
+        default=None,
+        description="The record schemas this participant issues packets of; absent: any.",
+    )
+
+    @field_validator("originates")
+    @classmethod
+    def _record_schemas(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if len(set(value)) != len(value):
+            raise ValueError("originates names a schema twice")
+        for schema_id in value:
+            spec = SCHEMAS.get(schema_id)
+            if spec is None:
+                raise ValueError(f"originates names unknown schema {schema_id!r}")
+            if spec.issued_by != "records":
+                raise ValueError(
+                    f"originates names {schema_id}, which only the analysis pipeline issues "
+                    "(a participant's results are bound to its declared analyzer)"
+                )
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -231,6 +263,26 @@ def signing_key(
             )
         return key.public_key()
     raise UnknownKey(f"{participant_id!r} has no key {kid!r} in manifest serial {manifest.serial}")
+
+
+def check_origination(manifest: Manifest, issuer: str, schema_id: str) -> None:
+    """Raise :class:`SchemaNotOriginated` if ``issuer`` may not originate packets of the
+    record schema ``schema_id``: its ``originates`` is given and does not list it.
+
+    A schema only the analysis pipeline issues is not judged here (see
+    :func:`protocol.results.check_result`), nor is an unknown one (verification
+    refuses it). Raises :class:`UnknownIssuer` for an issuer not in ``manifest``.
+    """
+    spec = SCHEMAS.get(schema_id)
+    if spec is None or spec.issued_by != "records":
+        return
+    allowed = manifest.participant(issuer).originates
+    if allowed is not None and schema_id not in allowed:
+        listed = ", ".join(allowed) or "none"
+        raise SchemaNotOriginated(
+            f"{issuer!r} may not originate {schema_id} packets: manifest serial "
+            f"{manifest.serial} lists the record schemas it originates as: {listed}"
+        )
 
 
 def detached_signature(

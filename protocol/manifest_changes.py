@@ -416,7 +416,7 @@ def _validity(key: ManifestKey) -> str:
 
 def _participant_changes(old: Participant, new: Participant) -> list[str]:
     lines = []
-    for field in ("name", "base_url", "roles", "analyzer"):
+    for field in ("name", "base_url", "roles", "analyzer", "originates"):
         before, after = getattr(old, field), getattr(new, field)
         if before != after:
             lines.append(f"~ participant {new.id}: {field} {_show(before)} -> {_show(after)}")

@@ -17,6 +17,7 @@ in every packet that carries pseudonymised claims, see :mod:`protocol.pseudonyms
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -27,7 +28,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from protocol.errors import MalformedPacket, ProtocolError
+from protocol.errors import IssuedInFuture, MalformedPacket, ProtocolError
 from protocol.ids import uuid7
 from protocol.manifest import Manifest, signing_key
 from protocol.pseudonyms import (
@@ -351,7 +352,13 @@ def verify_view(
         raise MalformedPacket(f"packet 'jti' {jti[:80]!r} is not a UUID (lowercase, canonical)")
     # (3): issuer key at iat
     if issued_at > now + max_clock_skew:
-        raise MalformedPacket(f"packet is issued at {issued_at.isoformat()}, in the future")
+        ahead = issued_at - (now + max_clock_skew)
+        raise IssuedInFuture(
+            f"packet is issued at {issued_at.isoformat()}, in the future (beyond the allowed "
+            f"clock skew of {int(max_clock_skew.total_seconds())} s by "
+            f"{ahead.total_seconds():.0f} s)",
+            ahead=max(1, math.ceil(ahead.total_seconds())),
+        )
     public_key = signing_key(manifest, iss, kid, issued_at)
     # (4): signature
     verify_jws(jws, public_key)

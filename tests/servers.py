@@ -16,7 +16,14 @@ __all__ = ["serve_in_thread"]
 @contextmanager
 def serve_in_thread(app: FastAPI, port: int) -> Iterator[uvicorn.Server]:
     """Serve ``app`` on 127.0.0.1:``port`` until the block ends (lifespan included)."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        proxy_headers=False,  # as `clearinghouse run`: the node reads X-Forwarded-For itself
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -3,9 +3,22 @@
 A peer's request is authenticated (RFC 9421 signature by a key of a manifest
 participant, fresh ``created``, unused nonce, body matching ``Content-Digest``)
 before any route code runs; the route receives the peer id and the exact body.
-Once the signature verified, the peer's request rate is limited
-(:mod:`node.api.rate_limit`, 429 with ``Retry-After``) before its nonce is stored,
-and a body must be declared JSON (415 otherwise).
+The signature is verified from the headers *before the body is read*
+(:func:`node.transport.httpsig.verify_request_headers`): a request with no, a
+malformed, a stale or an unverifiable signature, or an unknown ``keyid``, is answered
+401 whatever its body, and none of it is read. Once the signature verified, the
+peer's request rate is limited (:mod:`node.api.rate_limit`, 429 with ``Retry-After``)
+and its nonce stored; then the body is read (413 past ``max_body_bytes``, judged
+from ``Content-Length`` before reading when declared), checked against
+``Content-Digest`` and must be declared JSON (415 otherwise). A bearer token is
+checked from its header, also before any body is read.
+
+Every request refused 401 or 403 by these checks takes a token from its client
+address's bucket (:func:`charge_address`, ``address_rate_limit_per_s``); once the
+address has none left, such refusals become 429 with ``Retry-After``, counted in
+``clearinghouse_address_rate_limited_total``. Requests with valid credentials take
+none. The client address is the TCP peer's, or behind a configured trusted proxy
+the right-most untrusted ``X-Forwarded-For`` hop (:func:`node.api.rate_limit.client_address`).
 
 :func:`no_nul_characters` runs before every route: a NUL character (U+0000) in the
 path or the query string is refused with 400, never passed on to the database
@@ -14,15 +27,16 @@ path or the query string is refused with 400, never passed on to the database
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from node.api.rate_limit import PeerRateLimiter
+from node.api.rate_limit import PeerRateLimiter, RateLimiter, client_address
 from node.context import NodeContext
 from node.errors import (
     BadRequest,
@@ -38,7 +52,8 @@ from node.logs import PEER
 from node.settings import TokenSetting
 from node.storage import peers
 from node.storage.db import transaction
-from node.transport.httpsig import verify_request
+from node.transport.httpsig import SignedHeaders, verify_request_body, verify_request_headers
+from protocol.encoding import parse_json
 from protocol.errors import ProtocolError
 from protocol.manifest import signing_key
 
@@ -49,11 +64,17 @@ __all__ = [
     "AuthenticatedPeer",
     "ContextDep",
     "PeerDep",
+    "charge_address",
+    "client_address_of",
     "no_nul_characters",
+    "parse_json_body",
     "read_body",
     "require_json",
     "require_role",
 ]
+
+#: Bodies up to this size are parsed on the event loop; larger ones in a worker thread.
+INLINE_PARSE_BYTES: Final = 64 * 1024
 
 
 def _context(request: Request) -> NodeContext:
@@ -63,9 +84,10 @@ def _context(request: Request) -> NodeContext:
 ContextDep = Annotated[NodeContext, Depends(_context)]
 
 
-async def read_body(request: Request, ctx: NodeContext) -> bytes:
-    """The request body, refused with 413 past ``max_body_bytes`` (without reading it all)."""
-    limit = ctx.settings.max_body_bytes
+async def read_body(request: Request, ctx: NodeContext, *, limit: int | None = None) -> bytes:
+    """The request body, refused with 413 past ``limit`` (default ``max_body_bytes``):
+    at once when ``Content-Length`` declares more, else as soon as more has arrived."""
+    limit = ctx.settings.max_body_bytes if limit is None else limit
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body of {declared} bytes exceeds the limit of {limit}")
@@ -76,6 +98,17 @@ async def read_body(request: Request, ctx: NodeContext) -> bytes:
             raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def parse_json_body(raw: bytes) -> Any:
+    """``raw`` parsed by :func:`protocol.encoding.parse_json`, in a worker thread when it
+    is larger than :data:`INLINE_PARSE_BYTES` so that a big body never stalls the loop.
+
+    :raises EncodingError: as ``parse_json`` does.
+    """
+    if len(raw) <= INLINE_PARSE_BYTES:
+        return parse_json(raw)
+    return await run_in_threadpool(parse_json, raw)
 
 
 def require_json(request: Request) -> None:
@@ -109,24 +142,92 @@ def _peer_limiter(request: Request) -> PeerRateLimiter | None:
     return getattr(request.app.state, "peer_limiter", None)
 
 
-def require_role(*roles: str) -> Callable[[Request], TokenSetting]:
-    """A dependency admitting a bearer token with one of ``roles`` (``admin`` always)."""
+def _address_limiter(request: Request) -> RateLimiter | None:
+    return getattr(request.app.state, "address_limiter", None)
 
-    def check(request: Request) -> TokenSetting:
-        ctx = _context(request)
-        header = request.headers.get("authorization", "")
-        scheme, _, bearer = header.partition(" ")
-        if scheme.lower() != "bearer" or not bearer.strip():
-            raise Unauthenticated("this endpoint needs 'Authorization: Bearer <token>'")
-        token = ctx.token(bearer.strip())
-        if token is None:
-            raise Unauthenticated("the bearer token is not known to this node")
-        if token.role not in roles and token.role != "admin":
-            raise Forbidden(
-                f"token {token.name!r} has role {token.role!r}; this endpoint needs "
-                f"{' or '.join(roles)}"
-            )
-        return token
+
+def client_address_of(request: Request) -> str:
+    """The address ``request`` is counted by (see :func:`node.api.rate_limit.client_address`)."""
+    return client_address(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        _context(request).settings.trusted_proxies,
+    )
+
+
+def _over_address_limit(
+    request: Request, kind: str, what: str, refusal: str | None = None
+) -> RateLimited | None:
+    """Take a token from the client address's bucket; the 429 to answer if none was left
+    (naming the ``refusal`` it replaces, if any)."""
+    limiter = _address_limiter(request)
+    if limiter is None or not limiter.enabled:
+        return None
+    address = client_address_of(request)
+    wait = limiter.acquire(address)
+    if not wait:
+        return None
+    _context(request).metrics.address_rate_limited.labels(kind=kind).inc()
+    return RateLimited(
+        f"address {address} is over its limit of {limiter.rate:g} {what} per second "
+        f"(burst {limiter.burst}); retry after {wait} s"
+        + (f" (this one: {refusal})" if refusal else ""),
+        retry_after=wait,
+    )
+
+
+def charge_address(request: Request, kind: str, what: str) -> None:
+    """Count one unauthenticated request that does work (``kind``, e.g. ``login``; ``what``
+    names them in the detail) against its client address.
+
+    :raises RateLimited: the address has no token left (429 with ``Retry-After``).
+    """
+    limited = _over_address_limit(request, kind, what)
+    if limited is not None:
+        raise limited
+
+
+@contextmanager
+def _failures_charged(request: Request) -> Iterator[None]:
+    """A 401 or 403 raised inside costs the client address a token; with none left, the
+    answer is 429 instead, naming the refusal it replaces."""
+    try:
+        yield
+    except (Unauthenticated, Forbidden) as exc:
+        limited = _over_address_limit(request, "failed-auth", "failed requests", exc.detail)
+        if limited is None:
+            raise
+        raise limited from exc
+
+
+def _bearer_token(request: Request, roles: tuple[str, ...]) -> TokenSetting:
+    """The bearer token of ``request`` if it has one of ``roles`` (``admin`` always)."""
+    ctx = _context(request)
+    header = request.headers.get("authorization", "")
+    scheme, _, bearer = header.partition(" ")
+    if scheme.lower() != "bearer" or not bearer.strip():
+        raise Unauthenticated("this endpoint needs 'Authorization: Bearer <token>'")
+    token = ctx.token(bearer.strip())
+    if token is None:
+        raise Unauthenticated("the bearer token is not known to this node")
+    if token.role not in roles and token.role != "admin":
+        raise Forbidden(
+            f"token {token.name!r} has role {token.role!r}; this endpoint needs "
+            f"{' or '.join(roles)}"
+        )
+    return token
+
+
+def require_role(*roles: str) -> Callable[[Request], Awaitable[TokenSetting]]:
+    """A dependency admitting a bearer token with one of ``roles`` (``admin`` always).
+
+    The token is checked from the header alone, before any body is read; a refusal
+    (401, 403) is charged to the client address (429 once it has no token left).
+    ``async`` so that FastAPI runs it inline: a hash and a compare, no thread hop."""
+
+    async def check(request: Request) -> TokenSetting:
+        with _failures_charged(request):
+            return _bearer_token(request, roles)
 
     return check
 
@@ -138,9 +239,13 @@ class AuthenticatedPeer:
     body: bytes
 
 
-async def _authenticated_peer(request: Request) -> AuthenticatedPeer:
-    ctx = _context(request)
-    body = await read_body(request, ctx)
+def _signed_headers(request: Request, ctx: NodeContext) -> tuple[SignedHeaders, str]:
+    """The request's signature verified from its headers, and the signing participant.
+
+    :raises Unauthenticated: the signature is missing, malformed, stale or does not
+        verify, or its ``keyid`` is no valid key of a participant now.
+    :raises Forbidden: the signer is this node itself.
+    """
     now = ctx.clock.now()
     signer: dict[str, str] = {}
 
@@ -158,11 +263,10 @@ async def _authenticated_peer(request: Request) -> AuthenticatedPeer:
     target = ctx.public_url + request.url.path
     if request.url.query:
         target += "?" + request.url.query
-    verified = verify_request(
+    signed = verify_request_headers(
         method=request.method,
         url=target,
         headers=list(request.headers.items()),
-        body=body,
         resolve_key=resolve,
         now=now,
         window=ctx.signature_window,
@@ -170,6 +274,14 @@ async def _authenticated_peer(request: Request) -> AuthenticatedPeer:
     peer = signer["id"]
     if peer == ctx.participant:
         raise Forbidden("a node does not send to itself")
+    return signed, peer
+
+
+async def _authenticated_peer(request: Request) -> AuthenticatedPeer:
+    ctx = _context(request)
+    with _failures_charged(request):  # (1)-(4) of the signature, from the headers alone
+        signed, peer = _signed_headers(request, ctx)
+    now = ctx.clock.now()
     PEER.set(peer)  # from here on (signature verified), this request's log lines carry the peer
     limiter = _peer_limiter(request)
     if limiter is not None and (wait := limiter.acquire(peer)):
@@ -182,10 +294,14 @@ async def _authenticated_peer(request: Request) -> AuthenticatedPeer:
 
     def remember() -> bool:
         with transaction(ctx.engine) as session:
-            return peers.remember_nonce(session, peer=peer, nonce=verified.nonce, now=now)
+            return peers.remember_nonce(session, peer=peer, nonce=signed.nonce, now=now)
 
-    if not await run_in_threadpool(remember):
-        raise ReplayedNonce(f"nonce {verified.nonce!r} from {peer!r} was already used")
+    with _failures_charged(request):
+        if not await run_in_threadpool(remember):
+            raise ReplayedNonce(f"nonce {signed.nonce!r} from {peer!r} was already used")
+    body = await read_body(request, ctx)
+    with _failures_charged(request):  # (5): the body is the one signed
+        verified = verify_request_body(signed, body)
     if body:
         require_json(request)
     return AuthenticatedPeer(peer, verified.key_id, body)
@@ -202,7 +318,7 @@ async def _audit_reader(request: Request) -> str:
     if "signature" in request.headers or "signature-input" in request.headers:
         peer = await _authenticated_peer(request)
         return f"peer:{peer.id}"
-    return f"token:{_auditor(request).name}"
+    return f"token:{(await _auditor(request)).name}"
 
 
 AuditReader = Annotated[str, Depends(_audit_reader)]
@@ -224,7 +340,7 @@ async def _admin_or_peer(request: Request) -> AdminOrPeerRequest:
     if "signature" in request.headers or "signature-input" in request.headers:
         peer = await _authenticated_peer(request)
         return AdminOrPeerRequest(f"peer:{peer.id}", peer.body)
-    token = _admin(request)
+    token = await _admin(request)
     body = await read_body(request, _context(request))
     if body:
         require_json(request)

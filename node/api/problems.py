@@ -53,10 +53,12 @@ _REFUSALS = {
     401: "Not authenticated: no or an unknown bearer token, or a refused request signature",
     403: "Forbidden: the caller's role or identity may not do this",
     404: "Not found",
+    409: "Conflict: a request with this Idempotency-Key is still running, or a record is "
+    "held with other content",
     413: "Payload too large",
     415: "The body is not declared JSON",
     422: "Refused: invalid parameters, or content the protocol refuses (the detail says why)",
-    429: "Too many requests from this peer (Retry-After)",
+    429: "Too many requests from this peer or address, or beyond the peer's quota (Retry-After)",
     503: "Not ready (Retry-After)",
 }
 

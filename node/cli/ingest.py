@@ -4,10 +4,17 @@ At the end it prints what became of the file's rows (:class:`ImportCounts`): row
 read, accepted by the node, and refused by reason, whether the importer refused a
 row (line, column and the codebook's reason on standard error) or the node refused
 the record.
+
+Each batch carries an ``Idempotency-Key`` derived from the file's content, the
+schema, the format, the batch size and the batch's index (:func:`batch_keys`): a
+re-run of the same file gets the node's first answers back (within the node's
+``idempotency_retention_s``) instead of issuing the records again; after that the
+node still answers records with a natural key (a UCDP event id) as duplicates.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +29,17 @@ from node.importers._counts import ImportCounts
 from node.importers._errors import ImportFailed, RowRejected
 from node.importers.records_file import FORMATS, read_records
 
-__all__ = ["ingest", "post_batches"]
+__all__ = ["batch_keys", "ingest", "post_batches"]
+
+
+def batch_keys(file: Path, *, schema: str, format: str, batch: int) -> str:
+    """The prefix of the Idempotency-Key of each batch sent from ``file``: the same for
+    the same content sent the same way, so that a re-run repeats the same requests."""
+    digest = hashlib.sha256(f"{schema}\n{format}\n{batch}\n".encode())
+    with file.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"ingest-{digest.hexdigest()[:40]}"
 
 
 def post_batches(
@@ -34,15 +51,20 @@ def post_batches(
     on_progress: Any = None,
     on_accepted: Any = None,
     counts: ImportCounts | None = None,
+    idempotency_prefix: str | None = None,
 ) -> tuple[int, list[str]]:
     """Post records in batches; return (accepted, messages about rejected ones).
 
     ``on_progress(n)`` is called after each batch with its row count,
     ``on_accepted(packets)`` with the node's list of accepted packets; ``counts``,
     if given, counts every row read, accepted by the node and refused by reason.
+    With ``idempotency_prefix``, batch ``i`` is sent with the Idempotency-Key
+    ``{idempotency_prefix}-{i}``. A record the node holds already counts as accepted
+    (its packet is the one issued before).
     """
     accepted = 0
     problems: list[str] = []
+    index = 0
     while True:
         chunk = list(itertools.islice(items, batch))
         if not chunk:
@@ -57,7 +79,14 @@ def post_batches(
                 records.append(item)
                 lines.append(line)
         if records:
-            response = client.post("/v1/local/records", json={"schema": schema, "records": records})
+            headers = (
+                {}
+                if idempotency_prefix is None
+                else {"idempotency-key": f"{idempotency_prefix}-{index}"}
+            )
+            response = client.post(
+                "/v1/local/records", json={"schema": schema, "records": records}, headers=headers
+            )
             document = response.json() if response.content else {}
             if response.status_code == 200:
                 accepted += document["accepted"]
@@ -66,7 +95,7 @@ def post_batches(
                 rejected = document["rejected"]
                 if on_accepted:
                     on_accepted(document["packets"])
-            elif response.status_code == 422 and "rejected" in document:
+            elif response.status_code in (409, 422) and "rejected" in document:
                 rejected = document["rejected"]
             else:
                 raise RuntimeError(
@@ -79,6 +108,7 @@ def post_batches(
                     counts.refuse(f"node refused: {r['code']}")
         if on_progress:
             on_progress(len(chunk))
+        index += 1
 
 
 def ingest(
@@ -117,6 +147,7 @@ def ingest(
                     batch=batch,
                     on_progress=lambda n: progress.advance(task, n),
                     counts=counts,
+                    idempotency_prefix=batch_keys(file, schema=schema, format=format, batch=batch),
                 )
             except ImportFailed as exc:
                 fail(exc.message)

@@ -65,5 +65,8 @@ def run(
         log_config=None,  # keep configure_logging's handler: uvicorn's lines are JSON too
         log_level=settings.log_level.lower(),
         access_log=False,  # RequestIdMiddleware writes the access log (settings.access_log)
+        # X-Forwarded-For is read by the node from settings.trusted_proxies only, not by
+        # uvicorn (which by default believes it from 127.0.0.1)
+        proxy_headers=False,
         timeout_graceful_shutdown=10,
     )

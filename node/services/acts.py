@@ -19,6 +19,7 @@ from protocol.packet import IssuedPacket, PacketRef
 __all__ = [
     "authorisation_accepted",
     "authorisation_used",
+    "manifest_chain_broken",
     "node_actor",
     "packet_issued",
     "packet_received",
@@ -45,6 +46,16 @@ def node_actor(participant: str) -> str:
 def policy_digest(manifest: Manifest) -> str:
     """SHA-256 (hex) of the manifest's sharing policy in canonical JSON."""
     return hashlib.sha256(canonical_json(manifest.policy)).hexdigest()
+
+
+def manifest_chain_broken(actor: str, serial: int, sha256: str, after: int, reason: str) -> Act:
+    """A stored manifest (``serial``, its document's ``sha256``) that does not follow from
+    serial ``after`` before it, and why: the node neither starts on it nor switches to it."""
+    return Act(
+        "manifest.chain_broken",
+        actor,
+        fields={"serial": serial, "sha256": sha256, "after": after, "reason": reason[:500]},
+    )
 
 
 def packet_issued(actor: str, packet: IssuedPacket, kid: str, **fields: object) -> Act:

@@ -4,7 +4,10 @@ A node that was offline (a field mission on an intermittent link) pulls what it
 missed as soon as it is back, and then every ``catchup_interval_s`` from each peer
 that has not pushed to it within that interval (a peer that pushes needs no pull). Each page is
 received like a pushed batch; the cursor moves only after the page is stored, and
-the next request's ``since`` tells the peer everything before it arrived.
+the next request's ``since`` tells the peer everything before it arrived. A view
+deferred (issued in the future by this node's clock) is not acknowledged: the cursor
+stops before it and the round ends, so that the peer offers it again next time (and
+its delivery worker keeps it pending, within its own bound).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ async def catch_up(ctx: NodeContext, client: PeerClient, peer: Participant) -> i
         if not page.items:
             return total
         views = [view for _, view in page.items]
-        await asyncio.to_thread(
+        outcomes = await asyncio.to_thread(
             receive_views,
             ctx,
             peer=peer.id,
@@ -55,7 +58,10 @@ async def catch_up(ctx: NodeContext, client: PeerClient, peer: Participant) -> i
             via="catch-up",
             authorisations=page.authorisations,
         )
-        since = max(page.next_cursor, since)
+        deferred = [o.index for o in outcomes if o.status == "deferred"]
+        # up to the view before the first deferred one (the peer's cursors only grow)
+        reached = page.items[deferred[0] - 1][0] if deferred and deferred[0] else since
+        since = max(reached if deferred else page.next_cursor, since)
 
         def advance(value: int = since) -> None:
             with transaction(ctx.engine) as session:
@@ -63,6 +69,8 @@ async def catch_up(ctx: NodeContext, client: PeerClient, peer: Participant) -> i
 
         await asyncio.to_thread(advance)
         total += len(views)
+        if deferred:
+            return total  # the rest again next round, from the deferred view on
 
 
 async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) -> None:

@@ -4,7 +4,11 @@ One task per peer, so a slow or failing peer never holds up the others. Each
 round leases up to ``batch_size`` due views (``claim_due``), posts them signed,
 and checks every receipt's signature against the manifest before marking a view
 ``delivered`` (accepted or duplicate) or ``refused`` (rejected or quarantined:
-the peer will never take it, and says why). A failed round puts the views back
+the peer will never take it, and says why). A view the peer *deferred* (its receipt
+status is retryable: issued in the future by the peer's clock) stays pending and is
+sent again with the item's own backoff, never sooner than the peer's
+``retry_after`` hint, for up to ``deferred_max_s`` after its first deferral; then it
+is refused for good, like a rejected view. A failed round puts the views back
 with exponential backoff and full jitter, never sooner than the peer's
 ``Retry-After``, and pauses the peer for as long (:class:`PeerPause`): views
 queued meanwhile wait too, so a peer that asked for time gets it. Work left by a
@@ -20,6 +24,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from sqlmodel import Session
 
 from node.context import NodeContext
 from node.logs import REQUEST_ID, new_request_id
@@ -142,6 +148,7 @@ async def deliver_round(
     def settle() -> tuple[int, dict[int, str | None], datetime]:
         delivered: dict[int, str | None] = {}
         refused: list[tuple[int, Receipt]] = []
+        deferred: list[tuple[outbox.DueItem, Receipt]] = []
         unproven: list[int] = []
         checked: dict[int, Receipt] = {}
         for index, (item, receipt_jws) in enumerate(zip(items, receipts, strict=True)):
@@ -154,6 +161,8 @@ async def deliver_round(
             checked[int(item.id or 0)] = receipt
             if receipt.delivered:
                 delivered[int(item.id or 0)] = receipt.jws
+            elif receipt.retryable:
+                deferred.append((item, receipt))
             else:
                 refused.append((int(item.id or 0), receipt))
         done_at = ctx.clock.now()
@@ -188,6 +197,8 @@ async def deliver_round(
                     reason=f"{receipt.status}: {receipt.reason_code}: {receipt.reason}",
                     now=done_at,
                 )
+            for item, receipt in deferred:
+                _defer_or_give_up(ctx, session, item, receipt, done_at)
             outbox.retry_later(
                 session,
                 item_ids=unproven,
@@ -205,6 +216,47 @@ async def deliver_round(
         if int(item.id or 0) in delivered:
             ctx.metrics.delivery_latency.observe((done_at - item.created_at).total_seconds())
     return len(items)
+
+
+def _defer_or_give_up(
+    ctx: NodeContext, session: Session, item: outbox.DueItem, receipt: Receipt, now: datetime
+) -> None:
+    """Schedule a deferred view again (its backoff, at least the peer's hint), or refuse it
+    for good once it has been deferred for ``deferred_max_s``."""
+    settings = ctx.settings.delivery
+    since = item.deferred_since or now
+    why = f"{receipt.status}: {receipt.reason_code}: {receipt.reason}"
+    waited = (now - since).total_seconds()
+    if waited >= settings.deferred_max_s:
+        log.warning(
+            "giving up on %s to %s, deferred for %.0f s: %s",
+            item.jti,
+            receipt.receiver,
+            waited,
+            why,
+        )
+        outbox.mark_refused(
+            session,
+            item_id=int(item.id or 0),
+            receipt=receipt.jws,
+            reason=f"given up after {waited:.0f} s deferred: {why}",
+            now=now,
+        )
+        return
+    delay = backoff_delay(
+        item.attempts,
+        base=settings.base_delay_s,
+        cap=settings.max_delay_s,
+        retry_after=float(receipt.retry_after) if receipt.retry_after is not None else None,
+    )
+    log.info("%s deferred by %s; again in %.1f s: %s", item.jti, receipt.receiver, delay, why)
+    outbox.defer(
+        session,
+        item_id=int(item.id or 0),
+        error=why,
+        at=now + timedelta(seconds=delay),
+        since=since,
+    )
 
 
 async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) -> None:

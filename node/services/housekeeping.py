@@ -1,20 +1,24 @@
-"""Housekeeping: forget request nonces once they are too old to be replayed.
+"""Housekeeping: forget request nonces once they are too old to be replayed, and
+refused views once past their retention period.
 
 A request whose ``created`` is outside the signature window is refused as stale,
 so its nonce need not be remembered past that window; without this the
-``seen_nonce`` table would grow by one row per peer request forever.
+``seen_nonce`` table would grow by one row per peer request forever. A refused view's
+record (``inbound_refusal``: digest, header and reason) is kept for operators to
+inspect for ``refusal_retention_days``, then deleted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from node.context import NodeContext
-from node.storage import peers
+from node.storage import packets, peers
 from node.storage.db import transaction
 
-__all__ = ["forget_old_nonces", "run_housekeeping"]
+__all__ = ["forget_old_nonces", "forget_old_refusals", "run_housekeeping"]
 
 log = logging.getLogger("clearinghouse.housekeeping")
 
@@ -26,12 +30,25 @@ def forget_old_nonces(ctx: NodeContext) -> int:
         return peers.purge_nonces(session, before=before)
 
 
+def forget_old_refusals(ctx: NodeContext) -> int:
+    """Delete refusals older than ``refusal_retention_days``; return how many."""
+    before = ctx.clock.now() - timedelta(days=ctx.settings.refusal_retention_days)
+    with transaction(ctx.engine) as session:
+        return packets.purge_refusals(session, before=before)
+
+
+def _tidy(ctx: NodeContext) -> None:
+    forget_old_nonces(ctx)
+    if purged := forget_old_refusals(ctx):
+        log.info("purged %d refused view record(s) past their retention period", purged)
+
+
 async def run_housekeeping(ctx: NodeContext) -> None:
-    """Purge old nonces once per signature window, until cancelled."""
+    """Purge old nonces and refusals once per signature window, until cancelled."""
     while True:
         await asyncio.sleep(ctx.signature_window.total_seconds())
         try:
-            await asyncio.to_thread(forget_old_nonces, ctx)
+            await asyncio.to_thread(_tidy, ctx)
         except asyncio.CancelledError:
             raise
         except Exception:

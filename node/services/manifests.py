@@ -11,6 +11,16 @@ Every node offers a manifest it newly holds to each peer still on an older one, 
 a manifest submitted to any node reaches all of them; a node that was offline finds
 it when it next polls. Replicas of one node share the database and pick a switch
 up from it.
+
+The database is not trusted for what it says about the manifest: at start-up and
+before every switch to a stored manifest, the stored chain is verified from a trusted
+anchor (:mod:`protocol.manifest_chain`): the ``manifest_file`` at start-up, the
+manifest in force while running. A stored manifest that does not follow from the one
+before it was written by someone other than this node; it is never obeyed and never
+recorded as ``manifest.accepted``. The node refuses to start on it, or keeps the
+manifest in force, and reports it: an error in the log, the metric
+``clearinghouse_manifest_chain_breaks_total`` and an audit entry
+``manifest.chain_broken`` (once per stored document).
 """
 
 from __future__ import annotations
@@ -28,6 +38,15 @@ from node.errors import ServiceUnavailable
 from node.keyfiles import passphrase_from_env
 from node.keyring import load_keys, select_signing_key
 from node.logs import REQUEST_ID, new_request_id
+from node.services import acts
+from node.services._stored_chain import (
+    ChainBreak,
+    StoredChainBroken,
+    StoredLink,
+    chain_at_start,
+    follow,
+    record_break,
+)
 from node.services.authorisations import refresh_active
 from node.services.trust_events import manifest_accepted, record_trust_state
 from node.storage import auditlog, manifests
@@ -36,6 +55,7 @@ from node.transport.peer_client import PeerClient, PeerRejectedRequest, PeerUnav
 from protocol.audit import Act
 from protocol.errors import ManifestRejected, ProtocolError
 from protocol.manifest import Manifest, manifest_json, parse_manifest, verify_manifest
+from protocol.manifest_chain import verify_successor
 
 __all__ = [
     "ManifestOutcome",
@@ -57,44 +77,51 @@ class ManifestOutcome:
     federation: str
 
 
-def startup_manifest(engine: Engine, document: bytes, now: datetime) -> tuple[Manifest, datetime]:
+def startup_manifest(
+    engine: Engine, document: bytes, now: datetime, *, participant: str
+) -> tuple[Manifest, datetime]:
     """The manifest in force at start-up, and since when.
 
-    The database's newest manifest, unless ``manifest_file`` holds a successor of
-    it (then verified against it and stored). A first start takes the file's
-    manifest, verified against itself. Raises :class:`ServiceUnavailable` saying why.
+    ``document`` is the ``manifest_file``: one manifest, or a chain of them (a JSON
+    array, oldest first: :func:`protocol.manifest_chain.parse_manifest_chain`). Its
+    first manifest is the anchor this node trusts. The anchor must be the stored
+    manifest of its serial (the same content), or else follow from the stored one
+    before it, or else (a first start) carry a quorum of its own participants'
+    signatures. From the anchor on, the file's manifests and every stored one of a
+    higher serial must each follow from the one before it
+    (:func:`protocol.manifest_chain.verify_chain`); the newest is in force. The file's
+    manifests not stored yet are stored. So a node started from serial 3's file that
+    accepted 4 and 5 since restarts on 5, after verifying 3 -> 4 -> 5; a new member
+    joins from a chain whose manifests it never held.
+
+    Raises :class:`ServiceUnavailable` saying why: ``manifest_file: ...`` when the
+    file is not a manifest or a chain, has other content than the stored manifest of
+    a serial, or does not verify; ``manifest chain broken: ...`` when a stored manifest
+    (that the file does not hold) does not follow from the one before it: a manifest
+    this node did not accept, which is logged and recorded as ``manifest.chain_broken``
+    (``participant``'s node being the actor).
     """
     try:
-        from_file = parse_manifest(document)
         with transaction(engine) as session:
-            row = manifests.latest(session)
-            if row is None:
-                verify_manifest(from_file, now=now)
-                manifests.add(session, from_file, document, source="file", now=now)
-                return from_file, now
-            held = parse_manifest(row.document)
-            if from_file.serial > held.serial:
-                verify_manifest(from_file, now=now, held=held)
-                manifests.add(session, from_file, document, source="file", now=now)
-                return from_file, now
-            if (
-                from_file.serial == held.serial
-                and manifests.content_sha256(from_file) != row.sha256
-            ):
-                raise ManifestRejected(
-                    f"it holds serial {from_file.serial}, but the manifest of that serial this "
-                    "node accepted has other content; a changed manifest needs a higher serial"
-                )
-            if from_file.serial < held.serial:
-                log.info(
-                    "manifest_file holds serial %d; serial %d (accepted %s) is in force",
-                    from_file.serial,
-                    held.serial,
-                    row.accepted_at.isoformat(),
-                )
-            return held, row.accepted_at
+            return chain_at_start(session, document, now)
+    except StoredChainBroken as exc:
+        broken = exc.broken
+        log.error("refusing to start: %s", broken.describe())
+        record_break(engine, broken, acts.node_actor(participant), now)
+        raise ServiceUnavailable(f"manifest chain broken: {broken.describe()}") from broken.error
     except ProtocolError as exc:
         raise ServiceUnavailable(f"manifest_file: {exc}") from exc
+
+
+def _report_break(ctx: NodeContext, broken: ChainBreak) -> None:
+    """Log, count and record a stored manifest that does not follow, once per document."""
+    key = (broken.link.serial, broken.sha256)
+    if key in ctx.broken_manifests:
+        return
+    ctx.broken_manifests.add(key)
+    log.error("not switching, keeping serial %d: %s", ctx.manifest.serial, broken.describe())
+    ctx.metrics.manifest_chain_breaks.inc()
+    record_break(ctx.engine, broken, acts.node_actor(ctx.participant), ctx.clock.now())
 
 
 def _switch(ctx: NodeContext, manifest: Manifest, since: datetime) -> None:
@@ -131,7 +158,11 @@ def accept_manifest(ctx: NodeContext, document: bytes, *, actor: str) -> Manifes
     """Verify ``document`` against the manifest held now and switch to it.
 
     Returns ``already-held`` for the manifest in force (or an older copy of its
-    content). Raises :class:`ManifestRejected` saying why (recorded in the log).
+    content). Raises :class:`ManifestRejected` saying why (recorded in the log): it
+    must verify against the held one now, and follow from it as a restart will check
+    (:func:`protocol.manifest_chain.verify_successor`). Raises
+    :class:`ServiceUnavailable` when the database holds another manifest of its serial
+    that does not follow (a planted one: reported by :func:`sync_from_database`).
     """
     now = ctx.clock.now()
     with ctx.trust_lock:
@@ -144,6 +175,7 @@ def accept_manifest(ctx: NodeContext, document: bytes, *, actor: str) -> Manifes
             ):
                 return ManifestOutcome("already-held", held.serial, held.federation)
             verify_manifest(candidate, now=now, held=held)
+            verify_successor(candidate, held)  # as the stored chain is checked at restart
         except ManifestRejected as exc:
             _record_refusal(ctx, document, actor, exc, now)
             raise
@@ -155,6 +187,12 @@ def accept_manifest(ctx: NodeContext, document: bytes, *, actor: str) -> Manifes
             _switch(ctx, candidate, now)
     if not stored:  # a replica switched first: it is in the database already
         sync_from_database(ctx)
+        if ctx.manifest.serial < candidate.serial:
+            raise ServiceUnavailable(
+                f"this node's database holds another manifest of serial {candidate.serial}, "
+                f"one that does not follow from serial {ctx.manifest.serial} "
+                "(see manifest.chain_broken in its audit log); it cannot take this one"
+            )
         return ManifestOutcome("already-held", candidate.serial, candidate.federation)
     ctx.metrics.manifest_serial.set(candidate.serial)
     return ManifestOutcome("accepted", candidate.serial, candidate.federation)
@@ -177,18 +215,29 @@ def _record_refusal(
 
 
 def sync_from_database(ctx: NodeContext) -> bool:
-    """Switch to a newer manifest another replica of this node accepted; True if so."""
+    """Switch to a newer manifest another replica of this node accepted; True if so.
+
+    The stored manifests newer than the one in force must each follow from the one
+    before it, from the one in force on (:func:`protocol.manifest_chain.verify_chain`);
+    the node switches to the newest that does. The first that does not (no replica
+    accepted it) is not switched to, nor anything after it: it is reported once
+    (log, ``clearinghouse_manifest_chain_breaks_total``, ``manifest.chain_broken``).
+    """
     with transaction(ctx.engine) as session:
         if manifests.latest_serial(session) <= ctx.manifest.serial:
             return False
-        row = manifests.latest(session)
-    if row is None:
-        return False
+        rows = manifests.newer_than(session, ctx.manifest.serial)
     with ctx.trust_lock:
-        if row.serial <= ctx.manifest.serial:
+        held = ctx.manifest
+        newer = [row for row in rows if row.serial > held.serial]
+        verified, broken = follow(held, [StoredLink.stored(row) for row in newer])
+        if broken is not None:
+            _report_break(ctx, broken)
+        if not verified:
             return False
-        _switch(ctx, parse_manifest(row.document), row.accepted_at)
-    ctx.metrics.manifest_serial.set(row.serial)
+        head = verified[-1]
+        _switch(ctx, head, newer[len(verified) - 1].accepted_at)
+    ctx.metrics.manifest_serial.set(head.serial)
     return True
 
 
@@ -242,6 +291,8 @@ async def spread_round(ctx: NodeContext, client: PeerClient) -> None:
                 await client.post_bytes(f"{peer.base_url}/v1/manifest", manifest_json(ours))
         except (PeerUnavailable, PeerRejectedRequest) as exc:
             log.info("manifest exchange with %s not possible now: %s", peer.id, exc.log_detail)
+        except ServiceUnavailable as exc:
+            log.warning("manifest of serial held by %s not taken: %s", peer.id, exc.detail)
         except ProtocolError as exc:
             log.warning("manifest of serial held by %s refused: %s", peer.id, exc)
 

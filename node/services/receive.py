@@ -12,10 +12,20 @@ disclosed); one bad view never costs the good ones. Outcomes:
   view (no onward dissemination) relayed by anyone but its issuer, and a result whose
   input contradicts what this node holds: a packet it issued but never sent to the
   result's issuer, or one held with another digest, issuer or schema
-  (:func:`protocol.results.check_result_input`; one query per batch).
+  (:func:`protocol.results.check_result_input`; one query per batch), and a record
+  of a schema the manifest does not let its issuer originate (``originates``,
+  :func:`protocol.manifest.check_origination`: ``schema-not-originated``);
+* ``deferred``: issued in the future by this node's clock (beyond the allowed skew,
+  ``signature_window_s``): not now, but clocks converge, so the receipt is retryable
+  and says after how many seconds the view would be in the window (``retry_after``).
 
-A refused view is recorded with its text (NULs escaped), and its ``jti`` only if that
-is a packet id at all (a canonical UUID).
+A refused view (rejected, quarantined or deferred) is recorded without its text, which
+may hold values the policy withholds: its SHA-256, length and JWS header
+(:func:`node.storage.packets.refusal_prefix`), the reason (at most
+:data:`protocol.receipts.MAX_REASON` characters, as in the receipt), and its ``jti``
+only if that is a packet id at all (a canonical UUID). At most
+``refusal_max_per_peer`` rows are kept per peer; housekeeping purges them after
+``refusal_retention_days``.
 
 A view may disclose more than the policy grants this node only under an oversight
 authorisation sent along with it (:mod:`node.services.authorisations`); a duplicate
@@ -39,10 +49,11 @@ from node.storage import analysis, auditlog, packets, peers
 from node.storage.db import transaction
 from protocol.audit import Act
 from protocol.authorisation import Authorisation
-from protocol.errors import OverDisclosure, ProtocolError, ResultInputInvalid
+from protocol.errors import IssuedInFuture, OverDisclosure, ProtocolError, ResultInputInvalid
 from protocol.handling import check_hop
+from protocol.manifest import check_origination
 from protocol.packet import PacketRef, VerifiedPacket, packet_ref, verify_view
-from protocol.receipts import sign_receipt
+from protocol.receipts import bound_reason, sign_receipt
 from protocol.results import check_result, check_result_input, result_input
 from protocol.sdjwt import CompactSdJwt, decode_jws
 
@@ -57,6 +68,8 @@ class Outcome:
     code: str | None = None
     detail: str | None = None
     receipt: str = ""
+    #: for a deferred view: seconds until it would be taken (its iat inside the window)
+    retry_after: int | None = None
 
 
 def _best_effort_ref(raw: str) -> PacketRef | None:
@@ -114,16 +127,34 @@ def receive_views(
             )
             check_hop(packet.hc, packet.jti, packet.iss, peer)
             check_result(packet, manifest)
+            check_origination(manifest, packet.iss, packet.sch)
             authorised = check_disclosure(ctx, packet, offered, unusable)
             if authorised is not None:
                 unlocked[index] = authorised
             verified.append((index, packet))
         except OverDisclosure as exc:
             refused.append(
-                Outcome(index, "quarantined", _best_effort_ref(raw), exc.code, exc.message)
+                Outcome(
+                    index, "quarantined", _best_effort_ref(raw), exc.code, bound_reason(exc.message)
+                )
+            )
+        except IssuedInFuture as exc:
+            refused.append(
+                Outcome(
+                    index,
+                    "deferred",
+                    _best_effort_ref(raw),
+                    exc.code,
+                    bound_reason(exc.message),
+                    retry_after=exc.ahead,
+                )
             )
         except ProtocolError as exc:
-            refused.append(Outcome(index, "rejected", _best_effort_ref(raw), exc.code, exc.message))
+            refused.append(
+                Outcome(
+                    index, "rejected", _best_effort_ref(raw), exc.code, bound_reason(exc.message)
+                )
+            )
 
     with transaction(ctx.engine) as session:
         verified = _check_result_inputs(ctx, session, verified, refused)
@@ -143,19 +174,23 @@ def receive_views(
             if (packet.jti, packet.ref.digest) in new and ctx.wants_analysis(packet.sch)
         }
         analysis.enqueue(session, sorted(to_analyse), now=now)
-        for outcome in refused:
-            raw = views[outcome.index] if isinstance(views[outcome.index], str) else ""
-            packets.add_refusal(
-                session,
-                peer=peer,
-                disposition=outcome.status,
-                code=outcome.code or "rejected",
-                reason=outcome.detail or "",
-                raw=raw,
-                now=now,
-                jti=outcome.ref.jti if outcome.ref else None,
-                digest=outcome.ref.digest if outcome.ref else None,
-            )
+        packets.add_refusals(
+            session,
+            peer=peer,
+            refused=[
+                packets.RefusedView(
+                    disposition=o.status,
+                    code=o.code or "rejected",
+                    reason=o.detail or "",
+                    raw=raw if isinstance(raw := views[o.index], str) else "",
+                    jti=o.ref.jti if o.ref else None,
+                    digest=o.ref.digest if o.ref else None,
+                )
+                for o in refused
+            ],
+            now=now,
+            keep=ctx.settings.refusal_max_per_peer,
+        )
         outcomes = list(refused)
         seen: set[tuple[str, str]] = set()
         for index, packet in verified:
@@ -207,7 +242,9 @@ def receive_views(
                 now=now,
                 reason_code=o.code,
                 reason=o.detail,
+                retry_after=o.retry_after,
             ),
+            o.retry_after,
         )
         for o in outcomes
     ]
@@ -244,7 +281,9 @@ def _check_result_inputs(
             if index in inputs:
                 check_result_input(packet, held.get(inputs[index].jti, ()), holder=ctx.participant)
         except ResultInputInvalid as exc:
-            refused.append(Outcome(index, "rejected", packet.ref, exc.code, exc.message))
+            refused.append(
+                Outcome(index, "rejected", packet.ref, exc.code, bound_reason(exc.message))
+            )
             continue
         kept.append((index, packet))
     return kept

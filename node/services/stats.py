@@ -49,6 +49,8 @@ def node_stats(ctx: NodeContext) -> dict[str, Any]:
         "duplicates": counts.get("duplicates", 0),
         "rejected": refusals.get("rejected", 0),
         "quarantined": refusals.get("quarantined", 0),
+        # views issued in the future by this node's clock: not now, the sender tries again
+        "deferred": refusals.get("deferred", 0),
         "records_rejected": counts.get("records_rejected", 0),
         "pending": pending,
         "analyzer": ctx.analyzer.id if ctx.analyzer else None,

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from node.storage.models import HeldManifest
 from protocol.manifest import Manifest
 
-__all__ = ["add", "content_sha256", "history", "latest", "latest_serial"]
+__all__ = ["add", "content_sha256", "history", "latest", "latest_serial", "newer_than"]
 
 
 def content_sha256(manifest: Manifest) -> str:
@@ -38,6 +38,12 @@ def latest_serial(session: Session) -> int:
 
 def history(session: Session) -> list[HeldManifest]:
     return list(session.exec(select(HeldManifest).order_by(col(HeldManifest.serial))))
+
+
+def newer_than(session: Session, serial: int) -> list[HeldManifest]:
+    """The stored manifests of a serial above ``serial``, oldest first."""
+    query = select(HeldManifest).where(col(HeldManifest.serial) > serial)
+    return list(session.exec(query.order_by(col(HeldManifest.serial))))
 
 
 def add(

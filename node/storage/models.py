@@ -5,8 +5,10 @@
   view text received) — with what was parsed from it. One row per (jti, digest).
 * ``outbox``: one row per view owed to a peer, written with the packet before
   any network I/O; its id is the catch-up cursor.
-* ``inbound_refusal``: views refused at receipt (rejected, or quarantined for
-  over-disclosure), with the exact text and the reason. Never processed.
+* ``inbound_refusal``: views refused at receipt (rejected, quarantined for
+  over-disclosure, or deferred as issued in the future) with the reason: never their
+  text (it may hold values the policy withholds), only its SHA-256 and its JWS header.
+  Never processed; bounded per peer and purged after a retention period.
 * ``seen_nonce``: RFC 9421 nonces of peers' requests, against replays.
 * ``peer_cursor``: how far this node has pulled each peer's catch-up feed.
 * ``node_counter``: exact counters kept in the same transaction as their act.
@@ -22,6 +24,11 @@
   of this node that last reported it: what the next version names in ``supersedes``.
 * ``authorisation``: oversight authorisations this node took on, as originator (it
   sends the unlocked fields) or as recipient (they came with a view).
+* ``record_key``: per schema and natural key (a UCDP event id), the packet this node
+  issued for it and the digest of what the record said: a record sent again is
+  answered with that packet, a revision refused (409).
+* ``idempotency_key``: per token and ``Idempotency-Key``, the request's body digest
+  and, once answered, the answer, to give again for the same key and body.
 """
 
 from __future__ import annotations
@@ -56,11 +63,13 @@ __all__ = [
     "AuditHead",
     "FindingHead",
     "HeldManifest",
+    "IdempotencyRecord",
     "InboundRefusal",
     "NodeCounter",
     "OutboxItem",
     "OversightAuthorisation",
     "PeerCursor",
+    "RecordKey",
     "SeenNonce",
     "StoredPacket",
     "WitnessedLog",
@@ -152,19 +161,31 @@ class OutboxItem(SQLModel, table=True):
     offered_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     #: the oversight authorisation that unlocked more than the policy grants (its id)
     authorisation_id: str | None = Field(default=None, max_length=64)
+    #: when the recipient first deferred the view (receipt status 'deferred'), if it did
+    deferred_since: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
 class InboundRefusal(SQLModel, table=True):
     __tablename__ = "inbound_refusal"
+    __table_args__ = (
+        Index("ix_inbound_refusal_peer_id", "peer", "id"),  # the newest rows of a peer
+        Index("ix_inbound_refusal_received", "received_at"),  # the retention purge
+    )
 
     id: int | None = Field(default=None, sa_column=_id())
-    peer: str = Field(max_length=64, index=True)
-    disposition: str = Field(max_length=16)  # rejected | quarantined
+    peer: str = Field(max_length=64)
+    disposition: str = Field(max_length=16)  # rejected | quarantined | deferred
     code: str = Field(max_length=64)
     reason: str = Field(sa_column=Column(Text, nullable=False))
     jti: str | None = Field(default=None, max_length=64)
     digest: str | None = Field(default=None, max_length=64)
-    raw: str = Field(sa_column=Column(Text, nullable=False))
+    #: SHA-256 (hex) of the view's text as received (UTF-8): names it without holding it
+    sha256: str = Field(max_length=64)
+    #: the view's start up to its first '.' or '~' (the JWS protected header of a
+    #: well-formed view: alg, typ, kid), at most 200 characters, NULs escaped
+    prefix: str = Field(sa_column=Column(Text, nullable=False))
+    #: the view's length in characters
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
     received_at: datetime = Field(sa_column=_utc())
 
 
@@ -357,3 +378,36 @@ class OversightAuthorisation(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=_utc())
     source: str = Field(max_length=128)  # token:<name> | peer:<id>
     accepted_at: datetime = Field(sa_column=_utc())
+
+
+class RecordKey(SQLModel, table=True):
+    """The packet this node issued for one natural key of one schema (a UCDP event id)."""
+
+    __tablename__ = "record_key"
+
+    schema_id: str = Field(max_length=64, primary_key=True)
+    #: SHA-256 (hex) of the natural key, ``SchemaSpec.natural_key`` (any length of id)
+    key_sha256: str = Field(max_length=64, primary_key=True)
+    packet_id: int = Field(sa_column=Column(BIG_ID, nullable=False))
+    jti: str = Field(max_length=64)
+    digest: str = Field(max_length=64)
+    #: ``SchemaSpec.record_digest``: what the record said, to tell a revision from a copy
+    record_sha256: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """A request sent with an ``Idempotency-Key``: its body's digest, and once answered,
+    the answer (status and JSON body) to give again."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (Index("ix_idempotency_key_expiry", "expires_at"),)
+
+    #: the name of the calling token: keys of different clients never collide
+    token: str = Field(max_length=255, primary_key=True)
+    key: str = Field(max_length=255, primary_key=True)
+    request_sha256: str = Field(max_length=64)
+    status: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    response: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(sa_column=_utc())
+    expires_at: datetime = Field(sa_column=_utc())

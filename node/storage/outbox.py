@@ -2,9 +2,11 @@
 
 A view is ``pending`` until a receipt says the peer holds it (``delivered``, by
 push or acknowledged through the peer's catch-up pulls) or refused it for good
-(``refused``). Delivery *claims* due items with a lease, so that several node
-processes on one PostgreSQL share the work without sending a view twice
-(``FOR UPDATE SKIP LOCKED``); a process that dies leaves its lease to expire.
+(``refused``); a view the peer *deferred* (issued in the future by its clock) stays
+pending, due again later, with the time of its first deferral (:func:`defer`), until
+delivery gives up on it (``refused``). Delivery *claims* due items with a lease, so
+that several node processes on one PostgreSQL share the work without sending a view
+twice (``FOR UPDATE SKIP LOCKED``); a process that dies leaves its lease to expire.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = [
     "ack_through",
     "claim_due",
     "count_by_recipient_and_state",
+    "defer",
     "enqueue",
     "feed",
     "mark_delivered",
@@ -170,6 +173,24 @@ def retry_later(session: Session, *, item_ids: Sequence[int], error: str, at: da
             attempts=OutboxItem.attempts + 1,
             last_error=error[:2000],
             next_attempt_at=at,
+            lease_owner=None,
+            lease_until=None,
+        )
+    )
+
+
+def defer(session: Session, *, item_id: int, error: str, at: datetime, since: datetime) -> None:
+    """The peer deferred the view: release the lease, count the attempt, schedule the next
+    one at ``at``, and keep ``since`` as its first deferral (the caller passes the one the
+    row holds, if any)."""
+    session.execute(
+        update(OutboxItem)
+        .where(col(OutboxItem.id) == item_id, col(OutboxItem.state) == "pending")
+        .values(
+            attempts=OutboxItem.attempts + 1,
+            last_error=error[:2000],
+            next_attempt_at=at,
+            deferred_since=since,
             lease_owner=None,
             lease_until=None,
         )

@@ -1,13 +1,21 @@
-"""Packets held by this node, and the views refused at receipt."""
+"""Packets held by this node, and the views refused at receipt.
+
+A refused view (rejected, quarantined or deferred) is recorded without its text,
+which may hold values the policy withholds from this node: only its SHA-256, its
+length and :func:`refusal_prefix` (its JWS protected header). At most
+``keep`` rows per peer are kept (the oldest go first, :func:`add_refusals`), and
+:func:`purge_refusals` forgets those past the retention period.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import String, cast, func, insert, null, union_all
+from sqlalchemy import String, cast, delete, func, insert, null, union_all
 from sqlalchemy import select as select_rows
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
@@ -17,17 +25,25 @@ from protocol.packet import IssuedPacket, VerifiedPacket
 from protocol.results import HeldInput
 
 __all__ = [
+    "PREFIX_CHARS",
+    "RefusedView",
     "add_issued",
     "add_received",
     "add_refusal",
+    "add_refusals",
     "count_by_origin",
     "count_by_schema_and_origin",
     "count_refusals",
     "find_packet",
     "held_inputs",
     "list_packets",
+    "purge_refusals",
+    "refusal_prefix",
     "widen_received",
 ]
+
+#: The most characters of a refused view kept (:func:`refusal_prefix`).
+PREFIX_CHARS = 200
 
 
 def add_issued(
@@ -108,6 +124,66 @@ _INSERT_RECEIVED = {
 }
 
 
+class RefusedView(NamedTuple):
+    """A view refused at receipt: how (rejected | quarantined | deferred), why, the text
+    as received (only its digest and prefix are kept), and its packet reference if any."""
+
+    disposition: str
+    code: str
+    reason: str
+    raw: str
+    jti: str | None = None
+    digest: str | None = None
+
+
+def refusal_prefix(raw: str) -> str:
+    """What of a refused view is kept: its start up to the first ``.`` or ``~``, at most
+    :data:`PREFIX_CHARS` characters, NULs written ``\\x00``.
+
+    For an SD-JWT ``header.payload.signature~disclosure~...`` that is the JWS protected
+    header (alg, typ, kid): no claim. Not the payload, for a view may disclose a withheld
+    field as a plain claim as well as in a disclosure.
+    """
+    end = min((i for i in (raw.find("."), raw.find("~")) if i >= 0), default=len(raw))
+    return _without_nul(raw[: min(end, PREFIX_CHARS)])[:PREFIX_CHARS]
+
+
+def add_refusals(
+    session: Session, *, peer: str, refused: Sequence[RefusedView], now: datetime, keep: int
+) -> None:
+    """Record views refused from ``peer`` (one insert), then keep only its ``keep`` newest
+    rows. The reason is kept with each NUL written ``\\x00`` (PostgreSQL text cannot hold
+    one, and the row would fail the batch)."""
+    if not refused:
+        return
+    rows = [
+        {
+            "peer": peer,
+            "disposition": view.disposition,
+            "code": view.code,
+            "reason": _without_nul(view.reason),
+            "jti": view.jti,
+            "digest": view.digest,
+            "sha256": hashlib.sha256(view.raw.encode("utf-8", "surrogatepass")).hexdigest(),
+            "prefix": refusal_prefix(view.raw),
+            "size": len(view.raw),
+            "received_at": now,
+        }
+        for view in refused
+    ]
+    session.execute(insert(InboundRefusal), rows)
+    table = InboundRefusal.__table__  # type: ignore[attr-defined]
+    oldest_kept = (
+        select_rows(table.c.id)
+        .where(table.c.peer == peer)
+        .order_by(table.c.id.desc())
+        .offset(keep - 1)
+        .limit(1)
+        .scalar_subquery()
+    )
+    session.execute(delete(table).where(table.c.peer == peer, table.c.id < oldest_kept))
+
+
 def add_refusal(
     session: Session,
     *,
@@ -119,21 +195,22 @@ def add_refusal(
     now: datetime,
     jti: str | None = None,
     digest: str | None = None,
+    keep: int = 10_000,
 ) -> None:
-    """Record a refused view. Its text and the reason are kept with each NUL written
-    ``\\x00``: PostgreSQL text cannot hold one (and the row would fail the batch)."""
-    session.add(
-        InboundRefusal(
-            peer=peer,
-            disposition=disposition,
-            code=code,
-            reason=_without_nul(reason),
-            raw=_without_nul(raw),
-            jti=jti,
-            digest=digest,
-            received_at=now,
-        )
+    """Record one refused view (:func:`add_refusals`)."""
+    add_refusals(
+        session,
+        peer=peer,
+        refused=[RefusedView(disposition, code, reason, raw, jti, digest)],
+        now=now,
+        keep=keep,
     )
+
+
+def purge_refusals(session: Session, *, before: datetime) -> int:
+    """Forget refusals received before ``before`` (the retention period); return how many."""
+    result = session.execute(delete(InboundRefusal).where(col(InboundRefusal.received_at) < before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _without_nul(text: str) -> str:

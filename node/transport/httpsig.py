@@ -13,6 +13,12 @@ verifier judges ``created`` by the wall clock (step (3) uses the caller's ``now`
 selecting by label alone warns (the library only ever sees the member we selected).
 Nonce replay is *not* checked here: the caller records the returned nonce.
 
+Steps (1) to (4) need only the headers: :func:`verify_request_headers` runs them before
+any body is read, so that a request nobody signed (missing or malformed headers, an
+unknown or invalid ``keyid``, a stale ``created``, a signature that does not verify)
+is refused without reading its body; :func:`verify_request_body` then runs step (5)
+on the body. :func:`verify_request` is the two in one.
+
 Errors, all from :mod:`node.errors`::
 
     NodeError                    sign_request cannot sign (unread stream, bad URL, naive time)
@@ -22,13 +28,14 @@ Errors, all from :mod:`node.errors`::
         ├── UnknownKeyId             (4) raised by the caller's ``resolve_key``, passed through
         ├── StaleSignature           (3) ``created`` outside the window, or ``expires`` passed
         └── DigestMismatch           (5) the body does not match the signed Content-Digest
+                                         (verify_request_body only)
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -49,11 +56,14 @@ __all__ = [
     "COVERED_COMPONENTS",
     "LABEL",
     "REQUIRED_PARAMETERS",
+    "SignedHeaders",
     "VerifiedRequest",
     "content_digest",
     "new_nonce",
     "sign_request",
     "verify_request",
+    "verify_request_body",
+    "verify_request_headers",
 ]
 
 #: The signature's label, and what it must cover and carry (RFC 9421 sections 2, 2.3).
@@ -68,7 +78,7 @@ _VERIFY_ERRORS: Final = (hms.HTTPMessageSignaturesException, ValueError, TypeErr
 
 @dataclass(frozen=True)
 class VerifiedRequest:
-    """What a verified request signature says; only :func:`verify_request` makes one.
+    """What a verified request signature says; only :func:`verify_request_body` makes one.
 
     ``covered`` uses the library's component syntax: ``"@method"``, ``'"content-digest";sf'``.
     """
@@ -93,6 +103,21 @@ class _Verifier(hms.HTTPMessageVerifier):
 
     def validate_created_and_expires(self, *args: Any, **kwargs: Any) -> None:
         return None
+
+
+@dataclass(frozen=True)
+class SignedHeaders:
+    """A request whose signature verified over its headers, its body not yet checked;
+    only :func:`verify_request_headers` makes one, :func:`verify_request_body` finishes it.
+    """
+
+    key_id: str
+    created: datetime
+    nonce: str
+    covered: tuple[str, ...]
+    _message: _ReceivedRequest = field(repr=False)
+    _verifier: _Verifier = field(repr=False)
+    _result: Any = field(repr=False)
 
 
 def content_digest(body: bytes) -> str:
@@ -166,7 +191,8 @@ def verify_request(
 
     ``url`` is the target URI as sent (``scheme://host:port/path?query``), ``body`` the exact
     bytes received. ``resolve_key(key_id)`` returns the peer's key or raises
-    ``UnknownKeyId`` (propagated). The nonce is returned, not checked.
+    ``UnknownKeyId`` (propagated). The nonce is returned, not checked. The same as
+    :func:`verify_request_headers` then :func:`verify_request_body`.
 
     :raises SignatureMissing: (1) a Signature, Signature-Input or Content-Digest header is absent.
     :raises RequestSignatureInvalid: (2) the signature lacks a required component or
@@ -174,13 +200,45 @@ def verify_request(
     :raises StaleSignature: (3) ``created`` is more than ``window`` away from ``now``.
     :raises DigestMismatch: (5) no sha-256 member, or the body does not match.
     """
+    signed = verify_request_headers(
+        method=method,
+        url=url,
+        headers=headers,
+        resolve_key=resolve_key,
+        now=now,
+        window=window,
+    )
+    return verify_request_body(signed, body)
+
+
+def verify_request_headers(
+    *,
+    method: str,
+    url: str,
+    headers: Mapping[str, str] | list[tuple[str, str]],
+    resolve_key: Callable[[str], Ed25519PublicKey],
+    now: datetime,
+    window: timedelta,
+) -> SignedHeaders:
+    """Steps (1) to (4) of :func:`verify_request`, from the headers alone (no body read).
+
+    The signature covers the ``Content-Digest`` header, not the body: once it verifies,
+    the peer is known and only :func:`verify_request_body` remains.
+
+    :raises SignatureMissing: (1) a Signature, Signature-Input or Content-Digest header is absent.
+    :raises RequestSignatureInvalid: (2) the signature lacks a required component or
+        parameter, or a header is malformed; (4) the signature does not verify.
+    :raises StaleSignature: (3) ``created`` is more than ``window`` away from ``now``.
+    :raises UnknownKeyId: (4) from ``resolve_key``, before any signature is checked.
+    """
     # Plan:
     # (1): the Signature, Signature-Input and Content-Digest headers are present.
     # (2): select the signature labelled "ch" (or the only one); it covers @method,
     #      @target-uri and content-digest and carries created, keyid and nonce.
     # (3): created is within `window` of `now` (either direction); expires, if any, is not past.
     # (4): the library verifies the signature with the key `resolve_key(keyid)` returns.
-    # (5): the signed Content-Digest has a sha-256 member and every member matches `body`.
+    # (5) is verify_request_body: the signed Content-Digest has a sha-256 member and
+    #     every member matches the body.
     _require_aware(now, "now")
     fields = httpx.Headers(headers)
 
@@ -226,19 +284,29 @@ def verify_request(
     except _VERIFY_ERRORS as exc:
         raise RequestSignatureInvalid(f"the signature does not verify: {exc}") from exc
 
+    # The library verified exactly the member selected in (2): report its components.
+    covered = tuple(name if not p else http_sf.ser((name, p)) for name, p in components)
+    return SignedHeaders(key_id, created, nonce, covered, message, verifier, result)
+
+
+def verify_request_body(signed: SignedHeaders, body: bytes) -> VerifiedRequest:
+    """Step (5) of :func:`verify_request`: ``body`` (the exact bytes received) matches the
+    signed ``Content-Digest``, which names sha-256.
+
+    :raises DigestMismatch: no sha-256 member, or the body does not match.
+    """
     # (5): the signed digest names sha-256 and matches the body.
     try:
-        signed_digest = result.covered_components[_DIGEST_COMPONENT]
+        signed_digest = signed._result.covered_components[_DIGEST_COMPONENT]
         digests = http_sf.parse(signed_digest.encode(), tltype="dictionary")
         if not isinstance(digests, dict) or _DIGEST_ALGORITHM not in digests:
             raise DigestMismatch(f"Content-Digest has no {_DIGEST_ALGORITHM} member")
-        verifier.verify_body(message, [result], bytes(body))
+        signed._verifier.verify_body(signed._message, [signed._result], bytes(body))
     except _VERIFY_ERRORS as exc:
         raise DigestMismatch(f"the body does not match Content-Digest: {exc}") from exc
-
-    # The library verified exactly the member selected in (2): report its components.
-    covered = tuple(name if not p else http_sf.ser((name, p)) for name, p in components)
-    return VerifiedRequest(key_id=key_id, created=created, nonce=nonce, covered=covered)
+    return VerifiedRequest(
+        key_id=signed.key_id, created=signed.created, nonce=signed.nonce, covered=signed.covered
+    )
 
 
 def _select_signature(fields: httpx.Headers) -> tuple[str, Any, Any]:

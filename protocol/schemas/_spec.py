@@ -10,6 +10,15 @@ pseudonymous form of a field instead of the field itself (DESIGN.md, "Packets"):
 * ``generalise``: a coarser value computed from the field alone (``date_start`` ->
   ``month``, ``deaths`` -> ``fatality_band``).
 
+A spec also says who issues its packets (``issued_by``): a body's own systems
+(``"records"``, submitted to the local API) or only a node's analysis pipeline
+(``"analysis"``: results derived from packets, which local ingest refuses). And it
+may name a *natural key* (``natural_key_fields``): the fields that identify the
+thing a record describes at its source (a UCDP event id), so that a node can tell a
+record sent again (same key, same content: a duplicate) from a revision of it (same
+key, other content) without comparing whole packets. A schema without such an id
+has no natural key.
+
 Records are validated strictly: unknown fields are rejected and no type is
 coerced (``"5"`` is not an integer). A *view* discloses a subset of the claims,
 so views are validated against a partial form of the same model in which every
@@ -19,6 +28,7 @@ absent.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import types
 import typing
@@ -29,11 +39,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
+from protocol.encoding import canonical_json
 from protocol.errors import SchemaViolation
 
-__all__ = ["Derivation", "RecordModel", "SchemaSpec", "Treatment"]
+__all__ = ["Derivation", "IssuedBy", "RecordModel", "SchemaSpec", "Treatment"]
 
 Treatment = Literal["disclose", "pseudonymise", "generalise", "withhold"]
+#: Who issues packets of a schema: a body's own systems, or only the analysis pipeline.
+IssuedBy = Literal["records", "analysis"]
 
 
 class RecordModel(BaseModel):
@@ -62,15 +75,25 @@ class Derivation:
 
 @dataclass(frozen=True)
 class SchemaSpec:
-    """A versioned record schema: its id, strict model and derived claims."""
+    """A versioned record schema: its id, strict model and derived claims.
+
+    ``issued_by`` is ``"analysis"`` for a schema only a node's analysis pipeline
+    issues (never submitted records); ``natural_key_fields`` are the required fields
+    that identify a record at its source, if the schema has such an id.
+    """
 
     id: str
     title: str
     model: type[RecordModel]
     derivations: tuple[Derivation, ...] = field(default=())
+    issued_by: IssuedBy = "records"
+    natural_key_fields: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         names = set(self.model.model_fields)
+        for name in self.natural_key_fields:
+            if name not in names or not self.model.model_fields[name].is_required():
+                raise ValueError(f"{self.id}: natural key field {name!r} is not a required field")
         for d in self.derivations:
             if d.source not in names:
                 raise ValueError(
@@ -107,6 +130,30 @@ class SchemaSpec:
         except ValidationError as exc:
             raise SchemaViolation(f"{self.id}: {_describe(exc)}") from exc
         return record.model_dump(mode="json", exclude_none=True)
+
+    def natural_key(self, claims: Mapping[str, Any]) -> str | None:
+        """The natural key of a validated record (or an issued packet's claims): the
+        canonical JSON array of its key fields' values, e.g. ``["216780"]``; None if
+        the schema has no natural key.
+
+        Raises :class:`SchemaViolation` if a key field is missing.
+        """
+        if not self.natural_key_fields:
+            return None
+        missing = [name for name in self.natural_key_fields if name not in claims]
+        if missing:
+            raise SchemaViolation(f"{self.id}: natural key field(s) missing: {', '.join(missing)}")
+        return canonical_json([claims[name] for name in self.natural_key_fields]).decode()
+
+    def record_digest(self, claims: Mapping[str, Any], *, hc: str, hcr: str | None) -> str:
+        """SHA-256 (hex) of what a record says: its own fields (not the derived claims,
+        which depend on the pseudonymisation key) with its handling code and
+        restriction, as RFC 8785 canonical JSON. Equal for a record sent again;
+        different for a revision of it.
+        """
+        record = {name: claims[name] for name in self.fields if name in claims}
+        body = canonical_json({"record": record, "hc": hc, "hcr": hcr})
+        return hashlib.sha256(body).hexdigest()
 
     def validate_disclosed(self, claims: Mapping[str, Any]) -> None:
         """Validate the record fields and derived claims a view discloses.

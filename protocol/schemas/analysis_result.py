@@ -145,4 +145,5 @@ SPEC = SchemaSpec(
     id="analysis-result/1",
     title="Analysis result",
     model=AnalysisResult,
+    issued_by="analysis",  # only the analysis pipeline: local ingest refuses it
 )

@@ -21,6 +21,9 @@ type, actors, dates with their precision, country, coordinates with their
 precision, clarity and best death estimate. Events with month- or year-level
 dates (``date_precision`` 4-5) or country-level locations (``where_precision``
 6-7) are valid events; their precision claims tell an analyzer how to count them.
+
+The natural key is ``event_id`` (the GED id): the same event sent again is a
+duplicate, and the same id with other content is UCDP's revision of the event.
 """
 
 from __future__ import annotations
@@ -193,6 +196,7 @@ SPEC = SchemaSpec(
     id="conflict-event/1",
     title="Conflict event",
     model=ConflictEvent,
+    natural_key_fields=("event_id",),
     derivations=(
         Derivation(
             claim="side_a_ref",

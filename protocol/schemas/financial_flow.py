@@ -5,6 +5,8 @@ between which countries. Accounts and names are identifiers a policy will
 normally pseudonymise (``sender_account`` -> ``sender_account_ref``) so that a
 trafficking-network analysis can link the same account across flows without
 learning it; amounts and dates can be generalised to a band and a month.
+
+The natural key is ``flow_id``, the reporting body's id of the transfer.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ SPEC = SchemaSpec(
     id="financial-flow/1",
     title="Financial flow",
     model=FinancialFlow,
+    natural_key_fields=("flow_id",),
     derivations=(
         Derivation(
             claim="sender_account_ref",

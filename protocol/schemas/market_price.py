@@ -9,6 +9,10 @@ WFP has none); where rates are contested (in Syria several coexist) compare it w
 ``price`` in its own ``currency``, which is always present. ``unit`` is the unit as
 WFP publishes it ("KG", "1.1 KG", "25 KG", "MT", "USD/LCU" for an exchange-rate
 series): comparing prices across units is the analyst's step, not the record's.
+
+No natural key: a price row has no id of its own (``market_id`` and
+``commodity_id`` are optional, and one market publishes several prices of one
+commodity in a month: per unit, price type and flag).
 """
 
 from __future__ import annotations

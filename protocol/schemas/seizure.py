@@ -13,6 +13,10 @@ The per-kind requirements hold for whole records only. A view is validated with
 every field optional (:meth:`SchemaSpec.validate_disclosed`), and a view may
 disclose ``kind`` while the policy generalises ``kilograms`` to ``kilograms_band``,
 so the check is skipped for the partial (view) model that ``_spec`` derives.
+
+No natural key: neither a UNODC total nor a single seizure carries an id of its
+own, and the fields of a total (country, drug, year) are optional, so two records
+with the same values may be distinct seizures.
 """
 
 from __future__ import annotations

@@ -341,7 +341,10 @@ def wait_settled(
         try:
             stats = {p: fed.stats(p) for p in participants or fed.nodes}
             sent = sum(s["sent"] + s["refused_by_peers"] for s in stats.values()) + forged
-            taken = sum(s["accepted"] + s["rejected"] + s["quarantined"] for s in stats.values())
+            taken = sum(
+                s["accepted"] + s["rejected"] + s["quarantined"] + s.get("deferred", 0)
+                for s in stats.values()
+            )
             idle = all(not s["pending"] and not s["analysis_queue"] for s in stats.values())
             calm = calm + 1 if idle and sent == taken else 0
         except httpx.HTTPError:

@@ -14,6 +14,7 @@ from protocol.errors import (
     DisclosureMismatch,
     DuplicateClaim,
     DuplicateDisclosure,
+    IssuedInFuture,
     KeyRevoked,
     MalformedPacket,
     OverDisclosure,
@@ -253,8 +254,11 @@ def test_keys_issuers_and_time(federation: Federation, example_records: dict) ->
     with pytest.raises(SignatureInvalid):
         verify(federation, impostor.sd_jwt)  # claims to be mission, signed by undp
     future = issue(federation, "market-price/1", record, now=NOW + timedelta(hours=1))
-    with pytest.raises(MalformedPacket, match="in the future"):
+    with pytest.raises(MalformedPacket, match="in the future") as raised:
         verify(federation, future.sd_jwt)
+    # not final (clocks converge): its own code, and when it would be in the window
+    assert isinstance(raised.value, IssuedInFuture)
+    assert (raised.value.code, raised.value.ahead) == ("issued-in-the-future", 3300)
 
 
 def test_revoked_key_fails_after_revocation_only(

@@ -14,14 +14,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from node.api.deps import AuditReader, ContextDep, PeerDep
+from node.api.deps import AuditReader, ContextDep, PeerDep, parse_json_body
 from node.api.problems import problem_responses
 from node.errors import BadRequest, NotFound, Unprocessable
 from node.services.checkpoints import served_checkpoint
 from node.storage import auditlog
 from node.storage.db import MAX_INT, transaction
 from protocol.audit import witness_keys, witness_name
-from protocol.encoding import parse_json
 from protocol.errors import EncodingError, MerkleInputError, NoteError
 from protocol.notes import parse_note, verify_cosignature
 
@@ -274,7 +273,7 @@ async def cosign(ctx: ContextDep, peer: PeerDep) -> dict[str, Any]:
     """Body ``{"cosignatures": [{"size": N, "line": "— <witness> <base64>"}]}``; each line
     must verify with the calling peer's cosignature key on this node's checkpoint N."""
     try:
-        document = parse_json(peer.body)
+        document = await parse_json_body(peer.body)
     except EncodingError as exc:
         raise BadRequest(f"body: {exc.message}") from exc
     items = document.get("cosignatures") if isinstance(document, dict) else None

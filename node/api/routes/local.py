@@ -1,19 +1,28 @@
-"""``/v1/local/*``: the body's own systems (bearer tokens with roles)."""
+"""``/v1/local/*``: the body's own systems (bearer tokens with roles).
+
+``POST /v1/local/records`` takes an ``Idempotency-Key`` header (IETF httpapi draft
+"The Idempotency-Key HTTP Header Field"): a string of 1 to 255 visible ASCII
+characters (no quote or backslash), bare or as a structured-field string
+(``"..."``); see :func:`node.services.ingest.submit_records` for what it does.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import hashlib
+import re
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from analyzers.state import State
 from node.api.deps import ContextDep, read_body, require_json, require_role
 from node.api.problems import problem_responses
-from node.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable
+from node.errors import BadRequest, NotFound, PayloadTooLarge
 from node.services.acts import token_actor
-from node.services.ingest import ingest_records
+from node.services.ingest import IdempotentRequest, submit_records
 from node.services.relay import relay_packet
 from node.services.stats import node_stats
 from node.settings import TokenSetting
@@ -31,6 +40,29 @@ router = APIRouter(
 Submitter = Annotated[TokenSetting, Depends(require_role("submitter"))]
 Analyst = Annotated[TokenSetting, Depends(require_role("analyst", "auditor"))]
 Admin = Annotated[TokenSetting, Depends(require_role("admin"))]
+IDEMPOTENCY_KEY = "idempotency-key"
+_KEY = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,255}")  # visible ASCII but quote, backslash
+
+
+def _idempotency_key(request: Request) -> str | None:
+    """The request's ``Idempotency-Key`` (bare or quoted), if any; 400 if malformed."""
+    given = request.headers.getlist(IDEMPOTENCY_KEY)
+    if not given:
+        return None
+    if len(given) > 1:
+        raise BadRequest("Idempotency-Key: give one key, not several")
+    value = given[0].strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]  # an RFC 8941 sf-string
+    if not _KEY.fullmatch(value):
+        raise BadRequest(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters without quote or "
+            'backslash, bare or quoted ("..."), e.g. a UUID'
+        )
+    return value
+
+
+_Body = TypeVar("_Body", bound=BaseModel)
 
 
 class RelayIn(BaseModel):
@@ -55,13 +87,22 @@ class RecordsIn(BaseModel):
     "/records",
     summary="Submit records",
     description="Turns records into signed packets and queues a view for every recipient "
-    "the policy grants anything. Bad records are listed with their index and reason; the "
-    "good ones are kept. 422 only if no record was accepted.",
+    "the policy grants anything. Bad records are listed with their index, status and "
+    "reason; the good ones are kept. 422 only if no record was accepted. A record whose "
+    "natural key (conflict-event/1 `event_id`, financial-flow/1 `flow_id`) this node "
+    "issued already is answered with that packet (`outcome: duplicate`) if it says the "
+    "same, and rejected with status 409 `record-conflict` naming the packet held if it "
+    "says something else (a revision). 403 `schema-forbidden` for analysis-result/1 and "
+    "any schema the manifest's `originates` does not list for this node. With an "
+    "`Idempotency-Key` header, the same key and body get the first answer again "
+    "(`Idempotent-Replayed: true`), another body 422 `idempotency-key-reused`, and 409 "
+    "`idempotency-key-in-use` while the first runs.",
     responses={
-        **problem_responses(413, 415),
+        **problem_responses(409, 413, 415),
         422: {
             **problem_responses(422)[422],
-            "description": "No record accepted (problem+json lists each reason)",
+            "description": "No record accepted (problem+json lists each reason), or an "
+            "Idempotency-Key used before with another body",
         },
     },
     openapi_extra={
@@ -71,19 +112,11 @@ class RecordsIn(BaseModel):
         }
     },
 )
-async def post_records(ctx: ContextDep, token: Submitter, request: Request) -> dict[str, Any]:
+async def post_records(ctx: ContextDep, token: Submitter, request: Request) -> Any:
+    key = _idempotency_key(request)
     raw = await read_body(request, ctx)
     require_json(request)
-    try:
-        document = RecordsIn.model_validate(parse_json(raw))
-    except EncodingError as exc:
-        raise BadRequest(f"body: {exc.message}") from exc
-    except ValidationError as exc:
-        where = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        )
-        raise BadRequest(f"body: {where}") from exc
+    document = await run_in_threadpool(_parsed, RecordsIn, raw)  # off the event loop
     if (document.record is None) == (document.records is None):
         raise BadRequest("give exactly one of 'record' (one object) or 'records' (an array)")
     records = [document.record] if document.record is not None else list(document.records or [])
@@ -95,26 +128,19 @@ async def post_records(ctx: ContextDep, token: Submitter, request: Request) -> d
         )
     if document.hc not in HANDLING_CODES:
         raise BadRequest(f"hc {document.hc!r} is not one of {', '.join(HANDLING_CODES)}")
-    result = await run_in_threadpool(
-        ingest_records,
+    answer = await run_in_threadpool(
+        submit_records,
         ctx,
         document.schema_,
         records,
         hc=document.hc,
         hc_restriction=document.hc_restriction,
-        actor=token_actor(token.name),
+        token=token.name,
+        idempotent=None if key is None else IdempotentRequest(key, hashlib.sha256(raw).hexdigest()),
     )
-    rejected = [{"index": r.index, "code": r.code, "detail": r.detail} for r in result.rejected]
-    if not result.accepted:
-        first = rejected[0]
-        raise Unprocessable(
-            f"no record accepted; record {first['index']}: {first['detail']}", rejected=rejected
-        )
-    return {
-        "accepted": len(result.accepted),
-        "rejected": rejected,
-        "packets": result.accepted,
-    }
+    if answer.replayed:
+        return JSONResponse(answer.body, headers={"idempotent-replayed": "true"})
+    return answer.body
 
 
 def _epoch(raw: str) -> str | None:
@@ -201,15 +227,38 @@ async def get_analyzer(ctx: ContextDep, _: Analyst) -> dict[str, Any]:
     return await run_in_threadpool(read)
 
 
+def _parsed(model: type[_Body], raw: bytes) -> _Body:
+    """``raw`` parsed as JSON and validated as ``model``; 400 naming what is wrong."""
+    try:
+        return model.model_validate(parse_json(raw))
+    except EncodingError as exc:
+        raise BadRequest(f"body: {exc.message}") from exc
+    except ValidationError as exc:
+        where = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise BadRequest(f"body: {where}") from exc
+
+
 @router.post(
     "/packets/{jti}/relay",
     summary="Relay a held packet onward",
     description="Queue, for each recipient, the view of this packet that the policy grants "
     "it, cut from what this node holds (never more). Refused (403, "
     "`handling-violation`) for an H2 packet: no onward dissemination. Role `admin`.",
-    responses=problem_responses(404),
+    responses=problem_responses(400, 404, 413, 415),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": RelayIn.model_json_schema()}},
+        }
+    },
 )
-async def relay(ctx: ContextDep, token: Admin, jti: str, body: RelayIn) -> dict[str, Any]:
+async def relay(ctx: ContextDep, token: Admin, jti: str, request: Request) -> dict[str, Any]:
+    raw = await read_body(request, ctx)  # read only once the admin token checked
+    require_json(request)
+    body = await run_in_threadpool(_parsed, RelayIn, raw)
     done = await run_in_threadpool(
         relay_packet, ctx, jti, body.recipients, actor=token_actor(token.name)
     )

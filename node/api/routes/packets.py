@@ -1,25 +1,36 @@
-"""``/v1/packets``: node-to-node exchange (RFC 9421-signed requests from peers only)."""
+"""``/v1/packets``: node-to-node exchange (RFC 9421-signed requests from peers only).
+
+A pushed batch is charged to the peer's quotas of views and bytes
+(:mod:`node.api.peer_quota`) before any view is looked at: beyond them, the batch is
+refused whole with 429 ``quota-exceeded`` and ``Retry-After`` (the delivery worker of
+the peer's node honours it), counted in ``clearinghouse_peer_quota_exceeded_total``
+and logged once, with no receipt, refusal row or audit entry per view.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from node.api.deps import ContextDep, PeerDep
+from node.api.deps import ContextDep, PeerDep, parse_json_body
+from node.api.peer_quota import PeerQuota
 from node.api.problems import problem_responses
-from node.errors import BadRequest, PayloadTooLarge
+from node.errors import BadRequest, PayloadTooLarge, QuotaExceeded
 from node.services import acts
 from node.services.authorisations import outgoing
 from node.services.receive import receive_views
 from node.storage import auditlog, outbox
 from node.storage.db import MAX_INT, transaction
-from protocol.encoding import parse_json
 from protocol.errors import EncodingError
+from protocol.receipts import STATUSES
 
 __all__ = ["router"]
+
+log = logging.getLogger("clearinghouse.packets")
 
 router = APIRouter(
     prefix="/v1/packets",
@@ -44,14 +55,16 @@ _BATCH = {
     summary="Deliver a batch of views",
     description='A batch `{"views": [SD-JWT, ...], "authorisations": [...]}` from a peer '
     "(the oversight authorisations some views rely on, if any). Answers one signed "
-    "receipt per view, in order: accepted, duplicate, rejected or quarantined (with reason).",
+    "receipt per view, in order: accepted, duplicate, rejected, quarantined or deferred "
+    "(with reason; deferred: not now, send it again later). A batch beyond the peer's "
+    "quota of views or bytes per period is refused whole: 429 with Retry-After.",
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": _BATCH}}}
     },
 )
-async def post_packets(ctx: ContextDep, peer: PeerDep) -> dict[str, Any]:
+async def post_packets(request: Request, ctx: ContextDep, peer: PeerDep) -> dict[str, Any]:
     try:
-        document = parse_json(peer.body)
+        document = await parse_json_body(peer.body)
     except EncodingError as exc:
         raise BadRequest(f"body: {exc.message}") from exc
     views = document.get("views") if isinstance(document, dict) else None
@@ -62,16 +75,18 @@ async def post_packets(ctx: ContextDep, peer: PeerDep) -> dict[str, Any]:
         raise BadRequest("'authorisations', when given, must be an array of documents")
     if len(views) > ctx.settings.max_batch:
         raise PayloadTooLarge(f"{len(views)} views in one batch; at most {ctx.settings.max_batch}")
+    quota: PeerQuota | None = getattr(request.app.state, "peer_quota", None)
+    if quota is not None and (over := quota.charge(peer.id, views=len(views), size=len(peer.body))):
+        ctx.metrics.quota_exceeded.labels(peer=peer.id, kind=over.kind).inc()
+        log.info("batch from %s refused: %s", peer.id, over.detail)
+        raise QuotaExceeded(over.detail, retry_after=over.retry_after)
     ctx.last_push[peer.id] = time.monotonic()
     outcomes = await run_in_threadpool(
         receive_views, ctx, peer=peer.id, views=views, authorisations=authorisations
     )
     return {
         "receipts": [o.receipt for o in outcomes],
-        "summary": {
-            status: sum(o.status == status for o in outcomes)
-            for status in ("accepted", "duplicate", "rejected", "quarantined")
-        },
+        "summary": {status: sum(o.status == status for o in outcomes) for status in STATUSES},
     }
 
 

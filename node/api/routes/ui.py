@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from node.api.deps import ContextDep, read_body
+from node.api.deps import ContextDep, charge_address, read_body
 from node.errors import NotFound
 from node.settings import TokenSetting
 from node.storage.db import MAX_INT
@@ -60,10 +60,21 @@ async def login_form(request: Request, ctx: ContextDep) -> Response:
     )
 
 
+def _login_token(raw: bytes) -> str:
+    """The ``token`` field of a sign-in form (``application/x-www-form-urlencoded``)."""
+    form = parse_qs(raw.decode("utf-8", "replace"))
+    return (form.get("token") or [""])[0].strip()
+
+
 @router.post("/login")
 async def login(request: Request, ctx: ContextDep) -> Response:
-    form = parse_qs((await read_body(request, ctx)).decode("utf-8", "replace"))
-    token = (form.get("token") or [""])[0].strip()
+    """Sign in with a token: work done for anybody, so bounded. Each attempt costs the
+    client address a token of its rate limit (429 beyond); the form is read up to
+    ``max_unauthenticated_body_bytes`` (413 beyond, from ``Content-Length`` before
+    reading when declared) and parsed in a worker thread, never on the event loop."""
+    charge_address(request, "login", "sign-in attempts")
+    raw = await read_body(request, ctx, limit=ctx.settings.max_unauthenticated_body_bytes)
+    token = await run_in_threadpool(_login_token, raw)
     found = ctx.token(token) if token else None
     if found is None or found.role not in UI_ROLES:
         return templates.TemplateResponse(

@@ -47,6 +47,9 @@ MATRIX: list[tuple[str, str, object, frozenset[str]]] = [
     ("GET", "/v1/packets?since=0", None, PEER),
     ("POST", "/v1/local/records", {"schema": "conflict-event/1", "records": []},
      frozenset({"submitter", "admin"})),
+    # only the analysis pipeline issues results: no caller may submit one (403)
+    ("POST", "/v1/local/records", {"schema": "analysis-result/1", "records": [{}]},
+     frozenset()),
     ("GET", "/v1/local/packets", None, READERS),
     ("GET", "/v1/local/stats", None, READERS),
     ("GET", "/v1/local/analyzer", None, READERS),

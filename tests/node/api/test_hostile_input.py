@@ -26,9 +26,12 @@ queued to nobody (``unsent``). The node runs on SQLite, and again on PostgreSQL 
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 import json
 import os
 import secrets
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -41,17 +44,20 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
-from node.api.rate_limit import PeerRateLimiter
+from node.api.peer_quota import PeerQuota
+from node.api.rate_limit import PeerRateLimiter, RateLimiter
 from node.api.routes.ui import COOKIE
 from node.app import create_app
 from node.keyfiles import read_private_key, read_pseudonym_key
 from node.localfed import LocalFederation, NodeHandle
 from node.services.ingest import ingest_records
+from node.services.manifests import sync_from_database
 from node.settings import load_settings
 from node.storage import packets
 from node.storage.db import make_engine, transaction
+from node.storage.models import UTCDateTime
 from node.transport.httpsig import sign_request
 from protocol.encoding import b64url_encode
 from protocol.ids import uuid7
@@ -220,6 +226,8 @@ def _issued_by_dpa(env: Env) -> dict[str, dict[str, str]]:
     done = ingest_records(ctx, "market-price/1", [MARKET])
     (sent,) = done.accepted
     assert {"mission", "unodc"} <= set(sent["recipients"]), sent
+    # a conflict event dpa issued: its event_id is held, for a revision to collide with
+    assert not ingest_records(ctx, "conflict-event/1", [RECORD]).rejected
     unsent = issued(env, MARKET, issuer="dpa", schema="market-price/1")
     with transaction(ctx.engine) as session:
         packets.add_issued(
@@ -309,6 +317,19 @@ QUARANTINED = Recorded(
 MANIFEST = Recorded("clearinghouse_manifests_refused_total", audit="manifest.refused")
 RECORD_REFUSED = Recorded("clearinghouse_records_rejected_total", audit="record.rejected")
 THROTTLED = Recorded("clearinghouse_rate_limited_total", labels=(("peer", "unodc"),))
+DEFERRED = Recorded(
+    "clearinghouse_packets_rejected_total",
+    code_label="reason",
+    audit="packet.received",
+    refusal="deferred",
+)
+OVER_QUOTA = Recorded(
+    "clearinghouse_peer_quota_exceeded_total", labels=(("kind", "views"), ("peer", "unodc"))
+)
+CHAIN_BROKEN = Recorded("clearinghouse_manifest_chain_breaks_total", audit="manifest.chain_broken")
+ADDRESS_THROTTLED = Recorded(
+    "clearinghouse_address_rate_limited_total", labels=(("kind", "failed-auth"),)
+)
 
 
 # -- hostile requests -------------------------------------------------------------------
@@ -543,6 +564,123 @@ def flood(env: Env) -> httpx.Response:
         env.app.state.peer_limiter = configured
 
 
+def stalled(
+    path: str,
+    *,
+    key: Ed25519PrivateKey | None = None,
+    content_type: str = "application/json",
+    declared: int = 30 * 1024 * 1024,
+) -> Callable[[Env], httpx.Response]:
+    """Declare a 30 MB body (signed by ``key`` when given), send 1 KiB of it and read the
+    answer: one that comes while the upload stalls shows the node judged the request
+    from its headers and read no further."""
+
+    def send(env: Env) -> httpx.Response:
+        headers = {"content-type": content_type}
+        if key is not None:
+            signed = env.signed("POST", path, b"{}", key=key, content_type=content_type)
+            names = ("content-type", "content-digest", "signature-input", "signature")
+            headers = {name: signed.headers[name] for name in names}
+        port = int(env.node.url.rsplit(":", 1)[1])
+        lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Length: {declared}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + b"{" * 1024)
+            answer = http.client.HTTPResponse(sock)
+            answer.begin()
+            return httpx.Response(answer.status, headers=answer.getheaders(), content=answer.read())
+
+    return send
+
+
+def address_flood(env: Env) -> httpx.Response:
+    """Requests signed by a key no participant holds, all from 127.0.0.1: 401 until the
+    address has spent its burst, then 429 with Retry-After; mission, from the same
+    address, still gets in (valid credentials take no token). The address limiter is
+    swapped for one with the same code and a stopped clock, as in :func:`flood`."""
+    configured = env.app.state.address_limiter
+    env.app.state.address_limiter = RateLimiter(0.5, 5, clock=lambda: 1000.0)
+    stranger = generate_private_key()
+    try:
+        answers = [env.send(env.signed("POST", "/v1/packets", b'{"views": []}', key=stranger))
+                   for _ in range(6)]  # fmt: skip
+        assert [a.status_code for a in answers] == [401] * 5 + [429]
+        other = env.send(env.signed("GET", "/v1/packets?since=0", signer="mission"))
+        assert other.status_code == 200, other.text
+        assert answers[-1].headers["retry-after"] == "2"  # 1 token at 0.5/s
+        return answers[-1]
+    finally:
+        env.app.state.address_limiter = configured
+
+
+def over_quota(env: Env) -> httpx.Response:
+    """unodc pushes more views than its quota per period allows: the batch is refused
+    whole (429, before any view is verified, stored or audited); mission still gets in.
+
+    The node's quota is swapped for one with the same code, 2 views per hour and a
+    stopped clock, so that the wait is exact whatever the machine's speed."""
+    configured = env.app.state.peer_quota
+    env.app.state.peer_quota = PeerQuota(2, 10**9, 3600.0, clock=lambda: 1000.0)
+    try:
+
+        def push(signer: str, views: list[str]) -> httpx.Response:
+            body = json.dumps({"views": views}).encode()
+            return env.send(env.signed("POST", "/v1/packets", body, signer=signer))
+
+        refused = push("unodc", ["junk"] * 3)
+        assert refused.headers["retry-after"] == "1800", refused.text  # 1 view at 2/hour
+        other = push("mission", ["junk"])
+        assert other.status_code == 200, other.text  # another peer has its own quota
+        return refused
+    finally:
+        env.app.state.peer_quota = configured
+
+
+def planted_manifest(env: Env) -> httpx.Response:
+    """A forged manifest of the next serial written straight into dpa's database (plain
+    SQL, as someone with database access would): dpa does not switch to it, and the
+    genuine manifest of that serial, submitted meanwhile, is refused naming why. The
+    planted row is removed afterwards."""
+    ctx = env.app.state.node
+    unsigned = successor(env, HELD_SERIAL + 1, ())
+    attacker = generate_private_key()
+    doc = json.loads(manifest_json(unsigned))
+    doc["signatures"] = [
+        ManifestSignature(
+            signer=p,
+            kid=env.kid(env.keys[p]),
+            sig=b64url_encode(attacker.sign(unsigned.signing_input())),
+        ).model_dump()
+        for p in ("mission", "unodc", "dpa")
+    ]
+    document = manifest_json(parse_manifest(doc))
+    insert = text(
+        "INSERT INTO manifest (serial, federation, sha256, document, source, accepted_at)"
+        " VALUES (:serial, :federation, :sha256, :document, 'token:admin', :at)"
+    ).bindparams(bindparam("at", type_=UTCDateTime()))
+    with ctx.engine.begin() as connection:
+        connection.execute(
+            insert,
+            {
+                "serial": HELD_SERIAL + 1,
+                "federation": unsigned.federation,
+                "sha256": hashlib.sha256(document).hexdigest(),
+                "document": document.decode(),
+                "at": datetime.now(UTC),
+            },
+        )
+    try:
+        assert sync_from_database(ctx) is False  # what the manifest sync loop runs
+        assert ctx.manifest.serial == HELD_SERIAL
+        genuine = successor(env, HELD_SERIAL + 1, ("mission", "unodc", "dpa"))
+        return env.send(env.signed("POST", "/v1/manifest", manifest_json(genuine)))
+    finally:
+        with ctx.engine.begin() as connection:
+            connection.execute(
+                text("DELETE FROM manifest WHERE serial = :s"), {"s": HELD_SERIAL + 1}
+            )
+
+
 def result_page(env: Env) -> httpx.Response:
     cookie = {"cookie": f"{COOKIE}={env.node.tokens['analyst']}"}
     return httpx.get(env.node.url + "/ui/results/' OR 1=1--", headers=cookie, timeout=30)
@@ -555,6 +693,36 @@ def nul_in_view(env: Env) -> str:
 MARKET = json.loads((EXAMPLES / "records" / "market-price.json").read_text())
 TOO_MANY = json.dumps({"views": ["x~"] * (MAX_BATCH + 1)}).encode()
 DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+def forged_result(env: Env) -> httpx.Response:
+    """A submitter's copy of a real result's claims (dpa's own analyzer, findings
+    edited), posted as a record: only the analysis pipeline issues results."""
+    named = env.issued_here["sent"]
+    declared = env.manifest.participant("dpa").analyzer
+    assert declared is not None
+    record = result_record(
+        analyzer=declared,
+        input_jti=named["jti"],
+        input_digest=named["sha256"],
+        input_schema=named["schema"],
+        input_issuer=named["issuer"],
+        findings=[{"kind": "hotspot", "subject": "Idlib", "explanation": "edited"}],
+        explanation="a finding no analyzer made",
+    )
+    body = {"schema": "analysis-result/1", "record": record}
+    return env.call("POST", "/v1/local/records", "submitter", json=body)
+
+
+def reused_idempotency_key(env: Env) -> httpx.Response:
+    """A key whose first request was answered (422: its record refused, nothing issued),
+    then sent with another body."""
+    key = {"idempotency-key": f"hostile-{secrets.token_hex(8)}"}
+    bad = {"schema": "market-price/1", "record": {**MARKET, "price": -1}}
+    first = env.call("POST", "/v1/local/records", "submitter", json=bad, headers=key)
+    assert first.status_code == 422, first.text
+    other = {"schema": "market-price/1", "record": {**MARKET, "price": -2}}
+    return env.call("POST", "/v1/local/records", "submitter", json=other, headers=key)
 
 
 @dataclass(frozen=True)
@@ -665,7 +833,9 @@ CASES: list[Case] = [
          "unknown-schema", ("x\\x00/1",), REJECTED),
     Case("issued in the future", view(lambda e: craft(e, payload={
         "iat": int((datetime.now(UTC) + timedelta(hours=2)).timestamp())})), 200,
-         "malformed-packet", ("in the future",), REJECTED),
+         "issued-in-the-future", ("in the future", "clock skew"), DEFERRED),
+    Case("views beyond the peer's quota", over_quota, 429, "quota-exceeded",
+         ("unodc", "quota of 2 views"), OVER_QUOTA),
     # -- who signed the packet ---------------------------------------------------------
     Case("unknown key", view(lambda e: craft(e, header={"kid": "no-such-key"})), 200,
          "unknown-key", ("no key", "no-such-key"), REJECTED),
@@ -705,6 +875,9 @@ CASES: list[Case] = [
         e, about="sent", digest="ab" * 32)), 200, "result-input-invalid",
          ("sha-256 abababababab", "held here"), REJECTED),
     # -- trust changes -----------------------------------------------------------------
+    Case("manifest planted in the database", planted_manifest, 503, "not-ready",
+         ("another manifest of serial 6", "does not follow", "manifest.chain_broken"),
+         CHAIN_BROKEN),
     Case("manifest of a lower serial", post_manifest(lambda e: successor(
         e, 3, ("mission", "unodc", "dpa"))), 422, "manifest-rejected",
          ("serial 3", "not higher"), MANIFEST),
@@ -748,8 +921,31 @@ CASES: list[Case] = [
     Case("record out of range", as_role("POST", "/v1/local/records", "submitter", json={
         "schema": "market-price/1", "record": {**MARKET, "price": -1}}), 422, "unprocessable",
          ("price", "greater than or equal to 0"), RECORD_REFUSED),
+    # -- local ingest: only analyzers issue results; idempotent ---------------------------
+    Case("an analysis result from a submitter", forged_result, 403, "schema-forbidden",
+         ("analysis-result/1", "analysis pipeline"), RECORD_REFUSED),
+    Case("a revision of a held event", as_role("POST", "/v1/local/records", "submitter",
+         json={"schema": "conflict-event/1", "record": {**RECORD, "narrative": "revised"}}),
+         409, "record-conflict", ("held as packet", "revision"), RECORD_REFUSED),
+    Case("Idempotency-Key reused with another body", reused_idempotency_key, 422,
+         "idempotency-key-reused", ("idempotency-key", "another body"), REQUEST),
+    Case("malformed Idempotency-Key", as_role("POST", "/v1/local/records", "submitter",
+         json={"schema": "market-price/1", "record": MARKET},
+         headers={"idempotency-key": "not a key"}), 400, "bad-request",
+         ("idempotency-key", "visible ascii"), REQUEST),
     # -- a flood from one peer --------------------------------------------------------------
     Case("flood from one peer", flood, 429, "rate-limited", ("unodc", "rate limit"), THROTTLED),
+    # -- unauthenticated work: judged from the headers, bounded, limited per address ----------
+    Case("unsigned 30 MB batch, body never sent", stalled("/v1/packets"), 401,
+         "signature-missing", ("signature",), REQUEST),
+    Case("30 MB batch by an unknown key, body never sent", stalled(
+        "/v1/packets", key=generate_private_key()), 401, "unknown-keyid",
+         ("not a key of any participant",), REQUEST),
+    Case("30 MB sign-in form, body never sent", stalled(
+        "/ui/login", content_type="application/x-www-form-urlencoded"), 413,
+         "payload-too-large", ("exceeds the limit of 8192",), REQUEST),
+    Case("flood of bogus signatures from one address", address_flood, 429, "rate-limited",
+         ("127.0.0.1", "failed requests", "not a key of any participant"), ADDRESS_THROTTLED),
 ]  # fmt: skip
 
 
@@ -847,10 +1043,10 @@ def test_a_refused_view_never_costs_the_good_ones_of_its_batch(env: Env) -> None
     assert after["inbound_refusal"] == counts["inbound_refusal"] + 4
     with env.app.state.node.engine.connect() as connection:
         rows = connection.execute(
-            text("SELECT jti, reason, raw FROM inbound_refusal ORDER BY id DESC LIMIT 4")
+            text("SELECT jti, reason, prefix FROM inbound_refusal ORDER BY id DESC LIMIT 4")
         ).all()
     nul_view, nul_jti, nul_key, unsent = reversed(rows)
-    assert nul_view.raw == "eyJ\\x00~"
+    assert nul_view.prefix == "eyJ\\x00"  # up to the first '~' (never the whole view)
     assert nul_jti.jti is None  # not a packet id: not kept
     assert "/x\\x00" in nul_key.reason and "\x00" not in nul_key.reason
     assert unsent.jti is not None and env.issued_here["unsent"]["jti"] in unsent.reason

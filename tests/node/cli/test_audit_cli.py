@@ -5,6 +5,7 @@ node served on loopback."""
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import re
 import sqlite3
@@ -49,6 +50,8 @@ from tests.servers import serve_in_thread
 from tests.support import EXAMPLES, Federation
 
 RECORD = json.loads((EXAMPLES / "records" / "conflict-event.json").read_text())
+#: A fresh UCDP event id per ingest: the same id again would be a duplicate, issuing nothing.
+EVENT_IDS = itertools.count(900001)
 
 
 def audit(*args: str | Path, env: dict[str, str] | None = None) -> Result:
@@ -215,7 +218,7 @@ def test_usage_and_input_errors_exit_2(tmp_path: Path, manifest: Path) -> None:
         "error: --node must be an http(s) URL, not 'ftp://x'"
     )
     assert refused(2, "verify", "--node", "http://127.0.0.1:1") == (
-        "error: --node needs --token (role auditor), or $CLEARINGHOUSE_AUDIT_TOKEN"
+        "error: --node needs --token or --token-file (role auditor), or $CLEARINGHOUSE_AUDIT_TOKEN"
     )
     port = free_port()  # nobody listens there
     err = refused(2, "checkpoint", "--node", f"http://127.0.0.1:{port}")
@@ -235,7 +238,11 @@ def fed(tmp_path_factory: pytest.TempPathFactory) -> LocalFederation:
 def ingest(node: NodeHandle) -> None:
     with node.client("submitter") as client:
         response = client.post(
-            "/v1/local/records", json={"schema": "conflict-event/1", "records": [RECORD]}
+            "/v1/local/records",
+            json={
+                "schema": "conflict-event/1",
+                "records": [{**RECORD, "event_id": str(next(EVENT_IDS))}],
+            },
         )
     assert response.status_code == 200, response.text
 

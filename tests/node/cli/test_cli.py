@@ -237,6 +237,7 @@ def test_pseudonym_key_names_its_epoch(fed: Path, tmp_path: Path) -> None:
     # key alone gets the derived name.
     old = tmp_path / "old.key"
     old.write_text(named.read_text().split(" ", 1)[1])
+    old.chmod(0o600)  # a secret, kept as one
     for key_file, epoch in ((named, "2027-01"), (old, None)):
         packet = ok(
             "packet",

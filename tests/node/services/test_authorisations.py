@@ -104,7 +104,7 @@ def stored_authorisations(ctx: NodeContext) -> list[OversightAuthorisation]:
 def test_an_authorisation_is_stored_recorded_and_queues_the_views_it_unlocks(
     fed: TrustFederation, mission: NodeContext
 ) -> None:
-    covered, elsewhere = ingest(mission, record(), record(**ALEPPO))
+    covered, elsewhere = ingest(mission, record(), record(event_id="216790", **ALEPPO))
     policy_items = outbox_items(mission, "undp")
     assert [i.jti for i in policy_items] == [covered, elsewhere]
     before = audit_size(mission)
@@ -188,7 +188,7 @@ def test_each_view_an_authorisation_queues_is_recorded_as_view_queued(
 def test_authorisations_that_unlock_nothing_here_queue_nothing(
     fed: TrustFederation, mission: NodeContext
 ) -> None:
-    _, elsewhere = ingest(mission, record(), record(**ALEPPO))
+    _, elsewhere = ingest(mission, record(), record(event_id="216790", **ALEPPO))
     queued_before = len(outbox_items(mission))
     nothing = {
         "for this node itself": authorise(fed, recipient="mission"),

@@ -1,4 +1,4 @@
-"""Housekeeping: old request nonces are forgotten, fresh ones kept."""
+"""Housekeeping: old request nonces are forgotten, fresh ones kept; refusals purged."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from node.clock import SystemClock
+from node.clock import OffsetClock, SystemClock
 from node.context import NodeContext, open_node
 from node.localfed import LocalFederation
-from node.services.housekeeping import forget_old_nonces
+from node.services.housekeeping import forget_old_nonces, forget_old_refusals
+from node.services.receive import receive_views
 from node.settings import load_settings
-from node.storage import peers
+from node.storage import packets, peers
 from node.storage.db import transaction
 
 
@@ -37,3 +38,27 @@ def test_housekeeping_forgets_nonces_older_than_the_window(mission: NodeContext)
     with transaction(mission.engine) as session:
         assert not peers.remember_nonce(session, peer="dpa", nonce="fresh", now=now)  # kept
         assert peers.remember_nonce(session, peer="dpa", nonce="old", now=now)  # forgotten
+
+
+def test_housekeeping_purges_refusals_past_their_retention(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A refused view's record is kept ``refusal_retention_days``, then forgotten."""
+    federation = LocalFederation(tmp_path_factory.mktemp("retention"))
+    federation.build()
+    settings = load_settings(
+        federation.nodes["mission"].config, run_workers=False, refusal_retention_days=2
+    )
+    clock = OffsetClock(timedelta(0))
+    ctx = open_node(settings, clock)
+    try:
+        receive_views(ctx, peer="dpa", views=["junk"], sign=False)
+        clock.offset = timedelta(days=1)
+        receive_views(ctx, peer="dpa", views=["more junk"], sign=False)
+        assert forget_old_refusals(ctx) == 0  # neither is two days old
+        clock.offset = timedelta(days=2, hours=1)
+        assert forget_old_refusals(ctx) == 1
+        with transaction(ctx.engine) as session:
+            assert packets.count_refusals(session) == {"rejected": 1}
+    finally:
+        ctx.engine.dispose()

@@ -156,7 +156,9 @@ def engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 def start(url: str, manifest: Manifest, at: object) -> tuple[Manifest, object]:
     engine = make_engine(url)
     try:
-        return startup_manifest(engine, manifest_json(manifest), at)  # type: ignore[arg-type]
+        return startup_manifest(  # type: ignore[arg-type]
+            engine, manifest_json(manifest), at, participant="mission"
+        )
     finally:
         engine.dispose()
 

@@ -207,7 +207,9 @@ def test_a_view_sent_under_an_authorisation_counts_as_sent(dpa: Dpa) -> None:
     )
     authorisation = sign_authorisation(document, dpa.keys["sanctions"])
     accept_authorisation(dpa.ctx, authorisation_json(authorisation), actor="token:oversight")
-    flow = dpa.ingest("financial-flow/1", {**FLOW, "receiver_country": "JOR"})
+    flow = dpa.ingest(
+        "financial-flow/1", {**FLOW, "flow_id": "FIU-JOR-1", "receiver_country": "JOR"}
+    )
     assert "undp" in flow["recipients"]
     assert not dpa.ctx.manifest.sharing.granted_claims(get_schema("financial-flow/1"), "undp")
 
@@ -291,3 +293,29 @@ def test_a_result_of_this_node_about_its_own_packet_comes_back_unrefused(dpa: Dp
     flow = dpa.ingest("financial-flow/1", FLOW)
     (outcome,) = dpa.receive("mission", dpa.result("dpa", flow))
     assert outcome.status == "accepted", outcome.detail
+
+
+def test_a_record_its_issuer_may_not_originate_is_rejected(dpa: Dpa) -> None:
+    """A manifest may hold a participant to some record schemas (``originates``): a
+    record of another schema it issued is refused at the receiver, whoever relays it;
+    its other records and its results are not affected."""
+    held = dpa.ctx.manifest
+    only_events = tuple(
+        p.model_copy(update={"originates": ("conflict-event/1",)}) if p.id == "mission" else p
+        for p in held.participants
+    )
+    flow = dpa.view("mission", "financial-flow/1", {**FLOW, "flow_id": "originates-flow"})
+    event_view = dpa.view("mission", "conflict-event/1", {**EVENT, "event_id": "7770001"})
+    dpa.ctx.manifest = held.model_copy(update={"participants": only_events})
+    try:
+        refused, relayed, accepted = dpa.receive("mission", flow, flow, event_view)
+        by_unodc = dpa.receive("unodc", flow)
+    finally:
+        dpa.ctx.manifest = held
+    assert (refused.status, refused.code) == ("rejected", "schema-not-originated")
+    assert "'mission' may not originate financial-flow/1" in (refused.detail or "")
+    assert "conflict-event/1" in (refused.detail or "")
+    assert relayed.code == "schema-not-originated"
+    assert [o.code for o in by_unodc] == ["schema-not-originated"]  # judged by its issuer
+    assert (accepted.status, accepted.code) == ("accepted", None), accepted.detail
+    assert held.participant("mission").originates is None  # the node's manifest is untouched

@@ -33,12 +33,13 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlmodel import select
 
-from node.storage import analysis, auditlog, migrate, outbox, packets, peers
+from node.storage import analysis, auditlog, migrate, outbox, packets, peers, record_keys
 from node.storage.db import make_engine, transaction
 from node.storage.migrate import current_revision, head_revision, upgrade
-from node.storage.models import OutboxItem
+from node.storage.models import InboundRefusal, OutboxItem
 from protocol.audit import Act
 from protocol.packet import IssuedPacket, VerifiedPacket, recipient_view, verify_view
+from protocol.schemas import get_schema
 from tests.node.storage._support import ISSUED_AT, NOW, Packets, TestDatabase
 from tests.node.storage.test_migrations import TABLES, differences, downgrade_to_base
 
@@ -262,6 +263,16 @@ class Scenario:
             assert received.raw == self.received.raw and received.issuer == "unodc"
             again = verify_view(received.raw, self.manifest, recipient="mission", now=ISSUED_AT)
             assert again.ref == self.received.ref
+            # (0008) the natural key of the event issued before: a re-sent copy is known
+            spec = get_schema("conflict-event/1")
+            natural = record_keys.key_sha256(spec.natural_key(self.local.claims) or "")
+            assert record_keys.held_record_keys(session, spec.id, [natural]) == {
+                natural: record_keys.HeldKey(
+                    self.local.ref.jti,
+                    self.local.ref.digest,
+                    spec.record_digest(self.local.claims, hc=self.local.hc, hcr=self.local.hcr),
+                )
+            }
             # The outbox: counted, claimed when due, acknowledged only if offered.
             expected_pending = {"dpa": 1} | ({"sanctions": 1} if "offered" in self.ids else {})
             assert outbox.pending_by_recipient(session) == expected_pending
@@ -286,6 +297,14 @@ class Scenario:
             assert outbox.count_by_recipient_and_state(session)[("undp", "delivered")] == 1
             # Refusals, nonces, cursors, counters.
             assert packets.count_refusals(session) == {"quarantined": 1}
+            # (0009) kept as a digest, a length and the header, the text itself dropped
+            (refusal,) = session.exec(select(InboundRefusal)).all()
+            assert (refusal.sha256, refusal.prefix, refusal.size) == (
+                hashlib.sha256(b"a~view~").hexdigest(),
+                "a",
+                7,
+            )
+            assert "raw" not in {c["name"] for c in inspect(engine).get_columns("inbound_refusal")}
             assert not peers.remember_nonce(session, peer="unodc", nonce="n-0001", now=later)
             assert peers.get_cursor(session, "unodc") == 7
             assert peers.counters(session) == {"views_received": 3}

@@ -45,6 +45,8 @@ TABLES = {
     "audit_alert",
     "manifest",
     "authorisation",
+    "record_key",
+    "idempotency_key",
 }
 
 
@@ -75,7 +77,7 @@ def test_the_comparison_would_see_a_missing_index(engine: Engine) -> None:
 
 
 def test_revisions(database: TestDatabase, engine: Engine) -> None:
-    assert head_revision() == "0007"
+    assert head_revision() == "0009"
     assert current_revision(database.url, engine=engine) == head_revision()
     upgrade(database.url, engine=engine)  # already at head: nothing to do
     assert current_revision(database.url, engine=engine) == head_revision()

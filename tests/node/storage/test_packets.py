@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, func
@@ -179,8 +181,9 @@ def test_count_by_origin(engine: Engine, packet_factory: Packets) -> None:
         assert packets.count_by_origin(session) == {"local": 2, "unodc": 3, "undp": 1}
 
 
-def test_refusals_are_kept_verbatim_and_counted(engine: Engine) -> None:
-    raw = "eyJhbGciOiJFZERTQSJ9.e30.sig~bad~"
+def test_refusals_keep_a_digest_and_the_header_never_the_text(engine: Engine) -> None:
+    header = "eyJhbGciOiJFZERTQSJ9"
+    raw = f"{header}.eyJuYW1lIjoiQWxpIn0.sig~WyJzIiwibmFtZSIsIkFsaSJd~"
     with transaction(engine) as session:
         assert packets.count_refusals(session) == {}
         packets.add_refusal(
@@ -198,7 +201,7 @@ def test_refusals_are_kept_verbatim_and_counted(engine: Engine) -> None:
             disposition="rejected",
             code="unknown-schema",
             reason="no schema x/1",
-            raw="x",
+            raw="x" * 5000 + "\x00",
             now=NOW,
         )
         packets.add_refusal(
@@ -207,7 +210,7 @@ def test_refusals_are_kept_verbatim_and_counted(engine: Engine) -> None:
             disposition="quarantined",
             code="over-disclosure",
             reason="claim 'name' not granted to dpa",
-            raw="y",
+            raw="y\x00~secret~",
             now=NOW,
             jti="0190-jti",
             digest="ab" * 32,
@@ -216,8 +219,39 @@ def test_refusals_are_kept_verbatim_and_counted(engine: Engine) -> None:
         assert packets.count_refusals(session) == {"rejected": 2, "quarantined": 1}
         rows = session.exec(select(InboundRefusal).order_by(col(InboundRefusal.id))).all()
     assert [r.peer for r in rows] == ["mission", "mission", "unodc"]
-    assert rows[0].raw == raw and rows[0].jti is None and rows[0].received_at == NOW
+    assert (rows[0].sha256, rows[0].size) == (hashlib.sha256(raw.encode()).hexdigest(), len(raw))
+    assert rows[0].prefix == header  # the JWS header: no claim, no disclosure
+    assert rows[0].jti is None and rows[0].received_at == NOW
+    assert rows[1].prefix == "x" * packets.PREFIX_CHARS and rows[1].size == 5001
+    assert rows[2].prefix == "y\\x00"  # up to the first '~', the NUL escaped
     assert (rows[2].jti, rows[2].digest, rows[2].code) == ("0190-jti", "ab" * 32, "over-disclosure")
+    assert not hasattr(rows[2], "raw")
     # refusals are not packets
     with transaction(engine) as session:
         assert packets.count_by_origin(session) == {}
+
+
+def test_refusals_are_bounded_per_peer_newest_kept(engine: Engine) -> None:
+    refused = [
+        packets.RefusedView("rejected", "malformed-packet", f"#{n}", f"v{n}") for n in range(7)
+    ]
+    with transaction(engine) as session:
+        packets.add_refusals(session, peer="mission", refused=refused[:4], now=NOW, keep=5)
+        packets.add_refusals(session, peer="unodc", refused=refused[:2], now=NOW, keep=5)
+        packets.add_refusals(session, peer="mission", refused=refused[4:], now=NOW, keep=5)
+    with transaction(engine) as session:
+        rows = session.exec(select(InboundRefusal).order_by(col(InboundRefusal.id))).all()
+    assert [r.reason for r in rows if r.peer == "mission"] == [f"#{n}" for n in range(2, 7)]
+    assert [r.reason for r in rows if r.peer == "unodc"] == ["#0", "#1"]  # another peer's own
+
+
+def test_refusals_past_their_retention_are_purged(engine: Engine) -> None:
+    view = packets.RefusedView("quarantined", "over-disclosure", "r", "v")
+    with transaction(engine) as session:
+        packets.add_refusals(session, peer="mission", refused=[view], now=NOW, keep=9)
+        later = NOW + timedelta(days=2)
+        packets.add_refusals(session, peer="mission", refused=[view, view], now=later, keep=9)
+    with transaction(engine) as session:
+        assert packets.purge_refusals(session, before=NOW + timedelta(days=1)) == 1
+        assert packets.purge_refusals(session, before=NOW + timedelta(days=1)) == 0
+        assert packets.count_refusals(session) == {"quarantined": 2}

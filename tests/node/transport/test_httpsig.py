@@ -24,11 +24,14 @@ from node.errors import (
 )
 from node.transport import httpsig
 from node.transport.httpsig import (
+    SignedHeaders,
     VerifiedRequest,
     content_digest,
     new_nonce,
     sign_request,
     verify_request,
+    verify_request_body,
+    verify_request_headers,
 )
 from tests.support import NOW, VECTORS, seeded_key
 
@@ -434,14 +437,101 @@ def test_streaming_body_cannot_be_signed() -> None:
         sign_request(request, key=KEY, key_id=KEY_ID, created=NOW)
 
 
+# --- Headers first, the body after ---------------------------------------------------
+
+
+def verify_headers(request: httpx.Request, **overrides: Any) -> SignedHeaders:
+    """Steps (1) to (4) as a server runs them before reading a body: no body given."""
+    arguments: dict[str, Any] = {
+        "method": request.method,
+        "url": str(request.url),
+        "headers": request.headers.multi_items(),
+        "resolve_key": resolve,
+        "now": NOW,
+        "window": WINDOW,
+        **overrides,
+    }
+    return verify_request_headers(**arguments)
+
+
+def test_headers_then_body_is_verify_request() -> None:
+    request = signed_post(nonce="n-1")
+    signed = verify_headers(request)
+    assert (signed.key_id, signed.created, signed.nonce) == (KEY_ID, NOW, "n-1")
+    assert verify_request_body(signed, request.content) == verify(request)
+    with pytest.raises(DigestMismatch, match="does not match"):
+        verify_request_body(signed, request.content + b" ")
+
+
+def _without(header: str) -> Any:
+    def change(request: httpx.Request) -> None:
+        del request.headers[header]
+
+    return change
+
+
+def _resigned(**overrides: Any) -> Any:
+    def change(request: httpx.Request) -> None:
+        signed = signed_post(**overrides)
+        for name in ("Signature", "Signature-Input"):
+            request.headers[name] = signed.headers[name]
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "words"),
+    [
+        (_without("Signature-Input"), SignatureMissing, "Signature-Input"),
+        (_without("Content-Digest"), SignatureMissing, "Content-Digest"),
+        (_resigned(key_id="stranger-key"), UnknownKeyId, "stranger-key"),
+        (_resigned(created=NOW - timedelta(hours=1)), StaleSignature, "in the past"),
+        (_resigned(key=OTHER_KEY), RequestSignatureInvalid, "does not verify"),
+        (
+            lambda r: r.headers.__setitem__("Signature-Input", "ch=garbage("),
+            RequestSignatureInvalid,
+            "malformed",
+        ),
+    ],
+    ids=["no signature-input", "no content-digest", "unknown keyid", "stale", "wrong key", "junk"],
+)
+def test_a_request_nobody_signed_is_refused_from_its_headers(
+    change: Any, error: type[Exception], words: str
+) -> None:
+    """Each refusal comes from the headers alone: the server never needs the body."""
+    request = signed_post()
+    change(request)
+    with pytest.raises(error, match=words):
+        verify_headers(request)
+
+
+def test_no_key_is_looked_up_for_a_stale_or_malformed_signature() -> None:
+    looked_up: list[str] = []
+
+    def recording(key_id: str) -> Ed25519PublicKey:
+        looked_up.append(key_id)
+        return resolve(key_id)
+
+    with pytest.raises(StaleSignature):
+        verify_headers(signed_post(created=NOW + timedelta(hours=1)), resolve_key=recording)
+    request = signed_post()
+    del request.headers["Signature"]
+    with pytest.raises(SignatureMissing):
+        verify_headers(request, resolve_key=recording)
+    assert looked_up == []
+
+
 def test_public_surface() -> None:
     assert set(httpsig.__all__) == {
         "COVERED_COMPONENTS",
         "LABEL",
         "REQUIRED_PARAMETERS",
+        "SignedHeaders",
         "VerifiedRequest",
         "content_digest",
         "new_nonce",
         "sign_request",
         "verify_request",
+        "verify_request_body",
+        "verify_request_headers",
     }

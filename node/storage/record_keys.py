@@ -1,0 +1,109 @@
+"""Natural keys of the records this node issued (``record_key``), for idempotent ingest.
+
+Per schema and natural key (:meth:`protocol.schemas.SchemaSpec.natural_key`, e.g. a
+UCDP event id), the packet issued for it and the digest of what the record said
+(:meth:`~protocol.schemas.SchemaSpec.record_digest`). Keys are stored as their
+SHA-256, so an id of any length is one fixed-size primary-key probe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert
+from sqlmodel import Session, col, select
+
+from node.storage.models import OutboxItem, RecordKey
+
+__all__ = [
+    "HeldKey",
+    "NewKey",
+    "add_record_keys",
+    "held_record_keys",
+    "key_sha256",
+    "queued_recipients",
+]
+
+
+@dataclass(frozen=True)
+class HeldKey:
+    """The packet held for one natural key, and the digest of its record."""
+
+    jti: str
+    digest: str
+    record_sha256: str
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A natural key to record with the packet just issued for it (its row id)."""
+
+    key_sha256: str
+    packet_id: int
+    jti: str
+    digest: str
+    record_sha256: str
+
+
+def key_sha256(natural_key: str) -> str:
+    """The stored form of a natural key: SHA-256 (hex) of its UTF-8 text."""
+    return hashlib.sha256(natural_key.encode()).hexdigest()
+
+
+def held_record_keys(session: Session, schema_id: str, keys: Collection[str]) -> dict[str, HeldKey]:
+    """The packets held for those of ``keys`` (stored forms) that this node issued, by key."""
+    if not keys:
+        return {}
+    rows = session.exec(
+        select(RecordKey).where(
+            RecordKey.schema_id == schema_id, col(RecordKey.key_sha256).in_(sorted(set(keys)))
+        )
+    ).all()
+    return {r.key_sha256: HeldKey(r.jti, r.digest, r.record_sha256) for r in rows}
+
+
+def add_record_keys(
+    session: Session, schema_id: str, keys: Sequence[NewKey], *, now: datetime
+) -> None:
+    """Record the natural keys of packets issued in this transaction.
+
+    A key recorded meanwhile by a concurrent transaction (another replica) makes this
+    insert fail with an ``IntegrityError``, and the whole transaction with it: the
+    caller looks the keys up again and answers with the packet held.
+    """
+    if not keys:
+        return
+    session.execute(
+        insert(RecordKey),
+        [
+            {
+                "schema_id": schema_id,
+                "key_sha256": k.key_sha256,
+                "packet_id": k.packet_id,
+                "jti": k.jti,
+                "digest": k.digest,
+                "record_sha256": k.record_sha256,
+                "created_at": now,
+            }
+            for k in keys
+        ],
+    )
+
+
+def queued_recipients(session: Session, jtis: Collection[str]) -> dict[str, list[str]]:
+    """To whom a view of each packet of ``jtis`` was ever queued (the outbox keeps every
+    row), sorted, by jti; one query by the outbox's ``(jti, recipient)`` index."""
+    if not jtis:
+        return {}
+    rows = session.exec(
+        select(OutboxItem.jti, OutboxItem.recipient)
+        .where(col(OutboxItem.jti).in_(sorted(set(jtis))))
+        .distinct()
+    ).all()
+    found: dict[str, list[str]] = {jti: [] for jti in jtis}
+    for jti, recipient in rows:
+        found[jti].append(recipient)
+    return {jti: sorted(recipients) for jti, recipients in found.items()}
