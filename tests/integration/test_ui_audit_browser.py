@@ -80,7 +80,14 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFedera
         mission = fed.nodes["mission"]
         with mission.client("submitter") as client:
             response = client.post(
-                "/v1/local/records", json={"schema": "conflict-event/1", "records": [RECORD] * 3}
+                "/v1/local/records",
+                json={
+                    "schema": "conflict-event/1",
+                    # three events (one UCDP id each: the same id again would be a duplicate)
+                    "records": [
+                        {**RECORD, "event_id": f"{RECORD['event_id']}{i}"} for i in range(3)
+                    ],
+                },
             )
             assert response.status_code == 200, response.text
         # One entry with awkward text, appended as another replica on the database would.
