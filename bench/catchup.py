@@ -55,11 +55,14 @@ def measure(count: int, *, offline: str, postgres: str | None) -> dict[str, Any]
     if offline not in participants or offline == "mission":
         raise ValueError(f"--offline must be one of {', '.join(participants[1:])}")
     # The offline phase gets the first ``count`` events, the live one the last ``count``:
-    # with ``count`` above half the file (all 16,566 missed) they share events, each
-    # ingested as a new packet.
+    # they must not share any, since an event sent again is a duplicate (ingest is
+    # idempotent per UCDP event id) and would issue nothing.
     items = ucdp_events(None)
-    if count > len(items):
-        raise ValueError(f"--records: at most {len(items):,} (the UCDP events there are)")
+    if count > len(items) // 2:
+        raise ValueError(
+            f"--records: at most {len(items) // 2:,} per phase (half the {len(items):,} UCDP "
+            "events: each phase needs events the other did not send)"
+        )
     live_items, offline_items = items[-count:], items[:count]
     with running(participants, config=config, postgres=postgres) as federation:
         log(f"catchup: live, {len(live_items):,} records with everyone up ...")
