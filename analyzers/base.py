@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from analyzers.state import State
+from clearinghouse.analyzers.state import State
 
 __all__ = ["WITHDRAWN", "Analyzer", "Finding", "View"]
 

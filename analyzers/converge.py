@@ -32,8 +32,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from analyzers.base import WITHDRAWN, Finding
-from analyzers.state import State
+from clearinghouse.analyzers.base import WITHDRAWN, Finding
+from clearinghouse.analyzers.state import State
 
 __all__ = [
     "REPORTED_PREFIX",

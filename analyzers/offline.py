@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from analyzers.base import Analyzer, Finding, View
-from analyzers.converge import current_findings
-from analyzers.state import State
-from protocol.keys import generate_private_key, public_jwk
-from protocol.manifest import Manifest, build_manifest
-from protocol.packet import issue_packet, recipient_view, verify_view
+from clearinghouse.analyzers.base import Analyzer, Finding, View
+from clearinghouse.analyzers.converge import current_findings
+from clearinghouse.analyzers.state import State
+from clearinghouse.protocol.keys import generate_private_key, public_jwk
+from clearinghouse.protocol.manifest import Manifest, build_manifest
+from clearinghouse.protocol.packet import issue_packet, recipient_view, verify_view
 
 __all__ = ["OfflineRun", "Picture", "final_picture", "offline_manifest", "view_of"]
 

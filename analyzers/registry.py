@@ -14,7 +14,7 @@ import inspect
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from analyzers.base import Analyzer
+from clearinghouse.analyzers.base import Analyzer
 
 __all__ = ["ENTRY_POINT_GROUP", "AnalyzerNotFound", "available", "code_digest", "load"]
 
@@ -61,7 +61,7 @@ def code_digest(analyzer: Analyzer | type) -> str:
     cls = analyzer if isinstance(analyzer, type) else type(analyzer)
     module = importlib.import_module(cls.__module__)
     package = module.__package__
-    if package and package != "analyzers":
+    if package and package != "clearinghouse.analyzers":
         root = Path(inspect.getfile(importlib.import_module(package))).parent
         files = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     else:

@@ -28,9 +28,9 @@ from typing import Any
 import yaml
 
 from bench._postgres import private_databases
-from node.cli.demo import FEEDS, feed_items
-from node.cli.ingest import post_batches
-from node.localfed import FEDERATION_YAML, LocalFederation
+from clearinghouse.node.cli.demo import FEEDS, feed_items
+from clearinghouse.node.cli.ingest import post_batches
+from clearinghouse.node.localfed import FEDERATION_YAML, LocalFederation
 
 __all__ = [
     "CONFLICT",

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import text
 
-from node.storage.db import make_engine
+from clearinghouse.node.storage.db import make_engine
 
 __all__ = ["on_database", "private_databases"]
 

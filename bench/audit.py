@@ -62,14 +62,20 @@ from sqlalchemy import Table as SqlTable
 from sqlmodel import Session
 
 from bench._timing import rate
-from node.storage import auditlog
-from node.storage.db import make_engine, transaction
-from node.storage.migrate import upgrade
-from node.storage.models import AuditEntry
-from protocol.audit import Act, LogVerifier, audit_origin, encode_entry
-from protocol.ids import uuid7
-from protocol.merkle import leaf_hash, verify_consistency, verify_inclusion
-from protocol.notes import Verifier, checkpoint_text, ed25519_vkey, parse_vkey, sign_note
+from clearinghouse.node.storage import auditlog
+from clearinghouse.node.storage.db import make_engine, transaction
+from clearinghouse.node.storage.migrate import upgrade
+from clearinghouse.node.storage.models import AuditEntry
+from clearinghouse.protocol.audit import Act, LogVerifier, audit_origin, encode_entry
+from clearinghouse.protocol.ids import uuid7
+from clearinghouse.protocol.merkle import leaf_hash, verify_consistency, verify_inclusion
+from clearinghouse.protocol.notes import (
+    Verifier,
+    checkpoint_text,
+    ed25519_vkey,
+    parse_vkey,
+    sign_note,
+)
 
 T = TypeVar("T")
 

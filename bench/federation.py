@@ -39,8 +39,8 @@ import yaml
 from bench._local import DEMO_FOUR, UCDP, Probe, federation_config, running
 from bench._report import Row, figures, log, note, write_json
 from bench.crypto import MESSAGE_BYTES, yardstick
-from node.cli.demo import FEEDS, run_demo
-from node.localfed import DEFAULT_PARTICIPANTS, FEDERATION_YAML
+from clearinghouse.node.cli.demo import FEEDS, run_demo
+from clearinghouse.node.localfed import DEFAULT_PARTICIPANTS, FEDERATION_YAML
 
 __all__ = ["crypto_bound", "main", "measure"]
 

@@ -37,9 +37,9 @@ from bench._local import CONFLICT, DEMO_FOUR, RESULT, federation_config, running
 from bench._local import wait_until as settle
 from bench._report import Row, figures, log, note, write_json
 from bench.crypto import MESSAGE_BYTES, yardstick
-from node.localfed import LocalFederation
-from node.storage.db import make_engine
-from node.storage.models import AnalysisRun, StoredPacket
+from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.storage.db import make_engine
+from clearinghouse.node.storage.models import AnalysisRun, StoredPacket
 
 __all__ = ["TARGET_MS", "main", "measure", "percentile"]
 

@@ -37,26 +37,26 @@ from typing import Any
 import httpx
 from sqlalchemy import insert
 
-from analyzers.offline import OfflineRun
-from analyzers.registry import load
 from bench._local import CONFLICT, DEMO_FOUR, RESULT, Probe, federation_config, running
 from bench._local import ucdp_events as events
 from bench._report import Row, figures, log, note, write_json
 from bench.audit import view_queued_acts
-from node.clock import SystemClock
-from node.keyfiles import read_private_key, read_pseudonym_key
-from node.localfed import LocalFederation
-from node.services.audit_bundle import open_node, write_bundle
-from node.storage import auditlog
-from node.storage.db import make_engine, transaction
-from node.storage.migrate import upgrade
-from node.storage.models import OutboxItem, StoredPacket
-from node.transport.peer_client import PeerClient
-from protocol.ids import uuid7
-from protocol.keys import public_jwk
-from protocol.manifest import Manifest, parse_manifest
-from protocol.packet import issue_packet, recipient_view, verify_view
-from protocol.results import result_record
+from clearinghouse.analyzers.offline import OfflineRun
+from clearinghouse.analyzers.registry import load
+from clearinghouse.node.clock import SystemClock
+from clearinghouse.node.keyfiles import read_private_key, read_pseudonym_key
+from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.services.audit_bundle import open_node, write_bundle
+from clearinghouse.node.storage import auditlog
+from clearinghouse.node.storage.db import make_engine, transaction
+from clearinghouse.node.storage.migrate import upgrade
+from clearinghouse.node.storage.models import OutboxItem, StoredPacket
+from clearinghouse.node.transport.peer_client import PeerClient
+from clearinghouse.protocol.ids import uuid7
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.manifest import Manifest, parse_manifest
+from clearinghouse.protocol.packet import issue_packet, recipient_view, verify_view
+from clearinghouse.protocol.results import result_record
 
 __all__ = ["main", "measure_node"]
 

@@ -32,10 +32,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bench._report import Row, figures, log, write_json
 from bench._timing import rate
 from bench.crypto import yardstick
-from node.importers.ucdp import read_events
-from protocol.keys import public_jwk
-from protocol.manifest import build_manifest, sign_manifest
-from protocol.packet import issue_packet, recipient_view, verify_view
+from clearinghouse.node.importers.ucdp import read_events
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.manifest import build_manifest, sign_manifest
+from clearinghouse.protocol.packet import issue_packet, recipient_view, verify_view
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "deploy" / "examples" / "data" / "ucdp_ged_syria_2016_2019.csv"

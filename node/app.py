@@ -15,24 +15,24 @@ from collections.abc import AsyncIterator
 import httpx
 from fastapi import Depends, FastAPI
 
-from node.api.body_limit import BodyLimitMiddleware
-from node.api.deps import no_nul_characters
-from node.api.peer_quota import PeerQuota
-from node.api.problems import install_problem_handlers
-from node.api.rate_limit import PeerRateLimiter, RateLimiter
-from node.api.request_id import RequestIdMiddleware
-from node.api.routes import audit, local, meta, packets, situation, trust, ui
-from node.clock import Clock, SystemClock
-from node.context import NodeContext, open_node
-from node.services.analyze import run_analysis
-from node.services.catchup import run_catchup
-from node.services.checkpoints import run_checkpointer
-from node.services.deliver import run_delivery
-from node.services.housekeeping import run_housekeeping
-from node.services.manifests import run_manifest_sync
-from node.services.witness import run_witness
-from node.settings import Settings
-from node.transport.peer_client import PeerClient
+from clearinghouse.node.api.body_limit import BodyLimitMiddleware
+from clearinghouse.node.api.deps import no_nul_characters
+from clearinghouse.node.api.peer_quota import PeerQuota
+from clearinghouse.node.api.problems import install_problem_handlers
+from clearinghouse.node.api.rate_limit import PeerRateLimiter, RateLimiter
+from clearinghouse.node.api.request_id import RequestIdMiddleware
+from clearinghouse.node.api.routes import audit, local, meta, packets, situation, trust, ui
+from clearinghouse.node.clock import Clock, SystemClock
+from clearinghouse.node.context import NodeContext, open_node
+from clearinghouse.node.services.analyze import run_analysis
+from clearinghouse.node.services.catchup import run_catchup
+from clearinghouse.node.services.checkpoints import run_checkpointer
+from clearinghouse.node.services.deliver import run_delivery
+from clearinghouse.node.services.housekeeping import run_housekeeping
+from clearinghouse.node.services.manifests import run_manifest_sync
+from clearinghouse.node.services.witness import run_witness
+from clearinghouse.node.settings import Settings
+from clearinghouse.node.transport.peer_client import PeerClient
 
 __all__ = ["create_app"]
 

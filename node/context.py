@@ -17,22 +17,22 @@ from datetime import datetime, timedelta
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, text
 
-from analyzers.base import Analyzer
-from analyzers.registry import AnalyzerNotFound, code_digest, load
-from analyzers.state import State
-from node.clock import Clock
-from node.errors import ServiceUnavailable
-from node.keyfiles import passphrase_from_env, read_pseudonym_key
-from node.keyring import SigningKey, load_keys, select_signing_key
-from node.metrics import NodeMetrics
-from node.settings import Settings, TokenSetting
-from node.storage import analysis, outbox
-from node.storage.db import make_engine, transaction
-from node.storage.migrate import upgrade
-from protocol.authorisation import Authorisation
-from protocol.errors import ProtocolError
-from protocol.manifest import AnalyzerDeclaration, Manifest, Participant, signing_key
-from protocol.pseudonyms import PseudonymKey
+from clearinghouse.analyzers.base import Analyzer
+from clearinghouse.analyzers.registry import AnalyzerNotFound, code_digest, load
+from clearinghouse.analyzers.state import State
+from clearinghouse.node.clock import Clock
+from clearinghouse.node.errors import ServiceUnavailable
+from clearinghouse.node.keyfiles import passphrase_from_env, read_pseudonym_key
+from clearinghouse.node.keyring import SigningKey, load_keys, select_signing_key
+from clearinghouse.node.metrics import NodeMetrics
+from clearinghouse.node.settings import Settings, TokenSetting
+from clearinghouse.node.storage import analysis, outbox
+from clearinghouse.node.storage.db import make_engine, transaction
+from clearinghouse.node.storage.migrate import upgrade
+from clearinghouse.protocol.authorisation import Authorisation
+from clearinghouse.protocol.errors import ProtocolError
+from clearinghouse.protocol.manifest import AnalyzerDeclaration, Manifest, Participant, signing_key
+from clearinghouse.protocol.pseudonyms import PseudonymKey
 
 __all__ = ["NodeContext", "load_declared_analyzer", "open_node"]
 
@@ -167,9 +167,11 @@ class NodeContext:
 
 def open_node(settings: Settings, clock: Clock) -> NodeContext:
     """Load and check everything a node needs; raise with a message naming the setting."""
-    from node.services.authorisations import refresh_active  # services build on context
-    from node.services.manifests import startup_manifest
-    from node.services.trust_events import record_trust_state
+    from clearinghouse.node.services.authorisations import (
+        refresh_active,  # services build on context
+    )
+    from clearinghouse.node.services.manifests import startup_manifest
+    from clearinghouse.node.services.trust_events import record_trust_state
 
     try:
         document = settings.manifest_file.read_bytes()

@@ -12,8 +12,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from analyzers.registry import AnalyzerNotFound, code_digest, load
-from protocol.errors import ManifestRejected
+from clearinghouse.analyzers.registry import AnalyzerNotFound, code_digest, load
+from clearinghouse.protocol.errors import ManifestRejected
 
 __all__ = ["resolve_analyzers"]
 

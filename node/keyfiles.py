@@ -28,10 +28,15 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from protocol.encoding import b64url_decode, b64url_encode
-from protocol.errors import EncodingError, KeyUnusable, ProtocolError
-from protocol.keys import load_private_key, private_key_to_pem, public_jwk, public_key_from_jwk
-from protocol.pseudonyms import PseudonymKey, derived_epoch
+from clearinghouse.protocol.encoding import b64url_decode, b64url_encode
+from clearinghouse.protocol.errors import EncodingError, KeyUnusable, ProtocolError
+from clearinghouse.protocol.keys import (
+    load_private_key,
+    private_key_to_pem,
+    public_jwk,
+    public_key_from_jwk,
+)
+from clearinghouse.protocol.pseudonyms import PseudonymKey, derived_epoch
 
 __all__ = [
     "PASSPHRASE_ENV",

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from node.keyfiles import read_private_key
-from protocol.errors import KeyUnusable, ProtocolError
-from protocol.keys import public_jwk
-from protocol.manifest import Manifest, signing_key
+from clearinghouse.node.keyfiles import read_private_key
+from clearinghouse.protocol.errors import KeyUnusable, ProtocolError
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.manifest import Manifest, signing_key
 
 __all__ = ["SigningKey", "candidate_files", "load_keys", "select_signing_key"]
 

@@ -39,17 +39,17 @@ from typing import Any
 import httpx
 import yaml
 
-from node.cli.node_init import make_tokens, write_node_config
-from node.declarations import resolve_analyzers
-from node.keyfiles import (
+from clearinghouse.node.cli.node_init import make_tokens, write_node_config
+from clearinghouse.node.declarations import resolve_analyzers
+from clearinghouse.node.keyfiles import (
     read_private_key,
     write_jwk,
     write_private_key,
     write_pseudonym_key,
     write_secret,
 )
-from protocol.keys import generate_private_key, public_jwk
-from protocol.manifest import build_manifest, manifest_json, sign_manifest
+from clearinghouse.protocol.keys import generate_private_key, public_jwk
+from clearinghouse.protocol.manifest import build_manifest, manifest_json, sign_manifest
 
 __all__ = ["DEFAULT_PARTICIPANTS", "FEDERATION_YAML", "LocalFederation", "NodeHandle"]
 
@@ -273,7 +273,14 @@ class LocalFederation:
             env.update(self.env)
             with node.log.open("ab") as log:
                 node.process = subprocess.Popen(
-                    [sys.executable, "-m", "node.cli.main", "run", "--config", str(node.config)],
+                    [
+                        sys.executable,
+                        "-m",
+                        "clearinghouse.node.cli.main",
+                        "run",
+                        "--config",
+                        str(node.config),
+                    ],
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     env=env,

@@ -23,7 +23,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from node.storage.db import normalise_database_url
+from clearinghouse.node.storage.db import normalise_database_url
 
 __all__ = [
     "ROLES",

@@ -9,9 +9,9 @@ Ed25519 keys as JWKs (:mod:`protocol.keys`) and the error tree
 and ``pydantic`` are imported here.
 """
 
-from protocol.errors import ProtocolError
-from protocol.manifest import Manifest, parse_manifest, sign_manifest, verify_manifest
-from protocol.packet import (
+from clearinghouse.protocol.errors import ProtocolError
+from clearinghouse.protocol.manifest import Manifest, parse_manifest, sign_manifest, verify_manifest
+from clearinghouse.protocol.packet import (
     IssuedPacket,
     PacketRef,
     VerifiedPacket,
@@ -20,9 +20,9 @@ from protocol.packet import (
     recipient_view,
     verify_view,
 )
-from protocol.policy import SharingPolicy
-from protocol.pseudonyms import PseudonymKey
-from protocol.schemas import SCHEMAS, get_schema
+from clearinghouse.protocol.policy import SharingPolicy
+from clearinghouse.protocol.pseudonyms import PseudonymKey
+from clearinghouse.protocol.schemas import SCHEMAS, get_schema
 
 __all__ = [
     "SCHEMAS",

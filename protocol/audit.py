@@ -24,17 +24,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from protocol.encoding import canonical_json, parse_canonical_json
-from protocol.errors import (
+from clearinghouse.protocol.encoding import canonical_json, parse_canonical_json
+from clearinghouse.protocol.errors import (
     AuditEntryMalformed,
     AuditLogInvalid,
     EncodingError,
     MerkleError,
     NoteError,
 )
-from protocol.manifest import Manifest
-from protocol.merkle import CompactRange, leaf_hash, verify_consistency
-from protocol.notes import (
+from clearinghouse.protocol.manifest import Manifest
+from clearinghouse.protocol.merkle import CompactRange, leaf_hash, verify_consistency
+from clearinghouse.protocol.notes import (
     COSIGNATURE_V1,
     ED25519,
     Checkpoint,

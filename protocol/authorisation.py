@@ -64,13 +64,19 @@ from pydantic import (
     model_validator,
 )
 
-from protocol.encoding import b64url_decode, b64url_encode, canonical_json, compact_json, parse_json
-from protocol.errors import AuthorisationRejected, EncodingError, ProtocolError
-from protocol.ids import uuid7
-from protocol.keys import public_jwk
-from protocol.manifest import Manifest, ParticipantId, signing_key
-from protocol.packet import VerifiedPacket
-from protocol.record_extent import (
+from clearinghouse.protocol.encoding import (
+    b64url_decode,
+    b64url_encode,
+    canonical_json,
+    compact_json,
+    parse_json,
+)
+from clearinghouse.protocol.errors import AuthorisationRejected, EncodingError, ProtocolError
+from clearinghouse.protocol.ids import uuid7
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.manifest import Manifest, ParticipantId, signing_key
+from clearinghouse.protocol.packet import VerifiedPacket
+from clearinghouse.protocol.record_extent import (
     DATE_CLAIMS,
     PLACE_CLAIMS,
     UNDATED,
@@ -81,7 +87,7 @@ from protocol.record_extent import (
     place_key,
     record_within,
 )
-from protocol.schemas import SchemaSpec, get_schema
+from clearinghouse.protocol.schemas import SchemaSpec, get_schema
 
 __all__ = [
     "AUTHORISATION_TYPE",

@@ -16,7 +16,7 @@ from typing import Any
 
 import rfc8785
 
-from protocol.errors import EncodingError
+from clearinghouse.protocol.errors import EncodingError
 
 __all__ = [
     "b64url_decode",

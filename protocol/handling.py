@@ -14,7 +14,7 @@ Each packet names its handling code in the signed, always-visible claim ``hc``
 
 from __future__ import annotations
 
-from protocol.errors import HandlingViolation
+from clearinghouse.protocol.errors import HandlingViolation
 
 __all__ = ["RESTRICTED", "check_hop", "check_relay", "may_relay"]
 

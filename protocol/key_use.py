@@ -36,10 +36,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from protocol.audit import CheckpointCheck, Entry, audit_origin, format_time, witness_name
-from protocol.errors import AuditError
-from protocol.manifest import Manifest, ManifestKey
-from protocol.notes import cosignature_vkey, ed25519_vkey, parse_vkey
+from clearinghouse.protocol.audit import (
+    CheckpointCheck,
+    Entry,
+    audit_origin,
+    format_time,
+    witness_name,
+)
+from clearinghouse.protocol.errors import AuditError
+from clearinghouse.protocol.manifest import Manifest, ManifestKey
+from clearinghouse.protocol.notes import cosignature_vkey, ed25519_vkey, parse_vkey
 
 __all__ = [
     "ISSUING_ACTS",

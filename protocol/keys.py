@@ -17,8 +17,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from protocol.encoding import b64url_decode, b64url_encode, compact_json
-from protocol.errors import EncodingError, KeyUnusable
+from clearinghouse.protocol.encoding import b64url_decode, b64url_encode, compact_json
+from clearinghouse.protocol.errors import EncodingError, KeyUnusable
 
 __all__ = [
     "generate_private_key",

@@ -45,8 +45,8 @@ from pydantic import (
     model_validator,
 )
 
-from protocol.encoding import b64url_decode, b64url_encode, canonical_json, parse_json
-from protocol.errors import (
+from clearinghouse.protocol.encoding import b64url_decode, b64url_encode, canonical_json, parse_json
+from clearinghouse.protocol.errors import (
     EncodingError,
     KeyNotValid,
     KeyRevoked,
@@ -58,9 +58,9 @@ from protocol.errors import (
     UnknownIssuer,
     UnknownKey,
 )
-from protocol.keys import public_jwk, public_key_from_jwk
-from protocol.policy import TREATMENTS, SharingPolicy
-from protocol.schemas import SCHEMAS
+from clearinghouse.protocol.keys import public_jwk, public_key_from_jwk
+from clearinghouse.protocol.policy import TREATMENTS, SharingPolicy
+from clearinghouse.protocol.schemas import SCHEMAS
 
 __all__ = [
     "AnalyzerDeclaration",

@@ -46,9 +46,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from protocol.encoding import parse_json
-from protocol.errors import EncodingError, ManifestChainBroken, ManifestRejected
-from protocol.manifest import Manifest, check_successor, parse_manifest, verify_manifest
+from clearinghouse.protocol.encoding import parse_json
+from clearinghouse.protocol.errors import EncodingError, ManifestChainBroken, ManifestRejected
+from clearinghouse.protocol.manifest import (
+    Manifest,
+    check_successor,
+    parse_manifest,
+    verify_manifest,
+)
 
 __all__ = [
     "VerifiedChain",

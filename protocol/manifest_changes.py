@@ -38,10 +38,16 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
-from protocol.encoding import b64url_decode, parse_json
-from protocol.errors import EncodingError, KeyUnusable, ManifestRejected, ProtocolError, UnknownKey
-from protocol.keys import jwk_thumbprint, public_key_from_jwk
-from protocol.manifest import (
+from clearinghouse.protocol.encoding import b64url_decode, parse_json
+from clearinghouse.protocol.errors import (
+    EncodingError,
+    KeyUnusable,
+    ManifestRejected,
+    ProtocolError,
+    UnknownKey,
+)
+from clearinghouse.protocol.keys import jwk_thumbprint, public_key_from_jwk
+from clearinghouse.protocol.manifest import (
     AnalyzerDeclaration,
     Manifest,
     ManifestKey,

@@ -32,7 +32,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from protocol.errors import ConsistencyProofInvalid, InclusionProofInvalid, MerkleInputError
+from clearinghouse.protocol.errors import (
+    ConsistencyProofInvalid,
+    InclusionProofInvalid,
+    MerkleInputError,
+)
 
 __all__ = [
     "EMPTY_ROOT",

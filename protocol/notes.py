@@ -28,7 +28,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from protocol.errors import (
+from clearinghouse.protocol.errors import (
     CheckpointMalformed,
     KeyUnusable,
     NoteMalformed,

@@ -28,18 +28,18 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from protocol.errors import IssuedInFuture, MalformedPacket, ProtocolError
-from protocol.ids import uuid7
-from protocol.manifest import Manifest, signing_key
-from protocol.pseudonyms import (
+from clearinghouse.protocol.errors import IssuedInFuture, MalformedPacket, ProtocolError
+from clearinghouse.protocol.ids import uuid7
+from clearinghouse.protocol.manifest import Manifest, signing_key
+from clearinghouse.protocol.pseudonyms import (
     PseudonymKey,
     check_epoch,
     is_epoch_name,
     normalise_identifier,
     pseudonym,
 )
-from protocol.schemas import get_schema
-from protocol.sdjwt import (
+from clearinghouse.protocol.schemas import get_schema
+from clearinghouse.protocol.sdjwt import (
     SD_ALG,
     CompactSdJwt,
     conceal_by_claim,

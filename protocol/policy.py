@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import get_args
 
-from protocol.errors import OverDisclosure, PolicyError
-from protocol.schemas import SCHEMAS, SchemaSpec
-from protocol.schemas._spec import Treatment
+from clearinghouse.protocol.errors import OverDisclosure, PolicyError
+from clearinghouse.protocol.schemas import SCHEMAS, SchemaSpec
+from clearinghouse.protocol.schemas._spec import Treatment
 
 __all__ = ["TREATMENTS", "SharingPolicy"]
 

@@ -20,8 +20,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from protocol.encoding import b64url_encode
-from protocol.errors import ProtocolError
+from clearinghouse.protocol.encoding import b64url_encode
+from clearinghouse.protocol.errors import ProtocolError
 
 __all__ = [
     "EPOCH_PATTERN",

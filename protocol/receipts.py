@@ -39,10 +39,10 @@ from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from protocol.errors import MalformedPacket
-from protocol.manifest import Manifest, signing_key
-from protocol.packet import PacketRef
-from protocol.sdjwt import decode_jws, numeric_date, sign_jws, verify_jws
+from clearinghouse.protocol.errors import MalformedPacket
+from clearinghouse.protocol.manifest import Manifest, signing_key
+from clearinghouse.protocol.packet import PacketRef
+from clearinghouse.protocol.sdjwt import decode_jws, numeric_date, sign_jws, verify_jws
 
 __all__ = [
     "MAX_REASON",

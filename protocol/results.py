@@ -20,9 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from protocol.errors import AnalyzerMismatch, ResultInputInvalid
-from protocol.manifest import AnalyzerDeclaration, Manifest
-from protocol.packet import VerifiedPacket
+from clearinghouse.protocol.errors import AnalyzerMismatch, ResultInputInvalid
+from clearinghouse.protocol.manifest import AnalyzerDeclaration, Manifest
+from clearinghouse.protocol.packet import VerifiedPacket
 
 __all__ = [
     "RESULT_SCHEMA",

@@ -30,8 +30,8 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from protocol.encoding import b64url_decode, b64url_encode, compact_json, parse_json
-from protocol.errors import (
+from clearinghouse.protocol.encoding import b64url_decode, b64url_encode, compact_json, parse_json
+from clearinghouse.protocol.errors import (
     DisclosureMismatch,
     DuplicateClaim,
     DuplicateDisclosure,

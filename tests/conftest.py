@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.support import EXAMPLES, Federation, make_federation
+from tests.support import EXAMPLES, ROOT, Federation, make_federation
+
+
+def _import_bench() -> None:
+    """Make ``bench`` (the checkout's benchmarks, not part of the distribution) importable.
+
+    pytest adds no folder to ``sys.path`` (the product is imported only as
+    installed, ``clearinghouse.*``), so the benchmarks the evaluation tests reuse
+    are imported by path, under their one name.
+    """
+    if "bench" in sys.modules:
+        return
+    folder = ROOT / "bench"
+    spec = importlib.util.spec_from_file_location(
+        "bench", folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench"] = module
+    spec.loader.exec_module(module)
+
+
+_import_bench()
 
 
 @pytest.fixture(scope="session")

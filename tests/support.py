@@ -10,8 +10,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from protocol.keys import public_jwk
-from protocol.manifest import Manifest, build_manifest, sign_manifest
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.manifest import Manifest, build_manifest, sign_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "deploy" / "examples"

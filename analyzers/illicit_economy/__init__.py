@@ -5,6 +5,6 @@ See :mod:`analyzers.illicit_economy._analyzer` for why these are signals of
 black-market activity, and the private modules for each computation.
 """
 
-from analyzers.illicit_economy._analyzer import IllicitEconomyAnalyzer
+from clearinghouse.analyzers.illicit_economy._analyzer import IllicitEconomyAnalyzer
 
 __all__ = ["IllicitEconomyAnalyzer"]

@@ -15,22 +15,22 @@ import math
 import re
 from typing import Any
 
-from analyzers.base import View
-from analyzers.illicit_economy import _series as S
-from analyzers.illicit_economy._basket import (
+from clearinghouse.analyzers.base import View
+from clearinghouse.analyzers.illicit_economy import _series as S
+from clearinghouse.analyzers.illicit_economy._basket import (
     add_basket_price,
     basket_group,
     choose,
     coverage,
 )
-from analyzers.illicit_economy._names import (
+from clearinghouse.analyzers.illicit_economy._names import (
     Join,
     country_key,
     country_label,
     join_areas,
 )
-from analyzers.illicit_economy._units import parse_unit
-from analyzers.state import State
+from clearinghouse.analyzers.illicit_economy._units import parse_unit
+from clearinghouse.analyzers.state import State
 
 PRICE_SCHEMA = "market-price/1"
 CONFLICT_SCHEMA = "conflict-event/1"

@@ -51,9 +51,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from analyzers.base import Finding, View
-from analyzers.converge import reconcile
-from analyzers.illicit_economy._absorb import (
+from clearinghouse.analyzers.base import Finding, View
+from clearinghouse.analyzers.converge import reconcile
+from clearinghouse.analyzers.illicit_economy._absorb import (
     CONFLICT_SCHEMA,
     PRICE_SCHEMA,
     absorb_event,
@@ -61,7 +61,7 @@ from analyzers.illicit_economy._absorb import (
     count,
     join_of,
 )
-from analyzers.illicit_economy._derive import (
+from clearinghouse.analyzers.illicit_economy._derive import (
     ANOMALY_KIND,
     BASKET_KIND,
     MIN_CROSS,
@@ -72,8 +72,8 @@ from analyzers.illicit_economy._derive import (
     Z_THRESHOLD,
     derive,
 )
-from analyzers.illicit_economy._summary import summarise
-from analyzers.state import State
+from clearinghouse.analyzers.illicit_economy._summary import summarise
+from clearinghouse.analyzers.state import State
 
 __all__ = [
     "ANOMALY_KIND",

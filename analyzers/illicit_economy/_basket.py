@@ -72,8 +72,8 @@ from typing import Any
 
 from anyascii import anyascii
 
-from analyzers.illicit_economy._series import NEIGHBOUR_MONTHS, month_index
-from analyzers.illicit_economy._units import Unit, is_unit_mismatch, parse_unit
+from clearinghouse.analyzers.illicit_economy._series import NEIGHBOUR_MONTHS, month_index
+from clearinghouse.analyzers.illicit_economy._units import Unit, is_unit_mismatch, parse_unit
 
 __all__ = [
     "BASELINE_MONTHS",

@@ -12,22 +12,22 @@ import math
 import statistics
 from typing import Any
 
-from analyzers.base import Finding
-from analyzers.illicit_economy import _series as S
-from analyzers.illicit_economy._absorb import covered, join_of, label
-from analyzers.illicit_economy._basket import (
+from clearinghouse.analyzers.base import Finding
+from clearinghouse.analyzers.illicit_economy import _series as S
+from clearinghouse.analyzers.illicit_economy._absorb import covered, join_of, label
+from clearinghouse.analyzers.illicit_economy._basket import (
     BASKET,
     HOUSEHOLD_SIZE,
     BasketSeries,
     choose,
     derive_basket,
 )
-from analyzers.illicit_economy._names import (
+from clearinghouse.analyzers.illicit_economy._names import (
     FATALITY_INDEX,
     Join,
 )
-from analyzers.illicit_economy._units import is_unit_mismatch, parse_unit
-from analyzers.state import State
+from clearinghouse.analyzers.illicit_economy._units import is_unit_mismatch, parse_unit
+from clearinghouse.analyzers.state import State
 
 ANOMALY_KIND = "price-anomaly"
 MISMATCH_KIND = "unit-mismatch"

@@ -28,7 +28,7 @@ import math
 import statistics
 from typing import Any
 
-from analyzers.illicit_economy._units import Unit, is_unit_mismatch
+from clearinghouse.analyzers.illicit_economy._units import Unit, is_unit_mismatch
 
 __all__ = [
     "CHANGE",

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from analyzers.converge import current_findings
-from analyzers.illicit_economy import _absorb as A
-from analyzers.illicit_economy import _basket as B
-from analyzers.illicit_economy import _derive as D
-from analyzers.illicit_economy import _names as N
-from analyzers.illicit_economy import _series as S
-from analyzers.illicit_economy import _units as U
-from analyzers.state import State
+from clearinghouse.analyzers.converge import current_findings
+from clearinghouse.analyzers.illicit_economy import _absorb as A
+from clearinghouse.analyzers.illicit_economy import _basket as B
+from clearinghouse.analyzers.illicit_economy import _derive as D
+from clearinghouse.analyzers.illicit_economy import _names as N
+from clearinghouse.analyzers.illicit_economy import _series as S
+from clearinghouse.analyzers.illicit_economy import _units as U
+from clearinghouse.analyzers.state import State
 
 __all__ = ["TOP", "parameters", "summarise"]
 

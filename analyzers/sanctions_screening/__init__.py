@@ -17,7 +17,10 @@ candidates and scores them (``rapidfuzz``); :mod:`._analyzer` turns hits into
 order-free tallies and findings; :mod:`.thresholds` states the thresholds.
 """
 
-from analyzers.sanctions_screening._analyzer import DEFAULT_LIST, SanctionsScreeningAnalyzer
-from analyzers.sanctions_screening._consolidated_list import ConsolidatedListError
+from clearinghouse.analyzers.sanctions_screening._analyzer import (
+    DEFAULT_LIST,
+    SanctionsScreeningAnalyzer,
+)
+from clearinghouse.analyzers.sanctions_screening._consolidated_list import ConsolidatedListError
 
 __all__ = ["DEFAULT_LIST", "ConsolidatedListError", "SanctionsScreeningAnalyzer"]

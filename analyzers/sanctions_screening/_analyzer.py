@@ -53,18 +53,18 @@ import hashlib
 from pathlib import Path
 from typing import Any, ClassVar
 
-from analyzers.base import Finding, View
-from analyzers.converge import reconcile
-from analyzers.sanctions_screening._consolidated_list import (
+from clearinghouse.analyzers.base import Finding, View
+from clearinghouse.analyzers.converge import reconcile
+from clearinghouse.analyzers.sanctions_screening._consolidated_list import (
     ALIAS_TABLE,
     ConsolidatedList,
     ListEntry,
     read_list,
 )
-from analyzers.sanctions_screening._index import QUALITY_RANK, Hit, ScreeningIndex
-from analyzers.sanctions_screening._names import fold_name, name_key
-from analyzers.sanctions_screening.thresholds import MATCH_THRESHOLD, STRONG_MATCH
-from analyzers.state import State
+from clearinghouse.analyzers.sanctions_screening._index import QUALITY_RANK, Hit, ScreeningIndex
+from clearinghouse.analyzers.sanctions_screening._names import fold_name, name_key
+from clearinghouse.analyzers.sanctions_screening.thresholds import MATCH_THRESHOLD, STRONG_MATCH
+from clearinghouse.analyzers.state import State
 
 __all__ = ["DEFAULT_LIST", "SanctionsScreeningAnalyzer", "screened_names"]
 

@@ -53,7 +53,12 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analyzers.sanctions_screening._names import ARTICLES, fold_name, has_arabic, is_acronym
+from clearinghouse.analyzers.sanctions_screening._names import (
+    ARTICLES,
+    fold_name,
+    has_arabic,
+    is_acronym,
+)
 
 __all__ = [
     "ALIAS_TABLE",

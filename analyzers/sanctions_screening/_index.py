@@ -64,19 +64,19 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler
 
-from analyzers.sanctions_screening._consolidated_list import (
+from clearinghouse.analyzers.sanctions_screening._consolidated_list import (
     DERIVED_QUALITY,
     ListName,
     name_variants,
 )
-from analyzers.sanctions_screening._names import (
+from clearinghouse.analyzers.sanctions_screening._names import (
     GENERIC_WORDS,
     acronym_key,
     fold_name,
     has_arabic,
     skeleton,
 )
-from analyzers.sanctions_screening.thresholds import (
+from clearinghouse.analyzers.sanctions_screening.thresholds import (
     GENERIC_WEIGHT,
     MATCH_THRESHOLD,
     MAX_HITS_PER_NAME,

@@ -38,7 +38,7 @@ import unicodedata
 
 from anyascii import anyascii
 
-from analyzers.sanctions_screening.thresholds import ACRONYM_MAX
+from clearinghouse.analyzers.sanctions_screening.thresholds import ACRONYM_MAX
 
 __all__ = [
     "ARTICLES",

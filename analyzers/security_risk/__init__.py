@@ -35,6 +35,6 @@ Definitions (ucdp.uu.se, "Definitions": the 25 and 1,000 death thresholds);
 Tollefsen, Strand & Buhaug (2012), "PRIO-GRID", Journal of Peace Research 49(2).
 """
 
-from analyzers.security_risk._analyzer import SecurityRiskAnalyzer
+from clearinghouse.analyzers.security_risk._analyzer import SecurityRiskAnalyzer
 
 __all__ = ["SecurityRiskAnalyzer"]

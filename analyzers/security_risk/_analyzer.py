@@ -24,10 +24,10 @@ import json
 from bisect import insort
 from typing import Any, ClassVar
 
-from analyzers.base import Finding, View
-from analyzers.converge import reconcile
-from analyzers.security_risk._flags import BASELINE_MONTHS, MonthData, judge_month
-from analyzers.security_risk._hotspots import (
+from clearinghouse.analyzers.base import Finding, View
+from clearinghouse.analyzers.converge import reconcile
+from clearinghouse.analyzers.security_risk._flags import BASELINE_MONTHS, MonthData, judge_month
+from clearinghouse.analyzers.security_risk._hotspots import (
     add_incident,
     country_key,
     imprecise_key,
@@ -37,8 +37,8 @@ from analyzers.security_risk._hotspots import (
     months_before,
     new_tally,
 )
-from analyzers.security_risk._summary import FALLING_RATIO, RISING_RATIO, summarise
-from analyzers.state import State
+from clearinghouse.analyzers.security_risk._summary import FALLING_RATIO, RISING_RATIO, summarise
+from clearinghouse.analyzers.state import State
 
 __all__ = [
     "FALLING_RATIO",

@@ -52,8 +52,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from analyzers.base import Finding
-from analyzers.security_risk._hotspots import months_before
+from clearinghouse.analyzers.base import Finding
+from clearinghouse.analyzers.security_risk._hotspots import months_before
 
 __all__ = [
     "BASELINE_MONTHS",

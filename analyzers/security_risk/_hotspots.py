@@ -61,7 +61,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from analyzers.base import View
+from clearinghouse.analyzers.base import View
 
 __all__ = [
     "COUNTRY_PREFIX",

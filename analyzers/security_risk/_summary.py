@@ -46,21 +46,21 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from analyzers.security_risk._flags import (
+from clearinghouse.analyzers.security_risk._flags import (
     BASELINE_MONTHS,
     KINDS,
     MonthData,
     deadliness,
     judge_month,
 )
-from analyzers.security_risk._hotspots import (
+from clearinghouse.analyzers.security_risk._hotspots import (
     COUNTRY_PREFIX,
     IMPRECISE_PREFIX,
     MONTH_PREFIX,
     merge_tallies,
     months_before,
 )
-from analyzers.state import State
+from clearinghouse.analyzers.state import State
 
 __all__ = [
     "FALLING_RATIO",

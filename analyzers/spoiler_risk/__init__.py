@@ -50,6 +50,6 @@ attackers and victims alike; the words of an account are credited to every group
 the event (state backing only to a group the account names).
 """
 
-from analyzers.spoiler_risk._analyzer import SpoilerRiskAnalyzer
+from clearinghouse.analyzers.spoiler_risk._analyzer import SpoilerRiskAnalyzer
 
 __all__ = ["SpoilerRiskAnalyzer"]

@@ -25,11 +25,11 @@ import bisect
 import re
 from typing import Any, ClassVar
 
-from analyzers.base import Finding, View
-from analyzers.converge import reconcile
-from analyzers.spoiler_risk._events import Event, Side, event_of
-from analyzers.spoiler_risk._lexicon import lexicon, narrative_digest, normalise
-from analyzers.spoiler_risk._typology import (
+from clearinghouse.analyzers.base import Finding, View
+from clearinghouse.analyzers.converge import reconcile
+from clearinghouse.analyzers.spoiler_risk._events import Event, Side, event_of
+from clearinghouse.analyzers.spoiler_risk._lexicon import lexicon, narrative_digest, normalise
+from clearinghouse.analyzers.spoiler_risk._typology import (
     CONFIDENCE_LEVELS,
     INSUFFICIENT,
     MIN_NARRATIVES,
@@ -41,7 +41,7 @@ from analyzers.spoiler_risk._typology import (
     new_tally,
     organisation_of,
 )
-from analyzers.state import State
+from clearinghouse.analyzers.state import State
 
 __all__ = ["GROUP_PREFIX", "ORG_PREFIX", "PERIOD", "SPOILER_LEVELS", "SpoilerRiskAnalyzer"]
 

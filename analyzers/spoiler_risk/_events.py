@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from analyzers.base import View
+from clearinghouse.analyzers.base import View
 
 __all__ = ["CIVILIANS", "STATE_PREFIX", "Event", "Side", "event_of"]
 

@@ -141,5 +141,5 @@ def parse(text: str) -> list[Term]:
 @lru_cache(maxsize=1)
 def lexicon() -> Lexicon:
     """The shipped lexicon (``analyzers/spoiler_risk/data/lexicon.tsv``)."""
-    source = resources.files("analyzers.spoiler_risk").joinpath("data/lexicon.tsv")
+    source = resources.files("clearinghouse.analyzers.spoiler_risk").joinpath("data/lexicon.tsv")
     return Lexicon(parse(source.read_text(encoding="utf-8")))

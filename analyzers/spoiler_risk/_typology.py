@@ -61,7 +61,7 @@ from typing import Any
 
 import pycountry
 
-from analyzers.spoiler_risk._lexicon import normalise
+from clearinghouse.analyzers.spoiler_risk._lexicon import normalise
 
 __all__ = [
     "BANDS",

@@ -31,6 +31,6 @@ complete tallies held, with withdrawals of those that no longer hold.
 Thresholds: :mod:`.thresholds`. The analyzer: :mod:`._analyzer`.
 """
 
-from analyzers.trafficking_network._analyzer import TraffickingNetworkAnalyzer
+from clearinghouse.analyzers.trafficking_network._analyzer import TraffickingNetworkAnalyzer
 
 __all__ = ["TraffickingNetworkAnalyzer"]

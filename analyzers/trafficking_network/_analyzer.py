@@ -29,10 +29,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from analyzers.base import Finding, View
-from analyzers.converge import reconcile
-from analyzers.state import State
-from analyzers.trafficking_network._network import (
+from clearinghouse.analyzers.base import Finding, View
+from clearinghouse.analyzers.converge import reconcile
+from clearinghouse.analyzers.state import State
+from clearinghouse.analyzers.trafficking_network._network import (
     ACTOR_PREFIX,
     actor_findings,
     actors_of,
@@ -40,21 +40,21 @@ from analyzers.trafficking_network._network import (
     brokers,
     record_actor,
 )
-from analyzers.trafficking_network._places import Place, country_name
-from analyzers.trafficking_network._routes import (
+from clearinghouse.analyzers.trafficking_network._places import Place, country_name
+from clearinghouse.analyzers.trafficking_network._routes import (
     CORRIDOR_PREFIX,
     corridor_findings,
     record_corridors,
     route_of,
 )
-from analyzers.trafficking_network._trends import (
+from clearinghouse.analyzers.trafficking_network._trends import (
     TREND_PREFIX,
     changes,
     record_total,
     trend_findings,
 )
-from analyzers.trafficking_network._views import period_of, place_label, place_of
-from analyzers.trafficking_network.thresholds import (
+from clearinghouse.analyzers.trafficking_network._views import period_of, place_label, place_of
+from clearinghouse.analyzers.trafficking_network.thresholds import (
     CORRIDOR_MIN_KG,
     CORRIDOR_MIN_SEIZURES,
     RECURRING_MIN_EVENTS,

@@ -43,11 +43,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from analyzers.base import Finding, View
-from analyzers.state import State
-from analyzers.trafficking_network._brandes import betweenness, normalised, undirected
-from analyzers.trafficking_network._views import text
-from analyzers.trafficking_network.thresholds import (
+from clearinghouse.analyzers.base import Finding, View
+from clearinghouse.analyzers.state import State
+from clearinghouse.analyzers.trafficking_network._brandes import betweenness, normalised, undirected
+from clearinghouse.analyzers.trafficking_network._views import text
+from clearinghouse.analyzers.trafficking_network.thresholds import (
     RECURRING_MIN_EVENTS,
     RECURRING_MIN_SPREAD,
     STATE_NAME_PREFIX,

@@ -57,7 +57,7 @@ def _fold(name: str) -> str:
 def place_table() -> dict[str, str | None]:
     """The extra names table: folded name -> ISO3 code (``None``: known, no ISO code)."""
     text = (
-        resources.files("analyzers.trafficking_network")
+        resources.files("clearinghouse.analyzers.trafficking_network")
         .joinpath("data/place_names.csv")
         .read_text(encoding="utf-8")
     )

@@ -20,11 +20,11 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from analyzers.base import Finding, View
-from analyzers.state import State
-from analyzers.trafficking_network._places import Place, country_code
-from analyzers.trafficking_network._views import grams, number, text
-from analyzers.trafficking_network.thresholds import (
+from clearinghouse.analyzers.base import Finding, View
+from clearinghouse.analyzers.state import State
+from clearinghouse.analyzers.trafficking_network._places import Place, country_code
+from clearinghouse.analyzers.trafficking_network._views import grams, number, text
+from clearinghouse.analyzers.trafficking_network.thresholds import (
     CORRIDOR_MIN_KG,
     CORRIDOR_MIN_SEIZURES,
     UNIT_KILOGRAMS,

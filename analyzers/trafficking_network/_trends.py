@@ -41,11 +41,11 @@ import math
 import statistics
 from typing import Any
 
-from analyzers.base import Finding, View
-from analyzers.state import State
-from analyzers.trafficking_network._places import country_code, country_name
-from analyzers.trafficking_network._views import grams, number, text
-from analyzers.trafficking_network.thresholds import (
+from clearinghouse.analyzers.base import Finding, View
+from clearinghouse.analyzers.state import State
+from clearinghouse.analyzers.trafficking_network._places import country_code, country_name
+from clearinghouse.analyzers.trafficking_network._views import grams, number, text
+from clearinghouse.analyzers.trafficking_network.thresholds import (
     TREND_HIGH_KG,
     TREND_MIN_BASE_KG,
     TREND_MIN_CHANGE,

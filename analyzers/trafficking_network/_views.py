@@ -10,8 +10,8 @@ import re
 from datetime import date
 from typing import Any
 
-from analyzers.base import View
-from analyzers.trafficking_network._places import Place, country_code
+from clearinghouse.analyzers.base import View
+from clearinghouse.analyzers.trafficking_network._places import Place, country_code
 
 __all__ = ["grams", "number", "period_of", "place_label", "place_of", "text", "year_of"]
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analyzers.base import Analyzer, View
-from analyzers.offline import Picture, final_picture
-from node.importers._errors import RowRejected
-from node.importers.records_file import read_records
+from clearinghouse.analyzers.base import Analyzer, View
+from clearinghouse.analyzers.offline import Picture, final_picture
+from clearinghouse.node.importers._errors import RowRejected
+from clearinghouse.node.importers.records_file import read_records
 
 __all__ = [
     "Evaluation",

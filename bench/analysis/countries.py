@@ -24,11 +24,11 @@ from typing import Any
 
 import yaml
 
-from analyzers.offline import OfflineRun, final_picture
-from analyzers.registry import load
 from bench._report import Row, figures, log
 from bench.analysis._evaluation import read_source
-from node.localfed import FEDERATION_YAML
+from clearinghouse.analyzers.offline import OfflineRun, final_picture
+from clearinghouse.analyzers.registry import load
+from clearinghouse.node.localfed import FEDERATION_YAML
 from tests.codebooks import ucdp_ged
 
 __all__ = ["CONFLICT_ANALYZERS", "run"]

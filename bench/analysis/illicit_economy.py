@@ -35,15 +35,15 @@ from typing import Any
 
 import yaml
 
-from analyzers.illicit_economy import IllicitEconomyAnalyzer
-from analyzers.illicit_economy._names import join_areas
-from analyzers.offline import OfflineRun
 from bench.analysis._evaluation import (
     Evaluation,
     Labelled,
     permutation_stability,
     read_labels,
 )
+from clearinghouse.analyzers.illicit_economy import IllicitEconomyAnalyzer
+from clearinghouse.analyzers.illicit_economy._names import join_areas
+from clearinghouse.analyzers.offline import OfflineRun
 
 __all__ = ["SHOCK_COMMODITIES", "evaluate", "score_joins", "score_shocks", "score_units"]
 
@@ -129,8 +129,8 @@ def score_units(
 
 
 def _records(quick: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int, int]:
-    from node.importers.ucdp import read_events
-    from node.importers.wfp import read_prices
+    from clearinghouse.node.importers.ucdp import read_events
+    from clearinghouse.node.importers.wfp import read_prices
 
     prices = list(read_prices(PRICES))
     events = list(read_events(GED))

@@ -21,13 +21,13 @@ from typing import Any
 
 import yaml
 
-from analyzers.offline import OfflineRun
-from analyzers.registry import load
 from bench._report import Row, figures, log, note, write_json
 from bench.analysis import countries
 from bench.analysis._evaluation import Evaluation
-from node.importers.records_file import read_records
-from node.localfed import FEDERATION_YAML
+from clearinghouse.analyzers.offline import OfflineRun
+from clearinghouse.analyzers.registry import load
+from clearinghouse.node.importers.records_file import read_records
+from clearinghouse.node.localfed import FEDERATION_YAML
 
 __all__ = ["ANALYZERS", "main", "protocol_rate"]
 

@@ -28,8 +28,6 @@ from typing import Any
 
 import yaml
 
-from analyzers.offline import OfflineRun
-from analyzers.sanctions_screening import SanctionsScreeningAnalyzer
 from bench.analysis._evaluation import (
     Evaluation,
     Labelled,
@@ -37,7 +35,9 @@ from bench.analysis._evaluation import (
     read_labels,
     read_source,
 )
-from node.localfed import FEDERATION_YAML
+from clearinghouse.analyzers.offline import OfflineRun
+from clearinghouse.analyzers.sanctions_screening import SanctionsScreeningAnalyzer
+from clearinghouse.node.localfed import FEDERATION_YAML
 
 __all__ = ["REFERENCE", "evaluate", "read_reference", "score_names"]
 

@@ -32,10 +32,6 @@ from typing import Any
 
 import yaml
 
-from analyzers.base import View
-from analyzers.offline import OfflineRun
-from analyzers.security_risk import SecurityRiskAnalyzer
-from analyzers.security_risk._hotspots import incident_of
 from bench.analysis._evaluation import (
     Evaluation,
     Labelled,
@@ -44,7 +40,11 @@ from bench.analysis._evaluation import (
     read_source,
     score_labels,
 )
-from node.localfed import FEDERATION_YAML
+from clearinghouse.analyzers.base import View
+from clearinghouse.analyzers.offline import OfflineRun
+from clearinghouse.analyzers.security_risk import SecurityRiskAnalyzer
+from clearinghouse.analyzers.security_risk._hotspots import incident_of
+from clearinghouse.node.localfed import FEDERATION_YAML
 
 __all__ = ["REFERENCE", "evaluate", "score_campaigns", "score_codebook"]
 

@@ -26,9 +26,6 @@ from typing import Any
 
 import yaml
 
-from analyzers.offline import OfflineRun
-from analyzers.spoiler_risk import SpoilerRiskAnalyzer
-from analyzers.spoiler_risk._typology import INSUFFICIENT, MIN_NARRATIVES, NOT_TYPED, TYPES
 from bench.analysis._evaluation import (
     Evaluation,
     Labelled,
@@ -37,7 +34,15 @@ from bench.analysis._evaluation import (
     read_source,
     score_labels,
 )
-from node.localfed import FEDERATION_YAML
+from clearinghouse.analyzers.offline import OfflineRun
+from clearinghouse.analyzers.spoiler_risk import SpoilerRiskAnalyzer
+from clearinghouse.analyzers.spoiler_risk._typology import (
+    INSUFFICIENT,
+    MIN_NARRATIVES,
+    NOT_TYPED,
+    TYPES,
+)
+from clearinghouse.node.localfed import FEDERATION_YAML
 
 __all__ = [
     "CONSTRUCTED_GROUPS",

@@ -33,16 +33,16 @@ from typing import Any
 
 import yaml
 
-from analyzers.base import View
-from analyzers.state import State
-from analyzers.trafficking_network import TraffickingNetworkAnalyzer
-from analyzers.trafficking_network._places import country_code
 from bench.analysis._evaluation import (
     Evaluation,
     Labelled,
     permutation_stability,
     read_labels,
 )
+from clearinghouse.analyzers.base import View
+from clearinghouse.analyzers.state import State
+from clearinghouse.analyzers.trafficking_network import TraffickingNetworkAnalyzer
+from clearinghouse.analyzers.trafficking_network._places import country_code
 
 __all__ = ["evaluate"]
 
@@ -97,9 +97,9 @@ def score_states(rows: list[dict[str, str]], called: dict[str, bool]) -> Labelle
 
 
 def _views(quick: bool) -> tuple[list[View], list[dict[str, Any]], list[View], int, int]:
-    from analyzers.offline import OfflineRun
-    from node.importers.ucdp import read_events
-    from node.importers.unodc import read_seizures
+    from clearinghouse.analyzers.offline import OfflineRun
+    from clearinghouse.node.importers.ucdp import read_events
+    from clearinghouse.node.importers.unodc import read_seizures
 
     config = yaml.safe_load((ROOT / "deploy" / "examples" / "federation.yaml").read_text())
     events = list(read_events(GED))

@@ -25,8 +25,8 @@ from __future__ import annotations
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from node.api.problems import problem_response
-from node.errors import PayloadTooLarge
+from clearinghouse.node.api.problems import problem_response
+from clearinghouse.node.errors import PayloadTooLarge
 
 __all__ = ["BodyLimitMiddleware"]
 

@@ -36,9 +36,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from node.api.rate_limit import PeerRateLimiter, RateLimiter, client_address
-from node.context import NodeContext
-from node.errors import (
+from clearinghouse.node.api.rate_limit import PeerRateLimiter, RateLimiter, client_address
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.errors import (
     BadRequest,
     Forbidden,
     PayloadTooLarge,
@@ -48,14 +48,18 @@ from node.errors import (
     UnknownKeyId,
     UnsupportedMediaType,
 )
-from node.logs import PEER
-from node.settings import TokenSetting
-from node.storage import peers
-from node.storage.db import transaction
-from node.transport.httpsig import SignedHeaders, verify_request_body, verify_request_headers
-from protocol.encoding import parse_json
-from protocol.errors import ProtocolError
-from protocol.manifest import signing_key
+from clearinghouse.node.logs import PEER
+from clearinghouse.node.settings import TokenSetting
+from clearinghouse.node.storage import peers
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.transport.httpsig import (
+    SignedHeaders,
+    verify_request_body,
+    verify_request_headers,
+)
+from clearinghouse.protocol.encoding import parse_json
+from clearinghouse.protocol.errors import ProtocolError
+from clearinghouse.protocol.manifest import signing_key
 
 __all__ = [
     "AdminOrPeer",

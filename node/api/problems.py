@@ -25,9 +25,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from node.errors import NodeError
-from node.logs import REQUEST_ID
-from protocol.errors import ProtocolError, TrustError
+from clearinghouse.node.errors import NodeError
+from clearinghouse.node.logs import REQUEST_ID
+from clearinghouse.protocol.errors import ProtocolError, TrustError
 
 __all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem_response", "problem_responses"]
 

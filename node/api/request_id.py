@@ -26,7 +26,7 @@ from typing import Final
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from node.logs import PEER, REQUEST_ID, new_request_id
+from clearinghouse.node.logs import PEER, REQUEST_ID, new_request_id
 
 __all__ = ["HEADER", "RequestIdMiddleware", "accepted_request_id"]
 

@@ -18,8 +18,8 @@ import typer
 import yaml
 from rich.console import Console
 
-from node.keyfiles import read_token_file
-from protocol.errors import ProtocolError
+from clearinghouse.node.keyfiles import read_token_file
+from clearinghouse.protocol.errors import ProtocolError
 
 __all__ = [
     "TOKEN_FILE_ENV",

@@ -24,15 +24,15 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from analyzers.converge import finding_key
-from analyzers.offline import OfflineRun
-from analyzers.registry import AnalyzerNotFound, available, load
-from node.cli._common import fail, reporting, stderr
-from node.importers._counts import ImportCounts
-from node.importers._errors import ImportFailed, RowRejected
-from node.importers.records_file import FORMATS, read_records
-from node.localfed import FEDERATION_YAML
-from protocol.errors import ProtocolError
+from clearinghouse.analyzers.converge import finding_key
+from clearinghouse.analyzers.offline import OfflineRun
+from clearinghouse.analyzers.registry import AnalyzerNotFound, available, load
+from clearinghouse.node.cli._common import fail, reporting, stderr
+from clearinghouse.node.importers._counts import ImportCounts
+from clearinghouse.node.importers._errors import ImportFailed, RowRejected
+from clearinghouse.node.importers.records_file import FORMATS, read_records
+from clearinghouse.node.localfed import FEDERATION_YAML
+from clearinghouse.protocol.errors import ProtocolError
 
 __all__ = ["analyze", "final_lines"]
 

@@ -40,17 +40,17 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from node.cli._common import TokenFileOption, bearer_token, fail, now, stderr
-from node.services import audit_bundle
-from node.services.audit_bundle import (
+from clearinghouse.node.cli._common import TokenFileOption, bearer_token, fail, now, stderr
+from clearinghouse.node.services import audit_bundle
+from clearinghouse.node.services.audit_bundle import (
     AuditToolError,
     KeyUseReport,
     Log,
     Summary,
     VerificationFailed,
 )
-from protocol.errors import ProtocolError
-from protocol.manifest import Manifest
+from clearinghouse.protocol.errors import ProtocolError
+from clearinghouse.protocol.manifest import Manifest
 
 __all__ = ["app"]
 

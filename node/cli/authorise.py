@@ -22,9 +22,16 @@ import httpx
 import typer
 from rich.markup import escape
 
-from node.cli._common import TokenFileOption, bearer_token, fail, now, reporting, stderr
-from node.keyfiles import PASSPHRASE_ENV, passphrase_from_env, read_private_key
-from protocol.authorisation import (
+from clearinghouse.node.cli._common import (
+    TokenFileOption,
+    bearer_token,
+    fail,
+    now,
+    reporting,
+    stderr,
+)
+from clearinghouse.node.keyfiles import PASSPHRASE_ENV, passphrase_from_env, read_private_key
+from clearinghouse.protocol.authorisation import (
     Authorisation,
     PacketScope,
     authorisation_json,
@@ -33,7 +40,7 @@ from protocol.authorisation import (
     sign_authorisation,
     verify_authorisation,
 )
-from protocol.manifest import parse_manifest, verify_manifest
+from clearinghouse.protocol.manifest import parse_manifest, verify_manifest
 
 __all__ = ["TOKEN_ENV", "app", "parse_expiry", "parse_scope"]
 

@@ -15,9 +15,9 @@ from typing import Annotated
 
 import typer
 
-from node.cli._common import fail
-from node.errors import NodeError
-from node.storage import migrate
+from clearinghouse.node.cli._common import fail
+from clearinghouse.node.errors import NodeError
+from clearinghouse.node.storage import migrate
 
 __all__ = ["app"]
 

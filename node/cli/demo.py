@@ -30,15 +30,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from node.cli._common import fail, stderr
-from node.cli.ingest import post_batches
-from node.importers._errors import RowRejected
-from node.importers.records_file import read_records
-from node.keyfiles import write_secret
-from node.localfed import ROOT, LocalFederation
-from node.services.audit_bundle import AuditToolError, open_node, verify_log
-from protocol.manifest import parse_manifest
-from protocol.notes import parse_checkpoint, parse_note
+from clearinghouse.node.cli._common import fail, stderr
+from clearinghouse.node.cli.ingest import post_batches
+from clearinghouse.node.importers._errors import RowRejected
+from clearinghouse.node.importers.records_file import read_records
+from clearinghouse.node.keyfiles import write_secret
+from clearinghouse.node.localfed import ROOT, LocalFederation
+from clearinghouse.node.services.audit_bundle import AuditToolError, open_node, verify_log
+from clearinghouse.protocol.manifest import parse_manifest
+from clearinghouse.protocol.notes import parse_checkpoint, parse_note
 
 __all__ = ["FEEDS", "Feed", "demo", "feed_items", "run_demo"]
 

@@ -24,10 +24,10 @@ import httpx
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from node.cli._common import fail, stderr
-from node.importers._counts import ImportCounts
-from node.importers._errors import ImportFailed, RowRejected
-from node.importers.records_file import FORMATS, read_records
+from clearinghouse.node.cli._common import fail, stderr
+from clearinghouse.node.importers._counts import ImportCounts
+from clearinghouse.node.importers._errors import ImportFailed, RowRejected
+from clearinghouse.node.importers.records_file import FORMATS, read_records
 
 __all__ = ["batch_keys", "ingest", "post_batches"]
 

@@ -23,12 +23,17 @@ from typing import Annotated
 
 import typer
 
-from node.cli._common import fail, now, reporting, stderr
-from node.cli.manifest import print_changes, read_manifest, write_proposal_note
-from node.keyfiles import PASSPHRASE_ENV, passphrase_from_env, write_jwk, write_private_key
-from protocol.keys import generate_private_key, public_jwk
-from protocol.manifest import ManifestKey, manifest_json
-from protocol.manifest_changes import DEFAULT_KEY_VALIDITY, revoke_key, rotate_key
+from clearinghouse.node.cli._common import fail, now, reporting, stderr
+from clearinghouse.node.cli.manifest import print_changes, read_manifest, write_proposal_note
+from clearinghouse.node.keyfiles import (
+    PASSPHRASE_ENV,
+    passphrase_from_env,
+    write_jwk,
+    write_private_key,
+)
+from clearinghouse.protocol.keys import generate_private_key, public_jwk
+from clearinghouse.protocol.manifest import ManifestKey, manifest_json
+from clearinghouse.protocol.manifest_changes import DEFAULT_KEY_VALIDITY, revoke_key, rotate_key
 
 __all__ = ["app", "parse_duration"]
 

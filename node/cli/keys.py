@@ -7,16 +7,16 @@ from typing import Annotated
 
 import typer
 
-from node.cli._common import fail, now, reporting, stderr
-from node.keyfiles import (
+from clearinghouse.node.cli._common import fail, now, reporting, stderr
+from clearinghouse.node.keyfiles import (
     PASSPHRASE_ENV,
     passphrase_from_env,
     write_jwk,
     write_private_key,
     write_pseudonym_key,
 )
-from protocol.keys import generate_private_key
-from protocol.pseudonyms import is_epoch_name
+from clearinghouse.protocol.keys import generate_private_key
+from clearinghouse.protocol.pseudonyms import is_epoch_name
 
 __all__ = ["keygen", "pseudonym_key"]
 

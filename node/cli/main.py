@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from node.cli import audit, authorise, db, key_lifecycle, manifest, packet, schema
-from node.cli.analyze import analyze
-from node.cli.demo import demo
-from node.cli.ingest import ingest
-from node.cli.keys import keygen, pseudonym_key
-from node.cli.node_init import init
-from node.cli.run import run
+from clearinghouse.node.cli import audit, authorise, db, key_lifecycle, manifest, packet, schema
+from clearinghouse.node.cli.analyze import analyze
+from clearinghouse.node.cli.demo import demo
+from clearinghouse.node.cli.ingest import ingest
+from clearinghouse.node.cli.keys import keygen, pseudonym_key
+from clearinghouse.node.cli.node_init import init
+from clearinghouse.node.cli.run import run
 
 __all__ = ["app"]
 

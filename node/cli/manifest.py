@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from node.cli._common import (
+from clearinghouse.node.cli._common import (
     TokenFileOption,
     bearer_token,
     fail,
@@ -35,10 +35,15 @@ from node.cli._common import (
     reporting,
     stderr,
 )
-from node.declarations import resolve_analyzers
-from node.keyfiles import PASSPHRASE_ENV, passphrase_from_env, read_jwk, read_private_key
-from protocol.errors import ManifestRejected
-from protocol.manifest import (
+from clearinghouse.node.declarations import resolve_analyzers
+from clearinghouse.node.keyfiles import (
+    PASSPHRASE_ENV,
+    passphrase_from_env,
+    read_jwk,
+    read_private_key,
+)
+from clearinghouse.protocol.errors import ManifestRejected
+from clearinghouse.protocol.manifest import (
     Manifest,
     build_manifest,
     detached_signature,
@@ -47,7 +52,7 @@ from protocol.manifest import (
     sign_manifest,
     verify_manifest,
 )
-from protocol.manifest_changes import (
+from clearinghouse.protocol.manifest_changes import (
     describe_changes,
     merge_signatures,
     parse_signature,

@@ -10,10 +10,15 @@ from typing import Annotated
 
 import typer
 
-from node.cli._common import fail, reporting, stderr
-from node.keyfiles import passphrase_from_env, write_jwk, write_private_key, write_secret
-from node.settings import ROLES
-from protocol.keys import generate_private_key
+from clearinghouse.node.cli._common import fail, reporting, stderr
+from clearinghouse.node.keyfiles import (
+    passphrase_from_env,
+    write_jwk,
+    write_private_key,
+    write_secret,
+)
+from clearinghouse.node.settings import ROLES
+from clearinghouse.protocol.keys import generate_private_key
 
 __all__ = ["init", "write_node_config"]
 

@@ -8,11 +8,16 @@ from typing import Annotated
 
 import typer
 
-from node.cli._common import fail, now, read_json_file, read_text_arg, reporting
-from node.keyfiles import PASSPHRASE_ENV, passphrase_from_env, read_private_key, read_pseudonym_key
-from protocol.keys import public_jwk
-from protocol.manifest import Manifest, parse_manifest, verify_manifest
-from protocol.packet import HANDLING_CODES, issue_packet, recipient_view, verify_view
+from clearinghouse.node.cli._common import fail, now, read_json_file, read_text_arg, reporting
+from clearinghouse.node.keyfiles import (
+    PASSPHRASE_ENV,
+    passphrase_from_env,
+    read_private_key,
+    read_pseudonym_key,
+)
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.manifest import Manifest, parse_manifest, verify_manifest
+from clearinghouse.protocol.packet import HANDLING_CODES, issue_packet, recipient_view, verify_view
 
 __all__ = ["app"]
 

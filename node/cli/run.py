@@ -11,13 +11,13 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 
-from node.app import create_app
-from node.cli._common import fail
-from node.clock import Clock, OffsetClock, SystemClock
-from node.context import open_node
-from node.errors import NodeError
-from node.logs import configure_logging
-from node.settings import Settings, load_settings
+from clearinghouse.node.app import create_app
+from clearinghouse.node.cli._common import fail
+from clearinghouse.node.clock import Clock, OffsetClock, SystemClock
+from clearinghouse.node.context import open_node
+from clearinghouse.node.errors import NodeError
+from clearinghouse.node.logs import configure_logging
+from clearinghouse.node.settings import Settings, load_settings
 
 __all__ = ["load_or_fail", "run"]
 

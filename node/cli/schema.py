@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from node.cli._common import reporting
-from protocol.schemas import SCHEMAS, get_schema
+from clearinghouse.node.cli._common import reporting
+from clearinghouse.protocol.schemas import SCHEMAS, get_schema
 
 __all__ = ["app"]
 

@@ -27,10 +27,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from node.importers import ucdp, unodc, wfp
-from node.importers._counts import ImportCounts
-from node.importers._errors import ImportFailed, RowRejected, UnknownFormat
-from node.importers._reading import first_rows, is_hxl_row
+from clearinghouse.node.importers import ucdp, unodc, wfp
+from clearinghouse.node.importers._counts import ImportCounts
+from clearinghouse.node.importers._errors import ImportFailed, RowRejected, UnknownFormat
+from clearinghouse.node.importers._reading import first_rows, is_hxl_row
 
 __all__ = [
     "IMPORTERS",

@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from node.importers._errors import RowRejected
+from clearinghouse.node.importers._errors import RowRejected
 
 __all__ = ["ImportCounts"]
 

@@ -20,9 +20,9 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from node.importers._errors import ImportFailed, RowRejected
-from protocol.errors import SchemaViolation
-from protocol.schemas import SchemaSpec
+from clearinghouse.node.importers._errors import ImportFailed, RowRejected
+from clearinghouse.protocol.errors import SchemaViolation
+from clearinghouse.protocol.schemas import SchemaSpec
 
 __all__ = [
     "boolean",

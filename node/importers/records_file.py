@@ -17,10 +17,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from node.importers import ucdp, unodc, wfp
-from node.importers._errors import ImportFailed, RowRejected
-from node.importers._reading import open_text
-from protocol.schemas import get_schema
+from clearinghouse.node.importers import ucdp, unodc, wfp
+from clearinghouse.node.importers._errors import ImportFailed, RowRejected
+from clearinghouse.node.importers._reading import open_text
+from clearinghouse.protocol.schemas import get_schema
 
 __all__ = ["FORMATS", "read_records"]
 

@@ -43,9 +43,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from node.importers import _reading
-from node.importers._errors import RowRejected
-from node.importers._reading import (
+from clearinghouse.node.importers import _reading
+from clearinghouse.node.importers._errors import RowRejected
+from clearinghouse.node.importers._reading import (
     boolean,
     integer,
     integers,
@@ -54,7 +54,7 @@ from node.importers._reading import (
     text,
     validated,
 )
-from protocol.schemas.conflict_event import SPEC
+from clearinghouse.protocol.schemas.conflict_event import SPEC
 
 __all__ = [
     "CODEBOOK_VALUES",

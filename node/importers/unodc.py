@@ -24,10 +24,10 @@ from typing import Any
 
 import pycountry
 
-from node.importers import _reading
-from node.importers._errors import RowRejected
-from node.importers._reading import integer, number, text, validated
-from protocol.schemas.seizure import SPEC
+from clearinghouse.node.importers import _reading
+from clearinghouse.node.importers._errors import RowRejected
+from clearinghouse.node.importers._reading import integer, number, text, validated
+from clearinghouse.protocol.schemas.seizure import SPEC
 
 __all__ = [
     "COLUMNS",

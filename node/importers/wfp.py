@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from node.importers._errors import RowRejected
-from node.importers._reading import (
+from clearinghouse.node.importers._errors import RowRejected
+from clearinghouse.node.importers._reading import (
     first_rows,
     integer,
     is_hxl_row,
@@ -49,7 +49,7 @@ from node.importers._reading import (
     text,
     validated,
 )
-from protocol.schemas.market_price import SPEC
+from clearinghouse.protocol.schemas.market_price import SPEC
 
 __all__ = [
     "COLUMNS",

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from protocol.audit import audit_origin
-from protocol.manifest import Manifest
+from clearinghouse.protocol.audit import audit_origin
+from clearinghouse.protocol.manifest import Manifest
 
 __all__ = [
     "AccessFailed",

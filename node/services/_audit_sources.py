@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session
 
-from node.services._audit_log import (
+from clearinghouse.node.services._audit_log import (
     AccessFailed,
     Item,
     Log,
@@ -40,12 +40,12 @@ from node.services._audit_log import (
     unb64,
     with_lines,
 )
-from node.storage import auditlog
-from node.storage.db import make_engine
-from protocol.encoding import parse_json
-from protocol.errors import EncodingError, ManifestRejected, MerkleError
-from protocol.manifest import Manifest, parse_manifest
-from protocol.merkle import EMPTY_ROOT
+from clearinghouse.node.storage import auditlog
+from clearinghouse.node.storage.db import make_engine
+from clearinghouse.protocol.encoding import parse_json
+from clearinghouse.protocol.errors import EncodingError, ManifestRejected, MerkleError
+from clearinghouse.protocol.manifest import Manifest, parse_manifest
+from clearinghouse.protocol.merkle import EMPTY_ROOT
 
 __all__ = [
     "CHECKPOINT_PAGE",

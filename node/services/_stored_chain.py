@@ -22,14 +22,14 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from node.services import acts
-from node.storage import auditlog, manifests
-from node.storage.db import transaction
-from node.storage.models import HeldManifest
-from protocol.audit import RESERVED
-from protocol.errors import ManifestChainBroken, ManifestRejected
-from protocol.manifest import Manifest, manifest_json, parse_manifest
-from protocol.manifest_chain import (
+from clearinghouse.node.services import acts
+from clearinghouse.node.storage import auditlog, manifests
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.models import HeldManifest
+from clearinghouse.protocol.audit import RESERVED
+from clearinghouse.protocol.errors import ManifestChainBroken, ManifestRejected
+from clearinghouse.protocol.manifest import Manifest, manifest_json, parse_manifest
+from clearinghouse.protocol.manifest_chain import (
     parse_manifest_chain,
     verify_anchor,
     verify_chain,

@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-from protocol.audit import Act, format_time
-from protocol.authorisation import Authorisation
-from protocol.encoding import canonical_json
-from protocol.manifest import Manifest
-from protocol.packet import IssuedPacket, PacketRef
+from clearinghouse.protocol.audit import Act, format_time
+from clearinghouse.protocol.authorisation import Authorisation
+from clearinghouse.protocol.encoding import canonical_json
+from clearinghouse.protocol.manifest import Manifest
+from clearinghouse.protocol.packet import IssuedPacket, PacketRef
 
 __all__ = [
     "authorisation_accepted",

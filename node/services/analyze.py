@@ -33,20 +33,20 @@ from typing import Any
 
 from sqlalchemy import text
 
-from analyzers.base import WITHDRAWN, Analyzer, Finding, View
-from analyzers.converge import finding_key
-from analyzers.state import State
-from node.context import NodeContext
-from node.keyring import SigningKey
-from node.services import acts
-from node.storage import analysis, auditlog, outbox, packets
-from node.storage.db import is_postgres, transaction
-from protocol.audit import Act
-from protocol.errors import ProtocolError
-from protocol.manifest import AnalyzerDeclaration
-from protocol.packet import IssuedPacket, issue_packet
-from protocol.results import RESULT_SCHEMA, result_record
-from protocol.schemas import get_schema
+from clearinghouse.analyzers.base import WITHDRAWN, Analyzer, Finding, View
+from clearinghouse.analyzers.converge import finding_key
+from clearinghouse.analyzers.state import State
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.keyring import SigningKey
+from clearinghouse.node.services import acts
+from clearinghouse.node.storage import analysis, auditlog, outbox, packets
+from clearinghouse.node.storage.db import is_postgres, transaction
+from clearinghouse.protocol.audit import Act
+from clearinghouse.protocol.errors import ProtocolError
+from clearinghouse.protocol.manifest import AnalyzerDeclaration
+from clearinghouse.protocol.packet import IssuedPacket, issue_packet
+from clearinghouse.protocol.results import RESULT_SCHEMA, result_record
+from clearinghouse.protocol.schemas import get_schema
 
 __all__ = ["ANALYSIS_LOCK_ID", "analyse_batch", "reload_state", "run_analysis"]
 

@@ -52,7 +52,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from node.services._audit_log import (
+from clearinghouse.node.services._audit_log import (
     AccessFailed,
     AuditToolError,
     Item,
@@ -68,8 +68,8 @@ from node.services._audit_log import (
     show_time,
     unb64,
 )
-from node.services._audit_sources import fetch_checkpoint, open_database, open_node
-from protocol.audit import (
+from clearinghouse.node.services._audit_sources import fetch_checkpoint, open_database, open_node
+from clearinghouse.protocol.audit import (
     CheckpointCheck,
     LogVerifier,
     audit_origin,
@@ -78,17 +78,17 @@ from protocol.audit import (
     witness_keys,
     witness_name,
 )
-from protocol.encoding import parse_json
-from protocol.errors import (
+from clearinghouse.protocol.encoding import parse_json
+from clearinghouse.protocol.errors import (
     AuditLogInvalid,
     EncodingError,
     ManifestRejected,
     NoteError,
     NoteUnverified,
 )
-from protocol.key_use import KeyUse, KeyUseCheck, KeyUseReport
-from protocol.manifest import Manifest, manifest_json, parse_manifest, verify_manifest
-from protocol.notes import parse_checkpoint, parse_note, verify_note
+from clearinghouse.protocol.key_use import KeyUse, KeyUseCheck, KeyUseReport
+from clearinghouse.protocol.manifest import Manifest, manifest_json, parse_manifest, verify_manifest
+from clearinghouse.protocol.notes import parse_checkpoint, parse_note, verify_note
 
 __all__ = [
     "FORMAT",

@@ -31,14 +31,14 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from node.context import NodeContext
-from node.services import acts
-from node.storage import auditlog, authorisations, outbox
-from node.storage.db import transaction
-from node.storage.models import OutboxItem, StoredPacket
-from node.storage.outbox import DueItem
-from protocol.audit import Act
-from protocol.authorisation import (
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.services import acts
+from clearinghouse.node.storage import auditlog, authorisations, outbox
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.models import OutboxItem, StoredPacket
+from clearinghouse.node.storage.outbox import DueItem
+from clearinghouse.protocol.audit import Act
+from clearinghouse.protocol.authorisation import (
     Authorisation,
     PacketScope,
     canonical_authorisation,
@@ -48,10 +48,10 @@ from protocol.authorisation import (
     unlocked_claims,
     verify_authorisation,
 )
-from protocol.errors import AuthorisationRejected, OverDisclosure, ProtocolError
-from protocol.packet import IssuedPacket, PacketRef, VerifiedPacket, make_view
-from protocol.schemas import get_schema
-from protocol.sdjwt import CompactSdJwt, decode_jws
+from clearinghouse.protocol.errors import AuthorisationRejected, OverDisclosure, ProtocolError
+from clearinghouse.protocol.packet import IssuedPacket, PacketRef, VerifiedPacket, make_view
+from clearinghouse.protocol.schemas import get_schema
+from clearinghouse.protocol.sdjwt import CompactSdJwt, decode_jws
 
 __all__ = [
     "AuthorisationOutcome",

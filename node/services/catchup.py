@@ -16,14 +16,18 @@ import asyncio
 import logging
 import time
 
-from node.context import NodeContext
-from node.logs import REQUEST_ID, new_request_id
-from node.services.peer_tasks import run_per_peer
-from node.services.receive import receive_views
-from node.storage import peers
-from node.storage.db import transaction
-from node.transport.peer_client import PeerClient, PeerRejectedRequest, PeerUnavailable
-from protocol.manifest import Participant
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.logs import REQUEST_ID, new_request_id
+from clearinghouse.node.services.peer_tasks import run_per_peer
+from clearinghouse.node.services.receive import receive_views
+from clearinghouse.node.storage import peers
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.transport.peer_client import (
+    PeerClient,
+    PeerRejectedRequest,
+    PeerUnavailable,
+)
+from clearinghouse.protocol.manifest import Participant
 
 __all__ = ["catch_up", "run_catchup"]
 

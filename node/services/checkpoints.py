@@ -14,12 +14,12 @@ import logging
 
 from sqlalchemy import update
 
-from node.context import NodeContext
-from node.storage import auditlog
-from node.storage.db import transaction
-from node.storage.models import AuditCheckpoint, AuditHead
-from protocol.audit import audit_origin
-from protocol.notes import checkpoint_text, sign_note
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.storage import auditlog
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.models import AuditCheckpoint, AuditHead
+from clearinghouse.protocol.audit import audit_origin
+from clearinghouse.protocol.notes import checkpoint_text, sign_note
 
 __all__ = ["origin", "run_checkpointer", "served_checkpoint", "sign_checkpoint"]
 

@@ -27,17 +27,21 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from node.context import NodeContext
-from node.logs import REQUEST_ID, new_request_id
-from node.services import acts
-from node.services.authorisations import outgoing
-from node.services.peer_tasks import run_per_peer
-from node.storage import auditlog, outbox
-from node.storage.db import transaction
-from node.transport.peer_client import PeerClient, PeerRejectedRequest, PeerUnavailable
-from protocol.errors import ProtocolError
-from protocol.manifest import Participant
-from protocol.receipts import Receipt, verify_receipt
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.logs import REQUEST_ID, new_request_id
+from clearinghouse.node.services import acts
+from clearinghouse.node.services.authorisations import outgoing
+from clearinghouse.node.services.peer_tasks import run_per_peer
+from clearinghouse.node.storage import auditlog, outbox
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.transport.peer_client import (
+    PeerClient,
+    PeerRejectedRequest,
+    PeerUnavailable,
+)
+from clearinghouse.protocol.errors import ProtocolError
+from clearinghouse.protocol.manifest import Participant
+from clearinghouse.protocol.receipts import Receipt, verify_receipt
 
 __all__ = ["PeerPause", "backoff_delay", "deliver_round", "run_delivery"]
 

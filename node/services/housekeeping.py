@@ -14,9 +14,9 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from node.context import NodeContext
-from node.storage import packets, peers
-from node.storage.db import transaction
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.storage import packets, peers
+from clearinghouse.node.storage.db import transaction
 
 __all__ = ["forget_old_nonces", "forget_old_refusals", "run_housekeeping"]
 

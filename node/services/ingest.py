@@ -37,8 +37,8 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from node.context import NodeContext
-from node.errors import (
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.errors import (
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
     NodeError,
@@ -46,16 +46,24 @@ from node.errors import (
     SchemaForbidden,
     Unprocessable,
 )
-from node.services import acts
-from node.services.authorisations import Unlock, authorised_unlocks
-from node.storage import analysis, auditlog, idempotency, outbox, packets, peers, record_keys
-from node.storage.db import transaction
-from node.storage.record_keys import HeldKey, NewKey
-from protocol.audit import Act
-from protocol.errors import ProtocolError, SchemaNotOriginated
-from protocol.manifest import check_origination
-from protocol.packet import IssuedPacket, issue_packet
-from protocol.schemas import SchemaSpec, get_schema
+from clearinghouse.node.services import acts
+from clearinghouse.node.services.authorisations import Unlock, authorised_unlocks
+from clearinghouse.node.storage import (
+    analysis,
+    auditlog,
+    idempotency,
+    outbox,
+    packets,
+    peers,
+    record_keys,
+)
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.record_keys import HeldKey, NewKey
+from clearinghouse.protocol.audit import Act
+from clearinghouse.protocol.errors import ProtocolError, SchemaNotOriginated
+from clearinghouse.protocol.manifest import check_origination
+from clearinghouse.protocol.packet import IssuedPacket, issue_packet
+from clearinghouse.protocol.schemas import SchemaSpec, get_schema
 
 __all__ = [
     "Answer",

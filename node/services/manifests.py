@@ -33,13 +33,13 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from node.context import NodeContext
-from node.errors import ServiceUnavailable
-from node.keyfiles import passphrase_from_env
-from node.keyring import load_keys, select_signing_key
-from node.logs import REQUEST_ID, new_request_id
-from node.services import acts
-from node.services._stored_chain import (
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.errors import ServiceUnavailable
+from clearinghouse.node.keyfiles import passphrase_from_env
+from clearinghouse.node.keyring import load_keys, select_signing_key
+from clearinghouse.node.logs import REQUEST_ID, new_request_id
+from clearinghouse.node.services import acts
+from clearinghouse.node.services._stored_chain import (
     ChainBreak,
     StoredChainBroken,
     StoredLink,
@@ -47,15 +47,19 @@ from node.services._stored_chain import (
     follow,
     record_break,
 )
-from node.services.authorisations import refresh_active
-from node.services.trust_events import manifest_accepted, record_trust_state
-from node.storage import auditlog, manifests
-from node.storage.db import transaction
-from node.transport.peer_client import PeerClient, PeerRejectedRequest, PeerUnavailable
-from protocol.audit import Act
-from protocol.errors import ManifestRejected, ProtocolError
-from protocol.manifest import Manifest, manifest_json, parse_manifest, verify_manifest
-from protocol.manifest_chain import verify_successor
+from clearinghouse.node.services.authorisations import refresh_active
+from clearinghouse.node.services.trust_events import manifest_accepted, record_trust_state
+from clearinghouse.node.storage import auditlog, manifests
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.transport.peer_client import (
+    PeerClient,
+    PeerRejectedRequest,
+    PeerUnavailable,
+)
+from clearinghouse.protocol.audit import Act
+from clearinghouse.protocol.errors import ManifestRejected, ProtocolError
+from clearinghouse.protocol.manifest import Manifest, manifest_json, parse_manifest, verify_manifest
+from clearinghouse.protocol.manifest_chain import verify_successor
 
 __all__ = [
     "ManifestOutcome",

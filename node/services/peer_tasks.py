@@ -13,9 +13,9 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from node.context import NodeContext
-from node.transport.peer_client import PeerClient
-from protocol.manifest import Participant
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.transport.peer_client import PeerClient
+from clearinghouse.protocol.manifest import Participant
 
 __all__ = ["PeerLoop", "run_per_peer"]
 

@@ -42,20 +42,29 @@ from typing import Any
 
 from sqlmodel import Session
 
-from node.context import NodeContext
-from node.services import acts
-from node.services.authorisations import check_disclosure, offered_authorisations, store
-from node.storage import analysis, auditlog, packets, peers
-from node.storage.db import transaction
-from protocol.audit import Act
-from protocol.authorisation import Authorisation
-from protocol.errors import IssuedInFuture, OverDisclosure, ProtocolError, ResultInputInvalid
-from protocol.handling import check_hop
-from protocol.manifest import check_origination
-from protocol.packet import PacketRef, VerifiedPacket, packet_ref, verify_view
-from protocol.receipts import bound_reason, sign_receipt
-from protocol.results import check_result, check_result_input, result_input
-from protocol.sdjwt import CompactSdJwt, decode_jws
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.services import acts
+from clearinghouse.node.services.authorisations import (
+    check_disclosure,
+    offered_authorisations,
+    store,
+)
+from clearinghouse.node.storage import analysis, auditlog, packets, peers
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.protocol.audit import Act
+from clearinghouse.protocol.authorisation import Authorisation
+from clearinghouse.protocol.errors import (
+    IssuedInFuture,
+    OverDisclosure,
+    ProtocolError,
+    ResultInputInvalid,
+)
+from clearinghouse.protocol.handling import check_hop
+from clearinghouse.protocol.manifest import check_origination
+from clearinghouse.protocol.packet import PacketRef, VerifiedPacket, packet_ref, verify_view
+from clearinghouse.protocol.receipts import bound_reason, sign_receipt
+from clearinghouse.protocol.results import check_result, check_result_input, result_input
+from clearinghouse.protocol.sdjwt import CompactSdJwt, decode_jws
 
 __all__ = ["Outcome", "receive_views"]
 

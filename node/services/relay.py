@@ -14,16 +14,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from node.context import NodeContext
-from node.errors import BadRequest, HandlingForbidden, NotFound
-from node.services import acts
-from node.storage import auditlog, outbox, packets
-from node.storage.db import transaction
-from protocol.audit import Act
-from protocol.errors import HandlingViolation, ProtocolError
-from protocol.handling import check_relay
-from protocol.packet import PacketRef, make_view, verify_view
-from protocol.schemas import get_schema
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.errors import BadRequest, HandlingForbidden, NotFound
+from clearinghouse.node.services import acts
+from clearinghouse.node.storage import auditlog, outbox, packets
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.protocol.audit import Act
+from clearinghouse.protocol.errors import HandlingViolation, ProtocolError
+from clearinghouse.protocol.handling import check_relay
+from clearinghouse.protocol.packet import PacketRef, make_view, verify_view
+from clearinghouse.protocol.schemas import get_schema
 
 __all__ = ["Relayed", "relay_packet"]
 

@@ -28,10 +28,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from node.context import NodeContext
-from node.storage.db import transaction
-from node.storage.models import StoredPacket
-from protocol.results import RESULT_SCHEMA
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.models import StoredPacket
+from clearinghouse.protocol.results import RESULT_SCHEMA
 
 __all__ = ["LEVELS", "FusedFinding", "fused_findings", "situation"]
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from node.context import NodeContext
-from node.storage import analysis, outbox, packets, peers
-from node.storage.db import transaction
-from protocol.results import RESULT_SCHEMA
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.storage import analysis, outbox, packets, peers
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.protocol.results import RESULT_SCHEMA
 
 __all__ = ["node_stats"]
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 
-from node.context import NodeContext
-from node.services import acts
-from node.storage import auditlog
-from node.storage.db import transaction
-from protocol.audit import RESERVED, Act
-from protocol.manifest import Manifest, manifest_json
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.services import acts
+from clearinghouse.node.storage import auditlog
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.protocol.audit import RESERVED, Act
+from clearinghouse.protocol.manifest import Manifest, manifest_json
 
 __all__ = ["key_loaded", "manifest_accepted", "record_trust_state"]
 

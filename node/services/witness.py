@@ -28,19 +28,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from node.context import NodeContext
-from node.logs import REQUEST_ID, new_request_id
-from node.services import acts
-from node.services.peer_tasks import run_per_peer
-from node.storage import auditlog
-from node.storage.db import transaction
-from node.storage.models import WitnessedLog
-from node.transport.peer_client import PeerClient, PeerRejectedRequest, PeerUnavailable
-from protocol.audit import Act, audit_origin, log_keys, witness_name
-from protocol.errors import MerkleError, NoteError, ProtocolError
-from protocol.manifest import Participant, signing_key
-from protocol.merkle import verify_consistency
-from protocol.notes import (
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.logs import REQUEST_ID, new_request_id
+from clearinghouse.node.services import acts
+from clearinghouse.node.services.peer_tasks import run_per_peer
+from clearinghouse.node.storage import auditlog
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.models import WitnessedLog
+from clearinghouse.node.transport.peer_client import (
+    PeerClient,
+    PeerRejectedRequest,
+    PeerUnavailable,
+)
+from clearinghouse.protocol.audit import Act, audit_origin, log_keys, witness_name
+from clearinghouse.protocol.errors import MerkleError, NoteError, ProtocolError
+from clearinghouse.protocol.manifest import Participant, signing_key
+from clearinghouse.protocol.merkle import verify_consistency
+from clearinghouse.protocol.notes import (
     Checkpoint,
     cosign,
     ed25519_vkey,

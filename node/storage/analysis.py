@@ -13,7 +13,7 @@ from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from node.storage.models import (
+from clearinghouse.node.storage.models import (
     AnalysisQueue,
     AnalysisRun,
     AnalyzerStateEntry,

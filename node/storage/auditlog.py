@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlmodel import Session
 
-from node.storage.models import (
+from clearinghouse.node.storage.models import (
     AuditAlert,
     AuditBlock,
     AuditCheckpoint,
@@ -34,9 +34,9 @@ from node.storage.models import (
     AuditHead,
     WitnessedLog,
 )
-from protocol.audit import Act, encode_entry
-from protocol.errors import MerkleInputError
-from protocol.merkle import (
+from clearinghouse.protocol.audit import Act, encode_entry
+from clearinghouse.protocol.errors import MerkleInputError
+from clearinghouse.protocol.merkle import (
     HASH_SIZE,
     CompactRange,
     SubtreeHashes,

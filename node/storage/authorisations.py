@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from node.storage.models import OversightAuthorisation
+from clearinghouse.node.storage.models import OversightAuthorisation
 
 __all__ = ["add", "documents", "unexpired"]
 

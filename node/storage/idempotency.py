@@ -23,7 +23,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from node.storage.models import IdempotencyRecord
+from clearinghouse.node.storage.models import IdempotencyRecord
 
 __all__ = ["PROCESSING_LEASE", "HeldRequest", "claim", "complete", "release"]
 

@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from node.storage.models import HeldManifest
-from protocol.manifest import Manifest
+from clearinghouse.node.storage.models import HeldManifest
+from clearinghouse.protocol.manifest import Manifest
 
 __all__ = ["add", "content_sha256", "history", "latest", "latest_serial", "newer_than"]
 

@@ -30,8 +30,8 @@ from alembic.util import CommandError
 from sqlalchemy import Engine, func, make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from node.errors import ServiceUnavailable
-from node.storage.db import is_postgres, make_engine, normalise_database_url
+from clearinghouse.node.errors import ServiceUnavailable
+from clearinghouse.node.storage.db import is_postgres, make_engine, normalise_database_url
 
 __all__ = ["MIGRATION_LOCK_ID", "current_revision", "head_revision", "upgrade"]
 

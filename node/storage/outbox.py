@@ -18,8 +18,8 @@ from typing import Any, TypeAlias
 from sqlalchemy import Row, bindparam, func, insert, or_, update
 from sqlmodel import Session, col, select
 
-from node.storage.models import OutboxItem
-from protocol.packet import PacketRef
+from clearinghouse.node.storage.models import OutboxItem
+from clearinghouse.protocol.packet import PacketRef
 
 #: A leased outbox item as :func:`claim_due` returns it: a row with the columns of
 #: :class:`OutboxItem` as attributes.

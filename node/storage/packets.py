@@ -20,9 +20,9 @@ from sqlalchemy import select as select_rows
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from node.storage.models import InboundRefusal, OutboxItem, StoredPacket
-from protocol.packet import IssuedPacket, VerifiedPacket
-from protocol.results import HeldInput
+from clearinghouse.node.storage.models import InboundRefusal, OutboxItem, StoredPacket
+from clearinghouse.protocol.packet import IssuedPacket, VerifiedPacket
+from clearinghouse.protocol.results import HeldInput
 
 __all__ = [
     "PREFIX_CHARS",

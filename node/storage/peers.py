@@ -8,7 +8,7 @@ from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from node.storage.models import NodeCounter, PeerCursor, SeenNonce
+from clearinghouse.node.storage.models import NodeCounter, PeerCursor, SeenNonce
 
 __all__ = [
     "add_to_counter",

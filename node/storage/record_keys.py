@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
-from node.storage.models import OutboxItem, RecordKey
+from clearinghouse.node.storage.models import OutboxItem, RecordKey
 
 __all__ = [
     "HeldKey",

@@ -44,7 +44,7 @@ import http_sf
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from node.errors import (
+from clearinghouse.node.errors import (
     DigestMismatch,
     NodeError,
     RequestSignatureInvalid,

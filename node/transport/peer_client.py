@@ -28,10 +28,10 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from node.clock import Clock
-from node.errors import PeerFailed
-from node.logs import REQUEST_ID, new_request_id
-from node.transport.httpsig import sign_request
+from clearinghouse.node.clock import Clock
+from clearinghouse.node.errors import PeerFailed
+from clearinghouse.node.logs import REQUEST_ID, new_request_id
+from clearinghouse.node.transport.httpsig import sign_request
 
 __all__ = ["FeedPage", "PeerClient", "PeerRejectedRequest", "PeerUnavailable"]
 

@@ -27,14 +27,21 @@ from urllib.parse import urlencode
 
 from sqlmodel import Session
 
-from node.context import NodeContext
-from node.services.checkpoints import served_checkpoint
-from node.storage import auditlog
-from node.storage.db import transaction
-from node.storage.models import AuditEntry
-from protocol.audit import ACTS, RESERVED, format_time, log_keys, witness_keys, witness_name
-from protocol.errors import MerkleInputError, ProtocolError
-from protocol.notes import parse_checkpoint, parse_note, verify_note
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.services.checkpoints import served_checkpoint
+from clearinghouse.node.storage import auditlog
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.models import AuditEntry
+from clearinghouse.protocol.audit import (
+    ACTS,
+    RESERVED,
+    format_time,
+    log_keys,
+    witness_keys,
+    witness_name,
+)
+from clearinghouse.protocol.errors import MerkleInputError, ProtocolError
+from clearinghouse.protocol.notes import parse_checkpoint, parse_note, verify_note
 
 __all__ = [
     "DEFAULT_LIMIT",

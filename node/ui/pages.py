@@ -16,14 +16,14 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from node.context import NodeContext
-from node.services.situation import LEVELS, FusedFinding, fused_findings, situation
-from node.storage import analysis, packets
-from node.storage.db import transaction
-from node.storage.models import StoredPacket
-from node.ui.charts import bar_chart, heat_grid, line_chart
-from protocol.errors import ProtocolError
-from protocol.packet import HANDLING_MEANINGS, stored_epoch, verify_view
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.services.situation import LEVELS, FusedFinding, fused_findings, situation
+from clearinghouse.node.storage import analysis, packets
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.models import StoredPacket
+from clearinghouse.node.ui.charts import bar_chart, heat_grid, line_chart
+from clearinghouse.protocol.errors import ProtocolError
+from clearinghouse.protocol.packet import HANDLING_MEANINGS, stored_epoch, verify_view
 
 __all__ = ["handling", "provenance_page", "situation_page"]
 

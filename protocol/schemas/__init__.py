@@ -9,9 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from protocol.errors import UnknownSchema
-from protocol.schemas import analysis_result, conflict_event, financial_flow, market_price, seizure
-from protocol.schemas._spec import Derivation, RecordModel, SchemaSpec
+from clearinghouse.protocol.errors import UnknownSchema
+from clearinghouse.protocol.schemas import (
+    analysis_result,
+    conflict_event,
+    financial_flow,
+    market_price,
+    seizure,
+)
+from clearinghouse.protocol.schemas._spec import Derivation, RecordModel, SchemaSpec
 
 __all__ = ["SCHEMAS", "Derivation", "RecordModel", "SchemaSpec", "get_schema"]
 

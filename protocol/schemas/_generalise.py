@@ -29,8 +29,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from protocol.errors import SchemaViolation
-from protocol.schemas._spec import Derivation
+from clearinghouse.protocol.errors import SchemaViolation
+from clearinghouse.protocol.schemas._spec import Derivation
 
 __all__ = [
     "CELL_SIZE",

@@ -39,8 +39,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
-from protocol.encoding import canonical_json
-from protocol.errors import SchemaViolation
+from clearinghouse.protocol.encoding import canonical_json
+from clearinghouse.protocol.errors import SchemaViolation
 
 __all__ = ["Derivation", "IssuedBy", "RecordModel", "SchemaSpec", "Treatment"]
 

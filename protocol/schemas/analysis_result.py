@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from protocol.schemas._spec import RecordModel, SchemaSpec
+from clearinghouse.protocol.schemas._spec import RecordModel, SchemaSpec
 
 __all__ = [
     "SPEC",

@@ -33,8 +33,8 @@ from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
-from protocol.schemas import _generalise as g
-from protocol.schemas._spec import Derivation, RecordModel, SchemaSpec
+from clearinghouse.protocol.schemas import _generalise as g
+from clearinghouse.protocol.schemas._spec import Derivation, RecordModel, SchemaSpec
 
 __all__ = ["SPEC", "ConflictEvent", "Deaths", "EventSource"]
 

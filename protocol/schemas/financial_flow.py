@@ -16,8 +16,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from protocol.schemas import _generalise as g
-from protocol.schemas._spec import Derivation, RecordModel, SchemaSpec
+from clearinghouse.protocol.schemas import _generalise as g
+from clearinghouse.protocol.schemas._spec import Derivation, RecordModel, SchemaSpec
 
 __all__ = ["SPEC", "Channel", "FinancialFlow"]
 

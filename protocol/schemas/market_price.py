@@ -22,8 +22,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from protocol.schemas import _generalise as g
-from protocol.schemas._spec import RecordModel, SchemaSpec
+from clearinghouse.protocol.schemas import _generalise as g
+from clearinghouse.protocol.schemas._spec import RecordModel, SchemaSpec
 
 __all__ = ["SPEC", "MarketPrice"]
 

@@ -6,8 +6,8 @@ import json
 from collections.abc import Callable, Sequence
 from random import Random
 
-from analyzers.base import Analyzer, View
-from analyzers.offline import Picture, final_picture
+from clearinghouse.analyzers.base import Analyzer, View
+from clearinghouse.analyzers.offline import Picture, final_picture
 
 __all__ = ["assert_same_in_any_order", "dump"]
 

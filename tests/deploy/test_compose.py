@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from node.settings import Settings
-from protocol.manifest import parse_manifest, verify_manifest
+from clearinghouse.node.settings import Settings
+from clearinghouse.protocol.manifest import parse_manifest, verify_manifest
 from tests.deploy._support import (
     AGENCIES,
     DEPLOY,

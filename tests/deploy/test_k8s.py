@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from node.settings import Settings, load_settings
+from clearinghouse.node.settings import Settings, load_settings
 from tests.deploy._support import AGENCIES, DEPLOY, NODE_UID, explain, load_script, run_tool, tool
 
 K8S = DEPLOY / "k8s"

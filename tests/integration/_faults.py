@@ -37,11 +37,11 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from node.cli.demo import FEEDS, feed_items
-from node.keyfiles import read_private_key
-from node.localfed import ROOT, LocalFederation
-from node.storage.db import make_engine
-from protocol.manifest import manifest_json, parse_manifest, sign_manifest
+from clearinghouse.node.cli.demo import FEEDS, feed_items
+from clearinghouse.node.keyfiles import read_private_key
+from clearinghouse.node.localfed import ROOT, LocalFederation
+from clearinghouse.node.storage.db import make_engine
+from clearinghouse.protocol.manifest import manifest_json, parse_manifest, sign_manifest
 
 __all__ = [
     "IP",
@@ -126,7 +126,14 @@ class FaultFederation(LocalFederation):
             env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARINGHOUSE_")}
             env.update(self.env)
             env.update(self.node_env.get(node.participant, {}))
-            command = [sys.executable, "-m", "node.cli.main", "run", "--config", str(node.config)]
+            command = [
+                sys.executable,
+                "-m",
+                "clearinghouse.node.cli.main",
+                "run",
+                "--config",
+                str(node.config),
+            ]
             with node.log.open("ab") as log:
                 node.process = subprocess.Popen(
                     [*self.prefix.get(node.participant, []), *command],

@@ -29,12 +29,12 @@ import json
 from collections import Counter
 from typing import Any
 
-from analyzers.registry import load
-from node.localfed import LocalFederation
-from node.services.audit_bundle import check_checkpoint
-from protocol.manifest import Manifest, parse_manifest
-from protocol.results import RESULT_SCHEMA
-from protocol.schemas import get_schema
+from clearinghouse.analyzers.registry import load
+from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.services.audit_bundle import check_checkpoint
+from clearinghouse.protocol.manifest import Manifest, parse_manifest
+from clearinghouse.protocol.results import RESULT_SCHEMA
+from clearinghouse.protocol.schemas import get_schema
 from tests.integration._nodes import Databases, verify_audit_log, wait_witnessed
 
 __all__ = ["check_audit", "check_exactly_once", "duplicate_receipts"]

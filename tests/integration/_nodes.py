@@ -16,10 +16,15 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, text
 
-from node.localfed import LocalFederation, NodeHandle
-from node.services.audit_bundle import Summary, open_database, read_manifest, verify_log
-from node.storage.db import make_engine
-from protocol.notes import Checkpoint, parse_checkpoint, parse_note
+from clearinghouse.node.localfed import LocalFederation, NodeHandle
+from clearinghouse.node.services.audit_bundle import (
+    Summary,
+    open_database,
+    read_manifest,
+    verify_log,
+)
+from clearinghouse.node.storage.db import make_engine
+from clearinghouse.protocol.notes import Checkpoint, parse_checkpoint, parse_note
 
 
 class Databases:

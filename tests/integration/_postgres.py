@@ -25,7 +25,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import pytest
 from sqlalchemy import text
 
-from node.storage.db import make_engine
+from clearinghouse.node.storage.db import make_engine
 
 POSTGRES_URL = os.environ.get("CLEARINGHOUSE_TEST_POSTGRES_URL", "")
 BACKENDS = ("sqlite", "postgres") if POSTGRES_URL else ("sqlite",)

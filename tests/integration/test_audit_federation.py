@@ -21,13 +21,13 @@ from typing import Any
 import httpx
 import pytest
 
-from node.keyfiles import read_private_key
-from node.localfed import LocalFederation
-from protocol.audit import LogVerifier, audit_origin, log_keys, witness_keys
-from protocol.encoding import canonical_json
-from protocol.manifest import Manifest, parse_manifest
-from protocol.merkle import CompactRange, leaf_hash
-from protocol.notes import checkpoint_text, parse_note, sign_note
+from clearinghouse.node.keyfiles import read_private_key
+from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.protocol.audit import LogVerifier, audit_origin, log_keys, witness_keys
+from clearinghouse.protocol.encoding import canonical_json
+from clearinghouse.protocol.manifest import Manifest, parse_manifest
+from clearinghouse.protocol.merkle import CompactRange, leaf_hash
+from clearinghouse.protocol.notes import checkpoint_text, parse_note, sign_note
 from tests.integration.test_federation import FAST as FEDERATION_FAST
 from tests.integration.test_federation import events, ingest, wait_settled
 

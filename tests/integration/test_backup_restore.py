@@ -37,9 +37,9 @@ from pathlib import Path
 
 import pytest
 
-from node.cli.ingest import post_batches
-from node.importers.records_file import read_records
-from node.localfed import LocalFederation
+from clearinghouse.node.cli.ingest import post_batches
+from clearinghouse.node.importers.records_file import read_records
+from clearinghouse.node.localfed import LocalFederation
 from tests.integration._nodes import (
     Databases,
     alerts,

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from node.localfed import LocalFederation
+from clearinghouse.node.localfed import LocalFederation
 from tests.integration.test_federation import FAST, events, ingest, wait_settled
 
 pytestmark = pytest.mark.slow

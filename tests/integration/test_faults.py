@@ -50,12 +50,12 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
-from node.keyfiles import read_private_key, read_pseudonym_key
-from node.transport.httpsig import sign_request
-from protocol.keys import public_jwk
-from protocol.manifest import parse_manifest
-from protocol.packet import issue_packet, recipient_view
-from protocol.receipts import verify_receipt
+from clearinghouse.node.keyfiles import read_private_key, read_pseudonym_key
+from clearinghouse.node.transport.httpsig import sign_request
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.manifest import parse_manifest
+from clearinghouse.protocol.packet import issue_packet, recipient_view
+from clearinghouse.protocol.receipts import verify_receipt
 from tests.integration._drive import (
     CONFLICT,
     IngestDriver,

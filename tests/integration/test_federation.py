@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from node.cli.ingest import post_batches
-from node.importers.records_file import read_records
-from node.localfed import LocalFederation
-from protocol.manifest import parse_manifest
-from protocol.receipts import verify_receipt
-from protocol.schemas import get_schema
+from clearinghouse.node.cli.ingest import post_batches
+from clearinghouse.node.importers.records_file import read_records
+from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.protocol.manifest import parse_manifest
+from clearinghouse.protocol.receipts import verify_receipt
+from clearinghouse.protocol.schemas import get_schema
 from tests.support import EXAMPLES
 
 EVENTS = EXAMPLES / "data" / "ucdp_ged_syria_2016_2019.csv"

@@ -28,12 +28,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from node.cli.demo import FEEDS, feed_items
-from node.keyfiles import read_private_key, read_pseudonym_key
-from protocol.encoding import b64url_encode
-from protocol.manifest import Manifest, parse_manifest
-from protocol.packet import pseudonym
-from protocol.schemas import get_schema
+from clearinghouse.node.cli.demo import FEEDS, feed_items
+from clearinghouse.node.keyfiles import read_private_key, read_pseudonym_key
+from clearinghouse.protocol.encoding import b64url_encode
+from clearinghouse.protocol.manifest import Manifest, parse_manifest
+from clearinghouse.protocol.packet import pseudonym
+from clearinghouse.protocol.schemas import get_schema
 from tests.integration._demo import DEMO_RECORDS, DemoRun
 
 MIN_LENGTH = 12

@@ -37,8 +37,8 @@ from typing import Any
 
 import pytest
 
-from node.cli.ingest import post_batches
-from node.localfed import LocalFederation, NodeHandle
+from clearinghouse.node.cli.ingest import post_batches
+from clearinghouse.node.localfed import LocalFederation, NodeHandle
 from tests.integration._nodes import (
     Databases,
     alerts,

@@ -34,15 +34,19 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
-from node.cli.main import app
-from node.keyfiles import read_private_key, read_pseudonym_key
-from node.localfed import LocalFederation
-from node.transport.httpsig import sign_request
-from protocol.authorisation import authorisation_json, build_authorisation, sign_authorisation
-from protocol.keys import public_jwk
-from protocol.manifest import manifest_json, parse_manifest, sign_manifest
-from protocol.packet import issue_packet, make_view, recipient_view
-from protocol.schemas import get_schema
+from clearinghouse.node.cli.main import app
+from clearinghouse.node.keyfiles import read_private_key, read_pseudonym_key
+from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.transport.httpsig import sign_request
+from clearinghouse.protocol.authorisation import (
+    authorisation_json,
+    build_authorisation,
+    sign_authorisation,
+)
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.manifest import manifest_json, parse_manifest, sign_manifest
+from clearinghouse.protocol.packet import issue_packet, make_view, recipient_view
+from clearinghouse.protocol.schemas import get_schema
 from tests.integration._nodes import Databases
 from tests.integration.test_federation import FAST as FEDERATION_FAST
 from tests.integration.test_federation import events

@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
-from node.localfed import LocalFederation, NodeHandle
-from node.storage import auditlog
-from node.storage.db import make_engine, transaction
-from protocol.audit import Act
-from protocol.notes import parse_checkpoint, parse_note
+from clearinghouse.node.localfed import LocalFederation, NodeHandle
+from clearinghouse.node.storage import auditlog
+from clearinghouse.node.storage.db import make_engine, transaction
+from clearinghouse.protocol.audit import Act
+from clearinghouse.protocol.notes import parse_checkpoint, parse_note
 from tests.support import EXAMPLES
 
 CHROMIUM = "/usr/bin/chromium"

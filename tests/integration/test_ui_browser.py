@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from node.cli.demo import run_demo
-from node.localfed import LocalFederation
+from clearinghouse.node.cli.demo import run_demo
+from clearinghouse.node.localfed import LocalFederation
 from tests.support import EXAMPLES
 
 CHROMIUM = "/usr/bin/chromium"

@@ -14,15 +14,15 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from node.context import NodeContext
-from node.keyfiles import read_private_key
-from node.localfed import LocalFederation
-from node.services.analyze import analyse_batch
-from node.services.ingest import ingest_records
-from node.services.receive import receive_views
-from protocol.keys import public_jwk
-from protocol.packet import issue_packet, recipient_view
-from protocol.results import result_record
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.keyfiles import read_private_key
+from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.services.analyze import analyse_batch
+from clearinghouse.node.services.ingest import ingest_records
+from clearinghouse.node.services.receive import receive_views
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.packet import issue_packet, recipient_view
+from clearinghouse.protocol.results import result_record
 from tests.support import EXAMPLES
 
 RESTRICTION = 'Not for sanctions designations: "source" <b>protected</b> & co'

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from node.logs import JsonFormatter
+from clearinghouse.node.logs import JsonFormatter
 
 LogLines = Callable[[], list[dict[str, Any]]]
 

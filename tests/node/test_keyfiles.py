@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from node.keyfiles import (
+from clearinghouse.node.keyfiles import (
     read_private_key,
     read_pseudonym_key,
     read_token_file,
@@ -17,10 +17,10 @@ from node.keyfiles import (
     write_pseudonym_key,
     write_secret,
 )
-from protocol.encoding import b64url_encode
-from protocol.errors import KeyUnusable, ProtocolError
-from protocol.keys import generate_private_key, public_jwk
-from protocol.pseudonyms import PseudonymKey, derived_epoch
+from clearinghouse.protocol.encoding import b64url_encode
+from clearinghouse.protocol.errors import KeyUnusable, ProtocolError
+from clearinghouse.protocol.keys import generate_private_key, public_jwk
+from clearinghouse.protocol.pseudonyms import PseudonymKey, derived_epoch
 
 KEY = hashlib.sha256(b"pseudonym key").digest()
 

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from node.keyfiles import write_private_key, write_secret
-from node.keyring import SigningKey, candidate_files, load_keys, select_signing_key
-from protocol.errors import KeyUnusable, ProtocolError
-from protocol.keys import public_jwk
-from protocol.manifest import Manifest, manifest_json, parse_manifest
+from clearinghouse.node.keyfiles import write_private_key, write_secret
+from clearinghouse.node.keyring import SigningKey, candidate_files, load_keys, select_signing_key
+from clearinghouse.protocol.errors import KeyUnusable, ProtocolError
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.manifest import Manifest, manifest_json, parse_manifest
 from tests.support import NOW, Federation, seeded_key
 
 KEY_A = seeded_key("keyring A")

@@ -22,10 +22,16 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from node.api.request_id import RequestIdMiddleware
-from node.localfed import free_port
-from node.logs import CONTEXT_FIELDS, PEER, REQUEST_ID, JsonFormatter, configure_logging
-from node.transport.peer_client import PeerRejectedRequest, PeerUnavailable
+from clearinghouse.node.api.request_id import RequestIdMiddleware
+from clearinghouse.node.localfed import free_port
+from clearinghouse.node.logs import (
+    CONTEXT_FIELDS,
+    PEER,
+    REQUEST_ID,
+    JsonFormatter,
+    configure_logging,
+)
+from clearinghouse.node.transport.peer_client import PeerRejectedRequest, PeerUnavailable
 from tests.servers import serve_in_thread
 from tests.support import ROOT
 
@@ -203,7 +209,7 @@ def test_a_peer_refusal_is_logged_without_the_peers_text() -> None:
 
 _SCRIPT = """
 import logging, sys, threading, warnings
-from node.logs import configure_logging
+from clearinghouse.node.logs import configure_logging
 logging.getLogger("uvicorn.error").addHandler(logging.StreamHandler(sys.stderr))  # as uvicorn does
 configure_logging("info", "undp")
 logging.getLogger("uvicorn.error").info("Uvicorn running on %s", "http://127.0.0.1:1")

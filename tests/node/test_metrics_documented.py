@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
-from node.metrics import NodeMetrics
+from clearinghouse.node.metrics import NodeMetrics
 from tests.support import ROOT
 
 ROW = re.compile(r"^\| `(clearinghouse_[a-z_]+)` \| (\w+) \| ([^|]+) \| ([^|]+) \|$")

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.audit import (
+from clearinghouse.protocol.audit import (
     ACTS,
     RESERVED,
     Act,
@@ -27,10 +27,15 @@ from protocol.audit import (
     witness_keys,
     witness_name,
 )
-from protocol.encoding import canonical_json
-from protocol.errors import AuditEntryMalformed, AuditError, AuditLogInvalid, ProtocolError
-from protocol.merkle import MemoryTree, consistency_proof_from, leaf_hash
-from protocol.notes import (
+from clearinghouse.protocol.encoding import canonical_json
+from clearinghouse.protocol.errors import (
+    AuditEntryMalformed,
+    AuditError,
+    AuditLogInvalid,
+    ProtocolError,
+)
+from clearinghouse.protocol.merkle import MemoryTree, consistency_proof_from, leaf_hash
+from clearinghouse.protocol.notes import (
     COSIGNATURE_V1,
     ED25519,
     Verifier,

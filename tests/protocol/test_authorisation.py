@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.authorisation import (
+from clearinghouse.protocol.authorisation import (
     AUTHORISATION_TYPE,
     DATE_CLAIMS,
     MAX_PURPOSE_LENGTH,
@@ -27,11 +27,11 @@ from protocol.authorisation import (
     unlocked_claims,
     verify_authorisation,
 )
-from protocol.encoding import b64url_decode, canonical_json
-from protocol.errors import AuthorisationRejected, ProtocolError
-from protocol.manifest import Manifest, manifest_json, parse_manifest
-from protocol.packet import VerifiedPacket, issue_packet, verify_view
-from protocol.schemas import SCHEMAS, get_schema
+from clearinghouse.protocol.encoding import b64url_decode, canonical_json
+from clearinghouse.protocol.errors import AuthorisationRejected, ProtocolError
+from clearinghouse.protocol.manifest import Manifest, manifest_json, parse_manifest
+from clearinghouse.protocol.packet import VerifiedPacket, issue_packet, verify_view
+from clearinghouse.protocol.schemas import SCHEMAS, get_schema
 from tests.support import EXAMPLES, NOW, Federation, seeded_key
 
 QUERY = {

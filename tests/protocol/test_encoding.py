@@ -10,14 +10,14 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.encoding import (
+from clearinghouse.protocol.encoding import (
     b64url_decode,
     b64url_encode,
     canonical_json,
     parse_canonical_json,
     parse_json,
 )
-from protocol.errors import EncodingError
+from clearinghouse.protocol.errors import EncodingError
 from tests.support import VECTORS
 
 JCS = VECTORS / "jcs-rfc8785"

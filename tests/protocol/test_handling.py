@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from protocol.errors import HandlingViolation, PacketError, ProtocolError
-from protocol.handling import RESTRICTED, check_hop, check_relay, may_relay
-from protocol.packet import HANDLING_CODES
+from clearinghouse.protocol.errors import HandlingViolation, PacketError, ProtocolError
+from clearinghouse.protocol.handling import RESTRICTED, check_hop, check_relay, may_relay
+from clearinghouse.protocol.packet import HANDLING_CODES
 
 JTI = "01a21293-b600-725b-87e3-3999c56e59a7"
 RELAYABLE = ("H0", "H1", "H3")

@@ -15,9 +15,9 @@ from jwcrypto.jwk import JWK
 from jwcrypto.jws import InvalidJWSSignature
 from sd_jwt.verifier import SDJWTVerifier
 
-from protocol.keys import public_jwk
-from protocol.packet import issue_packet, recipient_view, verify_view
-from protocol.schemas import get_schema
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.packet import issue_packet, recipient_view, verify_view
+from clearinghouse.protocol.schemas import get_schema
 from tests.support import NOW, PARTICIPANTS, Federation
 
 ISSUER = {

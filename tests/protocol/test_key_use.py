@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol.audit import (
+from clearinghouse.protocol.audit import (
     Act,
     LogVerifier,
     audit_origin,
@@ -21,18 +21,24 @@ from protocol.audit import (
     witness_keys,
     witness_name,
 )
-from protocol.errors import AuditError, KeyNotValid, KeyRevoked
-from protocol.key_use import (
+from clearinghouse.protocol.errors import AuditError, KeyNotValid, KeyRevoked
+from clearinghouse.protocol.key_use import (
     KeyStatus,
     KeyUseCheck,
     checkpoint_signed_at,
     cosignature_time,
     judge,
 )
-from protocol.keys import public_jwk
-from protocol.manifest import Manifest, ManifestKey, manifest_json, parse_manifest, signing_key
-from protocol.merkle import CompactRange, leaf_hash
-from protocol.notes import add_signatures, checkpoint_text, cosign, sign_note
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.manifest import (
+    Manifest,
+    ManifestKey,
+    manifest_json,
+    parse_manifest,
+    signing_key,
+)
+from clearinghouse.protocol.merkle import CompactRange, leaf_hash
+from clearinghouse.protocol.notes import add_signatures, checkpoint_text, cosign, sign_note
 from tests.support import NOW, Federation, seeded_key
 
 KEY_A, KEY_B = seeded_key("mission"), seeded_key("mission, rotated")

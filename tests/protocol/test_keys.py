@@ -6,11 +6,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
 
-from protocol.errors import KeyUnusable
-from protocol.keys import (
+from clearinghouse.protocol.errors import KeyUnusable
+from clearinghouse.protocol.keys import (
     generate_private_key as generate_ed25519,
 )
-from protocol.keys import (
+from clearinghouse.protocol.keys import (
     jwk_thumbprint,
     load_private_key,
     private_key_to_pem,
@@ -91,7 +91,7 @@ def test_rfc8037_a4_ed25519_jws_signature() -> None:
     # header {"alg":"EdDSA"}: Ed25519 is deterministic, so the bytes must match.
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from protocol.encoding import b64url_decode, b64url_encode
+    from clearinghouse.protocol.encoding import b64url_decode, b64url_encode
 
     key = Ed25519PrivateKey.from_private_bytes(
         b64url_decode("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A")

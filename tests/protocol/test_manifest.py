@@ -9,8 +9,14 @@ from typing import Any
 
 import pytest
 
-from protocol.errors import KeyNotValid, KeyRevoked, ManifestRejected, UnknownIssuer, UnknownKey
-from protocol.manifest import (
+from clearinghouse.protocol.errors import (
+    KeyNotValid,
+    KeyRevoked,
+    ManifestRejected,
+    UnknownIssuer,
+    UnknownKey,
+)
+from clearinghouse.protocol.manifest import (
     Manifest,
     manifest_json,
     parse_manifest,

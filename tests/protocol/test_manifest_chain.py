@@ -12,18 +12,18 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from protocol.encoding import b64url_decode, b64url_encode
-from protocol.errors import ManifestChainBroken, ManifestRejected
-from protocol.keys import public_jwk
-from protocol.manifest import Manifest, manifest_json, parse_manifest, sign_manifest
-from protocol.manifest_chain import (
+from clearinghouse.protocol.encoding import b64url_decode, b64url_encode
+from clearinghouse.protocol.errors import ManifestChainBroken, ManifestRejected
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.manifest import Manifest, manifest_json, parse_manifest, sign_manifest
+from clearinghouse.protocol.manifest_chain import (
     VerifiedChain,
     parse_manifest_chain,
     verify_anchor,
     verify_chain,
     verify_successor,
 )
-from protocol.manifest_changes import propose, revoke_key, rotate_key
+from clearinghouse.protocol.manifest_changes import propose, revoke_key, rotate_key
 from tests.support import NOW, Federation, make_federation, seeded_key
 
 HOUR = timedelta(hours=1)

@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 
-from protocol.encoding import b64url_encode
-from protocol.errors import (
+from clearinghouse.protocol.encoding import b64url_encode
+from clearinghouse.protocol.errors import (
     KeyNotValid,
     KeyRevoked,
     ManifestRejected,
     ProtocolError,
 )
-from protocol.keys import public_jwk
-from protocol.manifest import (
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.manifest import (
     Manifest,
     ManifestSignature,
     detached_signature,
@@ -33,7 +33,7 @@ from protocol.manifest import (
     signing_key,
     verify_manifest,
 )
-from protocol.manifest_changes import (
+from clearinghouse.protocol.manifest_changes import (
     DEFAULT_KEY_VALIDITY,
     describe_changes,
     merge_signatures,

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from protocol.errors import ManifestRejected, SchemaNotOriginated, UnknownIssuer
-from protocol.keys import public_jwk
-from protocol.manifest import (
+from clearinghouse.protocol.errors import ManifestRejected, SchemaNotOriginated, UnknownIssuer
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.manifest import (
     Manifest,
     build_manifest,
     check_origination,
@@ -27,7 +27,7 @@ from protocol.manifest import (
     sign_manifest,
     verify_manifest,
 )
-from protocol.manifest_changes import describe_changes
+from clearinghouse.protocol.manifest_changes import describe_changes
 from tests.support import seeded_key
 
 CONFIG: dict[str, Any] = {

@@ -15,14 +15,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.errors import (
+from clearinghouse.protocol.errors import (
     ConsistencyProofInvalid,
     InclusionProofInvalid,
     MerkleError,
     MerkleInputError,
     ProtocolError,
 )
-from protocol.merkle import (
+from clearinghouse.protocol.merkle import (
     EMPTY_ROOT,
     MemoryTree,
     consistency_proof,

@@ -11,8 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.errors import ConsistencyProofInvalid, InclusionProofInvalid, MerkleInputError
-from protocol.merkle import (
+from clearinghouse.protocol.errors import (
+    ConsistencyProofInvalid,
+    InclusionProofInvalid,
+    MerkleInputError,
+)
+from clearinghouse.protocol.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
     Block,

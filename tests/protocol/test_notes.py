@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.errors import (
+from clearinghouse.protocol.errors import (
     CheckpointMalformed,
     KeyUnusable,
     NoteError,
@@ -23,8 +23,8 @@ from protocol.errors import (
     NoteUnverified,
     ProtocolError,
 )
-from protocol.merkle import root_hash
-from protocol.notes import (
+from clearinghouse.protocol.merkle import root_hash
+from clearinghouse.protocol.notes import (
     COSIGNATURE_V1,
     ED25519,
     Checkpoint,

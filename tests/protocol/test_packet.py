@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from protocol.encoding import b64url_decode, b64url_encode, compact_json
-from protocol.errors import (
+from clearinghouse.protocol.encoding import b64url_decode, b64url_encode, compact_json
+from clearinghouse.protocol.errors import (
     DisclosureMismatch,
     DuplicateClaim,
     DuplicateDisclosure,
@@ -25,8 +25,8 @@ from protocol.errors import (
     UnknownKey,
     UnknownSchema,
 )
-from protocol.manifest import manifest_json, parse_manifest
-from protocol.packet import (
+from clearinghouse.protocol.manifest import manifest_json, parse_manifest
+from clearinghouse.protocol.packet import (
     IssuedPacket,
     VerifiedPacket,
     issue_packet,
@@ -35,8 +35,8 @@ from protocol.packet import (
     recipient_view,
     verify_view,
 )
-from protocol.schemas import SCHEMAS, get_schema
-from protocol.sdjwt import CompactSdJwt, make_disclosure, sign_jws
+from clearinghouse.protocol.schemas import SCHEMAS, get_schema
+from clearinghouse.protocol.sdjwt import CompactSdJwt, make_disclosure, sign_jws
 from tests.support import NOW, PARTICIPANTS, Federation, seeded_key
 
 ISSUER = {

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from protocol.errors import MalformedPacket, ResultInputInvalid
-from protocol.packet import VerifiedPacket, issue_packet, verify_view
-from protocol.results import (
+from clearinghouse.protocol.errors import MalformedPacket, ResultInputInvalid
+from clearinghouse.protocol.packet import VerifiedPacket, issue_packet, verify_view
+from clearinghouse.protocol.results import (
     HeldInput,
     ResultInput,
     check_result,
@@ -19,7 +19,7 @@ from protocol.results import (
     result_input,
     result_record,
 )
-from protocol.sdjwt import CompactSdJwt, conceal_by_claim, sign_jws
+from clearinghouse.protocol.sdjwt import CompactSdJwt, conceal_by_claim, sign_jws
 from tests.support import NOW, Federation
 
 JTI = "0190d1f2-0000-7000-8000-000000000000"

@@ -29,10 +29,10 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from protocol.encoding import b64url_decode, b64url_encode, compact_json
-from protocol.errors import MalformedPacket, ProtocolError
-from protocol.merkle import root_hash
-from protocol.notes import (
+from clearinghouse.protocol.encoding import b64url_decode, b64url_encode, compact_json
+from clearinghouse.protocol.errors import MalformedPacket, ProtocolError
+from clearinghouse.protocol.merkle import root_hash
+from clearinghouse.protocol.notes import (
     add_signatures,
     checkpoint_text,
     cosign,
@@ -45,7 +45,7 @@ from protocol.notes import (
     verify_cosignature,
     verify_note,
 )
-from protocol.packet import (
+from clearinghouse.protocol.packet import (
     IssuedPacket,
     issue_packet,
     make_view,
@@ -53,8 +53,8 @@ from protocol.packet import (
     stored_epoch,
     verify_view,
 )
-from protocol.receipts import sign_receipt, verify_receipt
-from protocol.sdjwt import (
+from clearinghouse.protocol.receipts import sign_receipt, verify_receipt
+from clearinghouse.protocol.sdjwt import (
     MAX_DEPTH,
     CompactSdJwt,
     decode_jws,

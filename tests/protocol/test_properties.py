@@ -9,9 +9,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protocol.packet import issue_packet, make_view, verify_view
-from protocol.schemas import get_schema
-from protocol.sdjwt import conceal, process
+from clearinghouse.protocol.packet import issue_packet, make_view, verify_view
+from clearinghouse.protocol.schemas import get_schema
+from clearinghouse.protocol.sdjwt import conceal, process
 from tests.support import NOW, Federation
 
 json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20)

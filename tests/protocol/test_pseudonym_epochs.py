@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from protocol.encoding import b64url_decode, b64url_encode
-from protocol.errors import MalformedPacket, ProtocolError
-from protocol.packet import (
+from clearinghouse.protocol.encoding import b64url_decode, b64url_encode
+from clearinghouse.protocol.errors import MalformedPacket, ProtocolError
+from clearinghouse.protocol.packet import (
     IssuedPacket,
     VerifiedPacket,
     issue_packet,
@@ -25,8 +25,8 @@ from protocol.packet import (
     stored_epoch,
     verify_view,
 )
-from protocol.pseudonyms import PseudonymKey, derived_epoch, is_epoch_name, pseudonym
-from protocol.sdjwt import CompactSdJwt, sign_jws
+from clearinghouse.protocol.pseudonyms import PseudonymKey, derived_epoch, is_epoch_name, pseudonym
+from clearinghouse.protocol.sdjwt import CompactSdJwt, sign_jws
 from tests.support import NOW, PARTICIPANTS, Federation
 
 CONFLICT = "conflict-event/1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import protocol
+from clearinghouse import protocol
 from tests.support import ROOT
 
 FORBIDDEN = ("fastapi", "starlette", "sqlmodel", "sqlalchemy", "httpx", "uvicorn", "requests")
@@ -13,7 +13,8 @@ FORBIDDEN = ("fastapi", "starlette", "sqlmodel", "sqlalchemy", "httpx", "uvicorn
 
 def test_importing_protocol_loads_no_framework() -> None:
     code = (
-        "import sys, protocol, protocol.packet, protocol.manifest, protocol.policy, protocol.sdjwt;"
+        "import sys, clearinghouse.protocol.packet, clearinghouse.protocol.manifest,"
+        " clearinghouse.protocol.policy, clearinghouse.protocol.sdjwt;"
         f"bad = [m for m in {FORBIDDEN!r} if m in sys.modules]; print(','.join(bad))"
     )
     out = subprocess.run(

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from protocol.errors import MalformedPacket
-from protocol.packet import PacketRef
-from protocol.receipts import (
+from clearinghouse.protocol.errors import MalformedPacket
+from clearinghouse.protocol.packet import PacketRef
+from clearinghouse.protocol.receipts import (
     MAX_REASON,
     RECEIPT_TYP,
     RETRYABLE,
@@ -17,7 +17,7 @@ from protocol.receipts import (
     sign_receipt,
     verify_receipt,
 )
-from protocol.sdjwt import sign_jws
+from clearinghouse.protocol.sdjwt import sign_jws
 from tests.support import NOW, Federation
 
 REF = PacketRef("0190a0a0-0000-7000-8000-000000000000", "ab" * 32)

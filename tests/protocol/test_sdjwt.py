@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from protocol.encoding import b64url_decode, b64url_encode, parse_json
-from protocol.errors import (
+from clearinghouse.protocol.encoding import b64url_decode, b64url_encode, parse_json
+from clearinghouse.protocol.errors import (
     DisclosureMismatch,
     DuplicateClaim,
     DuplicateDisclosure,
     MalformedPacket,
 )
-from protocol.sdjwt import (
+from clearinghouse.protocol.sdjwt import (
     SALT_BYTES,
     CompactSdJwt,
     conceal,
@@ -150,7 +150,7 @@ def test_decode_jws_names_the_part_that_fails(index: int, replacement: str, mess
 
 
 def test_parse_disclosure_refuses_malformed() -> None:
-    from protocol.encoding import b64url_encode
+    from clearinghouse.protocol.encoding import b64url_encode
 
     for bad in (["salt"], ["salt", 1, 2], [1, "n", 2], {"a": 1}, ["s", "_sd", 1], ["s", "...", 1]):
         with pytest.raises(MalformedPacket):

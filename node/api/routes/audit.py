@@ -14,15 +14,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from node.api.deps import AuditReader, ContextDep, PeerDep, parse_json_body
-from node.api.problems import problem_responses
-from node.errors import BadRequest, NotFound, Unprocessable
-from node.services.checkpoints import served_checkpoint
-from node.storage import auditlog
-from node.storage.db import MAX_INT, transaction
-from protocol.audit import witness_keys, witness_name
-from protocol.errors import EncodingError, MerkleInputError, NoteError
-from protocol.notes import parse_note, verify_cosignature
+from clearinghouse.node.api.deps import AuditReader, ContextDep, PeerDep, parse_json_body
+from clearinghouse.node.api.problems import problem_responses
+from clearinghouse.node.errors import BadRequest, NotFound, Unprocessable
+from clearinghouse.node.services.checkpoints import served_checkpoint
+from clearinghouse.node.storage import auditlog
+from clearinghouse.node.storage.db import MAX_INT, transaction
+from clearinghouse.protocol.audit import witness_keys, witness_name
+from clearinghouse.protocol.errors import EncodingError, MerkleInputError, NoteError
+from clearinghouse.protocol.notes import parse_note, verify_cosignature
 
 __all__ = ["MAX_ENTRIES", "router"]
 

@@ -17,20 +17,20 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from analyzers.state import State
-from node.api.deps import ContextDep, read_body, require_json, require_role
-from node.api.problems import problem_responses
-from node.errors import BadRequest, NotFound, PayloadTooLarge
-from node.services.acts import token_actor
-from node.services.ingest import IdempotentRequest, submit_records
-from node.services.relay import relay_packet
-from node.services.stats import node_stats
-from node.settings import TokenSetting
-from node.storage import analysis, packets
-from node.storage.db import MAX_INT, is_postgres, transaction
-from protocol.encoding import parse_json
-from protocol.errors import EncodingError, ProtocolError
-from protocol.packet import HANDLING_CODES, stored_epoch
+from clearinghouse.analyzers.state import State
+from clearinghouse.node.api.deps import ContextDep, read_body, require_json, require_role
+from clearinghouse.node.api.problems import problem_responses
+from clearinghouse.node.errors import BadRequest, NotFound, PayloadTooLarge
+from clearinghouse.node.services.acts import token_actor
+from clearinghouse.node.services.ingest import IdempotentRequest, submit_records
+from clearinghouse.node.services.relay import relay_packet
+from clearinghouse.node.services.stats import node_stats
+from clearinghouse.node.settings import TokenSetting
+from clearinghouse.node.storage import analysis, packets
+from clearinghouse.node.storage.db import MAX_INT, is_postgres, transaction
+from clearinghouse.protocol.encoding import parse_json
+from clearinghouse.protocol.errors import EncodingError, ProtocolError
+from clearinghouse.protocol.packet import HANDLING_CODES, stored_epoch
 
 __all__ = ["router"]
 

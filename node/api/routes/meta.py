@@ -8,10 +8,10 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from node.api.deps import ContextDep
-from node.api.problems import problem_responses
-from protocol.manifest import manifest_json
-from protocol.schemas import SCHEMAS, get_schema
+from clearinghouse.node.api.deps import ContextDep
+from clearinghouse.node.api.problems import problem_responses
+from clearinghouse.protocol.manifest import manifest_json
+from clearinghouse.protocol.schemas import SCHEMAS, get_schema
 
 __all__ = ["router"]
 

@@ -16,17 +16,17 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from node.api.deps import ContextDep, PeerDep, parse_json_body
-from node.api.peer_quota import PeerQuota
-from node.api.problems import problem_responses
-from node.errors import BadRequest, PayloadTooLarge, QuotaExceeded
-from node.services import acts
-from node.services.authorisations import outgoing
-from node.services.receive import receive_views
-from node.storage import auditlog, outbox
-from node.storage.db import MAX_INT, transaction
-from protocol.errors import EncodingError
-from protocol.receipts import STATUSES
+from clearinghouse.node.api.deps import ContextDep, PeerDep, parse_json_body
+from clearinghouse.node.api.peer_quota import PeerQuota
+from clearinghouse.node.api.problems import problem_responses
+from clearinghouse.node.errors import BadRequest, PayloadTooLarge, QuotaExceeded
+from clearinghouse.node.services import acts
+from clearinghouse.node.services.authorisations import outgoing
+from clearinghouse.node.services.receive import receive_views
+from clearinghouse.node.storage import auditlog, outbox
+from clearinghouse.node.storage.db import MAX_INT, transaction
+from clearinghouse.protocol.errors import EncodingError
+from clearinghouse.protocol.receipts import STATUSES
 
 __all__ = ["router"]
 

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 
-from node.api.deps import ContextDep, require_role
-from node.api.problems import problem_responses
-from node.services.situation import situation
-from node.settings import TokenSetting
+from clearinghouse.node.api.deps import ContextDep, require_role
+from clearinghouse.node.api.problems import problem_responses
+from clearinghouse.node.services.situation import situation
+from clearinghouse.node.settings import TokenSetting
 
 __all__ = ["router"]
 

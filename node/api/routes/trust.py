@@ -13,10 +13,10 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
-from node.api.deps import AdminOrPeer, ContextDep
-from node.api.problems import problem_responses
-from node.services.authorisations import accept_authorisation
-from node.services.manifests import accept_manifest
+from clearinghouse.node.api.deps import AdminOrPeer, ContextDep
+from clearinghouse.node.api.problems import problem_responses
+from clearinghouse.node.services.authorisations import accept_authorisation
+from clearinghouse.node.services.manifests import accept_manifest
 
 __all__ = ["router"]
 

@@ -16,12 +16,18 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from node.api.deps import ContextDep, charge_address, read_body
-from node.errors import NotFound
-from node.settings import TokenSetting
-from node.storage.db import MAX_INT
-from node.ui.audit_page import DEFAULT_LIMIT, MAX_LIMIT, audit_page, entry_page, parse_query
-from node.ui.pages import provenance_page, situation_page
+from clearinghouse.node.api.deps import ContextDep, charge_address, read_body
+from clearinghouse.node.errors import NotFound
+from clearinghouse.node.settings import TokenSetting
+from clearinghouse.node.storage.db import MAX_INT
+from clearinghouse.node.ui.audit_page import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    audit_page,
+    entry_page,
+    parse_query,
+)
+from clearinghouse.node.ui.pages import provenance_page, situation_page
 
 __all__ = ["router"]
 

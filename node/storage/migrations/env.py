@@ -13,8 +13,8 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
-import node.storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from node.storage.db import make_engine
+import clearinghouse.node.storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from clearinghouse.node.storage.db import make_engine
 
 config = context.config
 target_metadata = SQLModel.metadata

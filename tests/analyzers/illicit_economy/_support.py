@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from analyzers.base import Finding, View
-from analyzers.illicit_economy import IllicitEconomyAnalyzer
-from analyzers.state import State
+from clearinghouse.analyzers.base import Finding, View
+from clearinghouse.analyzers.illicit_economy import IllicitEconomyAnalyzer
+from clearinghouse.analyzers.state import State
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

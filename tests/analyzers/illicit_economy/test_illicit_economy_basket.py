@@ -15,16 +15,16 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzers.base import View
-from analyzers.converge import current_findings
-from analyzers.illicit_economy import IllicitEconomyAnalyzer
-from analyzers.illicit_economy._basket import (
+from clearinghouse.analyzers.base import View
+from clearinghouse.analyzers.converge import current_findings
+from clearinghouse.analyzers.illicit_economy import IllicitEconomyAnalyzer
+from clearinghouse.analyzers.illicit_economy._basket import (
     BASKET,
     basket_group,
     choose,
     food_group,
 )
-from analyzers.offline import OfflineRun, Picture, final_picture
+from clearinghouse.analyzers.offline import OfflineRun, Picture, final_picture
 from tests.analyzers._order import dump
 from tests.analyzers.illicit_economy._support import feed, months, price_record, price_view
 from tests.support import EXAMPLES

@@ -7,9 +7,14 @@ import gzip
 
 import yaml
 
-from analyzers.illicit_economy import IllicitEconomyAnalyzer
-from analyzers.illicit_economy._names import country_key, join_areas, name_key, skeleton
-from analyzers.offline import OfflineRun, final_picture
+from clearinghouse.analyzers.illicit_economy import IllicitEconomyAnalyzer
+from clearinghouse.analyzers.illicit_economy._names import (
+    country_key,
+    join_areas,
+    name_key,
+    skeleton,
+)
+from clearinghouse.analyzers.offline import OfflineRun, final_picture
 from tests.analyzers.illicit_economy._support import event_record, months, price_record
 from tests.support import EXAMPLES
 

@@ -19,11 +19,11 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzers.base import View
-from analyzers.illicit_economy import IllicitEconomyAnalyzer
-from analyzers.offline import OfflineRun, Picture, final_picture
-from node.importers.ucdp import read_events
-from node.importers.wfp import read_prices
+from clearinghouse.analyzers.base import View
+from clearinghouse.analyzers.illicit_economy import IllicitEconomyAnalyzer
+from clearinghouse.analyzers.offline import OfflineRun, Picture, final_picture
+from clearinghouse.node.importers.ucdp import read_events
+from clearinghouse.node.importers.wfp import read_prices
 from tests.analyzers._order import assert_same_in_any_order
 from tests.support import EXAMPLES
 

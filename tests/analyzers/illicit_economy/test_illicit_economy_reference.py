@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from analyzers.illicit_economy._names import join_areas
 from bench.analysis._evaluation import read_labels
 from bench.analysis.illicit_economy import (
     JOINS,
@@ -18,6 +17,7 @@ from bench.analysis.illicit_economy import (
     score_shocks,
     score_units,
 )
+from clearinghouse.analyzers.illicit_economy._names import join_areas
 
 
 @pytest.mark.parametrize("path", [JOINS, SHOCKS, UNITS])

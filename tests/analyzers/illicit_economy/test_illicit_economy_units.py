@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from analyzers.base import Analyzer
-from analyzers.converge import current_findings
-from analyzers.illicit_economy import IllicitEconomyAnalyzer
-from analyzers.illicit_economy._units import parse_unit
+from clearinghouse.analyzers.base import Analyzer
+from clearinghouse.analyzers.converge import current_findings
+from clearinghouse.analyzers.illicit_economy import IllicitEconomyAnalyzer
+from clearinghouse.analyzers.illicit_economy._units import parse_unit
 from tests.analyzers.illicit_economy._support import (
     COMMODITIES,
     feed,

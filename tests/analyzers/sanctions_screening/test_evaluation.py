@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from analyzers.sanctions_screening import SanctionsScreeningAnalyzer
 from bench.analysis.sanctions_screening import evaluate, read_reference, score_names
+from clearinghouse.analyzers.sanctions_screening import SanctionsScreeningAnalyzer
 
 
 def test_every_label_is_cited_and_names_an_entry_of_the_list() -> None:

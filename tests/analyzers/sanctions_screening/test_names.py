@@ -8,10 +8,13 @@ import string
 import pytest
 from rapidfuzz.distance import JaroWinkler
 
-import analyzers.sanctions_screening as package
-from analyzers.sanctions_screening._consolidated_list import derived_acronyms, name_variants
-from analyzers.sanctions_screening._index import token_similarity
-from analyzers.sanctions_screening._names import (
+import clearinghouse.analyzers.sanctions_screening as package
+from clearinghouse.analyzers.sanctions_screening._consolidated_list import (
+    derived_acronyms,
+    name_variants,
+)
+from clearinghouse.analyzers.sanctions_screening._index import token_similarity
+from clearinghouse.analyzers.sanctions_screening._names import (
     acronym_key,
     fold_name,
     fold_token,
@@ -19,7 +22,10 @@ from analyzers.sanctions_screening._names import (
     name_key,
     skeleton,
 )
-from analyzers.sanctions_screening.thresholds import SHORT_TOKEN_MAX, TOKEN_MIN_SIMILARITY
+from clearinghouse.analyzers.sanctions_screening.thresholds import (
+    SHORT_TOKEN_MAX,
+    TOKEN_MIN_SIMILARITY,
+)
 
 
 def test_no_hand_written_jaro_winkler_is_left() -> None:

@@ -20,10 +20,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzers.base import View
-from analyzers.offline import OfflineRun, final_picture
-from analyzers.sanctions_screening import SanctionsScreeningAnalyzer
-from node.importers.ucdp import read_events
+from clearinghouse.analyzers.base import View
+from clearinghouse.analyzers.offline import OfflineRun, final_picture
+from clearinghouse.analyzers.sanctions_screening import SanctionsScreeningAnalyzer
+from clearinghouse.node.importers.ucdp import read_events
 from tests.support import EXAMPLES
 
 GED = EXAMPLES / "data" / "ucdp_ged_syria_2016_2019.csv"

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-import analyzers.sanctions_screening as package
-from analyzers.registry import code_digest, load
-from analyzers.sanctions_screening import DEFAULT_LIST, SanctionsScreeningAnalyzer
-from analyzers.sanctions_screening._consolidated_list import ALIAS_TABLE, read_aliases
-from analyzers.sanctions_screening._names import fold_name, skeleton
-from analyzers.sanctions_screening.thresholds import MAX_HITS_PER_NAME, MIN_EVIDENCE
+import clearinghouse.analyzers.sanctions_screening as package
+from clearinghouse.analyzers.registry import code_digest, load
+from clearinghouse.analyzers.sanctions_screening import DEFAULT_LIST, SanctionsScreeningAnalyzer
+from clearinghouse.analyzers.sanctions_screening._consolidated_list import ALIAS_TABLE, read_aliases
+from clearinghouse.analyzers.sanctions_screening._names import fold_name, skeleton
+from clearinghouse.analyzers.sanctions_screening.thresholds import MAX_HITS_PER_NAME, MIN_EVIDENCE
 from tests.support import EXAMPLES
 
 GED = EXAMPLES / "data" / "ucdp_ged_syria_2016_2019.csv"

@@ -15,11 +15,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzers.base import Analyzer, View
-from analyzers.offline import final_picture
-from analyzers.sanctions_screening import ConsolidatedListError, SanctionsScreeningAnalyzer
-from analyzers.sanctions_screening.thresholds import MATCH_THRESHOLD, STRONG_MATCH
-from analyzers.state import State
+from clearinghouse.analyzers.base import Analyzer, View
+from clearinghouse.analyzers.offline import final_picture
+from clearinghouse.analyzers.sanctions_screening import (
+    ConsolidatedListError,
+    SanctionsScreeningAnalyzer,
+)
+from clearinghouse.analyzers.sanctions_screening.thresholds import MATCH_THRESHOLD, STRONG_MATCH
+from clearinghouse.analyzers.state import State
 
 LIST = """<?xml version="1.0" encoding="UTF-8"?>
 <CONSOLIDATED_LIST dateGenerated="2030-01-01T00:00:00Z">

@@ -15,11 +15,11 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzers.base import View
-from analyzers.offline import OfflineRun, Picture, final_picture
-from analyzers.security_risk import SecurityRiskAnalyzer
-from analyzers.security_risk._analyzer import IMPRECISE_KIND
-from node.importers.ucdp import read_events
+from clearinghouse.analyzers.base import View
+from clearinghouse.analyzers.offline import OfflineRun, Picture, final_picture
+from clearinghouse.analyzers.security_risk import SecurityRiskAnalyzer
+from clearinghouse.analyzers.security_risk._analyzer import IMPRECISE_KIND
+from clearinghouse.node.importers.ucdp import read_events
 from tests.analyzers._order import assert_same_in_any_order
 from tests.support import EXAMPLES
 

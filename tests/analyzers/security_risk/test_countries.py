@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from analyzers.offline import OfflineRun, final_picture
-from analyzers.security_risk import SecurityRiskAnalyzer
-from analyzers.security_risk._analyzer import IMPRECISE_KIND
 from bench.analysis.security_risk import score_codebook
-from node.importers._errors import RowRejected
-from node.importers.records_file import read_records
+from clearinghouse.analyzers.offline import OfflineRun, final_picture
+from clearinghouse.analyzers.security_risk import SecurityRiskAnalyzer
+from clearinghouse.analyzers.security_risk._analyzer import IMPRECISE_KIND
+from clearinghouse.node.importers._errors import RowRejected
+from clearinghouse.node.importers.records_file import read_records
 from tests.codebooks import ucdp_ged
 from tests.support import EXAMPLES
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import yaml
 
-from analyzers.offline import OfflineRun
-from analyzers.security_risk import SecurityRiskAnalyzer
 from bench.analysis.security_risk import GED, REFERENCE, score_campaigns, score_codebook
-from node.importers.ucdp import read_events
+from clearinghouse.analyzers.offline import OfflineRun
+from clearinghouse.analyzers.security_risk import SecurityRiskAnalyzer
+from clearinghouse.node.importers.ucdp import read_events
 from tests.support import EXAMPLES
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")

@@ -12,21 +12,21 @@ from typing import Any
 
 import yaml
 
-from analyzers.base import WITHDRAWN, Analyzer, Finding, View
-from analyzers.converge import current_findings
-from analyzers.offline import OfflineRun, final_picture
-from analyzers.registry import load
-from analyzers.security_risk import SecurityRiskAnalyzer
-from analyzers.security_risk._analyzer import IMPRECISE_KIND
-from analyzers.security_risk._flags import (
+from clearinghouse.analyzers.base import WITHDRAWN, Analyzer, Finding, View
+from clearinghouse.analyzers.converge import current_findings
+from clearinghouse.analyzers.offline import OfflineRun, final_picture
+from clearinghouse.analyzers.registry import load
+from clearinghouse.analyzers.security_risk import SecurityRiskAnalyzer
+from clearinghouse.analyzers.security_risk._analyzer import IMPRECISE_KIND
+from clearinghouse.analyzers.security_risk._flags import (
     CIVILIAN_MIN_DEATHS,
     ESCALATION_MIN_FATALITIES,
     HOTSPOT_MIN_FATALITIES,
     ONE_SIDED_MIN_EVENTS,
     TOP_N,
 )
-from analyzers.security_risk._hotspots import incident_of, priogrid
-from analyzers.state import State
+from clearinghouse.analyzers.security_risk._hotspots import incident_of, priogrid
+from clearinghouse.analyzers.state import State
 from tests.support import EXAMPLES
 
 SCHEMA = "conflict-event/1"

@@ -17,12 +17,12 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzers.base import View
-from analyzers.offline import OfflineRun, Picture, final_picture
-from analyzers.spoiler_risk import SpoilerRiskAnalyzer
-from analyzers.spoiler_risk._lexicon import lexicon, normalise
 from bench.analysis import spoiler_risk as evaluation
-from node.importers.ucdp import read_events
+from clearinghouse.analyzers.base import View
+from clearinghouse.analyzers.offline import OfflineRun, Picture, final_picture
+from clearinghouse.analyzers.spoiler_risk import SpoilerRiskAnalyzer
+from clearinghouse.analyzers.spoiler_risk._lexicon import lexicon, normalise
+from clearinghouse.node.importers.ucdp import read_events
 from tests.analyzers._order import assert_same_in_any_order
 from tests.support import EXAMPLES
 

@@ -12,11 +12,11 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from analyzers.base import WITHDRAWN, Analyzer, Finding, View
-from analyzers.registry import load
-from analyzers.spoiler_risk import SpoilerRiskAnalyzer
-from analyzers.spoiler_risk._lexicon import lexicon, normalise, parse
-from analyzers.spoiler_risk._typology import (
+from clearinghouse.analyzers.base import WITHDRAWN, Analyzer, Finding, View
+from clearinghouse.analyzers.registry import load
+from clearinghouse.analyzers.spoiler_risk import SpoilerRiskAnalyzer
+from clearinghouse.analyzers.spoiler_risk._lexicon import lexicon, normalise, parse
+from clearinghouse.analyzers.spoiler_risk._typology import (
     COMMUNAL,
     FORMAL,
     INSUFFICIENT,
@@ -25,7 +25,7 @@ from analyzers.spoiler_risk._typology import (
     band,
     organisation_of,
 )
-from analyzers.state import State
+from clearinghouse.analyzers.state import State
 
 SCHEMA = "conflict-event/1"
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)
@@ -92,7 +92,7 @@ def _periods(analyzer: SpoilerRiskAnalyzer, state: State, name: str) -> dict[str
 
 def _held(state: State) -> dict[tuple[str, str], str]:
     """(group, year) -> call, for the findings that hold."""
-    from analyzers.converge import current_findings
+    from clearinghouse.analyzers.converge import current_findings
 
     return {(f["subject"], f["period"]): f["indicators"]["call"] for f in current_findings(state)}
 

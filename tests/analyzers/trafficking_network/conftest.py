@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import yaml
 
-from analyzers.base import View
-from analyzers.offline import OfflineRun
-from analyzers.trafficking_network import TraffickingNetworkAnalyzer
-from node.importers.ucdp import read_events
-from node.importers.unodc import read_seizures
+from clearinghouse.analyzers.base import View
+from clearinghouse.analyzers.offline import OfflineRun
+from clearinghouse.analyzers.trafficking_network import TraffickingNetworkAnalyzer
+from clearinghouse.node.importers.ucdp import read_events
+from clearinghouse.node.importers.unodc import read_seizures
 from tests.support import EXAMPLES
 
 GED = EXAMPLES / "data" / "ucdp_ged_syria_2016_2019.csv"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzers.trafficking_network._brandes import betweenness, normalised, undirected
+from clearinghouse.analyzers.trafficking_network._brandes import betweenness, normalised, undirected
 
 
 def test_path_graph() -> None:
@@ -62,7 +62,7 @@ def test_deterministic_whatever_the_edge_order() -> None:
 
 def _plain_brandes(adjacency: dict[str, list[str]]) -> dict[str, float]:
     """Brandes' algorithm with a search from every node (no leaf folding)."""
-    from analyzers.trafficking_network._brandes import _dependencies
+    from clearinghouse.analyzers.trafficking_network._brandes import _dependencies
 
     centrality = dict.fromkeys(adjacency, 0.0)
     for source in sorted(adjacency):

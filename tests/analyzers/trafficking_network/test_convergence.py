@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzers.base import View
-from analyzers.offline import OfflineRun, Picture, final_picture
-from analyzers.trafficking_network import TraffickingNetworkAnalyzer
+from clearinghouse.analyzers.base import View
+from clearinghouse.analyzers.offline import OfflineRun, Picture, final_picture
+from clearinghouse.analyzers.trafficking_network import TraffickingNetworkAnalyzer
 from tests.analyzers._order import assert_same_in_any_order
 
 ROUTES = [("Syria", ["JOR"], "SAU"), ("LBN", [], "Saudi Arabia"), ("SYR", ["Iraq"], "KWT")]
@@ -95,8 +95,12 @@ def test_findings_held_match_the_summary(in_file_order: Picture) -> None:
 
 
 def test_the_broker_graph_index_matches_the_actor_tallies(views: list[View]) -> None:
-    from analyzers.state import State
-    from analyzers.trafficking_network._network import ACTOR_PREFIX, GRAPH_KEY, in_broker_graph
+    from clearinghouse.analyzers.state import State
+    from clearinghouse.analyzers.trafficking_network._network import (
+        ACTOR_PREFIX,
+        GRAPH_KEY,
+        in_broker_graph,
+    )
 
     state, analyzer = State(), TraffickingNetworkAnalyzer()
     for view in reversed(views):

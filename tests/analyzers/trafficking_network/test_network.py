@@ -6,12 +6,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from analyzers.base import Analyzer, Finding, View
-from analyzers.offline import OfflineRun, final_picture
-from analyzers.registry import code_digest, load
-from analyzers.state import State
-from analyzers.trafficking_network import TraffickingNetworkAnalyzer
-from analyzers.trafficking_network.thresholds import RECURRING_MIN_EVENTS, TOP_BROKERS
+from clearinghouse.analyzers.base import Analyzer, Finding, View
+from clearinghouse.analyzers.offline import OfflineRun, final_picture
+from clearinghouse.analyzers.registry import code_digest, load
+from clearinghouse.analyzers.state import State
+from clearinghouse.analyzers.trafficking_network import TraffickingNetworkAnalyzer
+from clearinghouse.analyzers.trafficking_network.thresholds import RECURRING_MIN_EVENTS, TOP_BROKERS
 
 LEVELS = {"low", "medium", "high", "critical"}
 
@@ -42,7 +42,7 @@ def feed(views: list[View], state: State | None = None) -> tuple[list[list[Findi
 
 
 def held(state: State) -> dict[str, dict[str, Any]]:
-    from analyzers.converge import current_findings
+    from clearinghouse.analyzers.converge import current_findings
 
     return {f["kind"] + " " + f["subject"]: f for f in current_findings(state)}
 

@@ -10,10 +10,10 @@ from typing import Any
 import pycountry
 import pytest
 
-from analyzers.base import View
-from analyzers.offline import final_picture
-from analyzers.trafficking_network import TraffickingNetworkAnalyzer
-from analyzers.trafficking_network._places import country_code
+from clearinghouse.analyzers.base import View
+from clearinghouse.analyzers.offline import final_picture
+from clearinghouse.analyzers.trafficking_network import TraffickingNetworkAnalyzer
+from clearinghouse.analyzers.trafficking_network._places import country_code
 
 
 def view(schema: str, **claims: Any) -> View:
@@ -53,7 +53,7 @@ def test_places_without_an_iso_code_stay_unmapped(name: str) -> None:
 
 def test_the_names_table_is_sourced_and_valid() -> None:
     text = (
-        resources.files("analyzers.trafficking_network")
+        resources.files("clearinghouse.analyzers.trafficking_network")
         .joinpath("data/place_names.csv")
         .read_text(encoding="utf-8")
     )

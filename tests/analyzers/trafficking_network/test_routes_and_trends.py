@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from analyzers.base import Finding, View
-from analyzers.converge import current_findings
-from analyzers.state import State
-from analyzers.trafficking_network import TraffickingNetworkAnalyzer
-from analyzers.trafficking_network._routes import kilograms_of, legs_of
-from analyzers.trafficking_network.thresholds import CORRIDOR_MIN_SEIZURES
+from clearinghouse.analyzers.base import Finding, View
+from clearinghouse.analyzers.converge import current_findings
+from clearinghouse.analyzers.state import State
+from clearinghouse.analyzers.trafficking_network import TraffickingNetworkAnalyzer
+from clearinghouse.analyzers.trafficking_network._routes import kilograms_of, legs_of
+from clearinghouse.analyzers.trafficking_network.thresholds import CORRIDOR_MIN_SEIZURES
 
 
 def seizure(**claims: Any) -> View:

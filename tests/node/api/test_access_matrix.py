@@ -17,13 +17,13 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from node.api.routes.ui import COOKIE
-from node.app import create_app
-from node.keyfiles import read_private_key
-from node.localfed import LocalFederation, NodeHandle
-from node.settings import load_settings
-from node.transport.httpsig import sign_request
-from protocol.keys import generate_private_key, public_jwk
+from clearinghouse.node.api.routes.ui import COOKIE
+from clearinghouse.node.app import create_app
+from clearinghouse.node.keyfiles import read_private_key
+from clearinghouse.node.localfed import LocalFederation, NodeHandle
+from clearinghouse.node.settings import load_settings
+from clearinghouse.node.transport.httpsig import sign_request
+from clearinghouse.protocol.keys import generate_private_key, public_jwk
 from tests.servers import serve_in_thread
 
 TOKENS = ("submitter", "analyst", "auditor", "admin")

@@ -34,15 +34,15 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from node.api.routes.ui import COOKIE
-from node.app import create_app
-from node.keyfiles import read_private_key, read_pseudonym_key
-from node.localfed import LocalFederation, NodeHandle
-from node.settings import load_settings
-from node.transport.httpsig import sign_request
-from protocol.keys import public_jwk
-from protocol.manifest import parse_manifest
-from protocol.packet import issue_packet, recipient_view
+from clearinghouse.node.api.routes.ui import COOKIE
+from clearinghouse.node.app import create_app
+from clearinghouse.node.keyfiles import read_private_key, read_pseudonym_key
+from clearinghouse.node.localfed import LocalFederation, NodeHandle
+from clearinghouse.node.settings import load_settings
+from clearinghouse.node.transport.httpsig import sign_request
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.manifest import parse_manifest
+from clearinghouse.protocol.packet import issue_packet, recipient_view
 from tests.servers import serve_in_thread
 from tests.support import EXAMPLES
 

@@ -14,17 +14,17 @@ from typing import Any
 import httpx
 import pytest
 
-from node.app import create_app
-from node.context import NodeContext
-from node.keyfiles import read_private_key
-from node.localfed import LocalFederation, NodeHandle
-from node.services.checkpoints import sign_checkpoint
-from node.services.witness import Inconsistent, raise_alert
-from node.settings import load_settings
-from node.storage import auditlog
-from node.storage.db import transaction
-from node.transport.httpsig import sign_request
-from protocol.audit import (
+from clearinghouse.node.app import create_app
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.keyfiles import read_private_key
+from clearinghouse.node.localfed import LocalFederation, NodeHandle
+from clearinghouse.node.services.checkpoints import sign_checkpoint
+from clearinghouse.node.services.witness import Inconsistent, raise_alert
+from clearinghouse.node.settings import load_settings
+from clearinghouse.node.storage import auditlog
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.transport.httpsig import sign_request
+from clearinghouse.protocol.audit import (
     Act,
     LogVerifier,
     audit_origin,
@@ -33,10 +33,15 @@ from protocol.audit import (
     witness_keys,
     witness_name,
 )
-from protocol.keys import public_jwk
-from protocol.manifest import Manifest, parse_manifest
-from protocol.merkle import MemoryTree, leaf_hash, verify_consistency, verify_inclusion
-from protocol.notes import cosign, parse_checkpoint, parse_note, verify_note
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.manifest import Manifest, parse_manifest
+from clearinghouse.protocol.merkle import (
+    MemoryTree,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+from clearinghouse.protocol.notes import cosign, parse_checkpoint, parse_note, verify_note
 from tests.servers import serve_in_thread
 
 PROBLEM_JSON = "application/problem+json"

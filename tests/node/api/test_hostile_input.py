@@ -46,33 +46,33 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import bindparam, text
 
-from node.api.peer_quota import PeerQuota
-from node.api.rate_limit import PeerRateLimiter, RateLimiter
-from node.api.routes.ui import COOKIE
-from node.app import create_app
-from node.keyfiles import read_private_key, read_pseudonym_key
-from node.localfed import LocalFederation, NodeHandle
-from node.services.ingest import ingest_records
-from node.services.manifests import sync_from_database
-from node.settings import load_settings
-from node.storage import packets
-from node.storage.db import make_engine, transaction
-from node.storage.models import UTCDateTime
-from node.transport.httpsig import sign_request
-from protocol.encoding import b64url_encode
-from protocol.ids import uuid7
-from protocol.keys import generate_private_key, public_jwk
-from protocol.manifest import (
+from clearinghouse.node.api.peer_quota import PeerQuota
+from clearinghouse.node.api.rate_limit import PeerRateLimiter, RateLimiter
+from clearinghouse.node.api.routes.ui import COOKIE
+from clearinghouse.node.app import create_app
+from clearinghouse.node.keyfiles import read_private_key, read_pseudonym_key
+from clearinghouse.node.localfed import LocalFederation, NodeHandle
+from clearinghouse.node.services.ingest import ingest_records
+from clearinghouse.node.services.manifests import sync_from_database
+from clearinghouse.node.settings import load_settings
+from clearinghouse.node.storage import packets
+from clearinghouse.node.storage.db import make_engine, transaction
+from clearinghouse.node.storage.models import UTCDateTime
+from clearinghouse.node.transport.httpsig import sign_request
+from clearinghouse.protocol.encoding import b64url_encode
+from clearinghouse.protocol.ids import uuid7
+from clearinghouse.protocol.keys import generate_private_key, public_jwk
+from clearinghouse.protocol.manifest import (
     Manifest,
     ManifestSignature,
     manifest_json,
     parse_manifest,
     sign_manifest,
 )
-from protocol.packet import PACKET_TYP, issue_packet, recipient_view
-from protocol.receipts import verify_receipt
-from protocol.results import result_record
-from protocol.sdjwt import CompactSdJwt, conceal_by_claim, make_disclosure, sign_jws
+from clearinghouse.protocol.packet import PACKET_TYP, issue_packet, recipient_view
+from clearinghouse.protocol.receipts import verify_receipt
+from clearinghouse.protocol.results import result_record
+from clearinghouse.protocol.sdjwt import CompactSdJwt, conceal_by_claim, make_disclosure, sign_jws
 from tests.servers import serve_in_thread
 from tests.support import EXAMPLES
 

@@ -34,15 +34,15 @@ import yaml
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from node.app import create_app
-from node.cli.main import app as cli
-from node.localfed import FEDERATION_YAML, LocalFederation, NodeHandle
-from node.settings import load_settings
-from node.storage import idempotency
-from node.storage.db import make_engine, transaction
-from node.storage.models import IdempotencyRecord
-from protocol.manifest import parse_manifest
-from protocol.results import result_record
+from clearinghouse.node.app import create_app
+from clearinghouse.node.cli.main import app as cli
+from clearinghouse.node.localfed import FEDERATION_YAML, LocalFederation, NodeHandle
+from clearinghouse.node.settings import load_settings
+from clearinghouse.node.storage import idempotency
+from clearinghouse.node.storage.db import make_engine, transaction
+from clearinghouse.node.storage.models import IdempotencyRecord
+from clearinghouse.protocol.manifest import parse_manifest
+from clearinghouse.protocol.results import result_record
 from tests.codebooks import ucdp_ged
 from tests.servers import serve_in_thread
 from tests.support import EXAMPLES

@@ -11,15 +11,15 @@ from typing import Any
 import httpx
 import pytest
 
-from node.app import create_app
-from node.keyfiles import read_private_key, read_pseudonym_key
-from node.localfed import LocalFederation, NodeHandle
-from node.settings import load_settings
-from node.transport.httpsig import sign_request
-from protocol.keys import generate_private_key, public_jwk
-from protocol.manifest import parse_manifest
-from protocol.packet import issue_packet, recipient_view
-from protocol.receipts import verify_receipt
+from clearinghouse.node.app import create_app
+from clearinghouse.node.keyfiles import read_private_key, read_pseudonym_key
+from clearinghouse.node.localfed import LocalFederation, NodeHandle
+from clearinghouse.node.settings import load_settings
+from clearinghouse.node.transport.httpsig import sign_request
+from clearinghouse.protocol.keys import generate_private_key, public_jwk
+from clearinghouse.protocol.manifest import parse_manifest
+from clearinghouse.protocol.packet import issue_packet, recipient_view
+from clearinghouse.protocol.receipts import verify_receipt
 from tests.servers import serve_in_thread
 from tests.support import EXAMPLES
 
@@ -145,7 +145,7 @@ def test_bad_views_are_refused_one_by_one(fed: LocalFederation, dpa: NodeHandle)
 
 
 def test_unknown_schema_is_rejected_with_its_reason(fed: LocalFederation, dpa: NodeHandle) -> None:
-    from protocol.sdjwt import CompactSdJwt, sign_jws
+    from clearinghouse.protocol.sdjwt import CompactSdJwt, sign_jws
 
     key = key_of(fed, "mission")
     payload = {

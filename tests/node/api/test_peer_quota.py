@@ -26,14 +26,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 from sqlalchemy import Engine, text
 
-from node.api.peer_quota import PeerQuota
-from node.app import create_app
-from node.localfed import LocalFederation, NodeHandle
-from node.settings import Settings, load_settings
-from node.storage.db import make_engine
-from protocol.packet import recipient_view
-from protocol.receipts import MAX_REASON, verify_receipt
-from protocol.sdjwt import CompactSdJwt, sign_jws
+from clearinghouse.node.api.peer_quota import PeerQuota
+from clearinghouse.node.app import create_app
+from clearinghouse.node.localfed import LocalFederation, NodeHandle
+from clearinghouse.node.settings import Settings, load_settings
+from clearinghouse.node.storage.db import make_engine
+from clearinghouse.protocol.packet import recipient_view
+from clearinghouse.protocol.receipts import MAX_REASON, verify_receipt
+from clearinghouse.protocol.sdjwt import CompactSdJwt, sign_jws
 from tests.node.api.test_packets_api import (
     assert_problem,
     key_of,

@@ -8,8 +8,8 @@ from ipaddress import ip_network
 
 import pytest
 
-from node.api.rate_limit import PeerRateLimiter, RateLimiter, client_address
-from node.settings import Settings
+from clearinghouse.node.api.rate_limit import PeerRateLimiter, RateLimiter, client_address
+from clearinghouse.node.settings import Settings
 
 
 class Clock:

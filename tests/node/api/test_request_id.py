@@ -16,16 +16,16 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from node.api.request_id import accepted_request_id
-from node.app import create_app
-from node.clock import SystemClock
-from node.keyfiles import read_private_key
-from node.localfed import LocalFederation, NodeHandle
-from node.logs import REQUEST_ID
-from node.settings import load_settings
-from node.transport.httpsig import sign_request, verify_request
-from node.transport.peer_client import PeerClient
-from protocol.keys import public_jwk
+from clearinghouse.node.api.request_id import accepted_request_id
+from clearinghouse.node.app import create_app
+from clearinghouse.node.clock import SystemClock
+from clearinghouse.node.keyfiles import read_private_key
+from clearinghouse.node.localfed import LocalFederation, NodeHandle
+from clearinghouse.node.logs import REQUEST_ID
+from clearinghouse.node.settings import load_settings
+from clearinghouse.node.transport.httpsig import sign_request, verify_request
+from clearinghouse.node.transport.peer_client import PeerClient
+from clearinghouse.protocol.keys import public_jwk
 from tests.servers import serve_in_thread
 
 FRESH = re.compile(r"[0-9a-f]{32}")

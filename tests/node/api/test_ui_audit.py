@@ -17,19 +17,19 @@ from typing import Any
 import httpx
 import pytest
 
-from node.api.routes.ui import COOKIE
-from node.app import create_app
-from node.context import NodeContext
-from node.keyfiles import read_private_key
-from node.localfed import LocalFederation
-from node.services.checkpoints import sign_checkpoint
-from node.settings import load_settings
-from node.storage import auditlog
-from node.storage.db import transaction
-from node.storage.models import AuditEntry
-from protocol.audit import Act, audit_origin, witness_name
-from protocol.merkle import leaf_hash, verify_inclusion
-from protocol.notes import cosign, parse_checkpoint, parse_note
+from clearinghouse.node.api.routes.ui import COOKIE
+from clearinghouse.node.app import create_app
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.keyfiles import read_private_key
+from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.services.checkpoints import sign_checkpoint
+from clearinghouse.node.settings import load_settings
+from clearinghouse.node.storage import auditlog
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.models import AuditEntry
+from clearinghouse.protocol.audit import Act, audit_origin, witness_name
+from clearinghouse.protocol.merkle import leaf_hash, verify_inclusion
+from clearinghouse.protocol.notes import cosign, parse_checkpoint, parse_note
 from tests.servers import serve_in_thread
 
 PARTICIPANTS = ("dpa", "mission", "unodc")

@@ -14,14 +14,14 @@ import httpx
 import pytest
 from markupsafe import escape
 
-from node.api.routes.ui import COOKIE
-from node.app import create_app
-from node.context import NodeContext
-from node.keyfiles import read_pseudonym_key
-from node.localfed import LocalFederation
-from node.services.situation import fused_findings
-from node.settings import load_settings
-from protocol.packet import HANDLING_MEANINGS
+from clearinghouse.node.api.routes.ui import COOKIE
+from clearinghouse.node.app import create_app
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.keyfiles import read_pseudonym_key
+from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.services.situation import fused_findings
+from clearinghouse.node.settings import load_settings
+from clearinghouse.protocol.packet import HANDLING_MEANINGS
 from tests.node._situation_support import (
     H2_AREA,
     H3_AREA,

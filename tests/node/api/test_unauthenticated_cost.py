@@ -29,13 +29,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
-from node.api.rate_limit import RateLimiter
-from node.app import create_app
-from node.keyfiles import read_private_key
-from node.localfed import LocalFederation, NodeHandle
-from node.settings import load_settings
-from node.transport.httpsig import sign_request
-from protocol.keys import generate_private_key, public_jwk
+from clearinghouse.node.api.rate_limit import RateLimiter
+from clearinghouse.node.app import create_app
+from clearinghouse.node.keyfiles import read_private_key
+from clearinghouse.node.localfed import LocalFederation, NodeHandle
+from clearinghouse.node.settings import load_settings
+from clearinghouse.node.transport.httpsig import sign_request
+from clearinghouse.protocol.keys import generate_private_key, public_jwk
 from tests.servers import serve_in_thread
 
 MB = 1024 * 1024

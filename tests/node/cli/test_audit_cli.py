@@ -17,19 +17,19 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from node.app import create_app
-from node.cli.main import app
-from node.context import NodeContext
-from node.keyfiles import read_private_key
-from node.localfed import LocalFederation, NodeHandle, free_port
-from node.services.audit_bundle import open_node, verify_log
-from node.services.checkpoints import sign_checkpoint
-from node.settings import load_settings
-from node.storage import auditlog
-from node.storage.db import transaction
-from protocol.audit import witness_name
-from protocol.manifest import manifest_json, parse_manifest, sign_manifest
-from protocol.notes import cosign, parse_note
+from clearinghouse.node.app import create_app
+from clearinghouse.node.cli.main import app
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.keyfiles import read_private_key
+from clearinghouse.node.localfed import LocalFederation, NodeHandle, free_port
+from clearinghouse.node.services.audit_bundle import open_node, verify_log
+from clearinghouse.node.services.checkpoints import sign_checkpoint
+from clearinghouse.node.settings import load_settings
+from clearinghouse.node.storage import auditlog
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.protocol.audit import witness_name
+from clearinghouse.protocol.manifest import manifest_json, parse_manifest, sign_manifest
+from clearinghouse.protocol.notes import cosign, parse_note
 from tests.node.services._audit_support import (
     BACKENDS,
     HOUR,

@@ -17,11 +17,11 @@ import pytest
 import respx
 from typer.testing import CliRunner, Result
 
-from node.cli import authorise as authorise_cli
-from node.cli.main import app
-from node.keyfiles import PASSPHRASE_ENV, write_private_key
-from protocol.authorisation import parse_authorisation, verify_authorisation
-from protocol.manifest import manifest_json
+from clearinghouse.node.cli import authorise as authorise_cli
+from clearinghouse.node.cli.main import app
+from clearinghouse.node.keyfiles import PASSPHRASE_ENV, write_private_key
+from clearinghouse.protocol.authorisation import parse_authorisation, verify_authorisation
+from clearinghouse.protocol.manifest import manifest_json
 from tests.support import NOW, Federation
 
 NODE = "http://node.test"

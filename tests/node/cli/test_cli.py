@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from node.localfed import LocalFederation
+from clearinghouse.node.localfed import LocalFederation
 from tests.support import EXAMPLES, PARTICIPANTS
 
 EXE = shutil.which("clearinghouse", path=str(Path(sys.executable).parent)) or "clearinghouse"

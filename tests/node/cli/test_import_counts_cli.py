@@ -12,14 +12,14 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from analyzers.base import Finding, View
-from analyzers.converge import reconcile
-from analyzers.state import State
-from node.cli import analyze as analyze_cli
-from node.cli import ingest as ingest_cli
-from node.cli.main import app
-from node.importers import ImportCounts
-from node.importers.records_file import read_records
+from clearinghouse.analyzers.base import Finding, View
+from clearinghouse.analyzers.converge import reconcile
+from clearinghouse.analyzers.state import State
+from clearinghouse.node.cli import analyze as analyze_cli
+from clearinghouse.node.cli import ingest as ingest_cli
+from clearinghouse.node.cli.main import app
+from clearinghouse.node.importers import ImportCounts
+from clearinghouse.node.importers.records_file import read_records
 from tests.codebooks import ucdp_ged
 
 runner = CliRunner()

@@ -24,15 +24,15 @@ import respx
 import typer
 from typer.testing import CliRunner, Result
 
-from analyzers.registry import code_digest, load
-from node.app import create_app
-from node.cli.key_lifecycle import parse_duration
-from node.cli.main import app
-from node.context import NodeContext
-from node.keyfiles import read_jwk, read_private_key
-from node.localfed import LocalFederation, free_port
-from node.settings import load_settings
-from protocol.manifest import Manifest, parse_manifest, verify_manifest
+from clearinghouse.analyzers.registry import code_digest, load
+from clearinghouse.node.app import create_app
+from clearinghouse.node.cli.key_lifecycle import parse_duration
+from clearinghouse.node.cli.main import app
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.keyfiles import read_jwk, read_private_key
+from clearinghouse.node.localfed import LocalFederation, free_port
+from clearinghouse.node.settings import load_settings
+from clearinghouse.protocol.manifest import Manifest, parse_manifest, verify_manifest
 from tests.servers import serve_in_thread
 
 SIGNERS = ("mission", "unodc", "dpa")

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.importers import (
+from clearinghouse.node.importers import (
     IMPORTERS,
     ImportCounts,
     ImportFailed,
@@ -22,8 +22,8 @@ from node.importers import (
     unodc,
     wfp,
 )
-from node.importers.records_file import read_records
-from protocol.schemas import get_schema
+from clearinghouse.node.importers.records_file import read_records
+from clearinghouse.protocol.schemas import get_schema
 from tests.codebooks import ucdp_ged as codebook_ged
 from tests.codebooks import unodc_seizures as codebook_unodc
 from tests.codebooks import wfp_prices as codebook_wfp

@@ -26,15 +26,20 @@ from urllib.parse import quote
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, text
 
-from node.storage import auditlog
-from node.storage.db import make_engine, transaction
-from node.storage.migrate import upgrade
-from protocol.audit import Act, audit_origin, encode_entry, witness_name
-from protocol.encoding import canonical_json
-from protocol.keys import public_jwk
-from protocol.manifest import build_manifest, manifest_json, parse_manifest, sign_manifest
-from protocol.merkle import CompactRange, leaf_hash
-from protocol.notes import checkpoint_text, cosign, parse_note, sign_note
+from clearinghouse.node.storage import auditlog
+from clearinghouse.node.storage.db import make_engine, transaction
+from clearinghouse.node.storage.migrate import upgrade
+from clearinghouse.protocol.audit import Act, audit_origin, encode_entry, witness_name
+from clearinghouse.protocol.encoding import canonical_json
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.manifest import (
+    build_manifest,
+    manifest_json,
+    parse_manifest,
+    sign_manifest,
+)
+from clearinghouse.protocol.merkle import CompactRange, leaf_hash
+from clearinghouse.protocol.notes import checkpoint_text, cosign, parse_note, sign_note
 from tests.node.storage._support import TestDatabase
 from tests.support import Federation, make_federation, seeded_key
 

@@ -28,19 +28,23 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 from sqlmodel import col, select
 
-from node.context import NodeContext, open_node
-from node.keyfiles import write_private_key, write_secret
-from node.settings import Settings
-from node.storage import auditlog, packets
-from node.storage.db import make_engine, transaction
-from node.storage.migrate import upgrade
-from node.storage.models import OutboxItem
-from protocol.authorisation import Authorisation, build_authorisation, sign_authorisation
-from protocol.encoding import b64url_encode
-from protocol.keys import public_jwk
-from protocol.manifest import Manifest, build_manifest, manifest_json, sign_manifest
-from protocol.packet import IssuedPacket, issue_packet, recipient_view, verify_view
-from protocol.schemas import get_schema
+from clearinghouse.node.context import NodeContext, open_node
+from clearinghouse.node.keyfiles import write_private_key, write_secret
+from clearinghouse.node.settings import Settings
+from clearinghouse.node.storage import auditlog, packets
+from clearinghouse.node.storage.db import make_engine, transaction
+from clearinghouse.node.storage.migrate import upgrade
+from clearinghouse.node.storage.models import OutboxItem
+from clearinghouse.protocol.authorisation import (
+    Authorisation,
+    build_authorisation,
+    sign_authorisation,
+)
+from clearinghouse.protocol.encoding import b64url_encode
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.manifest import Manifest, build_manifest, manifest_json, sign_manifest
+from clearinghouse.protocol.packet import IssuedPacket, issue_packet, recipient_view, verify_view
+from clearinghouse.protocol.schemas import get_schema
 from tests.support import EXAMPLES, seeded_key
 from tests.support import NOW as SUPPORT_NOW
 

@@ -11,24 +11,24 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from node.clock import SystemClock
-from node.context import NodeContext, open_node
-from node.errors import ServiceUnavailable
-from node.importers.ucdp import read_events
-from node.keyfiles import read_private_key
-from node.localfed import LocalFederation
-from node.services import analyze as analyze_service
-from node.services.analyze import analyse_batch
-from node.services.ingest import ingest_records
-from node.services.receive import receive_views
-from node.settings import load_settings
-from node.storage import analysis
-from node.storage.db import transaction
-from node.storage.models import AnalysisRun, OutboxItem, StoredPacket
-from protocol.keys import public_jwk
-from protocol.manifest import manifest_json, parse_manifest, sign_manifest
-from protocol.packet import issue_packet, recipient_view
-from protocol.results import result_record
+from clearinghouse.node.clock import SystemClock
+from clearinghouse.node.context import NodeContext, open_node
+from clearinghouse.node.errors import ServiceUnavailable
+from clearinghouse.node.importers.ucdp import read_events
+from clearinghouse.node.keyfiles import read_private_key
+from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.services import analyze as analyze_service
+from clearinghouse.node.services.analyze import analyse_batch
+from clearinghouse.node.services.ingest import ingest_records
+from clearinghouse.node.services.receive import receive_views
+from clearinghouse.node.settings import load_settings
+from clearinghouse.node.storage import analysis
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.models import AnalysisRun, OutboxItem, StoredPacket
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.manifest import manifest_json, parse_manifest, sign_manifest
+from clearinghouse.protocol.packet import issue_packet, recipient_view
+from clearinghouse.protocol.results import result_record
 from tests.support import EXAMPLES
 
 EVENTS = list(

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from node.services.audit_bundle import (
+from clearinghouse.node.services.audit_bundle import (
     AccessFailed,
     Log,
     LogHeader,
@@ -31,12 +31,12 @@ from node.services.audit_bundle import (
     verify_log,
     write_bundle,
 )
-from node.storage import auditlog
-from node.storage.db import transaction
-from protocol.audit import Act, audit_origin, encode_entry, witness_name
-from protocol.manifest import Manifest
-from protocol.merkle import CompactRange, leaf_hash
-from protocol.notes import checkpoint_text, cosign, sign_note
+from clearinghouse.node.storage import auditlog
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.protocol.audit import Act, audit_origin, encode_entry, witness_name
+from clearinghouse.protocol.manifest import Manifest
+from clearinghouse.protocol.merkle import CompactRange, leaf_hash
+from clearinghouse.protocol.notes import checkpoint_text, cosign, sign_note
 from tests.node.services._audit_support import (
     BACKENDS,
     NOW,

@@ -13,10 +13,16 @@ from typing import Any
 
 import pytest
 
-from node.services.audit_bundle import Summary, open_bundle, open_database, verify_log, write_bundle
-from protocol.key_use import KeyStatus
-from protocol.keys import public_jwk
-from protocol.manifest import Manifest, manifest_json, parse_manifest, sign_manifest
+from clearinghouse.node.services.audit_bundle import (
+    Summary,
+    open_bundle,
+    open_database,
+    verify_log,
+    write_bundle,
+)
+from clearinghouse.protocol.key_use import KeyStatus
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.manifest import Manifest, manifest_json, parse_manifest, sign_manifest
 from tests.node.services._audit_support import (
     BACKENDS,
     HOUR,

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from node.context import NodeContext
-from node.services.authorisations import (
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.services.authorisations import (
     AuthorisationOutcome,
     Unlock,
     accept_authorisation,
@@ -22,15 +22,19 @@ from node.services.authorisations import (
     check_disclosure,
     outgoing,
 )
-from node.services.ingest import ingest_records
-from node.services.manifests import accept_manifest
-from node.storage.db import transaction
-from node.storage.models import OversightAuthorisation
-from protocol.authorisation import Authorisation, authorisation_json, canonical_authorisation
-from protocol.errors import AuthorisationRejected, OverDisclosure
-from protocol.manifest import manifest_json
-from protocol.manifest_changes import propose
-from protocol.packet import make_view, verify_view
+from clearinghouse.node.services.ingest import ingest_records
+from clearinghouse.node.services.manifests import accept_manifest
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.models import OversightAuthorisation
+from clearinghouse.protocol.authorisation import (
+    Authorisation,
+    authorisation_json,
+    canonical_authorisation,
+)
+from clearinghouse.protocol.errors import AuthorisationRejected, OverDisclosure
+from clearinghouse.protocol.manifest import manifest_json
+from clearinghouse.protocol.manifest_changes import propose
+from clearinghouse.protocol.packet import make_view, verify_view
 from tests.node.services._trust_support import (
     ALEPPO,
     IDLIB_2016,

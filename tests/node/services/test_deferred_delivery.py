@@ -29,22 +29,22 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from node.app import create_app
-from node.clock import OffsetClock
-from node.context import NodeContext, open_node
-from node.keyfiles import read_private_key, read_pseudonym_key
-from node.localfed import LocalFederation
-from node.services.catchup import catch_up
-from node.services.deliver import deliver_round
-from node.services.receive import receive_views
-from node.services.relay import relay_packet
-from node.settings import load_settings
-from node.storage import packets, peers
-from node.storage.db import transaction
-from node.storage.models import OutboxItem
-from node.transport.peer_client import PeerClient
-from protocol.keys import public_jwk
-from protocol.packet import issue_packet, recipient_view
+from clearinghouse.node.app import create_app
+from clearinghouse.node.clock import OffsetClock
+from clearinghouse.node.context import NodeContext, open_node
+from clearinghouse.node.keyfiles import read_private_key, read_pseudonym_key
+from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.services.catchup import catch_up
+from clearinghouse.node.services.deliver import deliver_round
+from clearinghouse.node.services.receive import receive_views
+from clearinghouse.node.services.relay import relay_packet
+from clearinghouse.node.settings import load_settings
+from clearinghouse.node.storage import packets, peers
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.models import OutboxItem
+from clearinghouse.node.transport.peer_client import PeerClient
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.packet import issue_packet, recipient_view
 from tests.node.services._trust_support import BACKENDS, database_url
 from tests.servers import serve_in_thread
 from tests.support import EXAMPLES

@@ -21,19 +21,19 @@ import pytest
 import respx
 from sqlmodel import select
 
-from node.clock import SystemClock
-from node.context import NodeContext, open_node
-from node.keyfiles import read_private_key
-from node.localfed import LocalFederation
-from node.services.deliver import PeerPause, backoff_delay, deliver_round
-from node.services.ingest import ingest_records
-from node.settings import load_settings
-from node.storage.db import transaction
-from node.storage.models import OutboxItem
-from node.transport.peer_client import PeerClient
-from protocol.keys import generate_private_key, public_jwk
-from protocol.packet import packet_ref
-from protocol.receipts import sign_receipt
+from clearinghouse.node.clock import SystemClock
+from clearinghouse.node.context import NodeContext, open_node
+from clearinghouse.node.keyfiles import read_private_key
+from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.services.deliver import PeerPause, backoff_delay, deliver_round
+from clearinghouse.node.services.ingest import ingest_records
+from clearinghouse.node.settings import load_settings
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.models import OutboxItem
+from clearinghouse.node.transport.peer_client import PeerClient
+from clearinghouse.protocol.keys import generate_private_key, public_jwk
+from clearinghouse.protocol.packet import packet_ref
+from clearinghouse.protocol.receipts import sign_receipt
 from tests.support import EXAMPLES
 
 RECORD = json.loads((EXAMPLES / "records" / "market-price.json").read_text())

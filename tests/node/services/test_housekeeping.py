@@ -7,14 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from node.clock import OffsetClock, SystemClock
-from node.context import NodeContext, open_node
-from node.localfed import LocalFederation
-from node.services.housekeeping import forget_old_nonces, forget_old_refusals
-from node.services.receive import receive_views
-from node.settings import load_settings
-from node.storage import packets, peers
-from node.storage.db import transaction
+from clearinghouse.node.clock import OffsetClock, SystemClock
+from clearinghouse.node.context import NodeContext, open_node
+from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.services.housekeeping import forget_old_nonces, forget_old_refusals
+from clearinghouse.node.services.receive import receive_views
+from clearinghouse.node.settings import load_settings
+from clearinghouse.node.storage import packets, peers
+from clearinghouse.node.storage.db import transaction
 
 
 @pytest.fixture

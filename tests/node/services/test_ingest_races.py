@@ -17,15 +17,15 @@ from typing import Any
 import pytest
 from sqlmodel import Session, func, select
 
-from node.clock import SystemClock
-from node.context import NodeContext, open_node
-from node.localfed import LocalFederation
-from node.services.ingest import ingest_records
-from node.settings import load_settings
-from node.storage import record_keys
-from node.storage.db import transaction
-from node.storage.models import AuditEntry, StoredPacket
-from node.storage.record_keys import HeldKey
+from clearinghouse.node.clock import SystemClock
+from clearinghouse.node.context import NodeContext, open_node
+from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.services.ingest import ingest_records
+from clearinghouse.node.settings import load_settings
+from clearinghouse.node.storage import record_keys
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.models import AuditEntry, StoredPacket
+from clearinghouse.node.storage.record_keys import HeldKey
 from tests.node.services._trust_support import BACKENDS, database_url
 from tests.support import EXAMPLES
 

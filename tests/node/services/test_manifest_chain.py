@@ -19,23 +19,27 @@ from typing import Any
 import pytest
 from sqlalchemy import bindparam, text
 
-from node.context import NodeContext, open_node
-from node.errors import ServiceUnavailable
-from node.services.manifests import ManifestOutcome, accept_manifest, sync_from_database
-from node.settings import Settings
-from node.storage import manifests
-from node.storage.db import make_engine, transaction
-from node.storage.models import UTCDateTime
-from protocol.encoding import b64url_encode
-from protocol.keys import public_jwk
-from protocol.manifest import (
+from clearinghouse.node.context import NodeContext, open_node
+from clearinghouse.node.errors import ServiceUnavailable
+from clearinghouse.node.services.manifests import (
+    ManifestOutcome,
+    accept_manifest,
+    sync_from_database,
+)
+from clearinghouse.node.settings import Settings
+from clearinghouse.node.storage import manifests
+from clearinghouse.node.storage.db import make_engine, transaction
+from clearinghouse.node.storage.models import UTCDateTime
+from clearinghouse.protocol.encoding import b64url_encode
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.manifest import (
     Manifest,
     ManifestSignature,
     manifest_json,
     parse_manifest,
     with_signatures,
 )
-from protocol.manifest_changes import propose, revoke_key, rotate_key
+from clearinghouse.protocol.manifest_changes import propose, revoke_key, rotate_key
 from tests.node.conftest import LogLines
 from tests.node.services._trust_support import (
     BACKENDS,

@@ -16,24 +16,24 @@ from typing import Any, TypeVar
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from node.context import NodeContext
-from node.errors import ServiceUnavailable
-from node.keyfiles import write_private_key
-from node.services import acts
-from node.services.manifests import (
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.errors import ServiceUnavailable
+from clearinghouse.node.keyfiles import write_private_key
+from clearinghouse.node.services import acts
+from clearinghouse.node.services.manifests import (
     ManifestOutcome,
     accept_manifest,
     refresh_signing_key,
     startup_manifest,
     sync_from_database,
 )
-from node.storage import manifests
-from node.storage.db import make_engine, transaction
-from node.storage.migrate import upgrade
-from protocol.errors import ManifestRejected
-from protocol.keys import public_jwk
-from protocol.manifest import Manifest, manifest_json, parse_manifest, sign_manifest
-from protocol.manifest_changes import propose, revoke_key, rotate_key
+from clearinghouse.node.storage import manifests
+from clearinghouse.node.storage.db import make_engine, transaction
+from clearinghouse.node.storage.migrate import upgrade
+from clearinghouse.protocol.errors import ManifestRejected
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.manifest import Manifest, manifest_json, parse_manifest, sign_manifest
+from clearinghouse.protocol.manifest_changes import propose, revoke_key, rotate_key
 from tests.node.conftest import LogLines
 from tests.node.services._trust_support import (
     BACKENDS,

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from node.context import NodeContext
-from node.services.peer_tasks import run_per_peer
-from protocol.keys import public_jwk
-from protocol.manifest import Manifest, Participant, manifest_json, parse_manifest
-from protocol.manifest_changes import propose
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.services.peer_tasks import run_per_peer
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.manifest import Manifest, Participant, manifest_json, parse_manifest
+from clearinghouse.protocol.manifest_changes import propose
 from tests.node.conftest import LogLines
 from tests.node.services._trust_support import (
     NOW,

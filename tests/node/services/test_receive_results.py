@@ -23,23 +23,27 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import event
 from sqlmodel import col, select
 
-from node.clock import SystemClock
-from node.context import NodeContext, open_node
-from node.keyfiles import read_private_key, read_pseudonym_key
-from node.localfed import LocalFederation
-from node.services.authorisations import accept_authorisation
-from node.services.ingest import ingest_records
-from node.services.receive import Outcome, receive_views
-from node.settings import load_settings
-from node.storage import packets
-from node.storage.db import transaction
-from node.storage.models import InboundRefusal, StoredPacket
-from protocol.authorisation import authorisation_json, build_authorisation, sign_authorisation
-from protocol.ids import uuid7
-from protocol.keys import public_jwk
-from protocol.packet import issue_packet, recipient_view, verify_view
-from protocol.results import result_record
-from protocol.schemas import get_schema
+from clearinghouse.node.clock import SystemClock
+from clearinghouse.node.context import NodeContext, open_node
+from clearinghouse.node.keyfiles import read_private_key, read_pseudonym_key
+from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.services.authorisations import accept_authorisation
+from clearinghouse.node.services.ingest import ingest_records
+from clearinghouse.node.services.receive import Outcome, receive_views
+from clearinghouse.node.settings import load_settings
+from clearinghouse.node.storage import packets
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.models import InboundRefusal, StoredPacket
+from clearinghouse.protocol.authorisation import (
+    authorisation_json,
+    build_authorisation,
+    sign_authorisation,
+)
+from clearinghouse.protocol.ids import uuid7
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.packet import issue_packet, recipient_view, verify_view
+from clearinghouse.protocol.results import result_record
+from clearinghouse.protocol.schemas import get_schema
 from tests.node.services._trust_support import BACKENDS, database_url
 from tests.support import EXAMPLES
 

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from node.context import NodeContext
-from node.services.receive import receive_views
-from node.storage.db import transaction
-from node.storage.models import InboundRefusal, OversightAuthorisation, StoredPacket
-from protocol.authorisation import canonical_authorisation
-from protocol.packet import IssuedPacket, make_view
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.services.receive import receive_views
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.models import InboundRefusal, OversightAuthorisation, StoredPacket
+from clearinghouse.protocol.authorisation import canonical_authorisation
+from clearinghouse.protocol.packet import IssuedPacket, make_view
 from tests.node.services._trust_support import (
     NOW,
     UNDP,

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from node.context import NodeContext
-from node.errors import BadRequest, HandlingForbidden, NotFound
-from node.services import acts
-from node.services.relay import Relayed, relay_packet
-from protocol.sdjwt import CompactSdJwt
+from clearinghouse.node.context import NodeContext
+from clearinghouse.node.errors import BadRequest, HandlingForbidden, NotFound
+from clearinghouse.node.services import acts
+from clearinghouse.node.services.relay import Relayed, relay_packet
+from clearinghouse.protocol.sdjwt import CompactSdJwt
 from tests.node.services._trust_support import (
     FixedClock,
     TrustFederation,

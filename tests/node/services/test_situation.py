@@ -9,19 +9,19 @@ from itertools import islice
 import pytest
 from sqlmodel import select
 
-from node.api.routes.ui import templates
-from node.clock import SystemClock
-from node.context import NodeContext, open_node
-from node.importers.ucdp import read_events
-from node.localfed import LocalFederation
-from node.services.analyze import analyse_batch
-from node.services.ingest import ingest_records
-from node.services.situation import fused_findings, situation
-from node.settings import load_settings
-from node.storage.db import transaction
-from node.storage.models import StoredPacket
-from node.ui.pages import handling, provenance_page, situation_page
-from protocol.packet import HANDLING_MEANINGS
+from clearinghouse.node.api.routes.ui import templates
+from clearinghouse.node.clock import SystemClock
+from clearinghouse.node.context import NodeContext, open_node
+from clearinghouse.node.importers.ucdp import read_events
+from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.services.analyze import analyse_batch
+from clearinghouse.node.services.ingest import ingest_records
+from clearinghouse.node.services.situation import fused_findings, situation
+from clearinghouse.node.settings import load_settings
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.models import StoredPacket
+from clearinghouse.node.ui.pages import handling, provenance_page, situation_page
+from clearinghouse.protocol.packet import HANDLING_MEANINGS
 from tests.node._situation_support import (
     H0_AREAS,
     H2_AREA,

@@ -15,20 +15,20 @@ from typing import Any, ClassVar
 import pytest
 from sqlmodel import select
 
-from analyzers.base import Finding, View
-from analyzers.converge import reconcile
-from analyzers.state import State
-from node.clock import SystemClock
-from node.context import NodeContext, open_node
-from node.importers.ucdp import read_events
-from node.localfed import LocalFederation
-from node.services.analyze import _to_report, analyse_batch
-from node.services.ingest import ingest_records
-from node.services.situation import situation
-from node.settings import load_settings
-from node.storage.analysis import Head
-from node.storage.db import transaction
-from node.storage.models import AnalysisRun, StoredPacket
+from clearinghouse.analyzers.base import Finding, View
+from clearinghouse.analyzers.converge import reconcile
+from clearinghouse.analyzers.state import State
+from clearinghouse.node.clock import SystemClock
+from clearinghouse.node.context import NodeContext, open_node
+from clearinghouse.node.importers.ucdp import read_events
+from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.services.analyze import _to_report, analyse_batch
+from clearinghouse.node.services.ingest import ingest_records
+from clearinghouse.node.services.situation import situation
+from clearinghouse.node.settings import load_settings
+from clearinghouse.node.storage.analysis import Head
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.models import AnalysisRun, StoredPacket
 from tests.support import EXAMPLES
 
 TEMPLATE = next(iter(read_events(EXAMPLES / "data" / "ucdp_ged_syria_2016_2019.csv")))

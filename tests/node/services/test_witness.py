@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from node.clock import SystemClock
-from node.context import NodeContext, open_node
-from node.keyfiles import read_private_key
-from node.keyring import SigningKey
-from node.localfed import LocalFederation
-from node.services.trust_events import record_trust_state
-from node.services.witness import (
+from clearinghouse.node.clock import SystemClock
+from clearinghouse.node.context import NodeContext, open_node
+from clearinghouse.node.keyfiles import read_private_key
+from clearinghouse.node.keyring import SigningKey
+from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.services.trust_events import record_trust_state
+from clearinghouse.node.services.witness import (
     Inconsistent,
     _Seen,
     check_checkpoint,
@@ -28,14 +28,14 @@ from node.services.witness import (
     raise_alert,
     witness_round,
 )
-from node.settings import TokenSetting, load_settings
-from node.storage import auditlog
-from node.storage.db import transaction
-from protocol.audit import audit_origin, parse_entry, witness_keys, witness_name
-from protocol.manifest import manifest_json, parse_manifest
-from protocol.merkle import MemoryTree, consistency_proof_from, leaf_hash
-from protocol.notes import checkpoint_text, parse_checkpoint, parse_note, sign_note
-from protocol.notes import verify_cosignature as verify_cosignature_line
+from clearinghouse.node.settings import TokenSetting, load_settings
+from clearinghouse.node.storage import auditlog
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.protocol.audit import audit_origin, parse_entry, witness_keys, witness_name
+from clearinghouse.protocol.manifest import manifest_json, parse_manifest
+from clearinghouse.protocol.merkle import MemoryTree, consistency_proof_from, leaf_hash
+from clearinghouse.protocol.notes import checkpoint_text, parse_checkpoint, parse_note, sign_note
+from clearinghouse.protocol.notes import verify_cosignature as verify_cosignature_line
 
 PARTICIPANTS = ("mission", "unodc", "dpa")
 

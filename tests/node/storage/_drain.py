@@ -16,8 +16,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from node.storage import outbox
-from node.storage.db import make_engine, transaction
+from clearinghouse.node.storage import outbox
+from clearinghouse.node.storage.db import make_engine, transaction
 
 BATCH = 50
 LEASE = timedelta(minutes=10)

@@ -8,8 +8,14 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from node.storage.db import make_engine
-from protocol.packet import IssuedPacket, VerifiedPacket, issue_packet, recipient_view, verify_view
+from clearinghouse.node.storage.db import make_engine
+from clearinghouse.protocol.packet import (
+    IssuedPacket,
+    VerifiedPacket,
+    issue_packet,
+    recipient_view,
+    verify_view,
+)
 from tests.support import NOW as ISSUED_AT
 from tests.support import Federation
 

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from node.storage.db import make_engine
-from node.storage.migrate import upgrade
+from clearinghouse.node.storage.db import make_engine
+from clearinghouse.node.storage.migrate import upgrade
 from tests.node.storage._support import Packets, TestDatabase
 from tests.support import Federation
 

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, select
 
-from node.storage import auditlog
-from node.storage.db import transaction
-from node.storage.models import AuditBlock, AuditEntry, AuditHead
-from protocol.audit import Act, encode_entry, parse_entry
-from protocol.errors import AuditEntryMalformed, MerkleInputError
-from protocol.merkle import (
+from clearinghouse.node.storage import auditlog
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.models import AuditBlock, AuditEntry, AuditHead
+from clearinghouse.protocol.audit import Act, encode_entry, parse_entry
+from clearinghouse.protocol.errors import AuditEntryMalformed, MerkleInputError
+from clearinghouse.protocol.merkle import (
     EMPTY_ROOT,
     CompactRange,
     MemoryTree,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from node.storage.db import make_engine
+from clearinghouse.node.storage.db import make_engine
 
 
 def test_a_new_sqlite_database_is_created_0600_with_its_wal_files(tmp_path: Path) -> None:

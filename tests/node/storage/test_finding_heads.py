@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from node.storage import analysis
-from node.storage.analysis import Head
-from node.storage.db import transaction
+from clearinghouse.node.storage import analysis
+from clearinghouse.node.storage.analysis import Head
+from clearinghouse.node.storage.db import transaction
 
 FIRST = Head("01937a2e-5c40-7b1d-9e3f-2a4b6c8d0e1f", "a" * 64, False)
 LATER = Head("01937a2e-5c40-7b1d-9e3f-2a4b6c8d0e20", "b" * 64, True)

@@ -16,11 +16,11 @@ import sqlmodel
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
-from node.storage import idempotency, record_keys
-from node.storage.db import transaction
-from node.storage.idempotency import PROCESSING_LEASE, HeldRequest
-from node.storage.models import IdempotencyRecord, RecordKey
-from node.storage.record_keys import HeldKey, NewKey
+from clearinghouse.node.storage import idempotency, record_keys
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.idempotency import PROCESSING_LEASE, HeldRequest
+from clearinghouse.node.storage.models import IdempotencyRecord, RecordKey
+from clearinghouse.node.storage.record_keys import HeldKey, NewKey
 from tests.node.storage._support import NOW
 
 DAY = timedelta(days=1)

@@ -33,13 +33,21 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlmodel import select
 
-from node.storage import analysis, auditlog, migrate, outbox, packets, peers, record_keys
-from node.storage.db import make_engine, transaction
-from node.storage.migrate import current_revision, head_revision, upgrade
-from node.storage.models import InboundRefusal, OutboxItem
-from protocol.audit import Act
-from protocol.packet import IssuedPacket, VerifiedPacket, recipient_view, verify_view
-from protocol.schemas import get_schema
+from clearinghouse.node.storage import (
+    analysis,
+    auditlog,
+    migrate,
+    outbox,
+    packets,
+    peers,
+    record_keys,
+)
+from clearinghouse.node.storage.db import make_engine, transaction
+from clearinghouse.node.storage.migrate import current_revision, head_revision, upgrade
+from clearinghouse.node.storage.models import InboundRefusal, OutboxItem
+from clearinghouse.protocol.audit import Act
+from clearinghouse.protocol.packet import IssuedPacket, VerifiedPacket, recipient_view, verify_view
+from clearinghouse.protocol.schemas import get_schema
 from tests.node.storage._support import ISSUED_AT, NOW, Packets, TestDatabase
 from tests.node.storage.test_migrations import TABLES, differences, downgrade_to_base
 

@@ -20,13 +20,18 @@ from sqlalchemy import BIGINT, Engine, func, inspect, select, text
 from sqlmodel import SQLModel
 from typer.testing import CliRunner
 
-import node.storage.models  # noqa: F401  (the tables, on SQLModel.metadata)
-from node.cli.main import app
-from node.errors import ServiceUnavailable
-from node.storage import migrate, outbox
-from node.storage.db import transaction
-from node.storage.migrate import MIGRATION_LOCK_ID, current_revision, head_revision, upgrade
-from protocol.packet import PacketRef
+import clearinghouse.node.storage.models  # noqa: F401  (the tables, on SQLModel.metadata)
+from clearinghouse.node.cli.main import app
+from clearinghouse.node.errors import ServiceUnavailable
+from clearinghouse.node.storage import migrate, outbox
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.migrate import (
+    MIGRATION_LOCK_ID,
+    current_revision,
+    head_revision,
+    upgrade,
+)
+from clearinghouse.protocol.packet import PacketRef
 from tests.node.storage._support import NOW, TestDatabase
 
 TABLES = {

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from node.storage import outbox
-from node.storage.db import transaction
-from node.storage.models import OutboxItem
-from protocol.packet import PacketRef
+from clearinghouse.node.storage import outbox
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.models import OutboxItem
+from clearinghouse.protocol.packet import PacketRef
 from tests.node.storage._support import NOW
 
 LEASE = timedelta(minutes=2)

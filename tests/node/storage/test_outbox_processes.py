@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from node.storage import outbox
-from node.storage.db import transaction
-from node.storage.models import OutboxItem
-from protocol.packet import PacketRef
+from clearinghouse.node.storage import outbox
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.models import OutboxItem
+from clearinghouse.protocol.packet import PacketRef
 from tests.node.storage._support import NOW, TestDatabase
 
 pytestmark = pytest.mark.postgres

@@ -13,9 +13,9 @@ from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from node.storage import packets
-from node.storage.db import transaction
-from node.storage.models import InboundRefusal, StoredPacket
+from clearinghouse.node.storage import packets
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.models import InboundRefusal, StoredPacket
 from tests.node.storage._support import NOW, Packets, ref
 
 

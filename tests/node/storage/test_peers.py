@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from node.storage import peers
-from node.storage.db import transaction
+from clearinghouse.node.storage import peers
+from clearinghouse.node.storage.db import transaction
 from tests.node.storage._support import NOW
 
 

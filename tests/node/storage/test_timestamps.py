@@ -13,10 +13,16 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import StatementError
 from sqlmodel import select
 
-from node.storage import outbox, packets, peers
-from node.storage.db import transaction
-from node.storage.models import InboundRefusal, OutboxItem, PeerCursor, SeenNonce, StoredPacket
-from protocol.packet import PacketRef
+from clearinghouse.node.storage import outbox, packets, peers
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.models import (
+    InboundRefusal,
+    OutboxItem,
+    PeerCursor,
+    SeenNonce,
+    StoredPacket,
+)
+from clearinghouse.protocol.packet import PacketRef
 from tests.node.storage._support import Packets, TestDatabase
 
 IST = timezone(timedelta(hours=5, minutes=30))

@@ -16,12 +16,17 @@ from alembic.config import Config
 from sqlalchemy import Engine, inspect, text
 from sqlmodel import Session, col, select
 
-from node.storage import authorisations, manifests, migrate, outbox, packets
-from node.storage.db import transaction
-from node.storage.migrate import current_revision, head_revision, upgrade
-from node.storage.models import HeldManifest, OutboxItem, OversightAuthorisation, StoredPacket
-from protocol.manifest import Manifest, manifest_json, parse_manifest
-from protocol.packet import PacketRef, VerifiedPacket, make_view, verify_view
+from clearinghouse.node.storage import authorisations, manifests, migrate, outbox, packets
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.migrate import current_revision, head_revision, upgrade
+from clearinghouse.node.storage.models import (
+    HeldManifest,
+    OutboxItem,
+    OversightAuthorisation,
+    StoredPacket,
+)
+from clearinghouse.protocol.manifest import Manifest, manifest_json, parse_manifest
+from clearinghouse.protocol.packet import PacketRef, VerifiedPacket, make_view, verify_view
 from tests.node.storage._support import NOW, Packets, TestDatabase
 from tests.support import NOW as ISSUED_AT
 from tests.support import Federation

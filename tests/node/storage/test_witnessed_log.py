@@ -14,9 +14,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine
 
-from node.storage import auditlog
-from node.storage.db import transaction
-from protocol.merkle import leaf_hash
+from clearinghouse.node.storage import auditlog
+from clearinghouse.node.storage.db import transaction
+from clearinghouse.protocol.merkle import leaf_hash
 from tests.node.storage._support import NOW, TestDatabase
 
 

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 from http_message_signatures import ContentDigest, InvalidSignature, MappingKeyResolver, algorithms
 
-from node.errors import (
+from clearinghouse.node.errors import (
     DigestMismatch,
     NodeError,
     RequestSignatureInvalid,
@@ -22,8 +22,8 @@ from node.errors import (
     StaleSignature,
     UnknownKeyId,
 )
-from node.transport import httpsig
-from node.transport.httpsig import (
+from clearinghouse.node.transport import httpsig
+from clearinghouse.node.transport.httpsig import (
     SignedHeaders,
     VerifiedRequest,
     content_digest,

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from protocol.errors import SchemaViolation
-from protocol.schemas import SCHEMAS, RecordModel, SchemaSpec, get_schema
+from clearinghouse.protocol.errors import SchemaViolation
+from clearinghouse.protocol.schemas import SCHEMAS, RecordModel, SchemaSpec, get_schema
 
 RECORDS = Path(__file__).resolve().parents[3] / "deploy" / "examples" / "records"
 

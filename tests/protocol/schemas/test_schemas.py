@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from protocol.errors import SchemaViolation, UnknownSchema
-from protocol.packet import pseudonym
-from protocol.schemas import SCHEMAS, get_schema
-from protocol.schemas import _generalise as g
+from clearinghouse.protocol.errors import SchemaViolation, UnknownSchema
+from clearinghouse.protocol.packet import pseudonym
+from clearinghouse.protocol.schemas import SCHEMAS, get_schema
+from clearinghouse.protocol.schemas import _generalise as g
 
 RECORDS = Path(__file__).resolve().parents[3] / "deploy" / "examples" / "records"
 SCHEMA_IDS = sorted(SCHEMAS)

@@ -31,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from protocol.schemas import SCHEMAS
+from clearinghouse.protocol.schemas import SCHEMAS
 
 revision: str = "0008"
 down_revision: str | Sequence[str] | None = "0007"
