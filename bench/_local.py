@@ -28,9 +28,8 @@ from typing import Any
 import yaml
 
 from bench._postgres import private_databases
-from clearinghouse.node.cli.demo import FEEDS, feed_items
-from clearinghouse.node.cli.ingest import post_batches
-from clearinghouse.node.localfed import FEDERATION_YAML, LocalFederation
+from clearinghouse.node.localfed import FEDERATION_YAML, FEEDS, LocalFederation, feed_items
+from clearinghouse.node.transport.records_upload import post_batches
 
 __all__ = [
     "CONFLICT",

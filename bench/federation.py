@@ -39,8 +39,7 @@ import yaml
 from bench._local import DEMO_FOUR, UCDP, Probe, federation_config, running
 from bench._report import Row, figures, log, note, write_json
 from bench.crypto import MESSAGE_BYTES, yardstick
-from clearinghouse.node.cli.demo import FEEDS, run_demo
-from clearinghouse.node.localfed import DEFAULT_PARTICIPANTS, FEDERATION_YAML
+from clearinghouse.node.localfed import DEFAULT_PARTICIPANTS, FEDERATION_YAML, FEEDS, run_demo
 
 __all__ = ["crypto_bound", "main", "measure"]
 

@@ -43,10 +43,10 @@ from bench._report import Row, figures, log, note, write_json
 from bench.audit import view_queued_acts
 from clearinghouse.analyzers.offline import OfflineRun
 from clearinghouse.analyzers.registry import load
+from clearinghouse.node.audit_tool import open_node_log, write_bundle
 from clearinghouse.node.clock import SystemClock
 from clearinghouse.node.keyfiles import read_private_key, read_pseudonym_key
 from clearinghouse.node.localfed import LocalFederation
-from clearinghouse.node.services.audit_bundle import open_node, write_bundle
 from clearinghouse.node.storage import auditlog
 from clearinghouse.node.storage.db import make_engine, transaction
 from clearinghouse.node.storage.migrate import upgrade
@@ -195,7 +195,9 @@ def _exercises(
             return len(response.content)
 
     def export() -> int:
-        with open_node(node.url, node.tokens["auditor"], manifest=manifest, participant=NODE) as lg:
+        with open_node_log(
+            node.url, node.tokens["auditor"], manifest=manifest, participant=NODE
+        ) as lg:
             return write_bundle(lg, folder / "export.jsonl", now=datetime.now(UTC)).entries
 
     return {

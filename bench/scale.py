@@ -29,7 +29,7 @@ from bench._local import Probe, federation_config, ingest, running, ucdp_events,
 from bench._report import Row, figures, log, loglog_slope, note, write_json
 from bench.crypto import MESSAGE_BYTES, yardstick
 from bench.federation import crypto_bound
-from clearinghouse.node.cli.demo import COLUMNS
+from clearinghouse.node.localfed import COLUMNS
 
 __all__ = ["main", "measure"]
 

@@ -1,8 +1,12 @@
 """The app factory: ``create_app(settings)`` builds one node; no import-time globals.
 
-The lifespan opens the node (manifest verified, key loaded, database migrated),
-keeps it on ``app.state.node``, and runs the delivery and catch-up workers with
-one shared ``httpx.AsyncClient`` until shutdown.
+The lifespan opens the node (:func:`node.startup.open_node`: manifest verified, key
+loaded, database migrated), keeps it on ``app.state.node``, and runs the workers
+(delivery, catch-up, analysis, housekeeping, checkpoints, witnessing, manifest
+sync) with one shared peer client (:mod:`node.transport.peer_client`) until
+shutdown. Requests go through the middleware (request ids, body limits), the
+dependencies that authenticate them (:mod:`node.api.deps`), and the thin route
+modules, each of which calls one service.
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
-import httpx
 from fastapi import Depends, FastAPI
 
 from clearinghouse.node.api.body_limit import BodyLimitMiddleware
@@ -23,7 +27,7 @@ from clearinghouse.node.api.rate_limit import PeerRateLimiter, RateLimiter
 from clearinghouse.node.api.request_id import RequestIdMiddleware
 from clearinghouse.node.api.routes import audit, local, meta, packets, situation, trust, ui
 from clearinghouse.node.clock import Clock, SystemClock
-from clearinghouse.node.context import NodeContext, open_node
+from clearinghouse.node.context import NodeContext
 from clearinghouse.node.services.analyze import run_analysis
 from clearinghouse.node.services.catchup import run_catchup
 from clearinghouse.node.services.checkpoints import run_checkpointer
@@ -32,7 +36,11 @@ from clearinghouse.node.services.housekeeping import run_housekeeping
 from clearinghouse.node.services.manifests import run_manifest_sync
 from clearinghouse.node.services.witness import run_witness
 from clearinghouse.node.settings import Settings
-from clearinghouse.node.transport.peer_client import PeerClient
+from clearinghouse.node.startup import open_node
+from clearinghouse.node.transport.peer_client import PeerClient, open_peer_client
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["create_app"]
 
@@ -53,22 +61,19 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ctx = context or await asyncio.to_thread(open_node, settings, node_clock)
+        ctx = (
+            context
+            if context is not None
+            else await asyncio.to_thread(open_node, settings, node_clock)
+        )
         app.state.node = ctx
-        timeout = httpx.Timeout(settings.delivery.request_timeout_s, connect=5.0)
-        async with httpx.AsyncClient(timeout=timeout, transport=transport) as http:
-            client = PeerClient(http, clock=node_clock, signer=ctx.signing_pair)
-            tasks = []
-            if settings.run_workers:
-                tasks = [
-                    asyncio.create_task(run_delivery(ctx, client), name="delivery"),
-                    asyncio.create_task(run_catchup(ctx, client), name="catchup"),
-                    asyncio.create_task(run_analysis(ctx), name="analysis"),
-                    asyncio.create_task(run_housekeeping(ctx), name="housekeeping"),
-                    asyncio.create_task(run_checkpointer(ctx), name="checkpointer"),
-                    asyncio.create_task(run_witness(ctx, client), name="witness"),
-                    asyncio.create_task(run_manifest_sync(ctx, client), name="manifest-sync"),
-                ]
+        async with open_peer_client(
+            request_timeout_s=settings.delivery.request_timeout_s,
+            clock=node_clock,
+            signer=ctx.signing_pair,
+            transport=transport,
+        ) as client:
+            tasks = _start_workers(ctx, client) if settings.run_workers else []
             log.info(
                 "node %s ready: manifest serial %d, %d peers",
                 ctx.participant,
@@ -92,7 +97,35 @@ def create_app(
         lifespan=lifespan,
         dependencies=[Depends(no_nul_characters)],
     )
-    # per app, not per process: several nodes in one process keep their own buckets
+    _add_limits(app, settings)
+    install_problem_handlers(app)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_unauthenticated_bytes=settings.max_unauthenticated_body_bytes,
+    )
+    app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)  # the outermost
+    for module in (packets, local, meta, situation, audit, trust, ui):
+        app.include_router(module.router)
+    return app
+
+
+def _start_workers(ctx: NodeContext, client: PeerClient) -> list[asyncio.Task[None]]:
+    """The node's background workers, running until the lifespan cancels them."""
+    return [
+        asyncio.create_task(run_delivery(ctx, client), name="delivery"),
+        asyncio.create_task(run_catchup(ctx, client), name="catchup"),
+        asyncio.create_task(run_analysis(ctx), name="analysis"),
+        asyncio.create_task(run_housekeeping(ctx), name="housekeeping"),
+        asyncio.create_task(run_checkpointer(ctx), name="checkpointer"),
+        asyncio.create_task(run_witness(ctx, client), name="witness"),
+        asyncio.create_task(run_manifest_sync(ctx, client), name="manifest-sync"),
+    ]
+
+
+def _add_limits(app: FastAPI, settings: Settings) -> None:
+    """The rate limits and quotas, per app, not per process: several nodes in one process
+    keep their own buckets."""
     app.state.peer_limiter = PeerRateLimiter(
         settings.peer_rate_limit_per_s, settings.peer_rate_burst
     )
@@ -103,18 +136,3 @@ def create_app(
     app.state.address_limiter = RateLimiter(
         settings.address_rate_limit_per_s, settings.address_rate_burst
     )
-    install_problem_handlers(app)
-    app.add_middleware(
-        BodyLimitMiddleware,
-        max_body_bytes=settings.max_body_bytes,
-        max_unauthenticated_bytes=settings.max_unauthenticated_body_bytes,
-    )
-    app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)  # the outermost
-    app.include_router(packets.router)
-    app.include_router(local.router)
-    app.include_router(meta.router)
-    app.include_router(situation.router)
-    app.include_router(audit.router)
-    app.include_router(trust.router)
-    app.include_router(ui.router)
-    return app

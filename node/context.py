@@ -1,7 +1,9 @@
 """Everything a running node holds: settings, database, keys, manifest, metrics.
 
-Built once by the app's lifespan (:func:`open_node`) and kept on ``app.state``;
-several nodes can live in one process (tests), since nothing here is global.
+Data only: built once by :func:`node.startup.open_node` (from the app's lifespan, or by
+``clearinghouse run`` before it listens) and kept on ``app.state``; several nodes can
+live in one process (tests), since nothing here is global. The services take a
+:class:`NodeContext`; nothing here calls them (start-up, which does, sits above them).
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,25 +19,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, text
 
 from clearinghouse.analyzers.base import Analyzer
-from clearinghouse.analyzers.registry import AnalyzerNotFound, code_digest, load
 from clearinghouse.analyzers.state import State
 from clearinghouse.node.clock import Clock
 from clearinghouse.node.errors import ServiceUnavailable
-from clearinghouse.node.keyfiles import passphrase_from_env, read_pseudonym_key
-from clearinghouse.node.keyring import SigningKey, load_keys, select_signing_key
+from clearinghouse.node.keyring import SigningKey
 from clearinghouse.node.metrics import NodeMetrics
 from clearinghouse.node.settings import Settings, TokenSetting
-from clearinghouse.node.storage import analysis, outbox
-from clearinghouse.node.storage.db import make_engine, transaction
-from clearinghouse.node.storage.migrate import upgrade
 from clearinghouse.protocol.authorisation import Authorisation
 from clearinghouse.protocol.errors import ProtocolError
 from clearinghouse.protocol.manifest import AnalyzerDeclaration, Manifest, Participant, signing_key
 from clearinghouse.protocol.pseudonyms import PseudonymKey
 
-__all__ = ["NodeContext", "load_declared_analyzer", "open_node"]
-
-log = logging.getLogger("clearinghouse.node")
+__all__ = ["NodeContext", "Waker"]
 
 
 class Waker:
@@ -63,6 +57,12 @@ class Waker:
 
 @dataclass
 class NodeContext:
+    """One running node: what it was configured with, holds and counts (see module doc).
+
+    The manifest, signing key and authorisations change while the node runs (under
+    :attr:`trust_lock`); the rest is set once at start-up.
+    """
+
     settings: Settings
     clock: Clock
     engine: Engine
@@ -159,85 +159,3 @@ class NodeContext:
             signing_key(self.manifest, self.participant, self.kid, self.clock.now())
         except ProtocolError as exc:
             raise ServiceUnavailable(f"this node may not sign now: {exc}") from exc
-
-    def outbox_depth(self) -> dict[str, int]:
-        with transaction(self.engine) as session:
-            return outbox.pending_by_recipient(session)
-
-
-def open_node(settings: Settings, clock: Clock) -> NodeContext:
-    """Load and check everything a node needs; raise with a message naming the setting."""
-    from clearinghouse.node.services.authorisations import (
-        refresh_active,  # services build on context
-    )
-    from clearinghouse.node.services.manifests import startup_manifest
-    from clearinghouse.node.services.trust_events import record_trust_state
-
-    try:
-        document = settings.manifest_file.read_bytes()
-    except OSError as exc:
-        raise ServiceUnavailable(f"manifest_file {settings.manifest_file}: {exc.strerror}") from exc
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    now = clock.now()
-    try:
-        manifest, since = startup_manifest(engine, document, now, participant=settings.participant)
-    except ServiceUnavailable:
-        engine.dispose()  # a refused start keeps no connection open
-        raise
-    try:
-        me = manifest.participant(settings.participant)
-        private_keys, problems = load_keys(
-            settings.key_file, settings.participant, passphrase_from_env()
-        )
-        signing = select_signing_key(manifest, settings.participant, private_keys, now)
-        pseudonym_key = (
-            read_pseudonym_key(settings.pseudonym_key_file) if settings.pseudonym_key_file else None
-        )
-    except ProtocolError as exc:
-        raise ServiceUnavailable(f"participant/key_file/pseudonym_key_file: {exc}") from exc
-    for problem in problems:
-        log.warning("key file skipped: %s", problem)
-    analyzer, state = None, None
-    if me.analyzer is not None:
-        analyzer = load_declared_analyzer(me.analyzer)
-        with transaction(engine) as session:
-            state = State(analysis.load_state(session, analyzer.id))
-    context = NodeContext(
-        settings=settings,
-        clock=clock,
-        engine=engine,
-        manifest=manifest,
-        signing=signing,
-        pseudonym_key=pseudonym_key,
-        metrics=NodeMetrics(lambda: context.outbox_depth()),
-        analyzer=analyzer,
-        analyzer_declaration=me.analyzer,
-        analyzer_state=state,
-        private_keys=private_keys,
-        manifest_since=since,
-    )
-    context.metrics.manifest_serial.set(manifest.serial)
-    record_trust_state(context)
-    refresh_active(context)
-    return context
-
-
-def load_declared_analyzer(declaration: AnalyzerDeclaration) -> Analyzer:
-    """The installed analyzer, if it is exactly what the manifest declares; else refuse."""
-    try:
-        analyzer = load(declaration.id)
-    except AnalyzerNotFound as exc:
-        raise ServiceUnavailable(f"manifest declares analyzer {declaration.id}: {exc}") from exc
-    if analyzer.version != declaration.version:
-        raise ServiceUnavailable(
-            f"installed analyzer {declaration.id} is version {analyzer.version}, "
-            f"the manifest declares {declaration.version}"
-        )
-    digest = code_digest(analyzer)
-    if digest != declaration.sha256:
-        raise ServiceUnavailable(
-            f"installed analyzer {declaration.id} {analyzer.version} has code digest {digest}, "
-            f"the manifest declares {declaration.sha256}; refusing to run other code than declared"
-        )
-    return analyzer

@@ -25,39 +25,82 @@ class _OutboxDepth(Collector):
 
 
 class NodeMetrics:
+    """The node's metric families, each an attribute that the code counting it uses.
+
+    They are registered in the order listed here, by topic (the order of ``/metrics``);
+    README.md's "Observability" table documents each one.
+    """
+
+    registry: CollectorRegistry
+    # exchange of packets and views with peers
+    packets_in: Counter
+    packets_rejected: Counter
+    packets_issued: Counter
+    records_rejected: Counter
+    views_out: Counter
+    delivery_failures: Counter
+    delivery_latency: Histogram
+    # this node's analyzer
+    analyses: Counter
+    results_issued: Counter
+    # the audit log, its witnesses and the peers' logs this node witnesses
+    audit_size: Gauge
+    audit_checkpoints: Counter
+    audit_cosignatures: Counter
+    witness_cosigned: Counter
+    audit_alerts: Counter
+    # the federation manifest and oversight authorisations
+    manifest_serial: Gauge
+    manifests_refused: Counter
+    manifest_chain_breaks: Counter
+    authorisations: Counter
+    # requests refused before any work
+    requests_refused: Counter
+    rate_limited: Counter
+    address_rate_limited: Counter
+    quota_exceeded: Counter
+
     def __init__(self, outbox_depth: Callable[[], dict[str, int]]) -> None:
         self.registry = CollectorRegistry()
-        self.packets_in = Counter(
+        self._add_exchange()
+        self._add_analysis()
+        self._add_audit()
+        self._add_trust()
+        self._add_refusals()
+        self.registry.register(_OutboxDepth(outbox_depth))
+
+    def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
+        return Counter(name, documentation, labels, registry=self.registry)
+
+    def _gauge(self, name: str, documentation: str) -> Gauge:
+        return Gauge(name, documentation, registry=self.registry)
+
+    def _add_exchange(self) -> None:
+        self.packets_in = self._counter(
             "clearinghouse_packets_received",
             "Views received from peers, by result",
-            ["peer", "result"],
-            registry=self.registry,
+            "peer",
+            "result",
         )
-        self.packets_rejected = Counter(
-            "clearinghouse_packets_rejected",
-            "Views refused, by reason code",
-            ["reason"],
-            registry=self.registry,
+        self.packets_rejected = self._counter(
+            "clearinghouse_packets_rejected", "Views refused, by reason code", "reason"
         )
-        self.packets_issued = Counter(
-            "clearinghouse_packets_issued",
-            "Packets issued from local records",
-            registry=self.registry,
+        self.packets_issued = self._counter(
+            "clearinghouse_packets_issued", "Packets issued from local records"
         )
-        self.records_rejected = Counter(
-            "clearinghouse_records_rejected", "Local records refused", registry=self.registry
+        self.records_rejected = self._counter(
+            "clearinghouse_records_rejected", "Local records refused"
         )
-        self.views_out = Counter(
+        self.views_out = self._counter(
             "clearinghouse_views_delivered",
             "Views delivered to peers (by push or acknowledged pull)",
-            ["peer"],
-            registry=self.registry,
+            "peer",
         )
-        self.delivery_failures = Counter(
+        self.delivery_failures = self._counter(
             "clearinghouse_delivery_failures",
             "Failed delivery attempts, by peer and kind",
-            ["peer", "kind"],
-            registry=self.registry,
+            "peer",
+            "kind",
         )
         self.delivery_latency = Histogram(
             "clearinghouse_delivery_latency_seconds",
@@ -65,86 +108,79 @@ class NodeMetrics:
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
             registry=self.registry,
         )
-        self.analyses = Counter(
-            "clearinghouse_analyses",
-            "Packets analysed by this node's analyzer",
-            registry=self.registry,
+
+    def _add_analysis(self) -> None:
+        self.analyses = self._counter(
+            "clearinghouse_analyses", "Packets analysed by this node's analyzer"
         )
-        self.results_issued = Counter(
-            "clearinghouse_results_issued", "Analysis results issued", registry=self.registry
+        self.results_issued = self._counter(
+            "clearinghouse_results_issued", "Analysis results issued"
         )
-        self.audit_size = Gauge(
+
+    def _add_audit(self) -> None:
+        self.audit_size = self._gauge(
             "clearinghouse_audit_log_size",
             "Entries in this node's audit log at its latest checkpoint",
-            registry=self.registry,
         )
-        self.audit_checkpoints = Counter(
-            "clearinghouse_audit_checkpoints",
-            "Checkpoints of the audit log signed by this node",
-            registry=self.registry,
+        self.audit_checkpoints = self._counter(
+            "clearinghouse_audit_checkpoints", "Checkpoints of the audit log signed by this node"
         )
-        self.audit_cosignatures = Counter(
+        self.audit_cosignatures = self._counter(
             "clearinghouse_audit_cosignatures_received",
             "Witness cosignatures received on this node's checkpoints, by witness",
-            ["witness"],
-            registry=self.registry,
+            "witness",
         )
-        self.witness_cosigned = Counter(
+        self.witness_cosigned = self._counter(
             "clearinghouse_witness_cosigned",
             "Peers' checkpoints this node verified and cosigned, by peer",
-            ["peer"],
-            registry=self.registry,
+            "peer",
         )
-        self.audit_alerts = Counter(
+        self.audit_alerts = self._counter(
             "clearinghouse_audit_alerts",
             "Peers caught with an inconsistent audit log, by peer and kind",
-            ["peer", "kind"],
-            registry=self.registry,
+            "peer",
+            "kind",
         )
-        self.manifest_serial = Gauge(
+
+    def _add_trust(self) -> None:
+        self.manifest_serial = self._gauge(
             "clearinghouse_manifest_serial",
             "Serial of the federation manifest in force at this node",
-            registry=self.registry,
         )
-        self.manifests_refused = Counter(
+        self.manifests_refused = self._counter(
             "clearinghouse_manifests_refused",
             "Submitted manifests refused (older serial, too few or bad signatures, ...)",
-            registry=self.registry,
         )
-        self.manifest_chain_breaks = Counter(
+        self.manifest_chain_breaks = self._counter(
             "clearinghouse_manifest_chain_breaks",
             "Stored manifests found not to follow from the one before them (never obeyed)",
-            registry=self.registry,
         )
-        self.authorisations = Counter(
+        self.authorisations = self._counter(
             "clearinghouse_authorisations",
             "Oversight authorisations submitted or received, by outcome",
-            ["outcome"],
-            registry=self.registry,
+            "outcome",
         )
-        self.requests_refused = Counter(
+
+    def _add_refusals(self) -> None:
+        self.requests_refused = self._counter(
             "clearinghouse_requests_refused",
             "Requests refused with a problem+json answer (4xx), by problem code",
-            ["code"],
-            registry=self.registry,
+            "code",
         )
-        self.rate_limited = Counter(
+        self.rate_limited = self._counter(
             "clearinghouse_rate_limited",
             "Peer requests refused by the per-peer rate limit (429), by peer",
-            ["peer"],
-            registry=self.registry,
+            "peer",
         )
-        self.address_rate_limited = Counter(
+        self.address_rate_limited = self._counter(
             "clearinghouse_address_rate_limited",
             "Failed or unauthenticated requests refused by the per-address rate limit (429), "
             "by kind",
-            ["kind"],
-            registry=self.registry,
+            "kind",
         )
-        self.quota_exceeded = Counter(
+        self.quota_exceeded = self._counter(
             "clearinghouse_peer_quota_exceeded",
             "Batches refused whole by the per-peer quota of views or bytes (429), by peer and kind",
-            ["peer", "kind"],
-            registry=self.registry,
+            "peer",
+            "kind",
         )
-        self.registry.register(_OutboxDepth(outbox_depth))

@@ -50,7 +50,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -363,6 +363,29 @@ def verify_authorisation(
             f"authorisation {a.id} is for federation {a.federation!r}, not {manifest.federation!r}"
         )
     # (2): issuer
+    _check_issuer(a, manifest)
+    # (3): key
+    public_key = _issuer_key(a, manifest, now)
+    # (4): signature
+    try:
+        public_key.verify(b64url_decode(a.signature.sig), a.signing_input())
+    except (InvalidSignature, EncodingError) as exc:
+        raise AuthorisationRejected(
+            f"signature by {a.issuer!r} (key {a.signature.kid}) does not verify over "
+            f"authorisation {a.id}"
+        ) from exc
+    # (5): time
+    _check_time(a, now, max_clock_skew)
+    # (6): recipient
+    _check_recipient(a, manifest, recipient)
+    # (7): query
+    _check_query(a, manifest)
+    return a
+
+
+def _check_issuer(a: Authorisation, manifest: Manifest) -> None:
+    """Step (2) of :func:`verify_authorisation`: a participant with the oversight role
+    issued it, and signed it itself."""
     if a.issuer not in manifest.participant_ids:
         raise AuthorisationRejected(f"issuer {a.issuer!r} is not a participant of {a.federation}")
     if "oversight" not in manifest.participant(a.issuer).roles:
@@ -373,7 +396,12 @@ def verify_authorisation(
         raise AuthorisationRejected(
             f"authorisation is signed by {a.signature.signer!r}, not by its issuer {a.issuer!r}"
         )
-    # (3): key
+
+
+def _issuer_key(a: Authorisation, manifest: Manifest, now: datetime) -> Ed25519PublicKey:
+    """Step (3) of :func:`verify_authorisation`: the key that signed, valid when the
+    authorisation was issued and not revoked as of ``now`` (an authorisation is used long
+    after it is signed, so a revocation since then counts, unlike for a packet)."""
     kid = a.signature.kid
     try:
         public_key = signing_key(manifest, a.issuer, kid, a.issued_at)
@@ -385,21 +413,23 @@ def verify_authorisation(
             f"key {kid} of {a.issuer!r} that signed authorisation {a.id} was revoked"
             + (f" at {_instant(key.revoked_at)}" if key.revoked_at else "")
         )
-    # (4): signature
-    try:
-        public_key.verify(b64url_decode(a.signature.sig), a.signing_input())
-    except (InvalidSignature, EncodingError) as exc:
-        raise AuthorisationRejected(
-            f"signature by {a.issuer!r} (key {kid}) does not verify over authorisation {a.id}"
-        ) from exc
-    # (5): time
+    return public_key
+
+
+def _check_time(a: Authorisation, now: datetime, max_clock_skew: timedelta) -> None:
+    """Step (5) of :func:`verify_authorisation`: issued by ``now`` (up to the clock
+    skew), and not yet expired."""
     if a.issued_at > now + max_clock_skew:
         raise AuthorisationRejected(
             f"authorisation {a.id} is issued at {_instant(a.issued_at)}, in the future"
         )
     if now >= a.expires_at:
         raise AuthorisationRejected(f"authorisation {a.id} expired at {_instant(a.expires_at)}")
-    # (6): recipient
+
+
+def _check_recipient(a: Authorisation, manifest: Manifest, expected: str | None) -> None:
+    """Step (6) of :func:`verify_authorisation`: the recipient is a participant other
+    than the issuer, and the one the caller ``expected`` if it named one."""
     if a.recipient not in manifest.participant_ids:
         raise AuthorisationRejected(
             f"recipient {a.recipient!r} is not a participant of {a.federation}"
@@ -408,13 +438,10 @@ def verify_authorisation(
         raise AuthorisationRejected(
             f"{a.issuer!r} cannot authorise itself: oversight grants access to others"
         )
-    if recipient is not None and a.recipient != recipient:
+    if expected is not None and a.recipient != expected:
         raise AuthorisationRejected(
-            f"authorisation {a.id} is for {a.recipient!r}, not for {recipient!r}"
+            f"authorisation {a.id} is for {a.recipient!r}, not for {expected!r}"
         )
-    # (7): query
-    _check_query(a, manifest)
-    return a
 
 
 def unlocked_claims(authorisation: Authorisation, spec: SchemaSpec) -> frozenset[str]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import binascii
 import json
 import re
+from _json import encode_basestring, make_encoder
 from collections.abc import Callable, Iterable
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 import rfc8785
@@ -19,6 +19,7 @@ import rfc8785
 from clearinghouse.protocol.errors import EncodingError
 
 __all__ = [
+    "b64_encode",
     "b64url_decode",
     "b64url_encode",
     "canonical_json",
@@ -34,6 +35,12 @@ _UNUSED_BITS = {0: 0, 2: 0b1111, 3: 0b11}
 
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def b64_encode(data: bytes) -> str:
+    """Standard base64 with padding (RFC 4648 §4): how C2SP signed notes and checkpoints,
+    and the audit log's API and bundles, write keys, hashes and signatures."""
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def b64url_encode(data: bytes) -> str:
@@ -140,23 +147,29 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
         seen: set[str] = set()
-        duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise ValueError(f"duplicate key {duplicate!r}")
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r}")
+            seen.add(key)
     return obj
 
 
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-#: The stdlib's C encoder made once with _COMPACT's settings (JSONEncoder.encode builds
-#: a new one per call, three times the cost of encoding a disclosure). No circular
-#: check: JSON data from the wire or a record cannot be circular; if a caller's is,
-#: the RecursionError is refused like any other non-JSON value.
-_compact_chunks: Callable[[Any, int], Iterable[str]] = c_make_encoder(
+#: The stdlib's C encoder (``json.encoder.c_make_encoder`` is ``_json.make_encoder``)
+#: made once with _COMPACT's settings (JSONEncoder.encode builds a new one per call,
+#: three times the cost of encoding a disclosure). No circular check: JSON data from
+#: the wire or a record cannot be circular; if a caller's is, the RecursionError is
+#: refused like any other non-JSON value.
+_compact_chunks: Callable[[Any, int], Iterable[str]] = make_encoder(
     None, _COMPACT.default, encode_basestring, None, ":", ",", False, False, False
 )
-_sorted_compact_chunks: Callable[[Any, int], Iterable[str]] = c_make_encoder(
+_sorted_compact_chunks: Callable[[Any, int], Iterable[str]] = make_encoder(
     None, _SORTED_COMPACT.default, encode_basestring, None, ":", ",", True, False, False
 )
 _STRICT = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
+#: The decoder's C scanner. typeshed declares no ``JSONDecoder.scan_once``, and types
+#: ``_json.make_scanner``'s argument as a scanner rather than the decoder it reads its
+#: hooks from, so no typed spelling of this exists.
 _SCAN: Callable[[str, int], tuple[Any, int]] = _STRICT.scan_once  # type: ignore[attr-defined]
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 
@@ -167,12 +180,15 @@ def parse_json(data: bytes | str) -> Any:
         if isinstance(data, bytes):
             data = data.decode("utf-8")
         # JSONDecoder.decode, without its Python-level wrapping (a third of the time).
-        start = _WHITESPACE.match(data).end()  # type: ignore[union-attr]
+        # The pattern matches the empty string, so ``match`` never gives None.
+        leading = _WHITESPACE.match(data)
+        start = leading.end() if leading else 0
         try:
             value, end = _SCAN(data, start)
         except StopIteration as exc:
             raise json.JSONDecodeError("Expecting value", data, exc.value) from None
-        end = _WHITESPACE.match(data, end).end()  # type: ignore[union-attr]
+        trailing = _WHITESPACE.match(data, end)
+        end = trailing.end() if trailing else end
         if end != len(data):
             raise json.JSONDecodeError("Extra data", data, end)
         return value

@@ -28,6 +28,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from clearinghouse.protocol.encoding import b64_encode
 from clearinghouse.protocol.errors import (
     CheckpointMalformed,
     KeyUnusable,
@@ -90,7 +91,7 @@ class Verifier:
 
     @property
     def vkey(self) -> str:  # <name>+<hex key id>+<base64(type || key)>
-        return f"{self.name}+{self.key_id:08x}+{_b64(bytes([self.type]) + self.public_key)}"
+        return f"{self.name}+{self.key_id:08x}+{b64_encode(bytes([self.type]) + self.public_key)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,14 +132,10 @@ class Checkpoint:
     extensions: tuple[str, ...] = ()
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
 def _b64decode(text: str, what: str, error: type[Exception]) -> bytes:
     """Standard padded base64, canonical only (no stray bits, no whitespace)."""
     data = base64.b64decode(text, validate=True) if _B64.fullmatch(text) else None
-    if data is None or _b64(data) != text:  # the regex makes b64decode safe
+    if data is None or b64_encode(data) != text:  # the regex makes b64decode safe
         raise error(f"{what} is not canonical base64: {text[:24]!r}")
     return data
 
@@ -247,7 +244,7 @@ def sign_note(text: str, name: str, private_key: Ed25519PrivateKey) -> str:
     _check_text(text)
     _check_name(name, NoteMalformed)
     key_id = _key_id(name, ED25519, _raw(private_key)).to_bytes(4, "big")
-    return f"{text}\n{_SIG_PREFIX}{name} {_b64(key_id + private_key.sign(text.encode()))}\n"
+    return f"{text}\n{_SIG_PREFIX}{name} {b64_encode(key_id + private_key.sign(text.encode()))}\n"
 
 
 def add_signatures(note: str, lines: Iterable[str]) -> str:
@@ -326,7 +323,7 @@ def checkpoint_text(origin: str, size: int, root: bytes, extensions: Sequence[st
         raise CheckpointMalformed(f"tree size {size!r} not in [0, 2^64) or root not bytes")
     if len(root) != 32:
         raise CheckpointMalformed("root hash must be 32 bytes")
-    lines = [origin, str(size), _b64(root), *extensions]
+    lines = [origin, str(size), b64_encode(root), *extensions]
     if any(not isinstance(line, str) or not line or "\n" in line for line in lines):
         raise CheckpointMalformed("origin and extension lines must be non-empty single lines")
     return _check_text("".join(line + "\n" for line in lines), CheckpointMalformed)
@@ -375,7 +372,7 @@ def cosign(checkpoint_text: str, name: str, private_key: Ed25519PrivateKey, time
     signature = private_key.sign(_cosigned_message(checkpoint_text, timestamp))
     key_id = _key_id(name, COSIGNATURE_V1, _raw(private_key))
     payload = key_id.to_bytes(4, "big") + timestamp.to_bytes(8, "big")
-    return f"{_SIG_PREFIX}{name} {_b64(payload + signature)}\n"
+    return f"{_SIG_PREFIX}{name} {b64_encode(payload + signature)}\n"
 
 
 def verify_cosignature(checkpoint_text: str, line: str, verifier: Verifier | str) -> int:

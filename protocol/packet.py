@@ -38,7 +38,7 @@ from clearinghouse.protocol.pseudonyms import (
     normalise_identifier,
     pseudonym,
 )
-from clearinghouse.protocol.schemas import get_schema
+from clearinghouse.protocol.schemas import SchemaSpec, get_schema
 from clearinghouse.protocol.sdjwt import (
     SD_ALG,
     CompactSdJwt,
@@ -152,38 +152,11 @@ def issue_packet(
     :class:`ProtocolError` for a bad handling code, a missing pseudonymisation key,
     or a key without a well-formed epoch name.
     """
-    if hc not in HANDLING_CODES:
-        raise ProtocolError(f"handling code {hc!r} is not one of {HANDLING_CODES}")
-    if (hc == "H3") != bool(hc_restriction):
-        raise ProtocolError("an H3 packet needs its restriction text, and only H3 has one")
-    key_of_epoch = None
-    if pseudonym_key:
-        if pseudonym_epoch is None:
-            raise ProtocolError("a pseudonymisation key needs the name of its epoch")
-        key_of_epoch = PseudonymKey(pseudonym_epoch, pseudonym_key)
-    elif pseudonym_epoch is not None:
-        check_epoch(pseudonym_epoch)
+    _check_handling(hc, hc_restriction)
+    key_of_epoch = _key_of_epoch(pseudonym_key, pseudonym_epoch)
     spec = get_schema(schema)
     claims = spec.validate_record(record)
-    epoch: str | None = None  # set once a pseudonym is computed
-    for d in spec.derivations:
-        if d.source not in claims:
-            continue
-        source_value = claims[d.source]
-        if d.treatment == "generalise":
-            claims[d.claim] = d.compute(source_value)
-            continue
-        if key_of_epoch is None:
-            raise ProtocolError(
-                f"{schema} pseudonymises {d.source!r}: a pseudonymisation key is required"
-            )
-        identifier = d.compute(source_value)
-        claims[d.claim] = (
-            [key_of_epoch.pseudonym(i) for i in identifier]
-            if isinstance(identifier, list)
-            else key_of_epoch.pseudonym(identifier)
-        )
-        epoch = key_of_epoch.epoch
+    epoch = _add_derived_claims(claims, spec, key_of_epoch)
     digests, disclosures, by_claim = conceal_by_claim(claims, random_bytes, decoys=decoys)
     jti = uuid7(now, random_bytes)
     payload: dict[str, Any] = {
@@ -212,6 +185,56 @@ def issue_packet(
         claims=MappingProxyType(claims),
         disclosures_by_claim=MappingProxyType(by_claim),
     )
+
+
+def _check_handling(hc: str, hc_restriction: str | None) -> None:
+    """A known handling code, with restriction text exactly when it is H3."""
+    if hc not in HANDLING_CODES:
+        raise ProtocolError(f"handling code {hc!r} is not one of {HANDLING_CODES}")
+    if (hc == "H3") != bool(hc_restriction):
+        raise ProtocolError("an H3 packet needs its restriction text, and only H3 has one")
+
+
+def _key_of_epoch(pseudonym_key: bytes | None, epoch: str | None) -> PseudonymKey | None:
+    """The pseudonymisation key with the name of its epoch, if the issuer has one.
+
+    An epoch named without a key is still checked, so that a misconfigured issuer
+    learns of it before it first needs the key.
+    """
+    if pseudonym_key:
+        if epoch is None:
+            raise ProtocolError("a pseudonymisation key needs the name of its epoch")
+        return PseudonymKey(epoch, pseudonym_key)
+    if epoch is not None:
+        check_epoch(epoch)
+    return None
+
+
+def _add_derived_claims(
+    claims: dict[str, Any], spec: SchemaSpec, key_of_epoch: PseudonymKey | None
+) -> str | None:
+    """Add the schema's derived claims (generalised values, pseudonyms) to ``claims``;
+    return the pseudonym epoch if a pseudonym was computed (the packet's ``pse``)."""
+    epoch: str | None = None
+    for d in spec.derivations:
+        if d.source not in claims:
+            continue
+        source_value = claims[d.source]
+        if d.treatment == "generalise":
+            claims[d.claim] = d.compute(source_value)
+            continue
+        if key_of_epoch is None:
+            raise ProtocolError(
+                f"{spec.id} pseudonymises {d.source!r}: a pseudonymisation key is required"
+            )
+        identifier = d.compute(source_value)
+        claims[d.claim] = (
+            [key_of_epoch.pseudonym(i) for i in identifier]
+            if isinstance(identifier, list)
+            else key_of_epoch.pseudonym(identifier)
+        )
+        epoch = key_of_epoch.epoch
+    return epoch
 
 
 def make_view(sd_jwt: str, granted: Iterable[str]) -> str:
@@ -273,7 +296,7 @@ class VerifiedPacket:
     claims: Mapping[str, Any]
     disclosed: frozenset[str]
     raw: str
-    _token: _Token = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    _token: _Token | None = field(repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         if self._token is not _VERIFIED:
@@ -330,9 +353,61 @@ def verify_view(
     # (7) for a recipient: nothing disclosed that its policy withholds.
     # (1): split
     compact = CompactSdJwt.parse(raw)
-    # (2): header and visible claims (``pse``, if present, a well-formed epoch name)
+    # (2): header and visible claims
     jws = decode_jws(compact.jwt)
-    header, payload = jws.header, jws.payload
+    visible = _visible_claims(jws.header, jws.payload)
+    # (3): issuer key at iat
+    _check_not_in_future(visible.issued_at, now, max_clock_skew)
+    public_key = signing_key(manifest, visible.iss, visible.kid, visible.issued_at)
+    # (4): signature
+    verify_jws(jws, public_key)
+    # (5): disclosures
+    claims = _disclosed_claims(jws.payload, compact.disclosures)
+    # (6): schema, and the epoch of any pseudonym
+    visible.spec.validate_disclosed(claims)
+    if visible.pse is None:
+        _check_no_pseudonyms(visible.spec, claims)
+    # (7): policy
+    if recipient is not None:
+        manifest.participant(recipient)
+        manifest.sharing.check_disclosed(visible.spec, recipient, claims)
+    return VerifiedPacket(
+        iss=visible.iss,
+        kid=visible.kid,
+        jti=visible.jti,
+        iat=visible.issued_at,
+        sch=visible.sch,
+        hc=visible.hc,
+        hcr=visible.hcr,
+        pse=visible.pse,
+        ref=packet_ref(visible.jti, compact.jwt),
+        claims=MappingProxyType(claims),
+        disclosed=frozenset(claims),
+        raw=raw,
+        _token=_VERIFIED,
+    )
+
+
+@dataclass(frozen=True)
+class _VisibleClaims:
+    """What a packet's header and always-visible claims say, each of the right form."""
+
+    kid: str
+    iss: str
+    jti: str
+    sch: str
+    hc: str
+    hcr: Any  # a string in an H3 packet; anything but a string in any other
+    pse: Any  # a well-formed epoch name, or None if the packet names none
+    issued_at: datetime
+    spec: SchemaSpec
+
+
+def _visible_claims(header: Mapping[str, Any], payload: Mapping[str, Any]) -> _VisibleClaims:
+    """Step (2) of :func:`verify_view`: the header's ``typ``, ``alg`` and ``kid``, and
+    the always-visible claims (``pse``, if present, a well-formed epoch name); the
+    schema named must be known. Raises :class:`MalformedPacket` or
+    :class:`UnknownSchema`."""
     if header.get("typ") != PACKET_TYP:
         raise MalformedPacket(f"JWT typ is {header.get('typ')!r}, expected {PACKET_TYP!r}")
     if header.get("alg") != "EdDSA":
@@ -350,7 +425,12 @@ def verify_view(
     spec = get_schema(sch)
     if not _JTI.fullmatch(jti):
         raise MalformedPacket(f"packet 'jti' {jti[:80]!r} is not a UUID (lowercase, canonical)")
-    # (3): issuer key at iat
+    return _VisibleClaims(kid, iss, jti, sch, hc, hcr, pse, issued_at, spec)
+
+
+def _check_not_in_future(issued_at: datetime, now: datetime, max_clock_skew: timedelta) -> None:
+    """Step (3) of :func:`verify_view`, the clock: raises :class:`IssuedInFuture` with
+    how many seconds too early (at least 1) for a packet issued beyond the skew."""
     if issued_at > now + max_clock_skew:
         ahead = issued_at - (now + max_clock_skew)
         raise IssuedInFuture(
@@ -359,44 +439,29 @@ def verify_view(
             f"{ahead.total_seconds():.0f} s)",
             ahead=max(1, math.ceil(ahead.total_seconds())),
         )
-    public_key = signing_key(manifest, iss, kid, issued_at)
-    # (4): signature
-    verify_jws(jws, public_key)
-    # (5): disclosures
+
+
+def _disclosed_claims(payload: dict[str, Any], encoded: Iterable[str]) -> dict[str, Any]:
+    """Step (5) of :func:`verify_view`: the claims the disclosures reveal (without the
+    always-visible ones), each disclosure's digest present exactly once, no claim twice.
+    Raises :class:`MalformedPacket`."""
     if payload.get("_sd_alg") != SD_ALG:
         raise MalformedPacket(f"_sd_alg is {payload.get('_sd_alg')!r}, only {SD_ALG} is used")
-    disclosures = [parse_disclosure(e) for e in compact.disclosures]
+    disclosures = [parse_disclosure(e) for e in encoded]
     processed, _ = process(payload, disclosures)
-    claims = {k: v for k, v in processed.items() if k not in _ALWAYS_VISIBLE}
-    # (6): schema, and the epoch of any pseudonym
-    spec.validate_disclosed(claims)
-    if pse is None:
-        pseudonymised = sorted(
-            name
-            for name in claims
-            if (d := spec.derived_claim(name)) is not None and d.treatment == "pseudonymise"
-        )
-        if pseudonymised:
-            raise MalformedPacket(
-                f"packet discloses pseudonymised {', '.join(pseudonymised)} but names no "
-                "pseudonym epoch 'pse'"
-            )
-    # (7): policy
-    if recipient is not None:
-        manifest.participant(recipient)
-        manifest.sharing.check_disclosed(spec, recipient, claims)
-    return VerifiedPacket(
-        iss=iss,
-        kid=kid,
-        jti=jti,
-        iat=issued_at,
-        sch=sch,
-        hc=hc,
-        hcr=hcr,
-        pse=pse,
-        ref=packet_ref(jti, compact.jwt),
-        claims=MappingProxyType(claims),
-        disclosed=frozenset(claims),
-        raw=raw,
-        _token=_VERIFIED,
+    return {k: v for k, v in processed.items() if k not in _ALWAYS_VISIBLE}
+
+
+def _check_no_pseudonyms(spec: SchemaSpec, claims: Mapping[str, Any]) -> None:
+    """Step (6) of :func:`verify_view` for a packet that names no epoch: a pseudonym
+    can be linked only within its epoch, so one without it is refused."""
+    pseudonymised = sorted(
+        name
+        for name in claims
+        if (d := spec.derived_claim(name)) is not None and d.treatment == "pseudonymise"
     )
+    if pseudonymised:
+        raise MalformedPacket(
+            f"packet discloses pseudonymised {', '.join(pseudonymised)} but names no "
+            "pseudonym epoch 'pse'"
+        )

@@ -1,4 +1,16 @@
-"""Shared fixtures: a deterministic federation (fixed key seeds, frozen time)."""
+"""Shared fixtures: a deterministic federation (fixed key seeds, frozen time); which
+database backends a test runs on; and how the suite is shared out among pytest-xdist
+workers.
+
+Backends: a test or fixture taking a ``backend`` argument runs on each of
+:data:`tests.databases.BACKENDS` (SQLite, and PostgreSQL when
+``CLEARINGHOUSE_TEST_POSTGRES_URL`` is set); one marked ``postgres`` runs on PostgreSQL
+only, and is deselected, never skipped, without a server. The parameter is module-scoped
+so that a module-scoped fixture (a node served for the whole module) can take it too.
+
+Workers (``-n auto --dist loadfile``): each module runs whole on one worker, in order;
+:mod:`tests.workers` says why, and which modules are the exceptions.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +19,13 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.databases import BACKENDS, sqlite_template
 from tests.support import EXAMPLES, ROOT, Federation, make_federation
 
 
@@ -35,6 +49,47 @@ def _import_bench() -> None:
 
 
 _import_bench()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Each test needing ``backend`` once per backend (see the module docstring)."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    wanted = BACKENDS
+    if metafunc.definition.get_closest_marker("postgres"):
+        wanted = tuple(b for b in BACKENDS if b == "postgres")
+    if wanted:  # else deselected below: never an empty (skipped) parameter set
+        metafunc.parametrize("backend", wanted, scope="module")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a PostgreSQL server, deselect the tests marked ``postgres``."""
+    if "postgres" in BACKENDS:
+        return
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        (drop if item.get_closest_marker("postgres") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # optional: also without pytest-xdist
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile`` refined by :mod:`tests.workers`; any other mode as asked."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from tests.workers import ModuleScheduling  # imports pytest-xdist, present here
+
+    return ModuleScheduling(config, log)
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated to head, made once per worker: copy it, never open it
+    (:func:`tests.databases.copy_template`)."""
+    return sqlite_template(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from clearinghouse.analyzers.security_risk._flags import (
@@ -170,7 +171,32 @@ def _trend(
 
 def summarise(state: State) -> dict[str, Any]:
     """The picture held, from the tallies alone (see the module docstring)."""
-    # (country, month) -> admin1 -> tally
+    held = _read_tallies(state)
+    return {
+        "hotspots": _hotspots(held),
+        "imprecise": _imprecise(held),
+        "trends": _trends(held),
+        "flags": _flags(held),
+        "indicators": _indicators(held),
+        "countries": _countries(held),
+    }
+
+
+@dataclass(frozen=True)
+class _Held:
+    """The tallies in the state, read once and keyed for the parts of the summary."""
+
+    #: (country, month) -> admin1 -> tally of the located, month-placed events
+    months: dict[tuple[str, str], dict[str, Tally]]
+    #: (country, admin1 or None, period) -> tally of the events counted apart
+    apart: dict[tuple[str, str | None, str], Tally]
+    #: country -> the months of data held for it, in order
+    spans: dict[str, list[str]]
+    #: (country, admin1, month) -> tally: ``months`` flattened
+    area_months: dict[tuple[str, str, str], Tally]
+
+
+def _read_tallies(state: State) -> _Held:
     months: dict[tuple[str, str], dict[str, Tally]] = {}
     for key, doc in state.items(MONTH_PREFIX):
         country, month = json.loads(key[len(MONTH_PREFIX) :])
@@ -179,39 +205,50 @@ def summarise(state: State) -> dict[str, Any]:
     for key, tally in state.items(IMPRECISE_PREFIX):
         country, admin1, period = json.loads(key[len(IMPRECISE_PREFIX) :])
         apart[(country, admin1, period)] = tally
-    held: dict[str, list[str]] = {
+    spans: dict[str, list[str]] = {
         key[len(COUNTRY_PREFIX) :]: about["months"] for key, about in state.items(COUNTRY_PREFIX)
     }
-
     area_months = {
         (country, admin1, month): tally
         for (country, month), doc in months.items()
         for admin1, tally in doc.items()
     }
-    hotspots = [
+    return _Held(months, apart, spans, area_months)
+
+
+def _hotspots(held: _Held) -> list[dict[str, Any]]:
+    """Area-months, deadliest first."""
+    return [
         {"country": c, "admin1": a, "month": m} | {f: int(t[f]) for f in _HOTSPOT_FIELDS}
         for (c, a, m), t in sorted(
-            area_months.items(), key=lambda kv: (-int(kv[1]["fatalities_best"]), *kv[0])
+            held.area_months.items(), key=lambda kv: (-int(kv[1]["fatalities_best"]), *kv[0])
         )
     ]
-    imprecise = [
+
+
+def _imprecise(held: _Held) -> list[dict[str, Any]]:
+    """The events counted apart, deadliest first."""
+    return [
         {"country": c, "admin1": a, "period": p}
         | {f: int(t[f]) for f in _HOTSPOT_FIELDS}
         | {f: int(t.get(f, 0)) for f in _APART}
         for (c, a, p), t in sorted(
-            apart.items(),
+            held.apart.items(),
             key=lambda kv: (-int(kv[1]["fatalities_best"]), kv[0][0], kv[0][1] or "", kv[0][2]),
         )
     ]
 
+
+def _flags(held: _Held) -> list[dict[str, Any]]:
+    """The flags that hold in each country-month, judged against its baseline months."""
     flags = []
-    for (country, month), _ in sorted(months.items()):
+    for (country, month), _ in sorted(held.months.items()):
         window = [month, *months_before(month, BASELINE_MONTHS)]
         data = MonthData(
             country,
             month,
-            held[country][0] if held.get(country) else None,
-            {m: months[(country, m)] for m in window if (country, m) in months},
+            held.spans[country][0] if held.spans.get(country) else None,
+            {m: held.months[(country, m)] for m in window if (country, m) in held.months},
         )
         for f in judge_month(data):
             flags.append(
@@ -225,24 +262,19 @@ def summarise(state: State) -> dict[str, Any]:
                 }
             )
     flags.sort(key=lambda f: (f["month"], f["country"], f["admin1"], KINDS.index(f["kind"])))
+    return flags
 
-    # Indicators: footprints (cells ever) per country and per admin1.
-    country_cells: dict[str, set[int]] = defaultdict(set)
-    area_cells: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for (c, a, _), t in area_months.items():
-        country_cells[c].update(t["cells"])
-        area_cells[(c, a)].update(t["cells"])
-    for (c, where, _), t in apart.items():
-        country_cells[c].update(t["cells"])
-        if where is not None:
-            area_cells[(c, where)].update(t["cells"])
 
+def _indicators(held: _Held) -> list[dict[str, Any]]:
+    """Deadliness, diffusion and fragmentation per country-year, admin1-year and
+    admin1-month."""
+    country_cells, area_cells = _footprints(held)
     country_year: dict[tuple[str, str], list[Tally]] = defaultdict(list)
     area_year: dict[tuple[str, str, str], list[Tally]] = defaultdict(list)
-    for (c, a, m), t in area_months.items():
+    for (c, a, m), t in held.area_months.items():
         country_year[(c, _year(m))].append(t)
         area_year[(c, a, _year(m))].append(t)
-    for (c, where, p), t in apart.items():
+    for (c, where, p), t in held.apart.items():
         country_year[(c, _year(p))].append(t)
         if where is not None:
             area_year[(c, where, _year(p))].append(t)
@@ -252,32 +284,56 @@ def summarise(state: State) -> dict[str, Any]:
         indicators.append(_indicator(c, None, y, merge_tallies(ts), country_cells[c]))
     for (c, a, y), ts in sorted(area_year.items()):
         indicators.append(_indicator(c, a, y, merge_tallies(ts), area_cells[(c, a)]))
-    for (c, a, m), t in sorted(area_months.items()):
+    for (c, a, m), t in sorted(held.area_months.items()):
         indicators.append(_indicator(c, a, m, t, area_cells[(c, a)]))
+    return indicators
 
+
+def _footprints(held: _Held) -> tuple[dict[str, set[int]], dict[tuple[str, str], set[int]]]:
+    """The cells with events in any period, per country and per (country, admin1): the
+    denominators of diffusion."""
+    country_cells: dict[str, set[int]] = defaultdict(set)
+    area_cells: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for (c, a, _), t in held.area_months.items():
+        country_cells[c].update(t["cells"])
+        area_cells[(c, a)].update(t["cells"])
+    for (c, where, _), t in held.apart.items():
+        country_cells[c].update(t["cells"])
+        if where is not None:
+            area_cells[(c, where)].update(t["cells"])
+    return country_cells, area_cells
+
+
+def _trends(held: _Held) -> list[dict[str, Any]]:
+    """The trend of each country (its month-placed events, located or not), then of
+    each of its admin1 areas."""
     trends = []
-    for country, span in sorted(held.items()):
+    for country, span in sorted(held.spans.items()):
         if not span:
             continue
         whole: dict[str, list[Tally]] = defaultdict(list)
         per_area: dict[str, dict[str, Tally]] = defaultdict(dict)
-        for (c, a, m), t in area_months.items():
+        for (c, a, m), t in held.area_months.items():
             if c == country:
                 whole[m].append(t)
                 per_area[a][m] = t
-        for (c, _, p), t in apart.items():
+        for (c, _, p), t in held.apart.items():
             if c == country and len(p) == 7:  # placed in a month, not located
                 whole[p].append(t)
         merged = {m: merge_tallies(ts) for m, ts in whole.items()}
         trends.append(_trend(country, None, span, merged))
         for area in sorted(per_area):
             trends.append(_trend(country, area, span, per_area[area]))
+    return trends
 
+
+def _countries(held: _Held) -> list[dict[str, Any]]:
+    """Per country: the months held, and its events and deaths, precise or apart."""
     countries = []
-    for country in sorted({c for c, _ in months} | {c for c, _, _ in apart}):
-        precise = merge_tallies(t for (c, _, _), t in area_months.items() if c == country)
-        other = merge_tallies(t for (c, _, _), t in apart.items() if c == country)
-        span = held.get(country) or []
+    for country in sorted({c for c, _ in held.months} | {c for c, _, _ in held.apart}):
+        precise = merge_tallies(t for (c, _, _), t in held.area_months.items() if c == country)
+        other = merge_tallies(t for (c, _, _), t in held.apart.items() if c == country)
+        span = held.spans.get(country) or []
         countries.append(
             {
                 "country": country,
@@ -289,12 +345,4 @@ def summarise(state: State) -> dict[str, Any]:
                 "imprecise_fatalities_best": other["fatalities_best"],
             }
         )
-
-    return {
-        "hotspots": hotspots,
-        "imprecise": imprecise,
-        "trends": trends,
-        "flags": flags,
-        "indicators": indicators,
-        "countries": countries,
-    }
+    return countries

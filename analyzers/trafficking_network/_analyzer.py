@@ -142,83 +142,13 @@ class TraffickingNetworkAnalyzer:
     def summary(self, state: State) -> dict[str, Any]:
         meta = state.get(_META) or {"views": 0}
         network = brokers(state)
-        actors = []
-        references = {"pseudonym": 0, "as-disclosed": 0}
-        for key, entry in state.items(ACTOR_PREFIX):
-            for kind in entry["references"]:
-                references[kind] = references.get(kind, 0) + 1
-            if actor_findings(key.removeprefix(ACTOR_PREFIX), entry):
-                actors.append(
-                    {
-                        "actor": key.removeprefix(ACTOR_PREFIX),
-                        "events": entry["events"],
-                        "places": len(entry["places"]),
-                        "countries": len(entry["countries"]),
-                        "sources": len(entry["sources"]),
-                        "state": bool(entry["state"]),
-                        "first": entry["first"],
-                        "last": entry["last"],
-                    }
-                )
-        actors.sort(key=lambda a: (-a["events"], a["actor"]))
-        corridors = []
-        for key, entry in state.items(CORRIDOR_PREFIX):
-            origin, _, destination = key.removeprefix(CORRIDOR_PREFIX).partition(">")
-            corridors.append(
-                {
-                    "from": origin,
-                    "to": destination,
-                    "seizures": entry["seizures"],
-                    "kilograms": round(entry["milligrams"] / 1_000_000, 3),
-                    "unweighed": entry["unweighed"],
-                    "first": entry["first"],
-                    "last": entry["last"],
-                    "reported": bool(corridor_findings(key, entry)),
-                }
-            )
-        corridors.sort(key=lambda c: (-c["kilograms"], -c["seizures"], c["from"], c["to"]))
-        trends = []
-        series_count = 0
-        for _, series in state.items(TREND_PREFIX):
-            series_count += 1
-            for change in changes(series):
-                trends.append(
-                    {
-                        "country_code": series["country"],
-                        "country": country_name(series["country"]),
-                        "drug_group": series["group"],
-                        **change,
-                    }
-                )
-        trends.sort(key=lambda t: (-abs(t["change_kg"]), t["country_code"], t["drug_group"]))
-        mapped: list[str] = []
-        unmapped = []
-        for key, entry in state.items(_PLACE_PREFIX):
-            name = key.removeprefix(_PLACE_PREFIX)
-            if entry["mapped"]:
-                mapped.append(name)
-            else:
-                unmapped.append({"name": name, "records": entry["records"]})
+        actors, references = _recurring_actors(state)
+        corridors = _corridors(state)
+        series_count, trends = _seizure_trends(state)
         return {
             "views": meta["views"],
-            "places": {
-                "scheme": "ISO 3166-1 alpha-3",
-                "mapped": len(mapped),
-                "unmapped": unmapped,
-            },
-            "thresholds": {
-                "recurring_min_events": RECURRING_MIN_EVENTS,
-                "recurring_min_spread": RECURRING_MIN_SPREAD,
-                "top_brokers": TOP_BROKERS,
-                "corridor_min_seizures": CORRIDOR_MIN_SEIZURES,
-                "corridor_min_kg": CORRIDOR_MIN_KG,
-                "trend_min_base_kg": TREND_MIN_BASE_KG,
-                "trend_min_kg": TREND_MIN_KG,
-                "trend_min_change": TREND_MIN_CHANGE,
-                "trend_volatility_k": TREND_VOLATILITY_K,
-                "trend_min_history": TREND_MIN_HISTORY,
-                "trend_high_kg": TREND_HIGH_KG,
-            },
+            "places": _places(state),
+            "thresholds": _thresholds(),
             "network": {k: network[k] for k in ("actors", "states_excluded", "places", "links")},
             "actor_references": references,
             "brokers": [{"actor": ref, "betweenness": value} for ref, value in network["top"]],
@@ -226,3 +156,100 @@ class TraffickingNetworkAnalyzer:
             "corridors": corridors,
             "seizure_trends": {"series": series_count, "flagged": len(trends), "changes": trends},
         }
+
+
+def _recurring_actors(state: State) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The recurring actors, most events first, and how many actors are known by each
+    kind of reference (``pseudonym``, ``as-disclosed``)."""
+    actors = []
+    references = {"pseudonym": 0, "as-disclosed": 0}
+    for key, entry in state.items(ACTOR_PREFIX):
+        for kind in entry["references"]:
+            references[kind] = references.get(kind, 0) + 1
+        if actor_findings(key.removeprefix(ACTOR_PREFIX), entry):
+            actors.append(
+                {
+                    "actor": key.removeprefix(ACTOR_PREFIX),
+                    "events": entry["events"],
+                    "places": len(entry["places"]),
+                    "countries": len(entry["countries"]),
+                    "sources": len(entry["sources"]),
+                    "state": bool(entry["state"]),
+                    "first": entry["first"],
+                    "last": entry["last"],
+                }
+            )
+    actors.sort(key=lambda a: (-a["events"], a["actor"]))
+    return actors, references
+
+
+def _corridors(state: State) -> list[dict[str, Any]]:
+    """Every route leg held, heaviest first, and whether it is reported as a corridor."""
+    corridors = []
+    for key, entry in state.items(CORRIDOR_PREFIX):
+        origin, _, destination = key.removeprefix(CORRIDOR_PREFIX).partition(">")
+        corridors.append(
+            {
+                "from": origin,
+                "to": destination,
+                "seizures": entry["seizures"],
+                "kilograms": round(entry["milligrams"] / 1_000_000, 3),
+                "unweighed": entry["unweighed"],
+                "first": entry["first"],
+                "last": entry["last"],
+                "reported": bool(corridor_findings(key, entry)),
+            }
+        )
+    corridors.sort(key=lambda c: (-c["kilograms"], -c["seizures"], c["from"], c["to"]))
+    return corridors
+
+
+def _seizure_trends(state: State) -> tuple[int, list[dict[str, Any]]]:
+    """How many series of annual totals are held, and their flagged changes, largest
+    first."""
+    trends = []
+    series_count = 0
+    for _, series in state.items(TREND_PREFIX):
+        series_count += 1
+        for change in changes(series):
+            trends.append(
+                {
+                    "country_code": series["country"],
+                    "country": country_name(series["country"]),
+                    "drug_group": series["group"],
+                    **change,
+                }
+            )
+    trends.sort(key=lambda t: (-abs(t["change_kg"]), t["country_code"], t["drug_group"]))
+    return series_count, trends
+
+
+def _places(state: State) -> dict[str, Any]:
+    """How many places were mapped to the scheme, and the names that were not."""
+    mapped: list[str] = []
+    unmapped = []
+    for key, entry in state.items(_PLACE_PREFIX):
+        name = key.removeprefix(_PLACE_PREFIX)
+        if entry["mapped"]:
+            mapped.append(name)
+        else:
+            unmapped.append({"name": name, "records": entry["records"]})
+    return {"scheme": "ISO 3166-1 alpha-3", "mapped": len(mapped), "unmapped": unmapped}
+
+
+def _thresholds() -> dict[str, Any]:
+    """The thresholds the findings were derived with (:mod:`.thresholds`), so that a
+    reader of the summary can judge them."""
+    return {
+        "recurring_min_events": RECURRING_MIN_EVENTS,
+        "recurring_min_spread": RECURRING_MIN_SPREAD,
+        "top_brokers": TOP_BROKERS,
+        "corridor_min_seizures": CORRIDOR_MIN_SEIZURES,
+        "corridor_min_kg": CORRIDOR_MIN_KG,
+        "trend_min_base_kg": TREND_MIN_BASE_KG,
+        "trend_min_kg": TREND_MIN_KG,
+        "trend_min_change": TREND_MIN_CHANGE,
+        "trend_volatility_k": TREND_VOLATILITY_K,
+        "trend_min_history": TREND_MIN_HISTORY,
+        "trend_high_kg": TREND_HIGH_KG,
+    }

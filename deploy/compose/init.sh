@@ -23,7 +23,7 @@
 #
 # Idempotent: once public/manifest.json exists nothing is changed; a run that died
 # half-way is cleaned up and started again. Only `clearinghouse` commands and POSIX
-# sh are used (and the image's Python, to restrict the federation file).
+# sh are used.
 set -eu
 umask 077
 
@@ -63,27 +63,8 @@ for p in $PARTICIPANTS; do
     printf '%s-db:5432:clearinghouse:clearinghouse:%s\n' "$p" "$password" > "$DATA/$p/pgpass"
 done
 
-python - "$FEDERATION" "$DATA/public/federation.yaml" "$PORT" $PARTICIPANTS <<'EOF'
-import sys
-
-import yaml
-
-source, target, port, *chosen = sys.argv[1:]
-with open(source) as f:
-    config = yaml.safe_load(f)
-config["participants"] = [
-    {**entry, "base_url": f"http://{entry['id']}:{port}"}
-    for entry in config["participants"]
-    if entry["id"] in chosen
-]
-config["policy"] = {
-    schema: {recipient: rules for recipient, rules in per.items() if recipient in chosen}
-    for schema, per in config["policy"].items()
-}
-config["quorum"] = min(config["quorum"], len(chosen))
-with open(target, "w") as f:
-    yaml.safe_dump(config, f, sort_keys=False)
-EOF
+clearinghouse federation restrict $PARTICIPANTS --config "$FEDERATION" \
+    --base-url "http://{id}:$PORT" --out "$DATA/public/federation.yaml"
 
 pending="$DATA/public/manifest.pending.json"
 clearinghouse manifest create --config "$DATA/public/federation.yaml" \

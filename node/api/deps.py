@@ -51,7 +51,7 @@ from clearinghouse.node.errors import (
 from clearinghouse.node.logs import PEER
 from clearinghouse.node.settings import TokenSetting
 from clearinghouse.node.storage import peers
-from clearinghouse.node.storage.db import transaction
+from clearinghouse.node.storage.db import MAX_INT, transaction
 from clearinghouse.node.transport.httpsig import (
     SignedHeaders,
     verify_request_body,
@@ -62,6 +62,9 @@ from clearinghouse.protocol.errors import ProtocolError
 from clearinghouse.protocol.manifest import signing_key
 
 __all__ = [
+    # the largest id, size or cursor a parameter may hold (a database integer), re-exported
+    # from node.storage.db: routes refuse larger ones with 422 rather than overflow a query
+    "MAX_INT",
     "AdminOrPeer",
     "AdminOrPeerRequest",
     "AuditReader",
@@ -82,7 +85,8 @@ INLINE_PARSE_BYTES: Final = 64 * 1024
 
 
 def _context(request: Request) -> NodeContext:
-    return request.app.state.node  # type: ignore[no-any-return]
+    node: NodeContext = request.app.state.node  # set by the app's lifespan
+    return node
 
 
 ContextDep = Annotated[NodeContext, Depends(_context)]

@@ -18,20 +18,21 @@ refused by reason (:class:`~node.importers.ImportCounts`).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
 
+from clearinghouse.analyzers.base import Analyzer
 from clearinghouse.analyzers.converge import finding_key
 from clearinghouse.analyzers.offline import OfflineRun
 from clearinghouse.analyzers.registry import AnalyzerNotFound, available, load
 from clearinghouse.node.cli._common import fail, reporting, stderr
-from clearinghouse.node.importers._counts import ImportCounts
-from clearinghouse.node.importers._errors import ImportFailed, RowRejected
-from clearinghouse.node.importers.records_file import FORMATS, read_records
-from clearinghouse.node.localfed import FEDERATION_YAML
+from clearinghouse.node.importers import ImportCounts, ImportFailed, RowRejected
+from clearinghouse.node.importers.records_file import FORMATS, Item, read_records
+from clearinghouse.node.localfed.config import FEDERATION_YAML
 from clearinghouse.protocol.errors import ProtocolError
 
 __all__ = ["analyze", "final_lines"]
@@ -78,48 +79,15 @@ def analyze(
     """Print the final findings of ANALYZER on FILE as sorted JSON lines (the same for any
     order of FILE's records); with --stream, one line per record that changed findings.
     Standard error ends with rows read, accepted and refused by reason."""
-    if format not in FORMATS:
-        fail(f"--format must be one of {', '.join(FORMATS)}")
-    schema = schema or DEFAULT_SCHEMA.get(format)
-    if schema is None:
-        fail(f"--schema is needed with --format {format}")
-    try:
-        instance = load(analyzer)
-    except AnalyzerNotFound as exc:
-        fail(f"{exc}; installed: {', '.join(sorted(available()))}")
-    if schema not in instance.schemas:
-        fail(
-            f"{analyzer} does not analyse {schema} (it takes {', '.join(sorted(instance.schemas))})"
-        )
+    instance, schema = _analyzer(analyzer, format, schema)
     config = yaml.safe_load(federation.read_text())
     run = OfflineRun.start(instance, config, participant=participant, issuer=issuer)
     counts = ImportCounts()
-    with_findings = 0
     with reporting():
         try:
-            for line, item in read_records(file, format, schema):
-                if isinstance(item, RowRejected):
-                    counts.row(item)
-                    stderr.print(f"refused: {item.message}", markup=False, soft_wrap=True)
-                    continue
-                try:
-                    findings = next(run.run(schema, [item]))
-                except ProtocolError as exc:  # e.g. a JSON record that breaks the schema
-                    refused = RowRejected(line, exc.message, rule=exc.code)
-                    counts.row(refused)
-                    stderr.print(f"refused: {refused.message}", markup=False, soft_wrap=True)
-                    continue
-                counts.row(item)
-                if findings:
-                    with_findings += 1
-                if stream and findings:
-                    typer.echo(
-                        json.dumps(
-                            {"line": line, "findings": [f.as_json() for f in findings]},
-                            sort_keys=True,
-                            ensure_ascii=False,
-                        )
-                    )
+            with_findings = _analyse(
+                run, read_records(file, format, schema), schema, counts, stream
+            )
         except ImportFailed as exc:
             fail(exc.message)
     final = run.findings()
@@ -138,6 +106,57 @@ def analyze(
     )
     for text in counts.lines():
         stderr.print(text, markup=False, soft_wrap=True)
+
+
+def _analyzer(analyzer: str, format: str, schema: str | None) -> tuple[Analyzer, str]:
+    """The installed analyzer ``analyzer`` and the schema of the records it gets; exit 2
+    for an unknown format or analyzer, or a schema it does not take."""
+    if format not in FORMATS:
+        fail(f"--format must be one of {', '.join(FORMATS)}")
+    schema = schema or DEFAULT_SCHEMA.get(format)
+    if schema is None:
+        fail(f"--schema is needed with --format {format}")
+    try:
+        instance = load(analyzer)
+    except AnalyzerNotFound as exc:
+        fail(f"{exc}; installed: {', '.join(sorted(available()))}")
+    if schema not in instance.schemas:
+        fail(
+            f"{analyzer} does not analyse {schema} (it takes {', '.join(sorted(instance.schemas))})"
+        )
+    return instance, schema
+
+
+def _analyse(
+    run: OfflineRun, items: Iterator[Item], schema: str, counts: ImportCounts, stream: bool
+) -> int:
+    """Each record through the analyzer, counted; with ``stream``, what each changed
+    printed. How many records changed the findings."""
+    with_findings = 0
+    for line, item in items:
+        if isinstance(item, RowRejected):
+            counts.row(item)
+            stderr.print(f"refused: {item.message}", markup=False, soft_wrap=True)
+            continue
+        try:
+            findings = next(run.run(schema, [item]))
+        except ProtocolError as exc:  # e.g. a JSON record that breaks the schema
+            refused = RowRejected(line, exc.message, rule=exc.code)
+            counts.row(refused)
+            stderr.print(f"refused: {refused.message}", markup=False, soft_wrap=True)
+            continue
+        counts.row(item)
+        if findings:
+            with_findings += 1
+        if stream and findings:
+            typer.echo(
+                json.dumps(
+                    {"line": line, "findings": [f.as_json() for f in findings]},
+                    sort_keys=True,
+                    ensure_ascii=False,
+                )
+            )
+    return with_findings
 
 
 def final_lines(findings: list[dict[str, Any]]) -> list[str]:

@@ -6,7 +6,7 @@ consistency between successive checkpoints; and that each key was valid and not
 revoked when it signed a checkpoint, a cosignature or a packet the log records (a
 key revoked later still verifies what it signed before). ``export`` writes the same
 log to one bundle file that ``verify-bundle`` checks offline. ``checkpoint`` prints the node's
-latest signed checkpoint. The logic is :mod:`node.services.audit_bundle`.
+latest signed checkpoint. The logic is the audit tool's, :mod:`node.audit_tool`.
 
 A manifest given with ``--manifest`` is the one the auditor trusts; otherwise the
 keys come from the manifest the node serves or the bundle carries, and the output
@@ -20,7 +20,6 @@ exits 1.
 
 from __future__ import annotations
 
-import base64
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -40,15 +39,16 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from clearinghouse.node.cli._common import TokenFileOption, bearer_token, fail, now, stderr
-from clearinghouse.node.services import audit_bundle
-from clearinghouse.node.services.audit_bundle import (
+from clearinghouse.node import audit_tool
+from clearinghouse.node.audit_tool import (
     AuditToolError,
     KeyUseReport,
     Log,
     Summary,
     VerificationFailed,
 )
+from clearinghouse.node.cli._common import TokenFileOption, bearer_token, fail, now, stderr
+from clearinghouse.protocol.encoding import b64_encode
 from clearinghouse.protocol.errors import ProtocolError
 from clearinghouse.protocol.manifest import Manifest
 
@@ -131,7 +131,7 @@ def _progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
 def _trusted(manifest: Path | None) -> tuple[Manifest | None, str]:
     if manifest is None:
         return None, ""
-    return audit_bundle.read_manifest(manifest), f"trusted file {manifest}"
+    return audit_tool.read_manifest(manifest), f"trusted file {manifest}"
 
 
 def _open(
@@ -145,9 +145,9 @@ def _open(
     if db is not None and node is None:
         if manifest is None:
             fail("--db needs --manifest: the manifest whose keys check the log")
-        return audit_bundle.open_database(
+        return audit_tool.open_database(
             db,
-            manifest=audit_bundle.read_manifest(manifest),
+            manifest=audit_tool.read_manifest(manifest),
             manifest_source=f"trusted file {manifest}",
             participant=participant,
         )
@@ -157,7 +157,7 @@ def _open(
         if not token:
             fail(f"--node needs --token or --token-file (role auditor), or ${TOKEN_ENV}")
         trusted, label = _trusted(manifest)
-        return audit_bundle.open_node(
+        return audit_tool.open_node_log(
             node, token, manifest=trusted, manifest_source=label, participant=participant
         )
     fail("give one of --node URL or --db DATABASE_URL")
@@ -177,7 +177,7 @@ def _print_summary(summary: Summary) -> None:
         f"  source:        {h.source}",
         f"  manifest:      {h.manifest_source}, serial {h.manifest.serial}",
         f"  entries:       {summary.entries}",
-        f"  root:          {base64.b64encode(summary.root).decode()}",
+        f"  root:          {b64_encode(summary.root)}",
     ]
     if summary.last_checkpoint is None:
         lines.append("  checkpoints:   0 (no entry is signed yet)")
@@ -241,7 +241,7 @@ def verify(
     with _reporting(), _open(node, token, db, manifest, participant) as log:
         _announce(log, "verifying")
         with _progress("verify", log.header.size) as progress:
-            summary = audit_bundle.verify_log(
+            summary = audit_tool.verify_log(
                 log, min_cosignatures=min_cosignatures, on_progress=progress
             )
     _print_summary(summary)
@@ -263,7 +263,7 @@ def export(
     with _reporting(), _open(node, token, db, manifest, participant) as log:
         _announce(log, "exporting")
         with _progress("export", log.header.size) as progress:
-            result = audit_bundle.write_bundle(log, out, now=now(), on_progress=progress)
+            result = audit_tool.write_bundle(log, out, now=now(), on_progress=progress)
     for warning in result.warnings:
         stderr.print(f"warning: {escape(warning)}", soft_wrap=True)
     h = log.header
@@ -282,10 +282,10 @@ def verify_bundle(
     """Check a bundle offline; with --manifest its keys, not the bundle's own, are used."""
     with _reporting():
         trusted, label = _trusted(manifest)
-        with audit_bundle.open_bundle(bundle, manifest=trusted, manifest_source=label) as log:
+        with audit_tool.open_bundle(bundle, manifest=trusted, manifest_source=label) as log:
             _announce(log, "verifying")
             with _progress("verify", log.header.size) as progress:
-                summary = audit_bundle.verify_log(
+                summary = audit_tool.verify_log(
                     log, min_cosignatures=min_cosignatures, on_progress=progress
                 )
     _print_summary(summary)
@@ -302,10 +302,10 @@ def checkpoint(
     """Print the node's latest signed checkpoint (with its cosignatures) and check it."""
     token = bearer_token(token, token_file, "auditor")
     with _reporting():
-        note, served = audit_bundle.fetch_checkpoint(node, token)
+        note, served = audit_tool.fetch_checkpoint(node, token)
         trusted, label = _trusted(manifest)
         typer.echo(note, nl=False)
-        checked = audit_bundle.check_checkpoint(note, trusted or served)
+        checked = audit_tool.check_checkpoint(note, trusted or served)
     cosigners = ", ".join(checked.cosigners) or "no witness yet"
     stderr.print(
         escape(

@@ -12,13 +12,11 @@ cannot be reached; 2 a usage or file problem.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.markup import escape
 
@@ -31,6 +29,7 @@ from clearinghouse.node.cli._common import (
     stderr,
 )
 from clearinghouse.node.keyfiles import PASSPHRASE_ENV, passphrase_from_env, read_private_key
+from clearinghouse.node.transport.local_api import Answer, NodeUnreachable, post_document
 from clearinghouse.protocol.authorisation import (
     Authorisation,
     PacketScope,
@@ -54,37 +53,47 @@ _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 
 app = typer.Typer(invoke_without_command=True)
 
+ParticipantOption = Annotated[
+    str | None, typer.Option(help="The issuing participant; it needs the oversight role.")
+]
+KeyOption = Annotated[Path | None, typer.Option(help="That participant's private key (PEM).")]
+ManifestOption = Annotated[
+    Path | None, typer.Option(help="The federation manifest the authorisation is under.")
+]
+RecipientOption = Annotated[
+    str | None, typer.Option(help="The participant that may then see the fields.")
+]
+FieldsOption = Annotated[
+    str | None,
+    typer.Option(help="Comma-separated record fields to unlock, e.g. side_a,side_b."),
+]
+ScopeOption = Annotated[str | None, typer.Option(help=_SCOPE_HELP)]
+PurposeOption = Annotated[
+    str | None, typer.Option(help="Why the recipient needs the fields (at most 2000 chars).")
+]
+ExpiresOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="TIME",
+        help="When it ends: an ISO 8601 instant with its zone (2026-12-31T00:00:00Z) "
+        "or a duration from now: 7d, 12h, 30m.",
+    ),
+]
+OutOption = Annotated[Path | None, typer.Option(help="File to write the authorisation to.")]
+
 
 @app.callback(invoke_without_command=True)
 def issue(
     ctx: typer.Context,
-    participant: Annotated[
-        str | None, typer.Option(help="The issuing participant; it needs the oversight role.")
-    ] = None,
-    key: Annotated[Path | None, typer.Option(help="That participant's private key (PEM).")] = None,
-    manifest: Annotated[
-        Path | None, typer.Option(help="The federation manifest the authorisation is under.")
-    ] = None,
-    recipient: Annotated[
-        str | None, typer.Option(help="The participant that may then see the fields.")
-    ] = None,
-    fields: Annotated[
-        str | None,
-        typer.Option(help="Comma-separated record fields to unlock, e.g. side_a,side_b."),
-    ] = None,
-    scope: Annotated[str | None, typer.Option(help=_SCOPE_HELP)] = None,
-    purpose: Annotated[
-        str | None, typer.Option(help="Why the recipient needs the fields (at most 2000 chars).")
-    ] = None,
-    expires: Annotated[
-        str | None,
-        typer.Option(
-            metavar="TIME",
-            help="When it ends: an ISO 8601 instant with its zone (2026-12-31T00:00:00Z) "
-            "or a duration from now: 7d, 12h, 30m.",
-        ),
-    ] = None,
-    out: Annotated[Path | None, typer.Option(help="File to write the authorisation to.")] = None,
+    participant: ParticipantOption = None,
+    key: KeyOption = None,
+    manifest: ManifestOption = None,
+    recipient: RecipientOption = None,
+    fields: FieldsOption = None,
+    scope: ScopeOption = None,
+    purpose: PurposeOption = None,
+    expires: ExpiresOption = None,
+    out: OutOption = None,
 ) -> None:
     """Issue an oversight authorisation; 'authorise submit' hands it to a node.
 
@@ -136,6 +145,21 @@ def issue(
     ):
         missing = [name for name, value in options.items() if value is None]
         fail(f"missing {', '.join(missing)} (see 'clearinghouse authorise --help')")
+    _issue(participant, key, manifest, recipient, fields, scope, purpose, expires, out)
+
+
+def _issue(
+    participant: str,
+    key: Path,
+    manifest: Path,
+    recipient: str,
+    fields: str,
+    scope: str,
+    purpose: str,
+    expires: str,
+    out: Path,
+) -> None:
+    """Build, sign, check and write the authorisation; print its id."""
     issued = now()
     field_names = [f.strip() for f in fields.split(",") if f.strip()]
     if not field_names:
@@ -184,22 +208,22 @@ def submit(
     with reporting():
         data = file.read_bytes()
         authorisation = parse_authorisation(data)
-    url = node.rstrip("/") + SUBMIT_PATH
-    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
     try:
-        response = httpx.post(url, content=data, headers=headers, timeout=SUBMIT_TIMEOUT)
-    except httpx.InvalidURL as exc:
-        fail(escape(f"--node {node!r} is not a usable URL: {exc}"))
-    except httpx.HTTPError as exc:
-        fail(escape(f"cannot reach {node}: {type(exc).__name__}: {exc}"), 1)
-    answer = _json_body(response)
-    if response.status_code in (200, 201):
-        status, queued = answer.get("status"), answer.get("views_queued")
+        answer = post_document(node, SUBMIT_PATH, data, token=token, timeout=SUBMIT_TIMEOUT)
+    except NodeUnreachable as exc:
+        if exc.bad_url:
+            fail(escape(f"--node {node!r} is not a usable URL: {exc.reason}"))
+        fail(escape(f"cannot reach {node}: {exc.kind}: {exc.reason}"), 1)
+    _report_submission(node, authorisation, answer)
+
+
+def _report_submission(node: str, authorisation: Authorisation, answer: Answer) -> None:
+    """Print what the node did with the authorisation; exit 1 unless it took it."""
+    body = answer.document if isinstance(answer.document, dict) else {}
+    if answer.status in (200, 201):
+        status, queued = body.get("status"), body.get("views_queued")
         if status not in ("accepted", "already-held") or not isinstance(queued, int):
-            fail(
-                escape(f"{node} answered HTTP {response.status_code} with {response.text[:300]!r}"),
-                1,
-            )
+            fail(escape(f"{node} answered HTTP {answer.status} with {answer.text[:300]!r}"), 1)
         held = "already held it" if status == "already-held" else "accepted it"
         stderr.print(
             escape(f"{node} {held}: authorisation {authorisation.id}, {queued} view(s) queued"),
@@ -207,11 +231,11 @@ def submit(
         )
         typer.echo(status)
         return
-    detail = answer.get("detail") if isinstance(answer.get("detail"), str) else None
-    code = answer.get("code") or answer.get("title")
-    what = f"HTTP {response.status_code}" + (f" {code}" if isinstance(code, str) else "")
-    verb = "refused the authorisation" if response.status_code < 500 else "failed"
-    fail(escape(f"{node} {verb} ({what}): {detail or response.text[:300] or '(no detail)'}"), 1)
+    detail = body.get("detail") if isinstance(body.get("detail"), str) else None
+    code = body.get("code") or body.get("title")
+    what = f"HTTP {answer.status}" + (f" {code}" if isinstance(code, str) else "")
+    verb = "refused the authorisation" if answer.status < 500 else "failed"
+    fail(escape(f"{node} {verb} ({what}): {detail or answer.text[:300] or '(no detail)'}"), 1)
 
 
 def parse_scope(text: str) -> dict[str, Any]:
@@ -264,14 +288,6 @@ def parse_expiry(text: str, issued: datetime) -> datetime:
     if instant.tzinfo is None:
         fail(f"--expires {text!r} has no time zone; add one, e.g. Z or +02:00")
     return instant
-
-
-def _json_body(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = json.loads(response.content) if response.content else {}
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _describe(a: Authorisation) -> str:

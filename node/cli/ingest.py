@@ -10,26 +10,25 @@ schema, the format, the batch size and the batch's index (:func:`batch_keys`): a
 re-run of the same file gets the node's first answers back (within the node's
 ``idempotency_retention_s``) instead of issuing the records again; after that the
 node still answers records with a natural key (a UCDP event id) as duplicates.
+The requests are :mod:`node.transport.records_upload`'s.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import httpx
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from clearinghouse.node.cli._common import fail, stderr
-from clearinghouse.node.importers._counts import ImportCounts
-from clearinghouse.node.importers._errors import ImportFailed, RowRejected
+from clearinghouse.node.importers import ImportCounts, ImportFailed
 from clearinghouse.node.importers.records_file import FORMATS, read_records
+from clearinghouse.node.transport.local_api import NodeApiError, NodeUnreachable, open_client
+from clearinghouse.node.transport.records_upload import post_batches
 
-__all__ = ["batch_keys", "ingest", "post_batches"]
+__all__ = ["batch_keys", "ingest"]
 
 
 def batch_keys(file: Path, *, schema: str, format: str, batch: int) -> str:
@@ -40,75 +39,6 @@ def batch_keys(file: Path, *, schema: str, format: str, batch: int) -> str:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
             digest.update(chunk)
     return f"ingest-{digest.hexdigest()[:40]}"
-
-
-def post_batches(
-    client: httpx.Client,
-    schema: str,
-    items: Iterator[tuple[int, dict[str, Any] | RowRejected]],
-    *,
-    batch: int,
-    on_progress: Any = None,
-    on_accepted: Any = None,
-    counts: ImportCounts | None = None,
-    idempotency_prefix: str | None = None,
-) -> tuple[int, list[str]]:
-    """Post records in batches; return (accepted, messages about rejected ones).
-
-    ``on_progress(n)`` is called after each batch with its row count,
-    ``on_accepted(packets)`` with the node's list of accepted packets; ``counts``,
-    if given, counts every row read, accepted by the node and refused by reason.
-    With ``idempotency_prefix``, batch ``i`` is sent with the Idempotency-Key
-    ``{idempotency_prefix}-{i}``. A record the node holds already counts as accepted
-    (its packet is the one issued before).
-    """
-    accepted = 0
-    problems: list[str] = []
-    index = 0
-    while True:
-        chunk = list(itertools.islice(items, batch))
-        if not chunk:
-            return accepted, problems
-        records, lines = [], []
-        for line, item in chunk:
-            if counts is not None:
-                counts.read_only(item)
-            if isinstance(item, RowRejected):
-                problems.append(item.message)
-            else:
-                records.append(item)
-                lines.append(line)
-        if records:
-            headers = (
-                {}
-                if idempotency_prefix is None
-                else {"idempotency-key": f"{idempotency_prefix}-{index}"}
-            )
-            response = client.post(
-                "/v1/local/records", json={"schema": schema, "records": records}, headers=headers
-            )
-            document = response.json() if response.content else {}
-            if response.status_code == 200:
-                accepted += document["accepted"]
-                if counts is not None:
-                    counts.accept(document["accepted"])
-                rejected = document["rejected"]
-                if on_accepted:
-                    on_accepted(document["packets"])
-            elif response.status_code in (409, 422) and "rejected" in document:
-                rejected = document["rejected"]
-            else:
-                raise RuntimeError(
-                    f"node answered HTTP {response.status_code}: "
-                    f"{document.get('detail', response.text[:300])}"
-                )
-            for r in rejected:
-                problems.append(f"line {lines[r['index']]}: {r['code']}: {r['detail']}")
-                if counts is not None:
-                    counts.refuse(f"node refused: {r['code']}")
-        if on_progress:
-            on_progress(len(chunk))
-        index += 1
 
 
 def ingest(
@@ -127,8 +57,7 @@ def ingest(
         fail(f"--format must be one of {', '.join(FORMATS)}")
     if not file.is_file():
         fail(f"{file} is not a file")
-    headers = {"authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=node.rstrip("/"), headers=headers, timeout=300) as client:
+    with open_client(node.rstrip("/"), token, timeout=300) as client:
         columns = (
             TextColumn("[bold]ingest"),
             BarColumn(),
@@ -151,10 +80,10 @@ def ingest(
                 )
             except ImportFailed as exc:
                 fail(exc.message)
-            except httpx.HTTPError as exc:
-                fail(f"cannot reach {node}: {exc}")
-            except RuntimeError as exc:
-                fail(str(exc))
+            except NodeUnreachable as exc:
+                fail(f"cannot reach {node}: {exc.reason}")
+            except NodeApiError as exc:  # refused, or an answer without its counts
+                fail(exc.message)
     for message in problems[:20]:
         stderr.print(f"refused: {message}", markup=False, soft_wrap=True)
     if len(problems) > 20:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from clearinghouse.node.cli import audit, authorise, db, key_lifecycle, manifest, packet, schema
+from clearinghouse.node.cli import (
+    audit,
+    authorise,
+    db,
+    federation,
+    key_lifecycle,
+    manifest,
+    packet,
+    schema,
+)
 from clearinghouse.node.cli.analyze import analyze
 from clearinghouse.node.cli.demo import demo
 from clearinghouse.node.cli.ingest import ingest
@@ -27,6 +36,7 @@ app.command("run")(run)
 app.command("ingest")(ingest)
 app.command("demo")(demo)
 app.command("analyze")(analyze)
+app.add_typer(federation.app, name="federation")
 app.add_typer(manifest.app, name="manifest")
 app.add_typer(key_lifecycle.app, name="key")
 app.add_typer(packet.app, name="packet")

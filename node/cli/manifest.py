@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -42,6 +41,7 @@ from clearinghouse.node.keyfiles import (
     read_jwk,
     read_private_key,
 )
+from clearinghouse.node.transport.local_api import NodeUnreachable, post_document
 from clearinghouse.protocol.errors import ManifestRejected
 from clearinghouse.protocol.manifest import (
     Manifest,
@@ -286,16 +286,14 @@ def submit(
     with reporting():
         body = manifest_file.read_bytes()
         manifest = parse_manifest(body)
-    url = node.rstrip("/") + "/v1/manifest"
-    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
     try:
-        response = httpx.post(url, content=body, headers=headers, timeout=30)
-    except httpx.HTTPError as exc:
-        fail(escape(f"cannot reach {node}: {str(exc) or type(exc).__name__}"), 1)
-    answer = _json_or_none(response)
-    if response.is_success and isinstance(answer, dict) and "status" in answer:
-        status, serial = answer.get("status"), answer.get("serial", manifest.serial)
-        federation = answer.get("federation", manifest.federation)
+        answer = post_document(node, "/v1/manifest", body, token=token)
+    except NodeUnreachable as exc:
+        fail(escape(f"cannot reach {node}: {exc.reason or exc.kind}"), 1)
+    document = answer.document
+    if answer.success and isinstance(document, dict) and "status" in document:
+        status, serial = document.get("status"), document.get("serial", manifest.serial)
+        federation = document.get("federation", manifest.federation)
         if status == "accepted":
             typer.echo(f"{node} accepted serial {serial} of {federation}; it passes it on")
         elif status == "already-held":
@@ -303,12 +301,12 @@ def submit(
         else:
             fail(escape(f"{node} answered with an unknown status {status!r}"), 1)
         return
-    if isinstance(answer, dict) and ("detail" in answer or "title" in answer):
-        title = answer.get("title") or f"HTTP {response.status_code}"
-        reason = answer.get("detail") or title
-        kind = f" ({answer['type']})" if answer.get("type") else ""
+    if isinstance(document, dict) and ("detail" in document or "title" in document):
+        title = document.get("title") or f"HTTP {answer.status}"
+        reason = document.get("detail") or title
+        kind = f" ({document['type']})" if document.get("type") else ""
         fail(escape(f"{node} refused the manifest: {title}: {reason}{kind}"), 1)
-    fail(escape(f"{node} answered HTTP {response.status_code}: {response.text[:300].strip()}"), 1)
+    fail(escape(f"{node} answered HTTP {answer.status}: {answer.text[:300].strip()}"), 1)
 
 
 # -- shared with ``clearinghouse key`` ---------------------------------------------------
@@ -391,10 +389,3 @@ def _read_policy(path: Path) -> Mapping[str, Any]:
     if not isinstance(doc, dict):
         fail(f"{path}: expected a policy mapping (schema -> recipient -> rules)")
     return doc
-
-
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None

@@ -1,10 +1,11 @@
-"""``clearinghouse init``: keys, bearer tokens and a config file for one participant."""
+"""``clearinghouse init``: keys, bearer tokens and a config file for one participant.
+
+The tokens and the config file are made as the local federation makes them
+(:mod:`node.localfed.config`), the one writer of node configs."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import secrets
 from pathlib import Path
 from typing import Annotated
 
@@ -17,57 +18,10 @@ from clearinghouse.node.keyfiles import (
     write_private_key,
     write_secret,
 )
-from clearinghouse.node.settings import ROLES
+from clearinghouse.node.localfed.config import make_tokens, write_node_config
 from clearinghouse.protocol.keys import generate_private_key
 
-__all__ = ["init", "write_node_config"]
-
-
-def _toml_string(value: str) -> str:
-    return json.dumps(value)  # a JSON string is a valid TOML basic string
-
-
-def write_node_config(
-    path: Path,
-    *,
-    participant: str,
-    key_file: str,
-    manifest_file: str,
-    database_url: str,
-    port: int,
-    token_hashes: dict[str, str],
-    pseudonym_key_file: str | None = None,
-    extra: str = "",
-) -> None:
-    lines = [
-        "# Clearinghouse node configuration (clearinghouse run --config THIS_FILE).",
-        "# Relative paths are relative to this file. Environment variables",
-        "# CLEARINGHOUSE_* override any setting here.",
-        f"participant = {_toml_string(participant)}",
-        f"key_file = {_toml_string(key_file)}",
-        f"manifest_file = {_toml_string(manifest_file)}",
-        f"database_url = {_toml_string(database_url)}",
-        'host = "127.0.0.1"',
-        f"port = {port}",
-    ]
-    if pseudonym_key_file:
-        lines.append(f"pseudonym_key_file = {_toml_string(pseudonym_key_file)}")
-    lines.append(extra)
-    for role, digest in token_hashes.items():
-        lines += [
-            "",
-            "[[tokens]]",
-            f"name = {_toml_string(role)}",
-            f"role = {_toml_string(role)}",
-            f"sha256 = {_toml_string(digest)}",
-        ]
-    path.write_text("\n".join(lines) + "\n")
-
-
-def make_tokens() -> tuple[dict[str, str], dict[str, str]]:
-    """A fresh bearer token per role: (plaintext by role, SHA-256 by role)."""
-    plain = {role: secrets.token_urlsafe(32) for role in ROLES}
-    return plain, {role: hashlib.sha256(t.encode()).hexdigest() for role, t in plain.items()}
+__all__ = ["init"]
 
 
 def init(

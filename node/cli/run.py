@@ -14,10 +14,10 @@ from pydantic import ValidationError
 from clearinghouse.node.app import create_app
 from clearinghouse.node.cli._common import fail
 from clearinghouse.node.clock import Clock, OffsetClock, SystemClock
-from clearinghouse.node.context import open_node
 from clearinghouse.node.errors import NodeError
 from clearinghouse.node.logs import configure_logging
 from clearinghouse.node.settings import Settings, load_settings
+from clearinghouse.node.startup import open_node
 
 __all__ = ["load_or_fail", "run"]
 

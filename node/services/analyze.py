@@ -10,7 +10,8 @@ findings issued, and the queue entries removed.
 Findings converge (DESIGN.md, "Analysis"; :mod:`analyzers.converge`): a finding
 reported again, changed, or withdrawn names in ``supersedes`` the result of this
 node that carried its previous version (``finding_head``). Within one batch only
-the last version of each finding is issued (see :func:`_to_report`).
+the last version of each finding is issued. Which findings a batch reports, and the
+result packets that carry them, are :mod:`node.services.analysis_results`'.
 
 A crash before the commit leaves the queue as it was and the in-memory state is
 rolled back with it, so no result is lost or doubled. An analyzer that raises on
@@ -28,27 +29,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypedDict
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
+from sqlmodel import Session
 
-from clearinghouse.analyzers.base import WITHDRAWN, Analyzer, Finding, View
+from clearinghouse.analyzers.base import Analyzer, Finding, View
 from clearinghouse.analyzers.converge import finding_key
 from clearinghouse.analyzers.state import State
+from clearinghouse.node.clock import Clock
 from clearinghouse.node.context import NodeContext
 from clearinghouse.node.keyring import SigningKey
 from clearinghouse.node.services import acts
+from clearinghouse.node.services.analysis_results import (
+    findings_to_report,
+    issue_result,
+    new_heads,
+)
+from clearinghouse.node.services.recipients import policy_recipients
 from clearinghouse.node.storage import analysis, auditlog, outbox, packets
 from clearinghouse.node.storage.db import is_postgres, transaction
 from clearinghouse.protocol.audit import Act
 from clearinghouse.protocol.errors import ProtocolError
 from clearinghouse.protocol.manifest import AnalyzerDeclaration
-from clearinghouse.protocol.packet import IssuedPacket, issue_packet
-from clearinghouse.protocol.results import RESULT_SCHEMA, result_record
+from clearinghouse.protocol.packet import IssuedPacket
+from clearinghouse.protocol.results import RESULT_SCHEMA
 from clearinghouse.protocol.schemas import get_schema
 
-__all__ = ["ANALYSIS_LOCK_ID", "analyse_batch", "reload_state", "run_analysis"]
+__all__ = ["ANALYSIS_LOCK_ID", "AnalysedElsewhere", "analyse_batch", "reload_state", "run_analysis"]
 
 log = logging.getLogger("clearinghouse.analyze")
 BATCH = 200
@@ -57,6 +68,119 @@ ANALYSIS_LOCK_ID = 0x416E616C79736973
 #: Seconds between attempts to take the analysis lock (held by another replica, or the
 #: database unreachable).
 ELECTION_RETRY_S = 5.0
+
+
+class AnalysedElsewhere(RuntimeError):
+    """Another replica analysed (part of) this batch first: nothing of it is kept, and
+    this replica's analyzer state, now behind the database's, must be reloaded."""
+
+
+class _Run(TypedDict):
+    """One ``analysis_run`` row: an analysis of one packet, and the result it issued."""
+
+    packet_id: int
+    analyzer_id: str
+    analyzer_version: str
+    findings: int
+    result_packet_id: int | None
+    error: str | None
+    ran_at: datetime
+
+
+@dataclass
+class _Analysed:
+    """A batch through its steps: the packets (queue id, packet), one run each, what each
+    analysis found, the findings to report (by index of the analysis), and the results
+    issued (index of the analysis, result)."""
+
+    queued: Sequence[tuple[int, analysis.QueuedPacket]]
+    runs: list[_Run] = field(default_factory=list)
+    found: list[list[Finding]] = field(default_factory=list)
+    reported: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    results: list[tuple[int, IssuedPacket]] = field(default_factory=list)
+
+
+def analyse_batch(ctx: NodeContext, limit: int = BATCH) -> int:
+    """Analyse up to ``limit`` queued packets in one transaction; return how many.
+
+    Raises :class:`AnalysedElsewhere` if another replica analysed some of them first."""
+    with ctx.analysis_lock:
+        return _analyse_batch(ctx, limit)
+
+
+def _analyse_batch(ctx: NodeContext, limit: int) -> int:
+    """The steps: analyse each packet (in a savepoint of the state); choose the findings
+    to report; sign a result per analysis that reports any; then in one transaction
+    store results, views, runs, state and heads, dequeue, and audit."""
+    analyzer, state, declaration = ctx.analyzer, ctx.analyzer_state, ctx.analyzer_declaration
+    if analyzer is None or state is None or declaration is None:
+        return 0
+    with transaction(ctx.engine) as session:
+        queued = analysis.next_batch(session, limit)
+    if not queued:
+        return 0
+    now = ctx.clock.now()
+    batch = _analyse(analyzer, state, queued, now)
+    keys = {finding_key(f) for fs in batch.found for f in fs}
+    with transaction(ctx.engine) as session:
+        held = analysis.heads(session, analyzer.id, keys)
+    batch.reported = findings_to_report(batch.found, held)
+    signing = ctx.signing  # one key for the whole batch, even if it rotates meanwhile
+    _issue_results(batch, declaration, issuer=ctx.participant, signing=signing, clock=ctx.clock)
+    grants = policy_recipients(ctx.manifest, get_schema(RESULT_SCHEMA), issuer=ctx.participant)
+    actor, policy = acts.node_actor(ctx.participant), acts.policy_digest(ctx.manifest)
+    entries = _audit_entries(batch, analyzer, actor, grants, policy, kid=signing.kid)
+    changed, deleted = state.changes()
+    try:
+        with transaction(ctx.engine) as session:
+            _store_results(session, batch, grants, issuer=ctx.participant, kid=signing.kid, now=now)
+            analysis.add_runs(session, batch.runs)
+            analysis.save_state(session, analyzer.id, changed, deleted)
+            analysis.save_heads(session, analyzer.id, new_heads(batch.results, batch.reported))
+            _dequeue(session, batch)
+            auditlog.append(session, entries, now=now)  # last: see auditlog.append
+    except BaseException:
+        state.rollback()
+        raise
+    state.commit()
+    ctx.metrics.analyses.inc(len(queued))
+    ctx.metrics.results_issued.inc(len(batch.results))
+    if batch.results:
+        ctx.outbox_signal.set()
+    return len(queued)
+
+
+def _analyse(
+    analyzer: Analyzer,
+    state: State,
+    queued: Sequence[tuple[int, analysis.QueuedPacket]],
+    now: datetime,
+) -> _Analysed:
+    """Run the analyzer on each packet, each in a savepoint of its state: a packet it
+    fails on is recorded with the error (its partial changes undone), the rest go on."""
+    batch = _Analysed(queued)
+    for _, packet in queued:
+        error, findings = None, []
+        try:
+            with state.savepoint():
+                findings = analyzer.analyze(_view(packet), state)
+        except Exception as exc:  # recorded; one bad packet never stops the analysis
+            error = f"{type(exc).__name__}: {exc}"
+            # the message stays in the analysis record: it may quote the packet's values
+            log.warning("%s failed on packet %s: %s", analyzer.id, packet.jti, type(exc).__name__)
+        batch.found.append(findings)
+        batch.runs.append(
+            {
+                "packet_id": packet.id,
+                "analyzer_id": analyzer.id,
+                "analyzer_version": analyzer.version,
+                "findings": len(findings),
+                "result_packet_id": None,
+                "error": error,
+                "ran_at": now,
+            }
+        )
+    return batch
 
 
 def _view(packet: analysis.QueuedPacket) -> View:
@@ -71,212 +195,105 @@ def _view(packet: analysis.QueuedPacket) -> View:
     )
 
 
-def _result(
-    ctx: NodeContext,
-    signing: SigningKey,
+def _issue_results(
+    batch: _Analysed,
     declaration: AnalyzerDeclaration,
-    packet: analysis.QueuedPacket,
-    findings: list[dict[str, Any]],
-) -> IssuedPacket:
-    kinds = sorted({f["kind"] for f in findings})
-    withdrawn = sum(1 for f in findings if f.get("status") == WITHDRAWN)
-    also = f", {withdrawn} withdrawn" if withdrawn else ""
-    record = result_record(
-        analyzer=declaration,
-        input_jti=packet.jti,
-        input_digest=packet.digest,
-        input_schema=packet.schema_id,
-        input_issuer=packet.issuer,
-        findings=findings,
-        explanation=(
-            f"{declaration.id} {declaration.version} found {len(findings)} thing(s){also} "
-            f"({', '.join(kinds)}) in {packet.schema_id} packet {packet.jti} from {packet.issuer}"
-        ),
-    )
-    return issue_packet(
-        record,
-        schema=RESULT_SCHEMA,
-        issuer=ctx.participant,
-        key=signing.key,
-        kid=signing.kid,
-        now=ctx.clock.now(),
-        hc=packet.hc,
-        hc_restriction=packet.hcr,
-    )
-
-
-def _to_report(
-    found: list[list[Finding]], held: Mapping[str, analysis.Head]
-) -> dict[int, list[dict[str, Any]]]:
-    """Per analysis (index into ``found``), the findings to issue, each naming the result it
-    supersedes.
-
-    A finding is issued once per batch: when a later analysis of the batch reports the
-    same identity (kind, subject, period) again, only that later version is issued, by
-    the later analysis's result; the earlier one was superseded before it left the node.
-    A withdrawal of a finding that no result of this node carries (it was never issued,
-    or is withdrawn already) is not issued at all.
-    """
-    last: dict[str, int] = {}
-    for index, findings in enumerate(found):
-        for finding in findings:
-            last[finding_key(finding)] = index
-    out: dict[int, list[dict[str, Any]]] = {}
-    for index, findings in enumerate(found):
-        for finding in findings:
-            key = finding_key(finding)
-            if last[key] != index:
-                continue
-            head = held.get(key)
-            if finding.status == WITHDRAWN and (head is None or head.withdrawn):
-                continue
-            item = finding.as_json()
-            if head is not None:
-                item["supersedes"] = {"jti": head.result_jti, "digest": head.result_digest}
-            out.setdefault(index, []).append(item)
-            last[key] = -1  # a second finding with the same key in one analysis: the first wins
-    return out
-
-
-def _new_heads(
-    results: list[tuple[int, IssuedPacket]], reported: Mapping[int, list[dict[str, Any]]]
-) -> dict[str, analysis.Head]:
-    """The head of every finding the batch's results carry."""
-    out: dict[str, analysis.Head] = {}
-    for run_index, result in results:
-        for finding in reported[run_index]:
-            out[finding_key(finding)] = analysis.Head(
-                result.ref.jti, result.ref.digest, finding.get("status") == WITHDRAWN
+    *,
+    issuer: str,
+    signing: SigningKey,
+    clock: Clock,
+) -> None:
+    """Sign a result for each analysis with findings to report; one that cannot be issued
+    is recorded as its run's error."""
+    for run_index, items in sorted(batch.reported.items()):
+        packet = batch.queued[run_index][1]
+        try:
+            result = issue_result(
+                packet,
+                items,
+                declaration=declaration,
+                issuer=issuer,
+                signing=signing,
+                now=clock.now(),
             )
-    return out
-
-
-class AnalysedElsewhere(RuntimeError):
-    """Another replica analysed (part of) this batch first: nothing of it is kept, and
-    this replica's analyzer state, now behind the database's, must be reloaded."""
-
-
-def analyse_batch(ctx: NodeContext, limit: int = BATCH) -> int:
-    """Analyse up to ``limit`` queued packets in one transaction; return how many."""
-    with ctx.analysis_lock:
-        return _analyse_batch(ctx, limit)
-
-
-def _analyse_batch(ctx: NodeContext, limit: int) -> int:
-    analyzer: Analyzer | None = ctx.analyzer
-    state: State | None = ctx.analyzer_state
-    declaration = ctx.analyzer_declaration
-    if analyzer is None or state is None or declaration is None:
-        return 0
-    with transaction(ctx.engine) as session:
-        batch = analysis.next_batch(session, limit)
-    if not batch:
-        return 0
-    now = ctx.clock.now()
-    runs: list[dict[str, Any]] = []
-    found: list[list[Finding]] = []
-    for _, packet in batch:
-        error, findings = None, []
-        try:
-            with state.savepoint():
-                findings = analyzer.analyze(_view(packet), state)
-        except Exception as exc:  # recorded; one bad packet never stops the analysis
-            error = f"{type(exc).__name__}: {exc}"
-            # the message stays in the analysis record: it may quote the packet's values
-            log.warning("%s failed on packet %s: %s", analyzer.id, packet.jti, type(exc).__name__)
-        found.append(findings)
-        runs.append(
-            {
-                "packet_id": packet.id,
-                "analyzer_id": analyzer.id,
-                "analyzer_version": analyzer.version,
-                "findings": len(findings),
-                "result_packet_id": None,
-                "error": error,
-                "ran_at": now,
-            }
-        )
-    with transaction(ctx.engine) as session:
-        held = analysis.heads(session, analyzer.id, {finding_key(f) for fs in found for f in fs})
-    reported = _to_report(found, held)
-    results: list[tuple[int, IssuedPacket]] = []  # (index into runs, result)
-    signing = ctx.signing  # one key for the whole batch, even if it rotates meanwhile
-    for run_index, items in sorted(reported.items()):
-        packet = batch[run_index][1]
-        try:
-            results.append((run_index, _result(ctx, signing, declaration, packet, items)))
         except ProtocolError as exc:
-            runs[run_index]["error"] = f"result not issued: {exc}"
-    spec = get_schema(RESULT_SCHEMA)
-    grants = {
-        peer.id: ctx.manifest.sharing.granted_claims(spec, peer.id)
-        for peer in ctx.peers
-        if ctx.manifest.sharing.granted_claims(spec, peer.id)
-    }
-    changed, deleted = state.changes()
-    actor, policy = acts.node_actor(ctx.participant), acts.policy_digest(ctx.manifest)
-    audit_entries = [
-        Act(
-            "analysis.run",
-            actor,
-            jti=packet.jti,
-            fields={
-                "digest": packet.digest,
-                "issuer": packet.issuer,
-                "analyzer": f"{analyzer.id} {analyzer.version}",
-                "findings": run["findings"],
-                **({"error": run["error"][:300]} if run["error"] else {}),
-            },
-        )
-        for (_, packet), run in zip(batch, runs, strict=True)
+            batch.runs[run_index]["error"] = f"result not issued: {exc}"
+            continue
+        batch.results.append((run_index, result))
+
+
+def _audit_entries(
+    batch: _Analysed,
+    analyzer: Analyzer,
+    actor: str,
+    grants: Mapping[str, frozenset[str]],
+    policy: str,
+    *,
+    kid: str,
+) -> list[Act]:
+    """An ``analysis.run`` entry per packet, then per result ``result.issued`` and a
+    ``view.queued`` per recipient."""
+    entries = [
+        _run_entry(actor, analyzer, packet, run)
+        for (_, packet), run in zip(batch.queued, batch.runs, strict=True)
     ]
-    for run_index, result in results:
-        input_packet = batch[run_index][1]
-        audit_entries.append(
-            Act(
-                "result.issued",
-                actor,
-                jti=result.ref.jti,
-                fields={
-                    "digest": result.ref.digest,
-                    "input": input_packet.jti,
-                    "hc": result.hc,
-                    "kid": signing.kid,
-                },
-            )
+    for run_index, result in batch.results:
+        input_packet = batch.queued[run_index][1]
+        fields = {"digest": result.ref.digest, "input": input_packet.jti, "hc": result.hc}
+        entries.append(
+            Act("result.issued", actor, jti=result.ref.jti, fields={**fields, "kid": kid})
         )
-        audit_entries += [
+        entries += [
             acts.view_queued(actor, result, peer, granted, policy)
             for peer, granted in grants.items()
         ]
-    try:
-        with transaction(ctx.engine) as session:
-            ids = packets.add_issued(
-                session, [r for _, r in results], issuer=ctx.participant, kid=signing.kid, now=now
-            )
-            entries = []
-            for (run_index, result), result_id in zip(results, ids, strict=True):
-                runs[run_index]["result_packet_id"] = result_id
-                views = {peer: result.view(granted) for peer, granted in grants.items()}
-                entries.append((result_id, result.ref, views))
-            outbox.enqueue(session, entries, now=now)
-            analysis.add_runs(session, runs)
-            analysis.save_state(session, analyzer.id, changed, deleted)
-            analysis.save_heads(session, analyzer.id, _new_heads(results, reported))
-            if analysis.dequeue(session, [qid for qid, _ in batch]) != len(batch):
-                raise AnalysedElsewhere(
-                    f"{len(batch)} queued packets were analysed by another replica meanwhile"
-                )
-            auditlog.append(session, audit_entries, now=now)  # last: see auditlog.append
-    except BaseException:
-        state.rollback()
-        raise
-    state.commit()
-    ctx.metrics.analyses.inc(len(batch))
-    ctx.metrics.results_issued.inc(len(results))
-    if results:
-        ctx.outbox_signal.set()
-    return len(batch)
+    return entries
+
+
+def _run_entry(actor: str, analyzer: Analyzer, packet: analysis.QueuedPacket, run: _Run) -> Act:
+    error = run["error"]
+    return Act(
+        "analysis.run",
+        actor,
+        jti=packet.jti,
+        fields={
+            "digest": packet.digest,
+            "issuer": packet.issuer,
+            "analyzer": f"{analyzer.id} {analyzer.version}",
+            "findings": run["findings"],
+            **({"error": error[:300]} if error else {}),
+        },
+    )
+
+
+def _store_results(
+    session: Session,
+    batch: _Analysed,
+    grants: Mapping[str, frozenset[str]],
+    *,
+    issuer: str,
+    kid: str,
+    now: datetime,
+) -> None:
+    """Store the results and queue their views, noting each in its analysis's run."""
+    ids = packets.add_issued(
+        session, [r for _, r in batch.results], issuer=issuer, kid=kid, now=now
+    )
+    entries = []
+    for (run_index, result), result_id in zip(batch.results, ids, strict=True):
+        batch.runs[run_index]["result_packet_id"] = result_id
+        views = {peer: result.view(granted) for peer, granted in grants.items()}
+        entries.append((result_id, result.ref, views))
+    outbox.enqueue(session, entries, now=now)
+
+
+def _dequeue(session: Session, batch: _Analysed) -> None:
+    """Take the batch off the queue; :class:`AnalysedElsewhere` (rolling the batch back)
+    unless every packet of it was still queued."""
+    if analysis.dequeue(session, [qid for qid, _ in batch.queued]) != len(batch.queued):
+        raise AnalysedElsewhere(
+            f"{len(batch.queued)} queued packets were analysed by another replica meanwhile"
+        )
 
 
 def reload_state(ctx: NodeContext) -> None:
@@ -287,7 +304,7 @@ def reload_state(ctx: NodeContext) -> None:
         ctx.analyzer_state = State(analysis.load_state(session, ctx.analyzer.id))
 
 
-def _try_analysis_lock(ctx: NodeContext) -> Any:
+def _try_analysis_lock(ctx: NodeContext) -> Connection | None:
     """A connection holding the session-level analysis lock, or None if another has it."""
     connection = ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     got = connection.execute(
@@ -304,7 +321,7 @@ def _try_analysis_lock(ctx: NodeContext) -> Any:
     return None
 
 
-def _still_held(connection: Any) -> bool:
+def _still_held(connection: Connection) -> bool:
     """Whether the connection holding the session-level analysis lock is still open (the
     server drops the lock with the connection: a restart, pg_terminate_backend)."""
     try:
@@ -314,12 +331,12 @@ def _still_held(connection: Any) -> bool:
     return True
 
 
-def _close_quietly(connection: Any) -> None:
+def _close_quietly(connection: Connection) -> None:
     with contextlib.suppress(Exception):  # a connection the server already dropped
         connection.close()
 
 
-async def _elect(ctx: NodeContext) -> Any:
+async def _elect(ctx: NodeContext) -> Connection:
     """On PostgreSQL, wait until this replica holds the analysis lock, then load the
     analyzer's state as committed (another replica may have analysed meanwhile).
 

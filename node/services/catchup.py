@@ -15,18 +15,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 
+from sqlalchemy import Engine
+
+from clearinghouse.node.clock import Clock
 from clearinghouse.node.context import NodeContext
-from clearinghouse.node.logs import REQUEST_ID, new_request_id
-from clearinghouse.node.services.peer_tasks import run_per_peer
-from clearinghouse.node.services.receive import receive_views
+from clearinghouse.node.services.peer_tasks import peer_round, run_per_peer
+from clearinghouse.node.services.receive import Outcome, receive_views
 from clearinghouse.node.storage import peers
 from clearinghouse.node.storage.db import transaction
-from clearinghouse.node.transport.peer_client import (
-    PeerClient,
-    PeerRejectedRequest,
-    PeerUnavailable,
-)
+from clearinghouse.node.transport.peer_client import FeedPage, PeerClient
 from clearinghouse.protocol.manifest import Participant
 
 __all__ = ["catch_up", "run_catchup"]
@@ -37,12 +36,7 @@ log = logging.getLogger("clearinghouse.catchup")
 async def catch_up(ctx: NodeContext, client: PeerClient, peer: Participant) -> int:
     """Pull every page ``peer`` has for us now; return how many views arrived."""
     total = 0
-
-    def cursor() -> int:
-        with transaction(ctx.engine) as session:
-            return peers.get_cursor(session, peer.id)
-
-    since = await asyncio.to_thread(cursor)
+    since = await asyncio.to_thread(_read_cursor, ctx.engine, peer.id)
     started = time.monotonic()
     while True:
         if ctx.last_push.get(peer.id, 0.0) > started:
@@ -62,19 +56,32 @@ async def catch_up(ctx: NodeContext, client: PeerClient, peer: Participant) -> i
             via="catch-up",
             authorisations=page.authorisations,
         )
-        deferred = [o.index for o in outcomes if o.status == "deferred"]
-        # up to the view before the first deferred one (the peer's cursors only grow)
-        reached = page.items[deferred[0] - 1][0] if deferred and deferred[0] else since
-        since = max(reached if deferred else page.next_cursor, since)
-
-        def advance(value: int = since) -> None:
-            with transaction(ctx.engine) as session:
-                peers.set_cursor(session, peer.id, value, ctx.clock.now())
-
-        await asyncio.to_thread(advance)
+        since, deferred = _acknowledged(page, outcomes, since)
+        await asyncio.to_thread(_write_cursor, ctx.engine, peer.id, since, ctx.clock)
         total += len(views)
         if deferred:
             return total  # the rest again next round, from the deferred view on
+
+
+def _acknowledged(page: FeedPage, outcomes: Sequence[Outcome], since: int) -> tuple[int, bool]:
+    """The cursor to acknowledge once ``page`` is stored, and whether a view was deferred:
+    then up to the view before the first deferred one, so that the peer offers it again
+    (a cursor never moves back: the peer's cursors only grow)."""
+    deferred = [o.index for o in outcomes if o.status == "deferred"]
+    if not deferred:
+        return max(page.next_cursor, since), False
+    reached = page.items[deferred[0] - 1][0] if deferred[0] else since
+    return max(reached, since), True
+
+
+def _read_cursor(engine: Engine, peer: str) -> int:
+    with transaction(engine) as session:
+        return peers.get_cursor(session, peer)
+
+
+def _write_cursor(engine: Engine, peer: str, value: int, clock: Clock) -> None:
+    with transaction(engine) as session:
+        peers.set_cursor(session, peer, value, clock.now())
 
 
 async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) -> None:
@@ -85,19 +92,14 @@ async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) ->
             # The peer is pushing to us: its feed would only repeat what arrives anyway.
             await asyncio.sleep(interval)
             continue
-        REQUEST_ID.set(new_request_id())  # sent with this round's calls, on its log lines
-        try:
-            pulled = await catch_up(ctx, client, peer)
-            if pulled:
-                log.info("caught up %d view(s) from %s", pulled, peer.id)
-        except (PeerUnavailable, PeerRejectedRequest) as exc:
-            log.info("catch-up from %s not possible now: %s", peer.id, exc.log_detail)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("catch-up from %s failed", peer.id)
+        pulled = await peer_round(
+            log, f"catch-up from {peer.id}", lambda: catch_up(ctx, client, peer)
+        )
+        if pulled:
+            log.info("caught up %d view(s) from %s", pulled, peer.id)
         await asyncio.sleep(interval)
 
 
 async def run_catchup(ctx: NodeContext, client: PeerClient) -> None:
+    """Catch up from every peer until cancelled."""
     await run_per_peer(ctx, client, "catchup", _peer_loop)

@@ -13,6 +13,7 @@ import asyncio
 import logging
 
 from sqlalchemy import update
+from sqlmodel import col
 
 from clearinghouse.node.context import NodeContext
 from clearinghouse.node.storage import auditlog
@@ -39,7 +40,7 @@ def sign_checkpoint(ctx: NodeContext) -> AuditCheckpoint | None:
     with transaction(ctx.engine) as session:
         session.execute(
             update(AuditHead)
-            .where(AuditHead.id == auditlog.HEAD_ID)  # type: ignore[arg-type]
+            .where(col(AuditHead.id) == auditlog.HEAD_ID)
             .values(size=AuditHead.size)
         )
         head = auditlog.head(session)

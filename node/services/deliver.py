@@ -22,16 +22,20 @@ import logging
 import random
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
+from clearinghouse.node.clock import Clock
 from clearinghouse.node.context import NodeContext
-from clearinghouse.node.logs import REQUEST_ID, new_request_id
+from clearinghouse.node.metrics import NodeMetrics
 from clearinghouse.node.services import acts
 from clearinghouse.node.services.authorisations import outgoing
-from clearinghouse.node.services.peer_tasks import run_per_peer
+from clearinghouse.node.services.peer_tasks import peer_round, run_per_peer
+from clearinghouse.node.settings import DeliverySettings
 from clearinghouse.node.storage import auditlog, outbox
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.transport.peer_client import (
@@ -39,8 +43,9 @@ from clearinghouse.node.transport.peer_client import (
     PeerRejectedRequest,
     PeerUnavailable,
 )
+from clearinghouse.protocol.audit import Act
 from clearinghouse.protocol.errors import ProtocolError
-from clearinghouse.protocol.manifest import Participant
+from clearinghouse.protocol.manifest import Manifest, Participant
 from clearinghouse.protocol.receipts import Receipt, verify_receipt
 
 __all__ = ["PeerPause", "backoff_delay", "deliver_round", "run_delivery"]
@@ -60,19 +65,6 @@ def backoff_delay(
     ceiling = min(cap, base * (2 ** min(attempts, 30)))
     delay = (rng or random).uniform(ceiling / 2, ceiling)
     return max(delay, retry_after or 0.0)
-
-
-def _check(
-    receipt_jws: str, item: outbox.DueItem, index: int, ctx: NodeContext, peer: str
-) -> Receipt:
-    receipt = verify_receipt(receipt_jws, ctx.manifest, sender=ctx.participant)
-    if receipt.receiver != peer or receipt.index != index:
-        raise ProtocolError(f"receipt {index} is by {receipt.receiver} for index {receipt.index}")
-    if receipt.ref is not None and (receipt.ref.jti, receipt.ref.digest) != (item.jti, item.digest):
-        raise ProtocolError(f"receipt {index} names another packet ({receipt.ref.jti})")
-    if receipt.delivered and receipt.ref is None:
-        raise ProtocolError(f"receipt {index} says {receipt.status} without naming the packet")
-    return receipt
 
 
 @dataclass
@@ -96,138 +88,245 @@ async def deliver_round(
     """Deliver one batch to ``peer``; return how many views were claimed (0: none due).
 
     ``pause``: the peer's backoff, lengthened on failure (at least its ``Retry-After``)
-    and cleared on success."""
+    and cleared on success. The steps: claim due views, send them, then check each
+    receipt's signature and record what it says, with an audit entry per view; or, if
+    the peer did not answer, put the views back for later."""
     settings = ctx.settings.delivery
     now = ctx.clock.now()
-
-    def claim() -> list[outbox.DueItem]:
-        with transaction(ctx.engine) as session:
-            return outbox.claim_due(
-                session,
-                recipient=peer.id,
-                owner=owner,
-                now=now,
-                lease=timedelta(seconds=settings.lease_s),
-                limit=settings.batch_size,
-            )
-
-    items = await asyncio.to_thread(claim)
+    items = await asyncio.to_thread(_claim, ctx.engine, peer.id, owner, settings, now)
     if not items:
         return 0
-    ids = [int(item.id or 0) for item in items]
     views, authorisations = await asyncio.to_thread(outgoing, ctx, items, now)
     try:
         receipts = await client.post_views(peer.base_url, views, authorisations)
     except (PeerUnavailable, PeerRejectedRequest) as exc:
-        retry_after = exc.retry_after if isinstance(exc, PeerUnavailable) else None
-        kind = exc.kind if isinstance(exc, PeerUnavailable) else f"http-{exc.status}"
-        delay = backoff_delay(
-            max(max(item.attempts for item in items), pause.failures if pause else 0),
-            base=settings.base_delay_s,
-            cap=settings.max_delay_s,
-            retry_after=retry_after,
-        )
-        if pause is not None:
-            pause.failures += 1
-            pause.until = time.monotonic() + delay
-        error = exc.detail
-        ctx.metrics.delivery_failures.labels(peer=peer.id, kind=kind).inc()
-        log.warning("delivery to %s failed (%s); retry in %.1fs", peer.id, exc.log_detail, delay)
-
-        def back_off() -> None:
-            with transaction(ctx.engine) as session:
-                outbox.retry_later(
-                    session,
-                    item_ids=ids,
-                    error=error,
-                    at=ctx.clock.now() + timedelta(seconds=delay),
-                )
-
-        await asyncio.to_thread(back_off)
+        delay = _failed(ctx.metrics, peer.id, items, exc, settings, pause)
+        await asyncio.to_thread(_back_off, ctx.engine, items, exc.detail, delay, ctx.clock)
         return len(items)
-
+    if pause is not None:
+        pause.failures, pause.until = 0, 0.0  # the peer answered: no backoff
     # Checking the receipts (one signature each) and recording them run off the event
     # loop: a batch of receipts is tens of milliseconds of CPU that would otherwise
     # hold up every request this node serves meanwhile.
-    def settle() -> tuple[int, dict[int, str | None], datetime]:
-        delivered: dict[int, str | None] = {}
-        refused: list[tuple[int, Receipt]] = []
-        deferred: list[tuple[outbox.DueItem, Receipt]] = []
-        unproven: list[int] = []
-        checked: dict[int, Receipt] = {}
-        for index, (item, receipt_jws) in enumerate(zip(items, receipts, strict=True)):
-            try:
-                receipt = _check(receipt_jws, item, index, ctx, peer.id)
-            except ProtocolError as exc:
-                log.warning("receipt from %s for %s refused: %s", peer.id, item.jti, exc)
-                unproven.append(int(item.id or 0))
-                continue
-            checked[int(item.id or 0)] = receipt
-            if receipt.delivered:
-                delivered[int(item.id or 0)] = receipt.jws
-            elif receipt.retryable:
-                deferred.append((item, receipt))
-            else:
-                refused.append((int(item.id or 0), receipt))
-        done_at = ctx.clock.now()
-        actor = acts.node_actor(ctx.participant)
-        audit_entries = []
-        for index, item in enumerate(items):
-            receipt = checked.get(int(item.id or 0))
-            if receipt is None:
-                status, jws, reason = "unverified", receipts[index], "receipt did not verify"
-            else:
-                status, jws, reason = receipt.status, receipt.jws, receipt.reason_code
-            audit_entries.append(
-                acts.view_sent(
-                    actor,
-                    peer.id,
-                    item.jti,
-                    item.digest,
-                    "push",
-                    status=status,
-                    receipt=jws,
-                    reason=reason,
-                )
-            )
-
-        with transaction(ctx.engine) as session:
-            changed = outbox.mark_delivered(session, receipts=delivered, now=done_at)
-            for item_id, receipt in refused:
-                outbox.mark_refused(
-                    session,
-                    item_id=item_id,
-                    receipt=receipt.jws,
-                    reason=f"{receipt.status}: {receipt.reason_code}: {receipt.reason}",
-                    now=done_at,
-                )
-            for item, receipt in deferred:
-                _defer_or_give_up(ctx, session, item, receipt, done_at)
-            outbox.retry_later(
-                session,
-                item_ids=unproven,
-                error="receipt did not verify",
-                at=done_at + timedelta(seconds=settings.max_delay_s),
-            )
-            auditlog.append(session, audit_entries, now=done_at)  # last: see auditlog.append
-        return changed, delivered, done_at
-
-    if pause is not None:
-        pause.failures, pause.until = 0, 0.0  # the peer answered: no backoff
-    changed, delivered, done_at = await asyncio.to_thread(settle)
-    ctx.metrics.views_out.labels(peer=peer.id).inc(changed)
+    settled = await asyncio.to_thread(_settle, ctx, peer.id, items, receipts)
+    ctx.metrics.views_out.labels(peer=peer.id).inc(settled.changed)
     for item in items:
-        if int(item.id or 0) in delivered:
-            ctx.metrics.delivery_latency.observe((done_at - item.created_at).total_seconds())
+        if int(item.id or 0) in settled.checked.delivered:
+            latency = (settled.done_at - item.created_at).total_seconds()
+            ctx.metrics.delivery_latency.observe(latency)
     return len(items)
 
 
+def _claim(
+    engine: Engine, peer: str, owner: str, settings: DeliverySettings, now: datetime
+) -> list[outbox.DueItem]:
+    """Lease up to a batch of the views due to ``peer``."""
+    with transaction(engine) as session:
+        return outbox.claim_due(
+            session,
+            recipient=peer,
+            owner=owner,
+            now=now,
+            lease=timedelta(seconds=settings.lease_s),
+            limit=settings.batch_size,
+        )
+
+
+# -- the peer did not take the batch ---------------------------------------------------
+
+
+def _failed(
+    metrics: NodeMetrics,
+    peer: str,
+    items: Sequence[outbox.DueItem],
+    exc: PeerUnavailable | PeerRejectedRequest,
+    settings: DeliverySettings,
+    pause: PeerPause | None,
+) -> float:
+    """Count and log a failed round and pause the peer; return the seconds until the
+    views are due again (backoff, at least the peer's ``Retry-After``)."""
+    retry_after = exc.retry_after if isinstance(exc, PeerUnavailable) else None
+    kind = exc.kind if isinstance(exc, PeerUnavailable) else f"http-{exc.status}"
+    delay = backoff_delay(
+        max(max(item.attempts for item in items), pause.failures if pause else 0),
+        base=settings.base_delay_s,
+        cap=settings.max_delay_s,
+        retry_after=retry_after,
+    )
+    if pause is not None:
+        pause.failures += 1
+        pause.until = time.monotonic() + delay
+    metrics.delivery_failures.labels(peer=peer, kind=kind).inc()
+    log.warning("delivery to %s failed (%s); retry in %.1fs", peer, exc.log_detail, delay)
+    return delay
+
+
+def _back_off(
+    engine: Engine, items: Sequence[outbox.DueItem], error: str, delay: float, clock: Clock
+) -> None:
+    """Put the batch back, due again in ``delay`` seconds."""
+    with transaction(engine) as session:
+        outbox.retry_later(
+            session,
+            item_ids=[int(item.id or 0) for item in items],
+            error=error,
+            at=clock.now() + timedelta(seconds=delay),
+        )
+
+
+# -- the peer answered: check and record its receipts ----------------------------------
+
+
+@dataclass
+class _Checked:
+    """A batch's receipts, checked, by outbox item id: the views the peer holds (with
+    the receipt's text), refused, or deferred, and those whose receipt did not verify."""
+
+    by_item: dict[int, Receipt] = field(default_factory=dict)
+    delivered: dict[int, str | None] = field(default_factory=dict)
+    refused: list[tuple[int, Receipt]] = field(default_factory=list)
+    deferred: list[tuple[outbox.DueItem, Receipt]] = field(default_factory=list)
+    unproven: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Settled:
+    checked: _Checked
+    #: how many views were marked delivered now (not before)
+    changed: int
+    done_at: datetime
+
+
+def _settle(
+    ctx: NodeContext, peer: str, items: Sequence[outbox.DueItem], receipts: Sequence[str]
+) -> _Settled:
+    """Check each receipt, then record in one transaction what each says, with an audit
+    entry per view sent (last)."""
+    checked = _check_receipts(items, receipts, ctx.manifest, sender=ctx.participant, peer=peer)
+    done_at = ctx.clock.now()
+    entries = _sent_entries(acts.node_actor(ctx.participant), peer, items, receipts, checked)
+    with transaction(ctx.engine) as session:
+        changed = _record_receipts(session, checked, ctx.settings.delivery, done_at)
+        auditlog.append(session, entries, now=done_at)  # last: see auditlog.append
+    return _Settled(checked, changed, done_at)
+
+
+def _check_receipts(
+    items: Sequence[outbox.DueItem],
+    receipts: Sequence[str],
+    manifest: Manifest,
+    *,
+    sender: str,
+    peer: str,
+) -> _Checked:
+    """Verify each receipt (signed by ``peer``, for the view sent at its index) and sort
+    the views by what their receipts say."""
+    checked = _Checked()
+    for index, (item, receipt_jws) in enumerate(zip(items, receipts, strict=True)):
+        item_id = int(item.id or 0)
+        try:
+            receipt = _check(receipt_jws, item, index, manifest, sender=sender, peer=peer)
+        except ProtocolError as exc:
+            log.warning("receipt from %s for %s refused: %s", peer, item.jti, exc)
+            checked.unproven.append(item_id)
+            continue
+        checked.by_item[item_id] = receipt
+        if receipt.delivered:
+            checked.delivered[item_id] = receipt.jws
+        elif receipt.retryable:
+            checked.deferred.append((item, receipt))
+        else:
+            checked.refused.append((item_id, receipt))
+    return checked
+
+
+def _check(
+    receipt_jws: str,
+    item: outbox.DueItem,
+    index: int,
+    manifest: Manifest,
+    *,
+    sender: str,
+    peer: str,
+) -> Receipt:
+    """The receipt, if ``peer`` signed it for view ``index`` of the batch, naming the
+    packet sent (when it says it holds it); else :class:`ProtocolError`."""
+    receipt = verify_receipt(receipt_jws, manifest, sender=sender)
+    if receipt.receiver != peer or receipt.index != index:
+        raise ProtocolError(f"receipt {index} is by {receipt.receiver} for index {receipt.index}")
+    if receipt.ref is not None and (receipt.ref.jti, receipt.ref.digest) != (item.jti, item.digest):
+        raise ProtocolError(f"receipt {index} names another packet ({receipt.ref.jti})")
+    if receipt.delivered and receipt.ref is None:
+        raise ProtocolError(f"receipt {index} says {receipt.status} without naming the packet")
+    return receipt
+
+
+def _sent_entries(
+    actor: str,
+    peer: str,
+    items: Sequence[outbox.DueItem],
+    receipts: Sequence[str],
+    checked: _Checked,
+) -> list[Act]:
+    """A ``view.sent`` entry per view pushed, with the receipt's status and digest (or
+    ``unverified`` and the text the peer sent)."""
+    entries = []
+    for index, item in enumerate(items):
+        receipt = checked.by_item.get(int(item.id or 0))
+        status, jws, reason = (
+            ("unverified", receipts[index], "receipt did not verify")
+            if receipt is None
+            else (receipt.status, receipt.jws, receipt.reason_code)
+        )
+        entries.append(
+            acts.view_sent(
+                actor,
+                peer,
+                item.jti,
+                item.digest,
+                "push",
+                status=status,
+                receipt=jws,
+                reason=reason,
+            )
+        )
+    return entries
+
+
+def _record_receipts(
+    session: Session, checked: _Checked, settings: DeliverySettings, now: datetime
+) -> int:
+    """Mark the views delivered, refused, deferred or (receipt unproven) due again later,
+    in the caller's transaction; return how many were marked delivered now."""
+    changed = outbox.mark_delivered(session, receipts=checked.delivered, now=now)
+    for item_id, receipt in checked.refused:
+        outbox.mark_refused(
+            session,
+            item_id=item_id,
+            receipt=receipt.jws,
+            reason=f"{receipt.status}: {receipt.reason_code}: {receipt.reason}",
+            now=now,
+        )
+    for item, receipt in checked.deferred:
+        _defer_or_give_up(session, item, receipt, settings, now)
+    outbox.retry_later(
+        session,
+        item_ids=checked.unproven,
+        error="receipt did not verify",
+        at=now + timedelta(seconds=settings.max_delay_s),
+    )
+    return changed
+
+
 def _defer_or_give_up(
-    ctx: NodeContext, session: Session, item: outbox.DueItem, receipt: Receipt, now: datetime
+    session: Session,
+    item: outbox.DueItem,
+    receipt: Receipt,
+    settings: DeliverySettings,
+    now: datetime,
 ) -> None:
     """Schedule a deferred view again (its backoff, at least the peer's hint), or refuse it
     for good once it has been deferred for ``deferred_max_s``."""
-    settings = ctx.settings.delivery
     since = item.deferred_since or now
     why = f"{receipt.status}: {receipt.reason_code}: {receipt.reason}"
     waited = (now - since).total_seconds()
@@ -263,6 +362,9 @@ def _defer_or_give_up(
     )
 
 
+# -- the worker --------------------------------------------------------------------------
+
+
 async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) -> None:
     owner = f"{ctx.participant}-{uuid.uuid4().hex[:12]}"
     wake = ctx.outbox_signal.subscribe()
@@ -273,15 +375,12 @@ async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) ->
         if (wait := pause.until - time.monotonic()) > 0:
             await asyncio.sleep(wait)
         wake.clear()
-        REQUEST_ID.set(new_request_id())  # sent with this round's call, on its log lines
-        try:
-            claimed = await deliver_round(ctx, client, peer, owner=owner, pause=pause)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # never let one bad round stop delivery for good
-            log.exception("delivery round to %s failed", peer.id)
-            claimed = 0
-        if claimed >= ctx.settings.delivery.batch_size:
+        claimed = await peer_round(
+            log,
+            f"delivery round to {peer.id}",
+            lambda: deliver_round(ctx, client, peer, owner=owner, pause=pause),
+        )
+        if (claimed or 0) >= ctx.settings.delivery.batch_size:
             continue
         try:
             await asyncio.wait_for(wake.wait(), timeout=poll)

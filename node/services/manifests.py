@@ -37,7 +37,6 @@ from clearinghouse.node.context import NodeContext
 from clearinghouse.node.errors import ServiceUnavailable
 from clearinghouse.node.keyfiles import passphrase_from_env
 from clearinghouse.node.keyring import load_keys, select_signing_key
-from clearinghouse.node.logs import REQUEST_ID, new_request_id
 from clearinghouse.node.services import acts
 from clearinghouse.node.services._stored_chain import (
     ChainBreak,
@@ -48,6 +47,7 @@ from clearinghouse.node.services._stored_chain import (
     record_break,
 )
 from clearinghouse.node.services.authorisations import refresh_active
+from clearinghouse.node.services.peer_tasks import peer_round
 from clearinghouse.node.services.trust_events import manifest_accepted, record_trust_state
 from clearinghouse.node.storage import auditlog, manifests
 from clearinghouse.node.storage.db import transaction
@@ -310,20 +310,19 @@ async def run_manifest_sync(ctx: NodeContext, client: PeerClient) -> None:
     poll = ctx.settings.manifest_poll_interval_s
     loop = asyncio.get_running_loop()
     last_poll = float("-inf")
+
+    async def round_() -> None:
+        nonlocal last_poll
+        await asyncio.to_thread(sync_from_database, ctx)
+        await asyncio.to_thread(refresh_signing_key, ctx)
+        await asyncio.to_thread(refresh_active, ctx)  # expiries, a replica's new ones
+        if wake.is_set() or loop.time() - last_poll >= poll:
+            wake.clear()
+            last_poll = loop.time()
+            await spread_round(ctx, client)
+
     while True:
-        REQUEST_ID.set(new_request_id())
-        try:
-            await asyncio.to_thread(sync_from_database, ctx)
-            await asyncio.to_thread(refresh_signing_key, ctx)
-            await asyncio.to_thread(refresh_active, ctx)  # expiries, a replica's new ones
-            if wake.is_set() or loop.time() - last_poll >= poll:
-                wake.clear()
-                last_poll = loop.time()
-                await spread_round(ctx, client)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("manifest sync round failed")
+        await peer_round(log, "manifest sync round", round_)
         try:
             await asyncio.wait_for(wake.wait(), timeout=tick)
         except TimeoutError:

@@ -1,9 +1,15 @@
-"""One worker task per peer, for the peers of the manifest in force.
+"""One worker task per peer, for the peers of the manifest in force, and one round of it.
 
-Delivery, catch-up and witnessing each run a loop per peer. When a new manifest
-adds a participant, its loops start; when one is removed, they stop; when a peer
-moves (a new ``base_url``), they restart with the new address. No restart of the
-node is needed.
+Delivery, catch-up and witnessing each run a loop per peer (:func:`run_per_peer`).
+When a new manifest adds a participant, its loops start; when one is removed, they
+stop; when a peer moves (a new ``base_url``), they restart with the new address. No
+restart of the node is needed.
+
+Each pass of such a loop, and of the manifest sync that talks to all peers in turn, is
+a round (:func:`peer_round`): it runs under a request id of its own, and a round that
+fails never ends the loop. A peer that cannot be reached
+or refuses the request is an expected condition, logged at ``info``; anything else is
+logged with its traceback. Only cancellation stops the loop.
 """
 
 from __future__ import annotations
@@ -11,17 +17,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 from clearinghouse.node.context import NodeContext
-from clearinghouse.node.transport.peer_client import PeerClient
+from clearinghouse.node.logs import REQUEST_ID, new_request_id
+from clearinghouse.node.transport.peer_client import (
+    PeerClient,
+    PeerRejectedRequest,
+    PeerUnavailable,
+)
 from clearinghouse.protocol.manifest import Participant
 
-__all__ = ["PeerLoop", "run_per_peer"]
+__all__ = ["PeerLoop", "peer_round", "run_per_peer"]
 
 log = logging.getLogger("clearinghouse.node")
 
-PeerLoop = Callable[[NodeContext, PeerClient, Participant], Awaitable[None]]
+#: A worker loop for one peer; it runs until cancelled.
+PeerLoop = Callable[[NodeContext, PeerClient, Participant], Coroutine[Any, Any, None]]
+
+T = TypeVar("T")
 
 
 async def run_per_peer(ctx: NodeContext, client: PeerClient, name: str, loop: PeerLoop) -> None:
@@ -53,3 +68,25 @@ async def run_per_peer(ctx: NodeContext, client: PeerClient, name: str, loop: Pe
         for _, task in running.values():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+async def peer_round(
+    logger: logging.Logger, what: str, round_: Callable[[], Awaitable[T]]
+) -> T | None:
+    """Run one round of a worker loop that talks to peers; its result, or None if it failed.
+
+    The round gets a fresh request id (sent with its calls, on its log lines). ``what``
+    names the round in the log (``"catch-up from dpa"``): a peer that is unavailable or
+    refuses is logged as "<what> not possible now", any other failure as "<what> failed"
+    with its traceback. Cancellation passes through.
+    """
+    REQUEST_ID.set(new_request_id())
+    try:
+        return await round_()
+    except (PeerUnavailable, PeerRejectedRequest) as exc:
+        logger.info("%s not possible now: %s", what, exc.log_detail)
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # never let one bad round stop the loop for good
+        logger.exception("%s failed", what)
+    return None

@@ -34,15 +34,18 @@ that does replaces the narrower view held.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from sqlmodel import Session
 
 from clearinghouse.node.context import NodeContext
+from clearinghouse.node.keyring import SigningKey
+from clearinghouse.node.metrics import NodeMetrics
 from clearinghouse.node.services import acts
 from clearinghouse.node.services.authorisations import (
     check_disclosure,
@@ -60,25 +63,153 @@ from clearinghouse.protocol.errors import (
     ResultInputInvalid,
 )
 from clearinghouse.protocol.handling import check_hop
-from clearinghouse.protocol.manifest import check_origination
+from clearinghouse.protocol.manifest import Manifest, check_origination
 from clearinghouse.protocol.packet import PacketRef, VerifiedPacket, packet_ref, verify_view
-from clearinghouse.protocol.receipts import bound_reason, sign_receipt
+from clearinghouse.protocol.receipts import Status, bound_reason, sign_receipt
 from clearinghouse.protocol.results import check_result, check_result_input, result_input
 from clearinghouse.protocol.sdjwt import CompactSdJwt, decode_jws
 
-__all__ = ["Outcome", "receive_views"]
+__all__ = ["Outcome", "ReceivedVia", "receive_views"]
+
+#: How views came: pushed by their sender, or pulled from its catch-up feed.
+ReceivedVia = Literal["push", "catch-up"]
+#: The oversight authorisation a view relies on, and the claims it unlocked beyond the policy.
+Unlocked = tuple[Authorisation, frozenset[str]]
+#: Whether a verified packet may disclose what it does: the authorisation it relies on to
+#: disclose more than the policy grants (None: it discloses no more); raises
+#: :class:`OverDisclosure` otherwise.
+DisclosureCheck = Callable[[VerifiedPacket], Unlocked | None]
 
 
 @dataclass(frozen=True)
 class Outcome:
+    """What became of view ``index`` of a batch; ``receipt``: the signed receipt, if asked."""
+
     index: int
-    status: str
+    status: Status
     ref: PacketRef | None
     code: str | None = None
     detail: str | None = None
     receipt: str = ""
     #: for a deferred view: seconds until it would be taken (its iat inside the window)
     retry_after: int | None = None
+
+
+@dataclass
+class _Checked:
+    """A batch after verification: the views that passed (by index), the authorisation
+    each relies on to disclose more than the policy grants, and the refused views."""
+
+    verified: list[tuple[int, VerifiedPacket]] = field(default_factory=list)
+    unlocked: dict[int, Unlocked] = field(default_factory=dict)
+    refused: list[Outcome] = field(default_factory=list)
+
+
+def receive_views(
+    ctx: NodeContext,
+    *,
+    peer: str,
+    views: Sequence[str],
+    sign: bool = True,
+    via: ReceivedVia = "push",
+    authorisations: Sequence[Any] = (),
+) -> list[Outcome]:
+    """Verify and store ``views`` from ``peer``; one outcome (with receipt) per view, each
+    recorded in the audit log (``via``: how the views came, push or catch-up).
+
+    ``authorisations`` are the oversight authorisations the peer sent along: a view may
+    disclose more than the policy grants only under one of them. The steps: verify each
+    view on its own; in one transaction, check results against what this node holds,
+    store, queue for analysis, keep refusals aside and audit; then sign a receipt per
+    view."""
+    now = ctx.clock.now()
+    offered, unusable = offered_authorisations(ctx, authorisations, now)
+    checked = _verify(
+        views,
+        peer=peer,
+        manifest=ctx.manifest,
+        now=now,
+        # A packet's iat may be as far ahead as a request's `created`: the skew the
+        # operator allows between nodes (signature_window_s).
+        max_clock_skew=ctx.signature_window,
+        disclosure=lambda packet: check_disclosure(ctx, packet, offered, unusable),
+    )
+    with transaction(ctx.engine) as session:
+        _check_result_inputs(session, checked, holder=ctx.participant)
+        new, widened = _store_views(session, peer, checked, now)
+        entries = _authorisation_entries(session, peer, checked, ctx.metrics, now)
+        _queue_for_analysis(session, checked.verified, new, ctx.wants_analysis, now)
+        keep = ctx.settings.refusal_max_per_peer
+        _store_refusals(session, peer, views, checked.refused, keep, now)
+        outcomes = checked.refused + _stored_outcomes(checked.verified, new)
+        _record(session, peer, outcomes, via, widened, entries, received=len(views), now=now)
+    if any(ctx.wants_analysis(p.sch) for _, p in checked.verified):
+        ctx.analysis_signal.set()
+    _count(ctx.metrics, peer, outcomes)
+    outcomes.sort(key=lambda o: o.index)
+    if not sign:
+        return outcomes
+    return _sign_receipts(
+        outcomes, receiver=ctx.participant, sender=peer, signing=ctx.signing, now=now
+    )
+
+
+# -- verify ------------------------------------------------------------------------------
+
+
+def _verify(
+    views: Sequence[str],
+    *,
+    peer: str,
+    manifest: Manifest,
+    now: datetime,
+    max_clock_skew: timedelta,
+    disclosure: DisclosureCheck,
+) -> _Checked:
+    """Verify each view on its own: signature, disclosures and schema (the policy check
+    is ``disclosure``'s: it knows the authorisations), handling code, result and
+    origination rules. One bad view never costs the good ones."""
+    checked = _Checked()
+    for index, raw in enumerate(views):
+        if not isinstance(raw, str):
+            checked.refused.append(
+                Outcome(index, "rejected", None, "malformed-packet", "not a string")
+            )
+            continue
+        try:
+            packet = verify_view(
+                raw, manifest, recipient=None, now=now, max_clock_skew=max_clock_skew
+            )
+            check_hop(packet.hc, packet.jti, packet.iss, peer)
+            check_result(packet, manifest)
+            check_origination(manifest, packet.iss, packet.sch)
+            authorised = disclosure(packet)
+        except ProtocolError as exc:
+            checked.refused.append(_refusal(index, raw, exc))
+            continue
+        if authorised is not None:
+            checked.unlocked[index] = authorised
+        checked.verified.append((index, packet))
+    return checked
+
+
+def _refusal(index: int, raw: str, exc: ProtocolError) -> Outcome:
+    """The outcome of a view that failed verification: over-disclosure is quarantined, a
+    view issued in the future deferred (with when to retry), anything else rejected."""
+    status: Status = "rejected"
+    retry_after = None
+    if isinstance(exc, OverDisclosure):
+        status = "quarantined"
+    elif isinstance(exc, IssuedInFuture):
+        status, retry_after = "deferred", exc.ahead
+    return Outcome(
+        index,
+        status,
+        _best_effort_ref(raw),
+        exc.code,
+        bound_reason(exc.message),
+        retry_after=retry_after,
+    )
 
 
 def _best_effort_ref(raw: str) -> PacketRef | None:
@@ -103,180 +234,18 @@ def _is_packet_id(jti: str) -> bool:
     return str(parsed) == jti and parsed.variant == uuid.RFC_4122
 
 
-def receive_views(
-    ctx: NodeContext,
-    *,
-    peer: str,
-    views: Sequence[str],
-    sign: bool = True,
-    via: str = "push",
-    authorisations: Sequence[Any] = (),
-) -> list[Outcome]:
-    """Verify and store ``views`` from ``peer``; one outcome (with receipt) per view, each
-    recorded in the audit log (``via``: how the views came, push or catch-up).
-
-    ``authorisations`` are the oversight authorisations the peer sent along: a view may
-    disclose more than the policy grants only under one of them."""
-    now = ctx.clock.now()
-    manifest = ctx.manifest
-    offered, unusable = offered_authorisations(ctx, authorisations, now)
-    verified: list[tuple[int, VerifiedPacket]] = []
-    unlocked: dict[int, tuple[Authorisation, frozenset[str]]] = {}
-    refused: list[Outcome] = []
-    for index, raw in enumerate(views):
-        if not isinstance(raw, str):
-            refused.append(Outcome(index, "rejected", None, "malformed-packet", "not a string"))
-            continue
-        try:
-            # (the policy check is check_disclosure's: it knows the authorisations)
-            # A packet's iat may be as far ahead as a request's `created`: the skew
-            # the operator allows between nodes (signature_window_s).
-            packet = verify_view(
-                raw, manifest, recipient=None, now=now, max_clock_skew=ctx.signature_window
-            )
-            check_hop(packet.hc, packet.jti, packet.iss, peer)
-            check_result(packet, manifest)
-            check_origination(manifest, packet.iss, packet.sch)
-            authorised = check_disclosure(ctx, packet, offered, unusable)
-            if authorised is not None:
-                unlocked[index] = authorised
-            verified.append((index, packet))
-        except OverDisclosure as exc:
-            refused.append(
-                Outcome(
-                    index, "quarantined", _best_effort_ref(raw), exc.code, bound_reason(exc.message)
-                )
-            )
-        except IssuedInFuture as exc:
-            refused.append(
-                Outcome(
-                    index,
-                    "deferred",
-                    _best_effort_ref(raw),
-                    exc.code,
-                    bound_reason(exc.message),
-                    retry_after=exc.ahead,
-                )
-            )
-        except ProtocolError as exc:
-            refused.append(
-                Outcome(
-                    index, "rejected", _best_effort_ref(raw), exc.code, bound_reason(exc.message)
-                )
-            )
-
-    with transaction(ctx.engine) as session:
-        verified = _check_result_inputs(ctx, session, verified, refused)
-        new = packets.add_received(session, [v for _, v in verified], origin=peer, now=now)
-        # A view that came under an authorisation replaces a narrower one held already.
-        widened = {
-            index
-            for index, packet in verified
-            if index in unlocked
-            and (packet.jti, packet.ref.digest) not in new
-            and packets.widen_received(session, packet)
-        }
-        entries = _authorisation_entries(ctx, session, peer, verified, unlocked, now)
-        to_analyse = {
-            new[(packet.jti, packet.ref.digest)]
-            for _, packet in verified
-            if (packet.jti, packet.ref.digest) in new and ctx.wants_analysis(packet.sch)
-        }
-        analysis.enqueue(session, sorted(to_analyse), now=now)
-        packets.add_refusals(
-            session,
-            peer=peer,
-            refused=[
-                packets.RefusedView(
-                    disposition=o.status,
-                    code=o.code or "rejected",
-                    reason=o.detail or "",
-                    raw=raw if isinstance(raw := views[o.index], str) else "",
-                    jti=o.ref.jti if o.ref else None,
-                    digest=o.ref.digest if o.ref else None,
-                )
-                for o in refused
-            ],
-            now=now,
-            keep=ctx.settings.refusal_max_per_peer,
-        )
-        outcomes = list(refused)
-        seen: set[tuple[str, str]] = set()
-        for index, packet in verified:
-            key = (packet.jti, packet.ref.digest)
-            status = "accepted" if key in new and key not in seen else "duplicate"
-            seen.add(key)
-            outcomes.append(Outcome(index, status, packet.ref))
-        duplicates = sum(o.status == "duplicate" for o in outcomes)
-        peers.add_to_counter(session, "duplicates", duplicates)
-        peers.add_to_counter(session, "views_received", len(views))
-        # last: the audit head stays locked only until commit
-        auditlog.append(
-            session,
-            [
-                acts.packet_received(
-                    peer, o.ref, o.status, via, o.code, o.detail, widened=o.index in widened
-                )
-                for o in sorted(outcomes, key=lambda o: o.index)
-            ]
-            + entries,
-            now=now,
-        )
-
-    if any(ctx.wants_analysis(p.sch) for _, p in verified):
-        ctx.analysis_signal.set()
-    for o in outcomes:
-        ctx.metrics.packets_in.labels(peer=peer, result=o.status).inc()
-        if o.code:
-            ctx.metrics.packets_rejected.labels(reason=o.code).inc()
-    outcomes.sort(key=lambda o: o.index)
-    if not sign:
-        return outcomes
-    signing = ctx.signing
-    return [
-        Outcome(
-            o.index,
-            o.status,
-            o.ref,
-            o.code,
-            o.detail,
-            sign_receipt(
-                receiver=ctx.participant,
-                sender=peer,
-                index=o.index,
-                ref=o.ref,
-                status=o.status,  # type: ignore[arg-type]
-                key=signing.key,
-                kid=signing.kid,
-                now=now,
-                reason_code=o.code,
-                reason=o.detail,
-                retry_after=o.retry_after,
-            ),
-            o.retry_after,
-        )
-        for o in outcomes
-    ]
-
-
-def _check_result_inputs(
-    ctx: NodeContext,
-    session: Session,
-    verified: Sequence[tuple[int, VerifiedPacket]],
-    refused: list[Outcome],
-) -> list[tuple[int, VerifiedPacket]]:
-    """The verified views less the results whose input contradicts what this node holds
-    (those are added to ``refused``): one query for the whole batch."""
+def _check_result_inputs(session: Session, checked: _Checked, *, holder: str) -> None:
+    """Move from ``checked.verified`` to ``checked.refused`` the results whose input
+    contradicts what this node (``holder``) holds: one query for the whole batch."""
+    verified = checked.verified
     inputs = {index: named for index, p in verified if (named := result_input(p)) is not None}
     if not inputs:
-        return list(verified)
+        return
     # Only an input that may be this node's needs to know to whom it went.
     ours = {
         index
         for index, packet in verified
-        if index in inputs
-        and inputs[index].issuer in (None, ctx.participant)
-        and packet.iss != ctx.participant
+        if index in inputs and inputs[index].issuer in (None, holder) and packet.iss != holder
     }
     held = packets.held_inputs(
         session,
@@ -288,36 +257,136 @@ def _check_result_inputs(
     for index, packet in verified:
         try:
             if index in inputs:
-                check_result_input(packet, held.get(inputs[index].jti, ()), holder=ctx.participant)
+                check_result_input(packet, held.get(inputs[index].jti, ()), holder=holder)
         except ResultInputInvalid as exc:
-            refused.append(
+            checked.refused.append(
                 Outcome(index, "rejected", packet.ref, exc.code, bound_reason(exc.message))
             )
             continue
         kept.append((index, packet))
-    return kept
+    checked.verified = kept
+
+
+# -- persist and audit -------------------------------------------------------------------
+
+
+def _store_views(
+    session: Session, peer: str, checked: _Checked, now: datetime
+) -> tuple[dict[tuple[str, str], int], set[int]]:
+    """Store the verified views once each: the row id of each new one (by jti and
+    digest), and the indexes of those that widened a narrower view held already (under an
+    authorisation)."""
+    verified = checked.verified
+    new = packets.add_received(session, [v for _, v in verified], origin=peer, now=now)
+    widened = {
+        index
+        for index, packet in verified
+        if index in checked.unlocked
+        and (packet.jti, packet.ref.digest) not in new
+        and packets.widen_received(session, packet)
+    }
+    return new, widened
+
+
+def _queue_for_analysis(
+    session: Session,
+    verified: Sequence[tuple[int, VerifiedPacket]],
+    new: Mapping[tuple[str, str], int],
+    wants_analysis: Callable[[str], bool],
+    now: datetime,
+) -> None:
+    """Queue the packets stored now whose schema this node's analyzer takes."""
+    to_analyse = {
+        new[key]
+        for _, packet in verified
+        if (key := (packet.jti, packet.ref.digest)) in new and wants_analysis(packet.sch)
+    }
+    analysis.enqueue(session, sorted(to_analyse), now=now)
+
+
+def _record(
+    session: Session,
+    peer: str,
+    outcomes: Sequence[Outcome],
+    via: ReceivedVia,
+    widened: Collection[int],
+    entries: Sequence[Act],
+    *,
+    received: int,
+    now: datetime,
+) -> None:
+    """Count the batch for ``peer`` and record every outcome in the audit log, followed by
+    ``entries`` (the authorisations' acts). Last in the transaction: the audit head stays
+    locked only until commit."""
+    peers.add_to_counter(session, "duplicates", sum(o.status == "duplicate" for o in outcomes))
+    peers.add_to_counter(session, "views_received", received)
+    acts_received = [
+        acts.packet_received(
+            peer, o.ref, o.status, via, o.code, o.detail, widened=o.index in widened
+        )
+        for o in sorted(outcomes, key=lambda o: o.index)
+    ]
+    auditlog.append(session, [*acts_received, *entries], now=now)
+
+
+def _stored_outcomes(
+    verified: Sequence[tuple[int, VerifiedPacket]], new: Mapping[tuple[str, str], int]
+) -> list[Outcome]:
+    """``accepted`` for the first copy of each view stored now, ``duplicate`` for the rest."""
+    outcomes = []
+    seen: set[tuple[str, str]] = set()
+    for index, packet in verified:
+        key = (packet.jti, packet.ref.digest)
+        status: Status = "accepted" if key in new and key not in seen else "duplicate"
+        seen.add(key)
+        outcomes.append(Outcome(index, status, packet.ref))
+    return outcomes
+
+
+def _store_refusals(
+    session: Session,
+    peer: str,
+    views: Sequence[str],
+    refused: Sequence[Outcome],
+    keep: int,
+    now: datetime,
+) -> None:
+    """Keep each refused view aside (without its text: see the module docstring), at most
+    ``keep`` per peer."""
+    packets.add_refusals(
+        session,
+        peer=peer,
+        refused=[
+            packets.RefusedView(
+                disposition=o.status,
+                code=o.code or "rejected",
+                reason=o.detail or "",
+                raw=raw if isinstance(raw := views[o.index], str) else "",
+                jti=o.ref.jti if o.ref else None,
+                digest=o.ref.digest if o.ref else None,
+            )
+            for o in refused
+        ],
+        now=now,
+        keep=keep,
+    )
 
 
 def _authorisation_entries(
-    ctx: NodeContext,
-    session: Session,
-    peer: str,
-    verified: Sequence[tuple[int, VerifiedPacket]],
-    unlocked: Mapping[int, tuple[Authorisation, frozenset[str]]],
-    now: datetime,
+    session: Session, peer: str, checked: _Checked, metrics: NodeMetrics, now: datetime
 ) -> list[Act]:
     """Store each authorisation first seen here and record it, and record each use."""
     entries: list[Act] = []
     seen: set[str] = set()
-    for index, packet in verified:
-        if index not in unlocked:
+    for index, packet in checked.verified:
+        if index not in checked.unlocked:
             continue
-        authorisation, claims = unlocked[index]
+        authorisation, claims = checked.unlocked[index]
         if authorisation.id not in seen:
             seen.add(authorisation.id)
             if store(session, authorisation, source=acts.peer_actor(peer), now=now):
                 entries.append(acts.authorisation_accepted(acts.peer_actor(peer), authorisation))
-                ctx.metrics.authorisations.labels(outcome="accepted").inc()
+                metrics.authorisations.labels(outcome="accepted").inc()
         entries.append(
             acts.authorisation_used(
                 acts.peer_actor(peer),
@@ -328,5 +397,45 @@ def _authorisation_entries(
                 fields=sorted(claims),
             )
         )
-        ctx.metrics.authorisations.labels(outcome="used").inc()
+        metrics.authorisations.labels(outcome="used").inc()
     return entries
+
+
+# -- count and sign ----------------------------------------------------------------------
+
+
+def _count(metrics: NodeMetrics, peer: str, outcomes: Sequence[Outcome]) -> None:
+    for o in outcomes:
+        metrics.packets_in.labels(peer=peer, result=o.status).inc()
+        if o.code:
+            metrics.packets_rejected.labels(reason=o.code).inc()
+
+
+def _sign_receipts(
+    outcomes: Sequence[Outcome],
+    *,
+    receiver: str,
+    sender: str,
+    signing: SigningKey,
+    now: datetime,
+) -> list[Outcome]:
+    """Each outcome with its receipt, signed by ``receiver`` with one key for the batch."""
+    return [
+        dataclasses.replace(
+            o,
+            receipt=sign_receipt(
+                receiver=receiver,
+                sender=sender,
+                index=o.index,
+                ref=o.ref,
+                status=o.status,
+                key=signing.key,
+                kid=signing.kid,
+                now=now,
+                reason_code=o.code,
+                reason=o.detail,
+                retry_after=o.retry_after,
+            ),
+        )
+        for o in outcomes
+    ]

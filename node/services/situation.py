@@ -33,7 +33,13 @@ from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.models import StoredPacket
 from clearinghouse.protocol.results import RESULT_SCHEMA
 
-__all__ = ["LEVELS", "FusedFinding", "fused_findings", "situation"]
+__all__ = [
+    "LEVELS",
+    "FusedFinding",
+    "fused_findings",
+    "situation",
+    "situation_and_findings",
+]
 
 LEVELS = ("low", "medium", "high", "critical")
 
@@ -248,6 +254,33 @@ def situation(
         history=earlier,
         withdrawn=withdrawn,
     )
+    filters = {"country": country, "admin1": admin1, "from": start, "to": end}
+    return _picture(ctx.participant, filters, findings, earlier, withdrawn)
+
+
+def situation_and_findings(
+    ctx: NodeContext,
+    *,
+    country: str | None = None,
+    admin1: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+) -> tuple[dict[str, Any], list[FusedFinding]]:
+    """The picture (:func:`situation`, without history) and the findings it fuses, from
+    one read of the results held: for a page that draws both."""
+    findings = fused_findings(ctx, country=country, admin1=admin1, start=start, end=end)
+    filters = {"country": country, "admin1": admin1, "from": start, "to": end}
+    return _picture(ctx.participant, filters, findings, None, None), findings
+
+
+def _picture(
+    participant: str,
+    filters: dict[str, str | None],
+    findings: list[FusedFinding],
+    earlier: dict[str, list[FusedFinding]] | None,
+    withdrawn: list[FusedFinding] | None,
+) -> dict[str, Any]:
+    """``findings`` as the situation's JSON; ``earlier`` and ``withdrawn`` given: with history."""
 
     def shown(f: FusedFinding) -> dict[str, Any]:
         out = f.as_json()
@@ -272,8 +305,8 @@ def situation(
         entry["latest"] = max(entry["latest"] or "", f.issued_at.isoformat())
         areas.setdefault((f.area[0], f.area[1], f.period), []).append(f)
     return {
-        "participant": ctx.participant,
-        "filters": {"country": country, "admin1": admin1, "from": start, "to": end},
+        "participant": participant,
+        "filters": filters,
         "analyzers": [analyzers[k] for k in sorted(analyzers)],
         "areas": [
             {

@@ -24,14 +24,17 @@ import base64
 import binascii
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Engine
+
+from clearinghouse.node.clock import Clock
 from clearinghouse.node.context import NodeContext
-from clearinghouse.node.logs import REQUEST_ID, new_request_id
 from clearinghouse.node.services import acts
-from clearinghouse.node.services.peer_tasks import run_per_peer
+from clearinghouse.node.services.peer_tasks import peer_round, run_per_peer
 from clearinghouse.node.storage import auditlog
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.models import WitnessedLog
@@ -41,6 +44,7 @@ from clearinghouse.node.transport.peer_client import (
     PeerUnavailable,
 )
 from clearinghouse.protocol.audit import Act, audit_origin, log_keys, witness_name
+from clearinghouse.protocol.encoding import b64_encode
 from clearinghouse.protocol.errors import MerkleError, NoteError, ProtocolError
 from clearinghouse.protocol.manifest import Participant, signing_key
 from clearinghouse.protocol.merkle import verify_consistency
@@ -118,7 +122,7 @@ def check_extends(
     peer: str, old: _Seen, new: Checkpoint, new_note: str, proof: list[bytes]
 ) -> None:
     """``new`` must be the same tree as ``old`` or extend it; else :class:`Inconsistent`."""
-    evidence = f"{old.note}\n{new_note}\nproof {[base64.b64encode(p).decode() for p in proof]}"
+    evidence = f"{old.note}\n{new_note}\nproof {[b64_encode(p) for p in proof]}"
     if new.size < old.size:
         raise Inconsistent(
             "rollback", f"{peer} shows size {new.size} after cosigned size {old.size}", evidence
@@ -165,68 +169,92 @@ def raise_alert(ctx: NodeContext, peer: str, problem: Inconsistent) -> bool:
     return True
 
 
-def _load(ctx: NodeContext, peer: str) -> _Seen | None:
-    with transaction(ctx.engine) as session:
+def _load(engine: Engine, peer: str) -> _Seen | None:
+    """The checkpoint of ``peer``'s log this node cosigned last, if any."""
+    with transaction(engine) as session:
         row: WitnessedLog | None = auditlog.witnessed(session, peer)
         return None if row is None else _Seen(row.size, bytes(row.root), row.note)
 
 
+def _save(engine: Engine, peer: str, seen: _Seen, clock: Clock) -> None:
+    # Cosigning is not an act on shared data and gets no entry of its own: one would
+    # grow this log, which the peers would cosign, which would grow theirs, forever.
+    with transaction(engine) as session:
+        auditlog.set_witnessed(
+            session, peer=peer, size=seen.size, root=seen.root, note=seen.note, now=clock.now()
+        )
+
+
+@dataclass
+class _Cosigning:
+    """A round's progress through a peer's checkpoints: the cosignature lines made so far
+    and the last checkpoint checked (kept when a later one turns out inconsistent)."""
+
+    last: _Seen | None
+    lines: list[dict[str, Any]] = field(default_factory=list)
+
+
 async def witness_round(ctx: NodeContext, client: PeerClient, peer: Participant) -> int:
     """Check and cosign ``peer``'s new checkpoints; return how many were cosigned."""
-    seen = await asyncio.to_thread(_load, ctx, peer.id)
-    after = seen.size if seen else 0
+    seen = await asyncio.to_thread(_load, ctx.engine, peer.id)
+    items = await _new_checkpoints(client, peer, after=seen.size if seen else 0)
+    progress = _Cosigning(last=seen)
+    try:
+        _check_and_cosign(ctx, peer.id, items, progress)
+    except Inconsistent as problem:
+        await asyncio.to_thread(raise_alert, ctx, peer.id, problem)
+    final = progress.last
+    if not progress.lines or final is None:
+        return 0
+    await client.call("POST", f"{peer.base_url}/v1/audit/cosign", {"cosignatures": progress.lines})
+    await asyncio.to_thread(_save, ctx.engine, peer.id, final, ctx.clock)
+    ctx.metrics.witness_cosigned.labels(peer=peer.id).inc(len(progress.lines))
+    return len(progress.lines)
+
+
+async def _new_checkpoints(client: PeerClient, peer: Participant, *, after: int) -> list[Any]:
+    """The checkpoint items ``peer`` shows after size ``after`` (each with a consistency
+    proof from the one before); :class:`PeerUnavailable` if it shows no list."""
     document = await client.call(
         "GET", f"{peer.base_url}/v1/audit/checkpoints?after={after}&limit=200"
     )
     items = document.get("checkpoints") if isinstance(document, dict) else None
     if not isinstance(items, list):
         raise PeerUnavailable(f"{peer.id}: no checkpoint list", kind="bad-answer")
+    return items
+
+
+def _check_and_cosign(
+    ctx: NodeContext, peer: str, items: Sequence[Any], progress: _Cosigning
+) -> None:
+    """Check each checkpoint item in turn (signature, origin, consistent with the one
+    before) and cosign those a key of ``peer`` valid now signed, into ``progress``.
+
+    Raises :class:`Inconsistent` at the first that is not, :class:`PeerUnavailable` for a
+    malformed item."""
     name = witness_name(ctx.manifest.federation, ctx.participant)
-    signing = ctx.signing
-    lines: list[dict[str, Any]] = []
-    last = seen
-    try:
-        for item in items:
-            if not isinstance(item, dict) or not isinstance(item.get("note"), str):
-                raise PeerUnavailable(f"{peer.id}: malformed checkpoint item", kind="bad-answer")
-            note = item["note"]
-            checkpoint = check_checkpoint(ctx, peer.id, note)
-            if last is not None:
-                check_extends(peer.id, last, checkpoint, note, _proof(item.get("consistency")))
-            last = _Seen(checkpoint.size, checkpoint.root, note)
-            now = ctx.clock.now()
-            if not signed_by_current_key(ctx, peer.id, note, now):
-                # Consistent, but signed by a key of the peer that may not sign now
-                # (expired or revoked): history, not to be vouched for as current.
-                log.warning(
-                    "not cosigning %s's checkpoint of size %d: no key of %s valid now signed it",
-                    peer.id,
-                    checkpoint.size,
-                    peer.id,
-                )
-                continue
-            text = parse_note(note).text
-            line = cosign(text, name, signing.key, int(now.timestamp()))
-            lines.append({"size": checkpoint.size, "line": line})
-    except Inconsistent as problem:
-        await asyncio.to_thread(raise_alert, ctx, peer.id, problem)
-    if not lines or last is None:
-        return 0
-    await client.call("POST", f"{peer.base_url}/v1/audit/cosign", {"cosignatures": lines})
-    final = last
-
-    # Cosigning is not an act on shared data and gets no entry of its own: one would
-    # grow this log, which the peers would cosign, which would grow theirs, forever.
-    def save() -> None:
+    signing = ctx.signing  # one key for the whole round
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("note"), str):
+            raise PeerUnavailable(f"{peer}: malformed checkpoint item", kind="bad-answer")
+        note = item["note"]
+        checkpoint = check_checkpoint(ctx, peer, note)
+        if progress.last is not None:
+            check_extends(peer, progress.last, checkpoint, note, _proof(item.get("consistency")))
+        progress.last = _Seen(checkpoint.size, checkpoint.root, note)
         now = ctx.clock.now()
-        with transaction(ctx.engine) as session:
-            auditlog.set_witnessed(
-                session, peer=peer.id, size=final.size, root=final.root, note=final.note, now=now
+        if not signed_by_current_key(ctx, peer, note, now):
+            # Consistent, but signed by a key of the peer that may not sign now
+            # (expired or revoked): history, not to be vouched for as current.
+            log.warning(
+                "not cosigning %s's checkpoint of size %d: no key of %s valid now signed it",
+                peer,
+                checkpoint.size,
+                peer,
             )
-
-    await asyncio.to_thread(save)
-    ctx.metrics.witness_cosigned.labels(peer=peer.id).inc(len(lines))
-    return len(lines)
+            continue
+        line = cosign(parse_note(note).text, name, signing.key, int(now.timestamp()))
+        progress.lines.append({"size": checkpoint.size, "line": line})
 
 
 async def compare_with_witnesses(
@@ -245,34 +273,47 @@ async def compare_with_witnesses(
         note = item.get("note")
         if not isinstance(note, str):
             continue
-        mine = await asyncio.to_thread(_load, ctx, origin.id)
+        mine = await asyncio.to_thread(_load, ctx.engine, origin.id)
         if mine is None:
             continue
         try:
-            theirs = check_checkpoint(ctx, origin.id, note)
-            if theirs.size == mine.size:
-                check_extends(origin.id, mine, theirs, note, [])
-                continue
-            small, large = (mine, theirs) if mine.size < theirs.size else (theirs, mine)
-            small_size, large_size = small.size, large.size
-            answer = await client.call(
-                "GET",
-                f"{origin.base_url}/v1/audit/proof/consistency?old={small_size}&new={large_size}",
-            )
-            proof = _proof(answer.get("proof") if isinstance(answer, dict) else None)
-            try:
-                verify_consistency(small_size, large_size, small.root, large.root, proof)
-            except MerkleError as exc:
-                raise Inconsistent(
-                    "fork",
-                    f"{origin.id} showed {witness.id} a tree ({theirs.size}) inconsistent with"
-                    f" the one it showed this node ({mine.size}): {exc}",
-                    f"{mine.note}\n{note}",
-                ) from exc
+            await _compare(ctx, client, witness, origin, mine, note)
         except Inconsistent as problem:
             await asyncio.to_thread(raise_alert, ctx, origin.id, problem)
         except (PeerUnavailable, PeerRejectedRequest) as exc:
             log.info("no consistency proof from %s now: %s", origin.id, exc.log_detail)
+
+
+async def _compare(
+    ctx: NodeContext,
+    client: PeerClient,
+    witness: Participant,
+    origin: Participant,
+    mine: _Seen,
+    note: str,
+) -> None:
+    """``note``, the checkpoint of ``origin``'s log that ``witness`` cosigned, must be the
+    tree this node cosigned (``mine``) or consistent with it, by a proof ``origin`` gives;
+    else :class:`Inconsistent`."""
+    theirs = check_checkpoint(ctx, origin.id, note)
+    if theirs.size == mine.size:
+        check_extends(origin.id, mine, theirs, note, [])
+        return
+    small, large = (mine, theirs) if mine.size < theirs.size else (theirs, mine)
+    answer = await client.call(
+        "GET",
+        f"{origin.base_url}/v1/audit/proof/consistency?old={small.size}&new={large.size}",
+    )
+    proof = _proof(answer.get("proof") if isinstance(answer, dict) else None)
+    try:
+        verify_consistency(small.size, large.size, small.root, large.root, proof)
+    except MerkleError as exc:
+        raise Inconsistent(
+            "fork",
+            f"{origin.id} showed {witness.id} a tree ({theirs.size}) inconsistent with"
+            f" the one it showed this node ({mine.size}): {exc}",
+            f"{mine.note}\n{note}",
+        ) from exc
 
 
 async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) -> None:
@@ -283,20 +324,17 @@ async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) ->
     idle_max = max(base, ctx.settings.audit.witness_idle_max_s)
     wait = base
     gossip, compared = ctx.settings.audit.gossip_interval_s, float("-inf")
+
+    async def round_() -> None:
+        nonlocal wait, compared
+        cosigned = await witness_round(ctx, client, peer)
+        wait = base if cosigned else min(wait * 2, idle_max)
+        if time.monotonic() - compared >= gossip:
+            compared = time.monotonic()
+            await compare_with_witnesses(ctx, client, peer)
+
     while True:
-        REQUEST_ID.set(new_request_id())  # sent with this round's calls, on its log lines
-        try:
-            cosigned = await witness_round(ctx, client, peer)
-            wait = base if cosigned else min(wait * 2, idle_max)
-            if time.monotonic() - compared >= gossip:
-                compared = time.monotonic()
-                await compare_with_witnesses(ctx, client, peer)
-        except (PeerUnavailable, PeerRejectedRequest) as exc:
-            log.info("witnessing %s not possible now: %s", peer.id, exc.log_detail)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("witnessing %s failed", peer.id)
+        await peer_round(log, f"witnessing {peer.id}", round_)
         await asyncio.sleep(wait)
 
 

@@ -10,9 +10,9 @@ from typing import Any, TypeAlias
 
 from sqlalchemy import Row, delete, func, insert
 from sqlalchemy import select as core_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from clearinghouse.node.storage._core import rowcount, table_of, upsert_insert
 from clearinghouse.node.storage.models import (
     AnalysisQueue,
     AnalysisRun,
@@ -51,8 +51,8 @@ _QUEUED_COLUMNS = ("id", "jti", "digest", "issuer", "schema_id", "issued_at", "h
 def next_batch(session: Session, limit: int) -> list[tuple[int, QueuedPacket]]:
     """The oldest queued packets: (queue id, packet), in queue order. Each packet is a row
     with the :class:`StoredPacket` columns in ``_QUEUED_COLUMNS`` as attributes."""
-    table = StoredPacket.__table__  # type: ignore[attr-defined]
-    queue = AnalysisQueue.__table__  # type: ignore[attr-defined]
+    table = table_of(StoredPacket)
+    queue = table_of(AnalysisQueue)
     rows = session.execute(
         core_select(queue.c.id.label("queue_id"), *(table.c[name] for name in _QUEUED_COLUMNS))
         .join(table, table.c.id == queue.c.packet_id)
@@ -67,7 +67,7 @@ def dequeue(session: Session, queue_ids: Sequence[int]) -> int:
     if not queue_ids:
         return 0
     result = session.execute(delete(AnalysisQueue).where(col(AnalysisQueue.id).in_(queue_ids)))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 def queue_depth(session: Session) -> int:
@@ -87,8 +87,8 @@ def count_runs(session: Session) -> dict[str, int]:
     total, errors, with_result = session.exec(
         select(
             func.count(),
-            func.count(AnalysisRun.error),
-            func.count(AnalysisRun.result_packet_id),
+            func.count(col(AnalysisRun.error)),
+            func.count(col(AnalysisRun.result_packet_id)),
         )
     ).one()
     return {"runs": int(total), "errors": int(errors), "with_result": int(with_result)}
@@ -110,17 +110,14 @@ def save_state(
     if deleted:
         session.execute(
             delete(AnalyzerStateEntry).where(
-                AnalyzerStateEntry.analyzer_id == analyzer_id,
+                col(AnalyzerStateEntry.analyzer_id) == analyzer_id,
                 col(AnalyzerStateEntry.key).in_(list(deleted)),
             )
         )
     if not changed:
         return
-    table = AnalyzerStateEntry.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     rows = [{"analyzer_id": analyzer_id, "key": k, "value": v} for k, v in changed.items()]
-    statement = make_insert(table)
+    statement = upsert_insert(session, table_of(AnalyzerStateEntry))
     statement = statement.on_conflict_do_update(
         index_elements=["analyzer_id", "key"], set_={"value": statement.excluded.value}
     )
@@ -157,9 +154,6 @@ def save_heads(session: Session, analyzer_id: str, new: Mapping[str, Head]) -> N
     """Upsert the heads of findings just issued, in the caller's transaction."""
     if not new:
         return
-    table = FindingHead.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     rows = [
         {
             "analyzer_id": analyzer_id,
@@ -171,7 +165,7 @@ def save_heads(session: Session, analyzer_id: str, new: Mapping[str, Head]) -> N
         }
         for key, head in new.items()
     ]
-    statement = make_insert(table)
+    statement = upsert_insert(session, table_of(FindingHead))
     statement = statement.on_conflict_do_update(
         index_elements=["analyzer_id", "key_sha256"],
         set_={

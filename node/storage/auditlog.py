@@ -18,13 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from clearinghouse.node.storage._core import table_of, upsert_insert
 from clearinghouse.node.storage.models import (
     AuditAlert,
     AuditBlock,
@@ -79,12 +79,7 @@ class Head:
     root: bytes
 
 
-def _insert(session: Session, table: type) -> object:
-    make = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    return make(table)
-
-
-_HEAD = AuditHead.__table__  # type: ignore[attr-defined]
+_HEAD = table_of(AuditHead)
 #: Take the head's row lock (PostgreSQL) / the write lock (SQLite), and read it.
 _LOCK_HEAD = (
     update(_HEAD)
@@ -97,8 +92,8 @@ _SET_HEAD = (
     .where(_HEAD.c.id == HEAD_ID)
     .values(size=bindparam("size"), root=bindparam("root"), frontier=bindparam("frontier"))
 )
-_INSERT_ENTRY = insert(AuditEntry.__table__)  # type: ignore[attr-defined]
-_INSERT_BLOCK = insert(AuditBlock.__table__)  # type: ignore[attr-defined]
+_INSERT_ENTRY = insert(table_of(AuditEntry))
+_INSERT_BLOCK = insert(table_of(AuditBlock))
 
 
 def append(session: Session, acts: Sequence[Act], *, now: datetime) -> range:
@@ -139,7 +134,7 @@ def append(session: Session, acts: Sequence[Act], *, now: datetime) -> range:
 def head(session: Session) -> Head:
     """The log's current size and root (as committed)."""
     size, root = session.execute(
-        select(AuditHead.size, AuditHead.root).where(AuditHead.id == HEAD_ID)  # type: ignore[arg-type]
+        select(col(AuditHead.size), col(AuditHead.root)).where(col(AuditHead.id) == HEAD_ID)
     ).one()
     return Head(int(size), bytes(root))
 
@@ -166,7 +161,10 @@ class _Fetched:
         return self._hashes[(start, end)]
 
 
-def _with_blocks(session: Session, compute: Callable[[SubtreeHashes], list[bytes] | bytes]):  # type: ignore[no-untyped-def]
+_Computed = TypeVar("_Computed")
+
+
+def _with_blocks(session: Session, compute: Callable[[SubtreeHashes], _Computed]) -> _Computed:
     """Run ``compute`` once to learn the blocks it needs, fetch them, run it for real."""
     recorder = _Recorder()
     compute(recorder)
@@ -181,7 +179,9 @@ def _with_blocks(session: Session, compute: Callable[[SubtreeHashes], list[bytes
     found: dict[tuple[int, int], bytes] = {}
     if leaves:
         for seq, leaf in session.execute(
-            select(AuditEntry.seq, AuditEntry.leaf_hash).where(AuditEntry.seq.in_(leaves))  # type: ignore[attr-defined]
+            select(col(AuditEntry.seq), col(AuditEntry.leaf_hash)).where(
+                col(AuditEntry.seq).in_(leaves)
+            )
         ):
             found[(int(seq), int(seq) + 1)] = bytes(leaf)
     by_level: dict[int, list[int]] = {}
@@ -189,10 +189,10 @@ def _with_blocks(session: Session, compute: Callable[[SubtreeHashes], list[bytes
         by_level.setdefault(level, []).append(idx)
     if by_level:  # OR of per-level primary-key INs: SQLite plans a row-value IN as a scan
         rows = session.execute(
-            select(AuditBlock.level, AuditBlock.idx, AuditBlock.hash).where(
+            select(col(AuditBlock.level), col(AuditBlock.idx), col(AuditBlock.hash)).where(
                 or_(
                     *(
-                        and_(AuditBlock.level == level, AuditBlock.idx.in_(indexes))  # type: ignore[arg-type,attr-defined]
+                        and_(col(AuditBlock.level) == level, col(AuditBlock.idx).in_(indexes))
                         for level, indexes in by_level.items()
                     )
                 )
@@ -217,36 +217,34 @@ def _check_size(session: Session, size: int) -> None:
 def inclusion_proof(session: Session, index: int, size: int) -> list[bytes]:
     """RFC 9162 PATH(index, D[size]) from the stored blocks."""
     _check_size(session, size)
-    return _with_blocks(session, lambda source: inclusion_proof_from(source, index, size))  # type: ignore[no-any-return]
+    return _with_blocks(session, lambda source: inclusion_proof_from(source, index, size))
 
 
 def consistency_proof(session: Session, old_size: int, new_size: int) -> list[bytes]:
     """RFC 9162 PROOF(old_size, D[new_size]) from the stored blocks."""
     _check_size(session, new_size)
-    return _with_blocks(  # type: ignore[no-any-return]
-        session, lambda source: consistency_proof_from(source, old_size, new_size)
-    )
+    return _with_blocks(session, lambda source: consistency_proof_from(source, old_size, new_size))
 
 
 def root_at(session: Session, size: int) -> bytes:
     """The root of the first ``size`` entries."""
     _check_size(session, size)
-    return _with_blocks(session, lambda source: root_from(source, size))  # type: ignore[no-any-return]
+    return _with_blocks(session, lambda source: root_from(source, size))
 
 
 # --- entries ----------------------------------------------------------------------
 
 
-_ENTRY_COLUMNS = select(*AuditEntry.__table__.c)  # type: ignore[attr-defined]
+_ENTRY_COLUMNS = select(*table_of(AuditEntry).c)
 
 
 def entries(session: Session, start: int, end: int) -> list[Row[Any]]:
     """Entries with ``start <= seq < end``, in order, as plain rows (``row.seq``,
     ``row.body``, ...): pages of thousands are read without building ORM objects."""
     statement = _ENTRY_COLUMNS.where(
-        AuditEntry.seq >= start,  # type: ignore[arg-type]
-        AuditEntry.seq < end,  # type: ignore[arg-type]
-    ).order_by(AuditEntry.seq)  # type: ignore[arg-type]
+        col(AuditEntry.seq) >= start,
+        col(AuditEntry.seq) < end,
+    ).order_by(col(AuditEntry.seq))
     return list(session.execute(statement))
 
 
@@ -276,23 +274,23 @@ def search(
     """The newest entries matching every given filter, newest first, below ``before``."""
     statement = select(AuditEntry)
     if act is not None:
-        statement = statement.where(AuditEntry.act == act)  # type: ignore[arg-type]
+        statement = statement.where(col(AuditEntry.act) == act)
     if peer is not None:
-        statement = statement.where(AuditEntry.peer == peer)  # type: ignore[arg-type]
+        statement = statement.where(col(AuditEntry.peer) == peer)
     if jti is not None:
-        statement = statement.where(AuditEntry.jti == jti)  # type: ignore[arg-type]
+        statement = statement.where(col(AuditEntry.jti) == jti)
     if since is not None:
-        statement = statement.where(AuditEntry.time >= since)  # type: ignore[arg-type]
+        statement = statement.where(col(AuditEntry.time) >= since)
     if until is not None:
-        statement = statement.where(AuditEntry.time < until)  # type: ignore[arg-type]
+        statement = statement.where(col(AuditEntry.time) < until)
     if before is not None:
-        statement = statement.where(AuditEntry.seq < before)  # type: ignore[arg-type]
-    statement = statement.order_by(AuditEntry.seq.desc()).limit(limit)  # type: ignore[attr-defined]
+        statement = statement.where(col(AuditEntry.seq) < before)
+    statement = statement.order_by(col(AuditEntry.seq).desc()).limit(limit)
     return list(session.scalars(statement))
 
 
 def count_by_act(session: Session) -> dict[str, int]:
-    rows = session.execute(select(AuditEntry.act, func.count()).group_by(AuditEntry.act))
+    rows = session.execute(select(col(AuditEntry.act), func.count()).group_by(col(AuditEntry.act)))
     return {str(act): int(n) for act, n in rows}
 
 
@@ -303,16 +301,16 @@ def add_checkpoint(session: Session, *, size: int, root: bytes, note: str, now: 
     """Store a signed checkpoint (once per size; Ed25519 is deterministic, so replicas
     signing the same size write the same note). Return whether it was new."""
     statement = (
-        _insert(session, AuditCheckpoint)
-        .values(size=size, root=root, note=note, signed_at=now)  # type: ignore[attr-defined]
+        upsert_insert(session, AuditCheckpoint)
+        .values(size=size, root=root, note=note, signed_at=now)
         .on_conflict_do_nothing()
-        .returning(AuditCheckpoint.size)
+        .returning(col(AuditCheckpoint.size))
     )
     return session.execute(statement).first() is not None
 
 
 def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
-    statement = select(AuditCheckpoint).order_by(AuditCheckpoint.size.desc()).limit(1)  # type: ignore[attr-defined]
+    statement = select(AuditCheckpoint).order_by(col(AuditCheckpoint.size).desc()).limit(1)
     return session.scalars(statement).first()
 
 
@@ -324,8 +322,8 @@ def checkpoints_after(session: Session, size: int, *, limit: int = 1000) -> list
     """Checkpoints larger than ``size``, smallest first."""
     statement = (
         select(AuditCheckpoint)
-        .where(AuditCheckpoint.size > size)  # type: ignore[arg-type]
-        .order_by(AuditCheckpoint.size)  # type: ignore[arg-type]
+        .where(col(AuditCheckpoint.size) > size)
+        .order_by(col(AuditCheckpoint.size))
         .limit(limit)
     )
     return list(session.scalars(statement))
@@ -343,15 +341,15 @@ def add_cosignatures(
         return 0
     held = set(
         session.execute(
-            select(AuditCosignature.size).where(
-                AuditCosignature.witness == witness,  # type: ignore[arg-type]
-                AuditCosignature.size.in_([r["size"] for r in rows]),  # type: ignore[attr-defined]
+            select(col(AuditCosignature.size)).where(
+                col(AuditCosignature.witness) == witness,
+                col(AuditCosignature.size).in_([r["size"] for r in rows]),
             )
         ).scalars()
     )
     new = [r for r in rows if r["size"] not in held]
     if new:  # a replica storing the same lines at the same time is no conflict
-        statement = _insert(session, AuditCosignature).on_conflict_do_nothing()  # type: ignore[attr-defined]
+        statement = upsert_insert(session, AuditCosignature).on_conflict_do_nothing()
         session.execute(statement, new)
     return len(new)
 
@@ -363,8 +361,8 @@ def cosignatures(session: Session, sizes: Sequence[int]) -> dict[int, list[Audit
         return found
     statement = (
         select(AuditCosignature)
-        .where(AuditCosignature.size.in_(list(sizes)))  # type: ignore[attr-defined]
-        .order_by(AuditCosignature.size, AuditCosignature.witness)  # type: ignore[arg-type]
+        .where(col(AuditCosignature.size).in_(list(sizes)))
+        .order_by(col(AuditCosignature.size), col(AuditCosignature.witness))
     )
     for row in session.scalars(statement):
         found[row.size].append(row)
@@ -384,14 +382,15 @@ def set_witnessed(
     """Record ``peer``'s checkpoint ``size`` as the latest one cosigned, unless a larger one
     is recorded already: one upsert, so replicas witnessing the same peer at once neither
     collide on the first row nor move it back."""
-    statement: Any = _insert(session, WitnessedLog)
-    statement = statement.values(peer=peer, size=size, root=root, note=note, updated_at=now)
+    statement = upsert_insert(session, WitnessedLog).values(
+        peer=peer, size=size, root=root, note=note, updated_at=now
+    )
     new = statement.excluded
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["peer"],
             set_={column: new[column] for column in ("size", "root", "note", "updated_at")},
-            where=WitnessedLog.size < new.size,  # type: ignore[arg-type]
+            where=col(WitnessedLog.size) < new.size,
         )
     )
 
@@ -403,13 +402,13 @@ def add_alert(
 
 
 def has_alert(session: Session, *, peer: str, detail: str) -> bool:
-    statement = select(AuditAlert.id).where(
-        AuditAlert.peer == peer,  # type: ignore[arg-type]
-        AuditAlert.detail == detail,  # type: ignore[arg-type]
+    statement = select(col(AuditAlert.id)).where(
+        col(AuditAlert.peer) == peer,
+        col(AuditAlert.detail) == detail,
     )
     return session.execute(statement.limit(1)).first() is not None
 
 
 def alerts(session: Session, *, limit: int = 1000) -> list[AuditAlert]:
-    statement = select(AuditAlert).order_by(AuditAlert.id.desc()).limit(limit)  # type: ignore[union-attr]
+    statement = select(AuditAlert).order_by(col(AuditAlert.id).desc()).limit(limit)
     return list(session.scalars(statement))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from clearinghouse.node.storage._core import table_of, upsert_insert
 from clearinghouse.node.storage.models import OversightAuthorisation
 
 __all__ = ["add", "documents", "unexpired"]
@@ -25,10 +25,9 @@ def add(
     now: datetime,
 ) -> bool:
     """Store an authorisation; False if it is held already."""
-    table = OversightAuthorisation.__table__  # type: ignore[attr-defined]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    table = table_of(OversightAuthorisation)
     statement = (
-        insert(table)
+        upsert_insert(session, table)
         .values(
             id=id,
             issuer=issuer,

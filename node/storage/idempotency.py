@@ -21,8 +21,10 @@ from typing import Any
 
 from sqlalchemy import delete, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import Session, col, select
 
+from clearinghouse.node.storage._core import UpsertInsert, rowcount, table_of
 from clearinghouse.node.storage.models import IdempotencyRecord
 
 __all__ = ["PROCESSING_LEASE", "HeldRequest", "claim", "complete", "release"]
@@ -30,6 +32,8 @@ __all__ = ["PROCESSING_LEASE", "HeldRequest", "claim", "complete", "release"]
 #: How long a claimed key without an answer counts as being processed. A batch is
 #: ingested in seconds; this is far beyond the longest one.
 PROCESSING_LEASE = timedelta(minutes=10)
+
+_TABLE = table_of(IdempotencyRecord)
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ def claim(
     Returns None if this request now holds the key (process it, then :func:`complete`
     or :func:`release`), else the request held under it. Expired rows are purged first.
     """
-    table = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+    table = _TABLE
     session.execute(delete(table).where(table.c.expires_at < now))
     row = {
         "token": token,
@@ -77,7 +81,7 @@ def claim(
         )
         .values(row)
     )
-    if taken.rowcount:  # type: ignore[attr-defined]
+    if rowcount(taken):
         return None  # abandoned by a process that died
     held = session.exec(
         select(IdempotencyRecord).where(
@@ -108,14 +112,11 @@ def release(session: Session, *, token: str, key: str) -> None:
     )
 
 
-def _insert(insert: Any) -> Any:
-    table = IdempotencyRecord.__table__  # type: ignore[attr-defined]
-    return (
-        insert(table).on_conflict_do_nothing(index_elements=["token", "key"]).returning(table.c.key)
-    )
+def _insert(insert: UpsertInsert) -> ReturningInsert[Any]:
+    return insert.on_conflict_do_nothing(index_elements=["token", "key"]).returning(_TABLE.c.key)
 
 
 _INSERT = {
-    "postgresql": _insert(postgresql.insert),
-    "sqlite": _insert(sqlite.insert),
+    "postgresql": _insert(postgresql.insert(_TABLE)),
+    "sqlite": _insert(sqlite.insert(_TABLE)),
 }

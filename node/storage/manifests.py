@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from clearinghouse.node.storage._core import table_of, upsert_insert
 from clearinghouse.node.storage.models import HeldManifest
 from clearinghouse.protocol.manifest import Manifest
 
@@ -51,10 +51,9 @@ def add(
 ) -> bool:
     """Store an accepted manifest; False if one with its serial is already stored
     (another replica switched first)."""
-    table = HeldManifest.__table__  # type: ignore[attr-defined]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    table = table_of(HeldManifest)
     statement = (
-        insert(table)
+        upsert_insert(session, table)
         .values(
             serial=manifest.serial,
             federation=manifest.federation,

@@ -18,6 +18,7 @@ from typing import Any, TypeAlias
 from sqlalchemy import Row, bindparam, func, insert, or_, update
 from sqlmodel import Session, col, select
 
+from clearinghouse.node.storage._core import rowcount, table_of
 from clearinghouse.node.storage.models import OutboxItem
 from clearinghouse.protocol.packet import PacketRef
 
@@ -94,7 +95,7 @@ def claim_due(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    table = OutboxItem.__table__  # type: ignore[attr-defined]
+    table = table_of(OutboxItem)
     statement = (
         update(table)
         .where(table.c.id.in_(due.scalar_subquery()))
@@ -118,7 +119,7 @@ def mark_delivered(
     One read of which are still pending, then one executemany (no ORM work per row)."""
     if not receipts:
         return 0
-    table = OutboxItem.__table__  # type: ignore[attr-defined]
+    table = table_of(OutboxItem)
     pending = set(
         session.execute(
             select(table.c.id).where(table.c.id.in_(list(receipts)), table.c.state == "pending")
@@ -150,7 +151,7 @@ def mark_refused(
 ) -> None:
     session.execute(
         update(OutboxItem)
-        .where(col(OutboxItem.id) == item_id, OutboxItem.state == "pending")
+        .where(col(OutboxItem.id) == item_id, col(OutboxItem.state) == "pending")
         .values(
             state="refused",
             delivered_at=now,
@@ -168,7 +169,7 @@ def retry_later(session: Session, *, item_ids: Sequence[int], error: str, at: da
         return
     session.execute(
         update(OutboxItem)
-        .where(col(OutboxItem.id).in_(item_ids), OutboxItem.state == "pending")
+        .where(col(OutboxItem.id).in_(item_ids), col(OutboxItem.state) == "pending")
         .values(
             attempts=OutboxItem.attempts + 1,
             last_error=error[:2000],
@@ -208,9 +209,9 @@ def ack_through(session: Session, *, recipient: str, cursor: int, now: datetime)
     result = session.execute(
         update(OutboxItem)
         .where(
-            OutboxItem.recipient == recipient,
+            col(OutboxItem.recipient) == recipient,
             col(OutboxItem.id) <= cursor,
-            OutboxItem.state == "pending",
+            col(OutboxItem.state) == "pending",
             col(OutboxItem.offered_at).is_not(None),
         )
         .values(
@@ -221,7 +222,7 @@ def ack_through(session: Session, *, recipient: str, cursor: int, now: datetime)
             lease_until=None,
         )
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 def feed(

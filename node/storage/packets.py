@@ -18,8 +18,10 @@ from typing import Any, NamedTuple
 from sqlalchemy import String, cast, delete, func, insert, null, union_all
 from sqlalchemy import select as select_rows
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import Session, col, select
 
+from clearinghouse.node.storage._core import UpsertInsert, rowcount, table_of
 from clearinghouse.node.storage.models import InboundRefusal, OutboxItem, StoredPacket
 from clearinghouse.protocol.packet import IssuedPacket, VerifiedPacket
 from clearinghouse.protocol.results import HeldInput
@@ -45,6 +47,8 @@ __all__ = [
 #: The most characters of a refused view kept (:func:`refusal_prefix`).
 PREFIX_CHARS = 200
 
+_PACKET = table_of(StoredPacket)
+
 
 def add_issued(
     session: Session, issued: Sequence[IssuedPacket], *, issuer: str, kid: str, now: datetime
@@ -69,7 +73,7 @@ def add_issued(
         }
         for packet in issued
     ]
-    statement = insert(StoredPacket).returning(StoredPacket.id, sort_by_parameter_order=True)
+    statement = insert(StoredPacket).returning(_PACKET.c.id, sort_by_parameter_order=True)
     return [int(row_id) for row_id in session.scalars(statement, rows).all()]
 
 
@@ -109,18 +113,15 @@ def add_received(
     return {(jti, digest): int(row_id) for jti, digest, row_id in result.all()}
 
 
-def _insert_received(insert: Any) -> Any:
-    table = StoredPacket.__table__  # type: ignore[attr-defined]
-    return (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["jti", "digest"])
-        .returning(table.c.jti, table.c.digest, table.c.id)
+def _insert_received(insert: UpsertInsert) -> ReturningInsert[Any, Any, Any]:
+    return insert.on_conflict_do_nothing(index_elements=["jti", "digest"]).returning(
+        _PACKET.c.jti, _PACKET.c.digest, _PACKET.c.id
     )
 
 
 _INSERT_RECEIVED = {
-    "postgresql": _insert_received(postgresql.insert),
-    "sqlite": _insert_received(sqlite.insert),
+    "postgresql": _insert_received(postgresql.insert(_PACKET)),
+    "sqlite": _insert_received(sqlite.insert(_PACKET)),
 }
 
 
@@ -172,7 +173,7 @@ def add_refusals(
         for view in refused
     ]
     session.execute(insert(InboundRefusal), rows)
-    table = InboundRefusal.__table__  # type: ignore[attr-defined]
+    table = table_of(InboundRefusal)
     oldest_kept = (
         select_rows(table.c.id)
         .where(table.c.peer == peer)
@@ -210,7 +211,7 @@ def add_refusal(
 def purge_refusals(session: Session, *, before: datetime) -> int:
     """Forget refusals received before ``before`` (the retention period); return how many."""
     result = session.execute(delete(InboundRefusal).where(col(InboundRefusal.received_at) < before))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 def _without_nul(text: str) -> str:
@@ -232,26 +233,23 @@ def held_inputs(
     """
     if not jtis:
         return {}
-    packet = StoredPacket.__table__  # type: ignore[attr-defined]
-    item = OutboxItem.__table__  # type: ignore[attr-defined]
-    statement: Any = select_rows(
+    packet = _PACKET
+    item = table_of(OutboxItem)
+    held = select_rows(
         packet.c.jti,
         packet.c.digest,
         packet.c.issuer,
         packet.c.schema_id,
         cast(null(), String).label("recipient"),
     ).where(packet.c.jti.in_(sorted(jtis)))
-    if queued and recipients:
-        statement = union_all(
-            statement,
-            select_rows(
-                item.c.jti,
-                item.c.digest,
-                cast(null(), String),
-                cast(null(), String),
-                item.c.recipient,
-            ).where(item.c.recipient.in_(sorted(recipients)), item.c.jti.in_(sorted(queued))),
-        )
+    queued_to = select_rows(
+        item.c.jti,
+        item.c.digest,
+        cast(null(), String),
+        cast(null(), String),
+        item.c.recipient,
+    ).where(item.c.recipient.in_(sorted(recipients)), item.c.jti.in_(sorted(queued)))
+    statement = union_all(held, queued_to) if queued and recipients else held
     found: dict[tuple[str, str], tuple[str, str]] = {}
     sent: dict[tuple[str, str], set[str]] = defaultdict(set)
     for jti, digest, issuer, schema, recipient in session.execute(statement):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from clearinghouse.node.storage._core import rowcount, table_of, upsert_insert
 from clearinghouse.node.storage.models import NodeCounter, PeerCursor, SeenNonce
 
 __all__ = [
@@ -20,17 +20,13 @@ __all__ = [
 ]
 
 
-def _insert(session: Session):  # type: ignore[no-untyped-def]
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 def remember_nonce(session: Session, *, peer: str, nonce: str, now: datetime) -> bool:
     """Record a request nonce; False if this peer used it before (a replay)."""
-    table = SeenNonce.__table__  # type: ignore[attr-defined]
+    table = table_of(SeenNonce)
     # RETURNING, not rowcount: an INSERT's rowcount is not kept by SQLAlchemy
     # (psycopg reports -1 once the cursor is closed, which read as "new").
     statement = (
-        _insert(session)(table)
+        upsert_insert(session, table)
         .values(peer=peer, nonce=nonce, seen_at=now)
         .on_conflict_do_nothing(index_elements=["peer", "nonce"])
         .returning(table.c.nonce)
@@ -41,7 +37,7 @@ def remember_nonce(session: Session, *, peer: str, nonce: str, now: datetime) ->
 def purge_nonces(session: Session, *, before: datetime) -> int:
     """Forget nonces older than the signature window: stale requests are refused anyway."""
     result = session.execute(delete(SeenNonce).where(col(SeenNonce.seen_at) < before))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 def get_cursor(session: Session, peer: str) -> int:
@@ -62,9 +58,9 @@ def add_to_counter(session: Session, name: str, amount: int = 1) -> None:
     """Add to a named counter inside the caller's transaction (created at 0)."""
     if amount == 0:
         return
-    table = NodeCounter.__table__  # type: ignore[attr-defined]
+    table = table_of(NodeCounter)
     statement = (
-        _insert(session)(table)
+        upsert_insert(session, table)
         .values(name=name, value=amount)
         .on_conflict_do_update(index_elements=["name"], set_={"value": table.c.value + amount})
     )

@@ -17,9 +17,10 @@ is not covered by the signature, which covers only ``@method``, ``@target-uri`` 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -33,7 +34,7 @@ from clearinghouse.node.errors import PeerFailed
 from clearinghouse.node.logs import REQUEST_ID, new_request_id
 from clearinghouse.node.transport.httpsig import sign_request
 
-__all__ = ["FeedPage", "PeerClient", "PeerRejectedRequest", "PeerUnavailable"]
+__all__ = ["FeedPage", "PeerClient", "PeerRejectedRequest", "PeerUnavailable", "open_peer_client"]
 
 
 class PeerUnavailable(PeerFailed):
@@ -97,6 +98,16 @@ def _retry_after(response: httpx.Response, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+def _fixed_signer(key: Ed25519PrivateKey, kid: str) -> Callable[[], tuple[Ed25519PrivateKey, str]]:
+    """A signer that always answers the same key (a node that does not rotate)."""
+    fixed = (key, kid)
+
+    def signer() -> tuple[Ed25519PrivateKey, str]:
+        return fixed
+
+    return signer
+
+
 class PeerClient:
     """Signs each request with ``key``/``kid``, or with what ``signer`` answers at that
     moment (a node that rotates its key signs with the new one from then on)."""
@@ -113,8 +124,7 @@ class PeerClient:
         if signer is None:
             if key is None or kid is None:
                 raise TypeError("PeerClient needs key and kid, or signer")
-            fixed = (key, kid)
-            signer = lambda: fixed  # noqa: E731
+            signer = _fixed_signer(key, kid)
         self._http = http
         self._signer = signer
         self._clock = clock
@@ -204,3 +214,20 @@ class PeerClient:
                 f"{base_url}: malformed catch-up page", kind="bad-answer"
             ) from exc
         return FeedPage(items, next_cursor, authorisations)
+
+
+@contextlib.asynccontextmanager
+async def open_peer_client(
+    *,
+    request_timeout_s: float,
+    clock: Clock,
+    signer: Callable[[], tuple[Ed25519PrivateKey, str]],
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> AsyncIterator[PeerClient]:
+    """The one connection pool a node's workers share to reach its peers, closed on exit.
+
+    ``transport`` lets tests route the calls elsewhere (an in-process app, a fault).
+    """
+    timeout = httpx.Timeout(request_timeout_s, connect=5.0)
+    async with httpx.AsyncClient(timeout=timeout, transport=transport) as http:
+        yield PeerClient(http, clock=clock, signer=signer)

@@ -1,9 +1,10 @@
 """What the audit pages show: the log's latest checkpoint, its entries, and one entry's proof.
 
-``/ui/audit`` is a view over :mod:`node.storage.auditlog`: the latest signed checkpoint
-(C2SP tlog-checkpoint, :mod:`protocol.notes`) with the witnesses' cosignatures, both
-re-verified at display time against the manifest's keys; the number of entries per act;
-the witnessing alerts; and a filtered, paged list of entries (newest first).
+``/ui/audit`` is a view over :func:`node.services.audit_display.audit_overview`: the
+latest signed checkpoint (C2SP tlog-checkpoint, :mod:`protocol.notes`) with the
+witnesses' cosignatures, both re-verified at display time against the manifest's keys;
+the number of entries per act; the witnessing alerts; and a filtered, paged list of
+entries (newest first). This module checks the filters and formats what the service read.
 
 ``/ui/audit/entries/{seq}`` shows one entry's exact bytes, its stored leaf hash, and
 the RFC 9162 inclusion proof of leaf ``seq`` in the tree of the latest checkpoint's
@@ -18,30 +19,21 @@ Nothing here raises for bad input: filters that do not parse come back as messag
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlmodel import Session
-
 from clearinghouse.node.context import NodeContext
-from clearinghouse.node.services.checkpoints import served_checkpoint
-from clearinghouse.node.storage import auditlog
-from clearinghouse.node.storage.db import transaction
-from clearinghouse.node.storage.models import AuditEntry
-from clearinghouse.protocol.audit import (
-    ACTS,
-    RESERVED,
-    format_time,
-    log_keys,
-    witness_keys,
-    witness_name,
+from clearinghouse.node.services.audit_display import (
+    CheckedCheckpoint,
+    audit_overview,
+    entry_with_proof,
 )
-from clearinghouse.protocol.errors import MerkleInputError, ProtocolError
-from clearinghouse.protocol.notes import parse_checkpoint, parse_note, verify_note
+from clearinghouse.node.services.audit_reads import EntryRow, EntrySearch
+from clearinghouse.protocol.audit import ACTS, RESERVED, format_time
+from clearinghouse.protocol.encoding import b64_encode
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -57,10 +49,6 @@ __all__ = [
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 _FIELD_CHARS = 160  # an act field's value is cut to this in the table (whole on the entry)
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
 
 
 def _utc_text(at: datetime) -> str:
@@ -83,6 +71,21 @@ class AuditQuery:
     limit: int = DEFAULT_LIMIT
     errors: tuple[str, ...] = ()
     form: dict[str, str] = field(default_factory=dict)
+
+    def search(self) -> EntrySearch | None:
+        """The entry search these filters ask for, one more than a page (is there an older
+        page?); None when a filter did not parse."""
+        if self.errors:
+            return None
+        return EntrySearch(
+            act=self.act,
+            peer=self.peer,
+            jti=self.jti,
+            since=self.since,
+            until=self.until,
+            before=self.before,
+            limit=self.limit + 1,
+        )
 
     def link(self, **changes: int | None) -> str:
         """``/ui/audit`` with these filters and the given paging (``before``, ``limit``)."""
@@ -169,64 +172,36 @@ class CheckpointView:
 
     @property
     def root_b64(self) -> str:
-        return _b64(self.root) if self.root is not None else ""
+        return b64_encode(self.root) if self.root is not None else ""
 
     @property
     def root_hex(self) -> str:
         return self.root.hex() if self.root is not None else ""
 
 
-def _checkpoint(ctx: NodeContext, session: Session) -> CheckpointView | None:
-    row = auditlog.latest_checkpoint(session)
-    if row is None:
+def _checkpoint_view(checked: CheckedCheckpoint | None) -> CheckpointView | None:
+    """The checked checkpoint with its times in words (UTC) for the pages."""
+    if checked is None:
         return None
-    cosigned = auditlog.cosignatures(session, [row.size])[row.size]
-    note = served_checkpoint(row.note, [c.line for c in cosigned])
-    federation, me = ctx.manifest.federation, ctx.participant
-    origin, size, root = "", row.size, None
-    verified_names: dict[str, int | None] = {}
-    try:
-        parsed = parse_note(note)
-        checkpoint = parse_checkpoint(parsed.text)
-        origin, size, root = checkpoint.origin, checkpoint.size, checkpoint.root
-        keys = [*log_keys(ctx.manifest, me), *witness_keys(ctx.manifest, besides=me)]
-        verified_names = {v.name: v.timestamp for v in verify_note(parsed, keys)}
-    except ProtocolError as exc:
-        ok, verification = False, f"does not verify now: {exc.code}: {exc.message}"
-    else:
-        signer = origin if origin in verified_names else None
-        if signer is None:
-            ok, verification = False, f"not signed by a key of {me} in the current manifest"
-        elif (size, root) != (row.size, bytes(row.root)):
-            ok, verification = False, "the signed note does not match the stored size and root"
-        else:
-            ok = True
-            verification = (
-                f"verified now: Ed25519 signature by {origin} (a key of {me} in manifest "
-                f"serial {ctx.manifest.serial})"
-            )
-    witnesses = []
-    for c in cosigned:
-        name = witness_name(federation, c.witness)
-        witnesses.append(
-            {
-                "participant": c.witness,
-                "name": name,
-                "timestamp": c.timestamp,
-                "cosigned_at": _utc_text(datetime.fromtimestamp(c.timestamp, UTC)),
-                "received_at": _utc_text(c.received_at),
-                "verified": name in verified_names,
-            }
-        )
     return CheckpointView(
-        origin=origin,
-        size=size,
-        root=root,
-        signed_at=_utc_text(row.signed_at),
-        note=note,
-        verified=ok,
-        verification=verification,
-        witnesses=witnesses,
+        origin=checked.origin,
+        size=checked.size,
+        root=checked.root,
+        signed_at=_utc_text(checked.signed_at),
+        note=checked.note,
+        verified=checked.verified,
+        verification=checked.verification,
+        witnesses=[
+            {
+                "participant": w.participant,
+                "name": w.name,
+                "timestamp": w.timestamp,
+                "cosigned_at": _utc_text(datetime.fromtimestamp(w.timestamp, UTC)),
+                "received_at": _utc_text(w.received_at),
+                "verified": w.verified,
+            }
+            for w in checked.witnesses
+        ],
     )
 
 
@@ -238,7 +213,7 @@ def _compact(value: Any) -> str:
     return text if len(text) <= _FIELD_CHARS else text[: _FIELD_CHARS - 1] + "…"
 
 
-def _row(entry: AuditEntry, covered: int) -> dict[str, Any]:
+def _row(entry: EntryRow, covered: int) -> dict[str, Any]:
     """One table row: the indexed columns and the act's other fields, compactly."""
     try:
         body = json.loads(entry.body)
@@ -262,23 +237,10 @@ def _row(entry: AuditEntry, covered: int) -> dict[str, Any]:
 
 def audit_page(ctx: NodeContext, query: AuditQuery) -> dict[str, Any]:
     """The ``/ui/audit`` page: checkpoint, counts, alerts and one page of entries."""
-    with transaction(ctx.engine) as session:
-        checkpoint = _checkpoint(ctx, session)
-        head = auditlog.head(session)
-        counts = auditlog.count_by_act(session)
-        alerts = auditlog.alerts(session, limit=100)
-        rows: list[AuditEntry] = []
-        if not query.errors:
-            rows = auditlog.search(
-                session,
-                act=query.act,
-                peer=query.peer,
-                jti=query.jti,
-                since=query.since,
-                until=query.until,
-                before=query.before,
-                limit=query.limit + 1,  # one more: is there an older page?
-            )
+    overview = audit_overview(ctx, query.search())
+    checkpoint = _checkpoint_view(overview.checkpoint)
+    counts = overview.counts
+    rows = overview.entries
     older = rows[query.limit - 1].seq if len(rows) > query.limit else None
     rows = rows[: query.limit]
     covered = checkpoint.size if checkpoint is not None else 0
@@ -287,7 +249,7 @@ def audit_page(ctx: NodeContext, query: AuditQuery) -> dict[str, Any]:
         peers.append(query.peer)  # an old peer, no longer in the manifest
     return {
         "checkpoint": checkpoint,
-        "head_size": head.size,
+        "head_size": overview.head_size,
         "counts": [
             {"act": act, "description": text, "count": counts.get(act, 0)}
             for act, text in ACTS.items()
@@ -300,7 +262,7 @@ def audit_page(ctx: NodeContext, query: AuditQuery) -> dict[str, Any]:
                 "detail": a.detail,
                 "raised_at": _utc_text(a.raised_at),
             }
-            for a in alerts
+            for a in overview.alerts
         ],
         "acts": ACTS,
         "peers": peers,
@@ -328,29 +290,12 @@ class EntryView:
 
 def entry_page(ctx: NodeContext, seq: int) -> EntryView | None:
     """Entry ``seq`` with its inclusion proof at the latest checkpoint; None if no such entry."""
-    with transaction(ctx.engine) as session:
-        found = auditlog.entries(session, seq, seq + 1)
-        if not found:
-            return None
-        entry = found[0]
-        checkpoint = _checkpoint(ctx, session)
-        proof: list[bytes] = []
-        unproven: str | None = None
-        if checkpoint is None:
-            unproven = "not yet checkpointed: the node has signed no checkpoint yet"
-        elif seq >= checkpoint.size:
-            unproven = (
-                f"not yet checkpointed: the latest checkpoint covers entries 0 to "
-                f"{checkpoint.size - 1}; a later one will cover entry {seq}"
-            )
-        elif checkpoint.root is None:
-            unproven = f"no proof: the latest checkpoint is unusable ({checkpoint.verification})"
-        else:
-            try:
-                proof = auditlog.inclusion_proof(session, seq, checkpoint.size)
-            except MerkleInputError as exc:
-                unproven = f"no proof: {exc.message}"
-    leaf = _b64(bytes(entry.leaf_hash))
+    found = entry_with_proof(ctx, seq)
+    if found is None:
+        return None
+    entry, checkpoint = found.entry, _checkpoint_view(found.checkpoint)
+    proof, unproven = found.proof, found.unproven
+    leaf = b64_encode(bytes(entry.leaf_hash))
     check = None
     if unproven is None and checkpoint is not None and checkpoint.root is not None:
         check = {
@@ -358,7 +303,7 @@ def entry_page(ctx: NodeContext, seq: int) -> EntryView | None:
             "size": checkpoint.size,
             "body": entry.body,  # the exact stored text; the browser hashes its UTF-8 bytes
             "leaf_hash": leaf,
-            "proof": [_b64(p) for p in proof],
+            "proof": [b64_encode(p) for p in proof],
             "root": checkpoint.root_b64,
         }
     return EntryView(
@@ -367,6 +312,6 @@ def entry_page(ctx: NodeContext, seq: int) -> EntryView | None:
         leaf_hash=leaf,
         checkpoint=checkpoint,
         check=check,
-        proof=[_b64(p) for p in proof],
+        proof=[b64_encode(p) for p in proof],
         unproven=unproven,
     )

@@ -1,8 +1,8 @@
-"""What the situation and provenance pages show, computed from the node's data.
+"""What the situation and provenance pages show, shaped from what the services read.
 
-The pages are views over :mod:`node.services.situation` (the fused findings) and
-over stored packets (provenance: a result, its signature, its input and the
-input's signature, re-verified at display time).
+The pages are views over :mod:`node.services.situation` (the fused findings and the
+picture) and :mod:`node.services.provenance` (a result, its signature, its input and
+the input's signature, re-verified at display time): tables, charts and marks.
 
 Handling: every item drawn from a restricted result (H1, H2 or H3; a result
 inherits its input's code and H3 restriction text) is marked where it is shown —
@@ -17,13 +17,10 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from clearinghouse.node.context import NodeContext
-from clearinghouse.node.services.situation import LEVELS, FusedFinding, fused_findings, situation
-from clearinghouse.node.storage import analysis, packets
-from clearinghouse.node.storage.db import transaction
-from clearinghouse.node.storage.models import StoredPacket
-from clearinghouse.node.ui.charts import bar_chart, heat_grid, line_chart
-from clearinghouse.protocol.errors import ProtocolError
-from clearinghouse.protocol.packet import HANDLING_MEANINGS, stored_epoch, verify_view
+from clearinghouse.node.services.provenance import CheckedPacket, result_provenance
+from clearinghouse.node.services.situation import LEVELS, FusedFinding, situation_and_findings
+from clearinghouse.node.ui.charts import Mark, bar_chart, heat_grid, line_chart
+from clearinghouse.protocol.packet import HANDLING_MEANINGS
 
 __all__ = ["handling", "provenance_page", "situation_page"]
 
@@ -35,6 +32,8 @@ SECTIONS = (
     ("mission.security-risk", "Security risk: escalations and flags"),
 )
 MAX_ROWS = 60
+#: A cell of the heat grid: (area, month).
+Cell = tuple[str, str]
 
 
 def handling(hc: str, hcr: str | None) -> dict[str, Any]:
@@ -58,13 +57,6 @@ def _mark(f: FusedFinding) -> tuple[str, str] | None:
     """The chart mark (badge, tooltip) of a finding from a restricted result."""
     h = handling(f.hc, f.hcr)
     return (h["hc"], h["note"]) if h["restricted"] else None
-
-
-def _epoch(raw: str) -> str | None:
-    try:
-        return stored_epoch(raw)
-    except ProtocolError:
-        return None
 
 
 def _rank(f: FusedFinding) -> tuple[int, float]:
@@ -149,13 +141,69 @@ def situation_page(
     start: str | None = None,
     end: str | None = None,
 ) -> dict[str, Any]:
-    fused = fused_findings(ctx, country=country, admin1=admin1, start=start, end=end)
-    picture = situation(ctx, country=country, admin1=admin1, start=start, end=end)
+    """The ``/ui/situation`` page: hotspots, the area-month grid, the trend, one section
+    per analyzer and where analyzers agree, every restricted item marked."""
+    picture, fused = situation_and_findings(
+        ctx, country=country, admin1=admin1, start=start, end=end
+    )
     hotspots = _hotspots(fused)
+    cells, cell_marks = _grid_cells(fused)
+    per_month, trend_restricted = _per_month(fused)
     areas = sorted({f"{f.area[1] or f.area[0] or '?'}" for f in fused if f.period})
     months = sorted({(f.period or "")[:7] for f in fused if f.period and len(f.period) >= 7})
-    cells: dict[tuple[str, str], tuple[str | None, str]] = {}
-    cell_marks: dict[tuple[str, str], tuple[str, str]] = {}
+    return {
+        "filters": picture["filters"],
+        "analyzers": picture["analyzers"],
+        "any_restricted": any(f.restricted for f in fused),
+        "hotspots": hotspots,
+        "imprecise": _imprecise(fused),
+        "hotspot_chart": _hotspot_chart(hotspots) if hotspots else "",
+        "grid": heat_grid(
+            areas, months, cells, title="Highest level per area and month", marks=cell_marks
+        )
+        if cells
+        else "",
+        "grid_restricted": len(cell_marks),
+        "trend_chart": line_chart(
+            {a: dict(c) for a, c in per_month.items()},
+            title="Findings per month by analyzer",
+            y_label="findings",
+        )
+        if per_month
+        else "",
+        "trend_restricted": sorted(trend_restricted.items()),
+        "sections": _sections(fused),
+        "agreement": [
+            {**a, "handling": _area_handling(a)}
+            for a in picture["areas"]
+            if a["agreement"]["verdict"] in ("agree", "disagree")
+        ][:MAX_ROWS],
+    }
+
+
+def _hotspot_chart(hotspots: list[dict[str, Any]]) -> str:
+    """The ten deadliest area-months as bars, restricted ones marked."""
+    return bar_chart(
+        [
+            (f"{h['admin1'] or h['country']} {h['period']}", float(h["fatalities_best"] or 0))
+            for h in hotspots[:10]
+        ],
+        title="Deadliest area-months (best estimate)",
+        unit=" deaths",
+        marks=[
+            (h["handling"]["hc"], h["handling"]["note"]) if h["handling"]["restricted"] else None
+            for h in hotspots[:10]
+        ],
+    )
+
+
+def _grid_cells(
+    fused: list[FusedFinding],
+) -> tuple[dict[Cell, tuple[str | None, str]], dict[Cell, Mark]]:
+    """Per area and month, the highest level found (with what found it), and the mark of
+    the finding behind each cell drawn from a restricted result."""
+    cells: dict[Cell, tuple[str | None, str]] = {}
+    cell_marks: dict[Cell, Mark] = {}
     for f in fused:
         if not f.period or len(f.period) < 7:
             continue
@@ -171,13 +219,23 @@ def situation_page(
                 cell_marks[key] = mark
             else:
                 cell_marks.pop(key, None)
+    return cells, cell_marks
+
+
+def _per_month(fused: list[FusedFinding]) -> tuple[dict[str, Counter[str]], Counter[str]]:
+    """Findings per analyzer and month, and how many of them are restricted, per code."""
     per_month: dict[str, Counter[str]] = defaultdict(Counter)
-    trend_restricted: Counter[str] = Counter()
+    restricted: Counter[str] = Counter()
     for f in fused:
         if f.period and len(f.period) >= 7:
             per_month[f.analyzer][f.period[:7]] += 1
             if f.restricted:
-                trend_restricted[f.hc] += 1
+                restricted[f.hc] += 1
+    return per_month, restricted
+
+
+def _sections(fused: list[FusedFinding]) -> list[dict[str, Any]]:
+    """One section per analyzer of :data:`SECTIONS` with findings: the top rows and a chart."""
     sections = []
     for analyzer, title in SECTIONS:
         mine = sorted((f for f in fused if f.analyzer == analyzer), key=_rank, reverse=True)
@@ -201,49 +259,7 @@ def situation_page(
                 "chart": chart,
             }
         )
-    return {
-        "filters": picture["filters"],
-        "analyzers": picture["analyzers"],
-        "any_restricted": any(f.restricted for f in fused),
-        "hotspots": hotspots,
-        "imprecise": _imprecise(fused),
-        "hotspot_chart": bar_chart(
-            [
-                (f"{h['admin1'] or h['country']} {h['period']}", float(h["fatalities_best"] or 0))
-                for h in hotspots[:10]
-            ],
-            title="Deadliest area-months (best estimate)",
-            unit=" deaths",
-            marks=[
-                (h["handling"]["hc"], h["handling"]["note"])
-                if h["handling"]["restricted"]
-                else None
-                for h in hotspots[:10]
-            ],
-        )
-        if hotspots
-        else "",
-        "grid": heat_grid(
-            areas, months, cells, title="Highest level per area and month", marks=cell_marks
-        )
-        if cells
-        else "",
-        "grid_restricted": len(cell_marks),
-        "trend_chart": line_chart(
-            {a: dict(c) for a, c in per_month.items()},
-            title="Findings per month by analyzer",
-            y_label="findings",
-        )
-        if per_month
-        else "",
-        "trend_restricted": sorted(trend_restricted.items()),
-        "sections": sections,
-        "agreement": [
-            {**a, "handling": _area_handling(a)}
-            for a in picture["areas"]
-            if a["agreement"]["verdict"] in ("agree", "disagree")
-        ][:MAX_ROWS],
-    }
+    return sections
 
 
 def _area_handling(area: dict[str, Any]) -> list[dict[str, Any]]:
@@ -256,48 +272,14 @@ def _area_handling(area: dict[str, Any]) -> list[dict[str, Any]]:
     return [seen[k] for k in sorted(seen, key=lambda k: (k[0], k[1] or ""))]
 
 
-def _verify(ctx: NodeContext, row: StoredPacket) -> tuple[bool, str]:
-    recipient = None if row.origin == "local" else ctx.participant
-    try:
-        verified = verify_view(row.raw, ctx.manifest, recipient=recipient, now=ctx.clock.now())
-    except ProtocolError as exc:
-        return False, f"does not verify now: {exc.code}: {exc.message}"
-    return True, (
-        f"verified now: Ed25519 signature by {verified.iss} (key {verified.kid}), "
-        f"{len(verified.disclosed)} disclosed claim(s), policy respected"
-    )
-
-
 def provenance_page(ctx: NodeContext, jti: str) -> dict[str, Any] | None:
-    with transaction(ctx.engine) as session:
-        rows = [r for r in packets.find_packet(session, jti) if r.schema_id == "analysis-result/1"]
-        if not rows:
-            return None
-        row = rows[0]
-        claims = row.claims
-        wanted = claims.get("input") or {}
-        inputs = [
-            r
-            for r in packets.find_packet(session, str(wanted.get("jti", "")))
-            if r.digest == wanted.get("digest")
-        ]
-        runs = analysis.runs_for_packet(session, inputs[0].id or 0) if inputs else []
-    ok, verification = _verify(ctx, row)
-    declared = "declared"
-    try:
-        declaration = ctx.manifest.participant(row.issuer).analyzer
-        analyzer = claims.get("analyzer") or {}
-        if declaration is None or (declaration.id, declaration.version, declaration.sha256) != (
-            analyzer.get("id"),
-            analyzer.get("version"),
-            analyzer.get("sha256"),
-        ):
-            declared = "NOT what the manifest declares"
-        else:
-            declared = f"as the manifest (serial {ctx.manifest.serial}) declares for {row.issuer}"
-    except ProtocolError:
-        declared = "issuer not in the manifest"
-    page: dict[str, Any] = {
+    """The ``/ui/results/{jti}`` page: the result, its analyzer against the manifest, its
+    input and the runs of it, both packets verified now; None if no such result is held."""
+    found = result_provenance(ctx, jti)
+    if found is None:
+        return None
+    row = found.result.packet
+    return {
         "result": {
             "jti": row.jti,
             "issuer": row.issuer,
@@ -309,27 +291,28 @@ def provenance_page(ctx: NodeContext, jti: str) -> dict[str, Any] | None:
             "hc": row.hc,
             "hcr": row.hcr,
             "handling": handling(row.hc, row.hcr),
-            "pse": _epoch(row.raw),
-            "verified": ok,
-            "verification": verification,
+            "pse": found.result.epoch,
+            "verified": found.result.verified,
+            "verification": found.result.verification,
         },
-        "claims": claims,
-        "declared": declared,
-        "input": None,
-        "runs": [r.model_dump() for r in runs],
+        "claims": row.claims,
+        "declared": found.declared,
+        "input": _input(found.input) if found.input is not None else None,
+        "runs": [r.model_dump() for r in found.runs],
     }
-    if inputs:
-        source = inputs[0]
-        in_ok, in_verification = _verify(ctx, source)
-        page["input"] = {
-            "origin": source.origin,
-            "stored_at": source.stored_at.isoformat(),
-            "hc": source.hc,
-            "hcr": source.hcr,
-            "handling": handling(source.hc, source.hcr),
-            "pse": _epoch(source.raw),
-            "claims": source.claims,
-            "verified": in_ok,
-            "verification": in_verification,
-        }
-    return page
+
+
+def _input(checked: CheckedPacket) -> dict[str, Any]:
+    """The result's input as the provenance page shows it."""
+    source = checked.packet
+    return {
+        "origin": source.origin,
+        "stored_at": source.stored_at.isoformat(),
+        "hc": source.hc,
+        "hcr": source.hcr,
+        "handling": handling(source.hc, source.hcr),
+        "pse": checked.epoch,
+        "claims": source.claims,
+        "verified": checked.verified,
+        "verification": checked.verification,
+    }

@@ -259,5 +259,5 @@ def _partial_annotation(annotation: Any) -> Any:
     if origin in (typing.Union, types.UnionType):
         return typing.Union[tuple(_partial_annotation(a) for a in args)]  # noqa: UP007
     if origin is list and args:
-        return list[_partial_annotation(args[0])]  # type: ignore[misc]
+        return types.GenericAlias(list, (_partial_annotation(args[0]),))
     return annotation

@@ -7,13 +7,11 @@ also on PostgreSQL when ``CLEARINGHOUSE_TEST_POSTGRES_URL`` is set.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from bench.audit import BATCHES, main
-
-POSTGRES_URL = os.environ.get("CLEARINGHOUSE_TEST_POSTGRES_URL", "")
+from tests.databases import POSTGRES_URL
 
 APPENDS = {"entries_per_transaction", "appends_per_s", "bare_insert_per_s",
            "ratio_to_bare_insert", "ratio_to_target"}  # fmt: skip

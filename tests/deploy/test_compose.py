@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from clearinghouse.node.localfed import free_port
 from clearinghouse.node.settings import Settings
 from clearinghouse.protocol.manifest import parse_manifest, verify_manifest
 from tests.deploy._support import (
@@ -256,12 +256,6 @@ def test_init_script_makes_keys_tokens_and_a_quorum_signed_manifest(
             assert hashlib.sha256(token.encode()).hexdigest() in config
             assert token not in config
         assert not list((initialised / agency).rglob("tokens*")), "no clear tokens in a node"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_a_node_started_as_compose_starts_it_passes_the_health_check(

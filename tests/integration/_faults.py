@@ -37,9 +37,8 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from clearinghouse.node.cli.demo import FEEDS, feed_items
 from clearinghouse.node.keyfiles import read_private_key
-from clearinghouse.node.localfed import ROOT, LocalFederation
+from clearinghouse.node.localfed import FEEDS, ROOT, LocalFederation, feed_items
 from clearinghouse.node.storage.db import make_engine
 from clearinghouse.protocol.manifest import manifest_json, parse_manifest, sign_manifest
 

@@ -30,8 +30,8 @@ from collections import Counter
 from typing import Any
 
 from clearinghouse.analyzers.registry import load
+from clearinghouse.node.audit_tool import check_checkpoint
 from clearinghouse.node.localfed import LocalFederation
-from clearinghouse.node.services.audit_bundle import check_checkpoint
 from clearinghouse.protocol.manifest import Manifest, parse_manifest
 from clearinghouse.protocol.results import RESULT_SCHEMA
 from clearinghouse.protocol.schemas import get_schema

@@ -16,13 +16,13 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, text
 
-from clearinghouse.node.localfed import LocalFederation, NodeHandle
-from clearinghouse.node.services.audit_bundle import (
+from clearinghouse.node.audit_tool import (
     Summary,
     open_database,
     read_manifest,
     verify_log,
 )
+from clearinghouse.node.localfed import LocalFederation, NodeHandle
 from clearinghouse.node.storage.db import make_engine
 from clearinghouse.protocol.notes import Checkpoint, parse_checkpoint, parse_note
 

@@ -6,12 +6,6 @@ import pytest
 
 from tests.integration._demo import DemoRun, start_demo
 
-# PostgreSQL cases generated only with CLEARINGHOUSE_TEST_POSTGRES_URL (see _postgres).
-from tests.integration._postgres import (  # noqa: F401
-    pytest_collection_modifyitems,
-    pytest_generate_tests,
-)
-
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:

@@ -30,6 +30,7 @@ from clearinghouse.protocol.merkle import CompactRange, leaf_hash
 from clearinghouse.protocol.notes import checkpoint_text, parse_note, sign_note
 from tests.integration.test_federation import FAST as FEDERATION_FAST
 from tests.integration.test_federation import events, ingest, wait_settled
+from tests.nodes import running_federation
 
 PARTICIPANTS = ("mission", "unodc", "dpa", "undp")
 FAST = (
@@ -44,16 +45,9 @@ witness_interval_s = 0.5
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation]:
-    federation = LocalFederation(
-        tmp_path_factory.mktemp("audit-federation"), PARTICIPANTS, config_extra=FAST
-    )
-    federation.build()
-    try:
-        federation.start()
-        federation.wait_ready()
+    root = tmp_path_factory.mktemp("audit-federation")
+    with running_federation(root, PARTICIPANTS, config_extra=FAST) as federation:
         yield federation
-    finally:
-        federation.stop()
 
 
 def _db(fed: LocalFederation, participant: str) -> sqlite3.Connection:

@@ -37,9 +37,17 @@ from pathlib import Path
 
 import pytest
 
-from clearinghouse.node.cli.ingest import post_batches
 from clearinghouse.node.importers.records_file import read_records
 from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.transport.records_upload import post_batches
+from tests.databases import (
+    POSTGRES_URL,
+    drop_schema,
+    in_schema,
+    on_database,
+    throwaway_database,
+    throwaway_schema,
+)
 from tests.integration._nodes import (
     Databases,
     alerts,
@@ -47,16 +55,9 @@ from tests.integration._nodes import (
     wait_witnessed,
     witnessed,
 )
-from tests.integration._postgres import (
-    POSTGRES_URL,
-    drop_schema,
-    in_schema,
-    on_database,
-    private_database,
-    private_schema,
-)
 from tests.integration.test_audit_federation import FAST
 from tests.integration.test_federation import assert_exact, events, ingest, packets_at, wait_settled
+from tests.nodes import running_federation
 from tests.support import EXAMPLES
 
 PARTICIPANTS = ("mission", "unodc", "dpa")
@@ -77,17 +78,11 @@ def places() -> Iterator[ExitStack]:
 def fed(backend: str, tmp_path: Path, places: ExitStack) -> Iterator[LocalFederation]:
     urls = {}
     if backend == "postgres":
-        _, urls["unodc"] = places.enter_context(private_schema("backup"))
-    federation = LocalFederation(
+        _, urls["unodc"] = places.enter_context(throwaway_schema("backup"))
+    with running_federation(
         tmp_path / "federation", PARTICIPANTS, database_urls=urls, config_extra=FAST
-    )
-    federation.build()
-    try:
-        federation.start()
-        federation.wait_ready()
+    ) as federation:
         yield federation
-    finally:
-        federation.stop()
 
 
 @pytest.fixture
@@ -144,7 +139,7 @@ def restore(
         url = f"sqlite:///{to / 'unodc.db'}"
     else:
         schema = schema_of(fed.nodes["unodc"].database_url)
-        fresh = places.enter_context(private_database("restored"))
+        fresh = places.enter_context(throwaway_database("restored"))
         server = on_database(POSTGRES_URL, fresh)
         subprocess.run(["pg_restore", "-d", server, str(dump)], check=True, timeout=60)
         url = in_schema(server, schema)

@@ -20,6 +20,7 @@ import pytest
 
 from clearinghouse.node.localfed import LocalFederation
 from tests.integration.test_federation import FAST, events, ingest, wait_settled
+from tests.nodes import built_federation
 
 pytestmark = pytest.mark.slow
 
@@ -34,8 +35,7 @@ def feds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, LocalFe
     out = {}
     try:
         for name in ("in-order", "shuffled"):
-            fed = LocalFederation(tmp_path_factory.mktemp(name), MEMBERS, config_extra=FAST)
-            fed.build()
+            fed = built_federation(tmp_path_factory.mktemp(name), MEMBERS, config_extra=FAST)
             out[name] = fed
             fed.start()
         for fed in out.values():

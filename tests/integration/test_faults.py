@@ -51,11 +51,11 @@ import httpx
 import pytest
 
 from clearinghouse.node.keyfiles import read_private_key, read_pseudonym_key
-from clearinghouse.node.transport.httpsig import sign_request
 from clearinghouse.protocol.keys import public_jwk
 from clearinghouse.protocol.manifest import parse_manifest
 from clearinghouse.protocol.packet import issue_packet, recipient_view
 from clearinghouse.protocol.receipts import verify_receipt
+from tests.databases import POSTGRES_URL, on_database, throwaway_database
 from tests.integration._drive import (
     CONFLICT,
     IngestDriver,
@@ -79,8 +79,8 @@ from tests.integration._faults import (
 )
 from tests.integration._ledger import check_audit, check_exactly_once, duplicate_receipts
 from tests.integration._nodes import Databases
-from tests.integration._postgres import POSTGRES_URL, on_database, private_database
 from tests.integration._proxy import FaultProxy, Hit, TcpRelay
+from tests.signer import participant_key, send, signed_request
 
 pytestmark = pytest.mark.slow
 
@@ -477,7 +477,7 @@ def test_postgres_connections_lost_during_delivery_lose_and_double_nothing(
     relay.start()
     with contextlib.ExitStack() as stack:
         stack.callback(relay.close)
-        names = {p: stack.enter_context(private_database(f"faults_{p}")) for p in THREE}
+        names = {p: stack.enter_context(throwaway_database(f"faults_{p}")) for p in THREE}
         direct = {p: on_database(POSTGRES_URL, name) for p, name in names.items()}
         user = server.netloc.rpartition("@")[0]  # user[:password], as given
         via = f"{user}@127.0.0.1:{relay.port}" if user else f"127.0.0.1:{relay.port}"
@@ -529,7 +529,7 @@ def test_postgres_replicas_still_analyse_once_after_their_connections_are_killed
     """Two processes of mission share its database; one is the analyst (it holds the
     advisory lock). Killing their connections must not leave two analysts."""
     with contextlib.ExitStack() as stack:
-        names = {p: stack.enter_context(private_database(f"faults_{p}")) for p in THREE}
+        names = {p: stack.enter_context(throwaway_database(f"faults_{p}")) for p in THREE}
         urls = {p: on_database(POSTGRES_URL, name) for p, name in names.items()}
         fed = FaultFederation(
             tmp_path / "fed",
@@ -599,16 +599,9 @@ def future_view(fed: FaultFederation, issuer: str, recipient: str, ahead_s: floa
 
 def push_as(fed: FaultFederation, sender: str, to: str, views: list[str]) -> httpx.Response:
     """``POST /v1/packets`` to ``to``, signed now (this machine's clock) as ``sender``."""
-    key = read_private_key(fed.root / "keys" / f"{sender}.key.pem")
-    with httpx.Client(timeout=30) as client:
-        request = client.build_request(
-            "POST",
-            f"{fed.nodes[to].url}/v1/packets",
-            content=json.dumps({"views": views}).encode(),
-            headers={"content-type": "application/json"},
-        )
-        sign_request(request, key=key, key_id=public_jwk(key)["kid"], created=datetime.now(UTC))
-        return client.send(request)
+    body = json.dumps({"views": views}).encode()
+    key = participant_key(fed.root, sender)
+    return send(signed_request("POST", f"{fed.nodes[to].url}/v1/packets", body, key=key))
 
 
 @pytest.mark.timeout(600)

@@ -16,12 +16,13 @@ from typing import Any
 
 import pytest
 
-from clearinghouse.node.cli.ingest import post_batches
 from clearinghouse.node.importers.records_file import read_records
 from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.transport.records_upload import post_batches
 from clearinghouse.protocol.manifest import parse_manifest
 from clearinghouse.protocol.receipts import verify_receipt
 from clearinghouse.protocol.schemas import get_schema
+from tests.nodes import running_federation
 from tests.support import EXAMPLES
 
 EVENTS = EXAMPLES / "data" / "ucdp_ged_syria_2016_2019.csv"
@@ -79,14 +80,8 @@ def packets_at(
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation]:
-    federation = LocalFederation(tmp_path_factory.mktemp("federation"), config_extra=FAST)
-    federation.build()
-    try:
-        federation.start()
-        federation.wait_ready()
+    with running_federation(tmp_path_factory.mktemp("federation"), config_extra=FAST) as federation:
         yield federation
-    finally:
-        federation.stop()
 
 
 def test_every_recipient_gets_exactly_its_view(fed: LocalFederation) -> None:

@@ -28,8 +28,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from clearinghouse.node.cli.demo import FEEDS, feed_items
 from clearinghouse.node.keyfiles import read_private_key, read_pseudonym_key
+from clearinghouse.node.localfed import FEEDS, feed_items
 from clearinghouse.protocol.encoding import b64url_encode
 from clearinghouse.protocol.manifest import Manifest, parse_manifest
 from clearinghouse.protocol.packet import pseudonym

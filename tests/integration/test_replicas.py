@@ -37,8 +37,9 @@ from typing import Any
 
 import pytest
 
-from clearinghouse.node.cli.ingest import post_batches
 from clearinghouse.node.localfed import LocalFederation, NodeHandle
+from clearinghouse.node.transport.records_upload import post_batches
+from tests.databases import throwaway_schema
 from tests.integration._nodes import (
     Databases,
     alerts,
@@ -47,8 +48,8 @@ from tests.integration._nodes import (
     wait_witnessed,
     witnessed,
 )
-from tests.integration._postgres import private_schema
 from tests.integration.test_federation import events, wait_settled
+from tests.nodes import running_federation
 
 pytestmark = pytest.mark.postgres
 
@@ -72,21 +73,15 @@ witness_interval_s = 0.5
 
 @pytest.fixture
 def fed(tmp_path: Path) -> Iterator[LocalFederation]:
-    with private_schema("replicas") as (_, url):
-        federation = LocalFederation(
+    with throwaway_schema("replicas") as (_, url):
+        with running_federation(
             tmp_path / "federation",
             PARTICIPANTS,
             database_urls={"mission": url},
             config_extra=CONFIG,
             replicas={"mission": 1},
-        )
-        federation.build()
-        try:
-            federation.start()
-            federation.wait_ready()
+        ) as federation:
             yield federation
-        finally:
-            federation.stop()
 
 
 @pytest.fixture

@@ -37,7 +37,6 @@ from typer.testing import CliRunner, Result
 from clearinghouse.node.cli.main import app
 from clearinghouse.node.keyfiles import read_private_key, read_pseudonym_key
 from clearinghouse.node.localfed import LocalFederation
-from clearinghouse.node.transport.httpsig import sign_request
 from clearinghouse.protocol.authorisation import (
     authorisation_json,
     build_authorisation,
@@ -50,6 +49,7 @@ from clearinghouse.protocol.schemas import get_schema
 from tests.integration._nodes import Databases
 from tests.integration.test_federation import FAST as FEDERATION_FAST
 from tests.integration.test_federation import events
+from tests.signer import send, signed_request
 
 pytestmark = pytest.mark.slow
 
@@ -163,13 +163,7 @@ class Trust:
         """A request to ``to``'s peer API signed as ``sender`` (with ``key_file``'s key)."""
         key = read_private_key(key_file or self.key_file(sender))
         url = f"{self.fed.nodes[to].url}/v1/packets"
-        with httpx.Client(timeout=30) as client:
-            request = client.build_request(
-                "POST", url, content=json.dumps(body).encode(),
-                headers={"content-type": "application/json"},
-            )  # fmt: skip
-            sign_request(request, key=key, key_id=public_jwk(key)["kid"], created=datetime.now(UTC))
-            return client.send(request)
+        return send(signed_request("POST", url, json.dumps(body).encode(), key=key))
 
 
 def records(start: int, count: int) -> list[dict[str, Any]]:

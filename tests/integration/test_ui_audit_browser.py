@@ -26,6 +26,7 @@ from clearinghouse.node.storage import auditlog
 from clearinghouse.node.storage.db import make_engine, transaction
 from clearinghouse.protocol.audit import Act
 from clearinghouse.protocol.notes import parse_checkpoint, parse_note
+from tests.nodes import running_federation
 from tests.support import EXAMPLES
 
 CHROMIUM = "/usr/bin/chromium"
@@ -70,13 +71,8 @@ def _witnessed_head(fed: LocalFederation, node: NodeHandle, timeout: float = 120
 
 @pytest.fixture(scope="module")
 def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation]:
-    fed = LocalFederation(
-        tmp_path_factory.mktemp("ui-audit"), ("mission", "dpa", "unodc"), config_extra=FAST
-    )
-    fed.build()
-    try:
-        fed.start()
-        fed.wait_ready()
+    root = tmp_path_factory.mktemp("ui-audit")
+    with running_federation(root, ("mission", "dpa", "unodc"), config_extra=FAST) as fed:
         mission = fed.nodes["mission"]
         with mission.client("submitter") as client:
             response = client.post(
@@ -100,8 +96,6 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFedera
             engine.dispose()
         _witnessed_head(fed, mission)
         yield fed
-    finally:
-        fed.stop()
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from clearinghouse.node.cli.demo import run_demo
-from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.localfed import LocalFederation, run_demo
+from tests.nodes import running_federation
 from tests.support import EXAMPLES
 
 CHROMIUM = "/usr/bin/chromium"
@@ -39,16 +39,10 @@ def csv_figures() -> dict[tuple[str, str, str], tuple[int, int]]:
 
 @pytest.fixture(scope="module")
 def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation]:
-    fed = LocalFederation(tmp_path_factory.mktemp("ui"), config_extra=FAST)
-    fed.build()
-    try:
-        fed.start()
-        fed.wait_ready()
+    with running_federation(tmp_path_factory.mktemp("ui"), config_extra=FAST) as fed:
         summary = run_demo(fed, records=RECORDS, timeout=600)
         assert summary["nodes"]["mission"]["results_issued"] > 0
         yield fed
-    finally:
-        fed.stop()
 
 
 @pytest.mark.slow

@@ -32,7 +32,7 @@ from clearinghouse.node.logs import (
     configure_logging,
 )
 from clearinghouse.node.transport.peer_client import PeerRejectedRequest, PeerUnavailable
-from tests.servers import serve_in_thread
+from tests.nodes import serve_in_thread
 from tests.support import ROOT
 
 RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")

@@ -7,22 +7,31 @@ and proofs are standard base64, as in C2SP checkpoints.
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from clearinghouse.node.api.deps import AuditReader, ContextDep, PeerDep, parse_json_body
+from clearinghouse.node.api.deps import MAX_INT, AuditReader, ContextDep, PeerDep, parse_json_body
 from clearinghouse.node.api.problems import problem_responses
-from clearinghouse.node.errors import BadRequest, NotFound, Unprocessable
-from clearinghouse.node.services.checkpoints import served_checkpoint
-from clearinghouse.node.storage import auditlog
-from clearinghouse.node.storage.db import MAX_INT, transaction
-from clearinghouse.protocol.audit import witness_keys, witness_name
-from clearinghouse.protocol.errors import EncodingError, MerkleInputError, NoteError
-from clearinghouse.protocol.notes import parse_note, verify_cosignature
+from clearinghouse.node.errors import BadRequest
+from clearinghouse.node.services.audit_reads import (
+    EntryRow,
+    EntrySearch,
+    ServedCheckpoint,
+    checkpoints_after,
+    entry_range,
+    latest_checkpoint_note,
+    prove_consistency,
+    prove_inclusion,
+    search_entries,
+    witnessed_checkpoints,
+    witnessing_alerts,
+)
+from clearinghouse.node.services.cosignatures import store_cosignatures
+from clearinghouse.protocol.encoding import b64_encode
+from clearinghouse.protocol.errors import EncodingError
 
 __all__ = ["MAX_ENTRIES", "router"]
 
@@ -36,26 +45,19 @@ router = APIRouter(
 MAX_ENTRIES = 10_000
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
+def _entry(row: EntryRow) -> dict[str, Any]:
+    return {"seq": row.seq, "leaf_hash": b64_encode(bytes(row.leaf_hash)), "body": row.body}
 
 
-def _entry(row: Any) -> dict[str, Any]:
-    return {"seq": row.seq, "leaf_hash": _b64(bytes(row.leaf_hash)), "body": row.body}
-
-
-def _with_cosignatures(session: Any, rows: list[Any]) -> list[dict[str, Any]]:
-    lines = auditlog.cosignatures(session, [r.size for r in rows])
-    return [
-        {
-            "size": r.size,
-            "root": _b64(bytes(r.root)),
-            "note": served_checkpoint(r.note, [c.line for c in lines[r.size]]),
-            "witnesses": [c.witness for c in lines[r.size]],
-            "signed_at": r.signed_at.isoformat(),  # when this node signed it (RFC 3339)
-        }
-        for r in rows
-    ]
+def _checkpoint(served: ServedCheckpoint) -> dict[str, Any]:
+    return {
+        "size": served.size,
+        "root": b64_encode(served.root),
+        "note": served.note,
+        "witnesses": served.witnesses,
+        "signed_at": served.signed_at.isoformat(),  # when this node signed it (RFC 3339)
+        "consistency": [b64_encode(p) for p in served.consistency],
+    }
 
 
 @router.get(
@@ -65,14 +67,8 @@ def _with_cosignatures(session: Any, rows: list[Any]) -> list[dict[str, Any]]:
     responses={200: {"content": {"text/plain": {}}}, **problem_responses(404)},
 )
 async def checkpoint(ctx: ContextDep, _: AuditReader) -> Response:
-    def latest() -> str:
-        with transaction(ctx.engine) as session:
-            row = auditlog.latest_checkpoint(session)
-            if row is None:
-                raise NotFound("no checkpoint yet: the audit log is empty")
-            return str(_with_cosignatures(session, [row])[0]["note"])
-
-    return Response(await run_in_threadpool(latest), media_type="text/plain; charset=utf-8")
+    note = await run_in_threadpool(latest_checkpoint_note, ctx)
+    return Response(note, media_type="text/plain; charset=utf-8")
 
 
 @router.get("/checkpoints", summary="Signed checkpoints after a size, each with a proof")
@@ -84,21 +80,8 @@ async def checkpoints(
 ) -> dict[str, Any]:
     """Each checkpoint carries ``consistency``: the RFC 9162 proof from the previous
     checkpoint in the list (from ``after`` for the first; empty when ``after`` is 0)."""
-
-    def page() -> dict[str, Any]:
-        with transaction(ctx.engine) as session:
-            rows = auditlog.checkpoints_after(session, after, limit=limit)
-            items = _with_cosignatures(session, rows)
-            previous = after
-            for item in items:
-                proof = (
-                    auditlog.consistency_proof(session, previous, item["size"]) if previous else []
-                )
-                item["consistency"] = [_b64(p) for p in proof]
-                previous = item["size"]
-        return {"checkpoints": items}
-
-    return await run_in_threadpool(page)
+    served = await run_in_threadpool(checkpoints_after, ctx, after, limit=limit)
+    return {"checkpoints": [_checkpoint(c) for c in served]}
 
 
 @router.get("/entries", summary="Log entries start <= seq < end, in order")
@@ -115,14 +98,8 @@ async def entries(
         raise BadRequest(f"end {stop} is before start {start}")
     if stop - start > MAX_ENTRIES:
         raise BadRequest(f"at most {MAX_ENTRIES} entries per page; ask for a smaller range")
-
-    def page() -> dict[str, Any]:
-        with transaction(ctx.engine) as session:
-            rows = auditlog.entries(session, start, stop)
-            head = auditlog.head(session)
-        return {"size": head.size, "entries": [_entry(r) for r in rows]}
-
-    return await run_in_threadpool(page)
+    found = await run_in_threadpool(entry_range, ctx, start, stop)
+    return {"size": found.size, "entries": [_entry(r) for r in found.entries]}
 
 
 #: An RFC 3339 date-time (§5.6), the form of the ``since`` and ``until`` filters; the offset
@@ -161,23 +138,17 @@ async def search(
     ),
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
-    start, stop = _instant("since", since), _instant("until", until)
-
-    def page() -> dict[str, Any]:
-        with transaction(ctx.engine) as session:
-            rows = auditlog.search(
-                session,
-                act=act,
-                peer=peer,
-                jti=jti,
-                since=start,
-                until=stop,
-                before=before,
-                limit=limit,
-            )
-        return {"entries": [_entry(r) for r in rows], "next": rows[-1].seq if rows else None}
-
-    return await run_in_threadpool(page)
+    filters = EntrySearch(
+        act=act,
+        peer=peer,
+        jti=jti,
+        since=_instant("since", since),
+        until=_instant("until", until),
+        before=before,
+        limit=limit,
+    )
+    rows = await run_in_threadpool(search_entries, ctx, filters)
+    return {"entries": [_entry(r) for r in rows], "next": rows[-1].seq if rows else None}
 
 
 @router.get(
@@ -191,26 +162,14 @@ async def inclusion(
     index: int = Query(..., ge=0, le=MAX_INT),
     size: int = Query(..., ge=1, le=MAX_INT),
 ) -> dict[str, Any]:
-    def prove() -> dict[str, Any]:
-        with transaction(ctx.engine) as session:
-            try:
-                proof = auditlog.inclusion_proof(session, index, size)
-                root = auditlog.root_at(session, size)
-            except MerkleInputError as exc:
-                raise BadRequest(exc.message) from exc
-            found = auditlog.entries(session, index, index + 1)
-            if not found:
-                raise NotFound(f"entry {index} is missing from the log")
-            leaf = found[0]
-        return {
-            "index": index,
-            "size": size,
-            "leaf_hash": _b64(bytes(leaf.leaf_hash)),
-            "root": _b64(root),
-            "proof": [_b64(p) for p in proof],
-        }
-
-    return await run_in_threadpool(prove)
+    proved = await run_in_threadpool(prove_inclusion, ctx, index, size)
+    return {
+        "index": proved.index,
+        "size": proved.size,
+        "leaf_hash": b64_encode(proved.leaf_hash),
+        "root": b64_encode(proved.root),
+        "proof": [b64_encode(p) for p in proved.proof],
+    }
 
 
 @router.get("/proof/consistency", summary="RFC 9162 consistency proof between two sizes")
@@ -220,22 +179,14 @@ async def consistency(
     old: int = Query(..., ge=1, le=MAX_INT),
     new: int = Query(..., ge=1, le=MAX_INT),
 ) -> dict[str, Any]:
-    def prove() -> dict[str, Any]:
-        with transaction(ctx.engine) as session:
-            try:
-                proof = auditlog.consistency_proof(session, old, new)
-                roots = auditlog.root_at(session, old), auditlog.root_at(session, new)
-            except MerkleInputError as exc:
-                raise BadRequest(exc.message) from exc
-        return {
-            "old": old,
-            "new": new,
-            "old_root": _b64(roots[0]),
-            "new_root": _b64(roots[1]),
-            "proof": [_b64(p) for p in proof],
-        }
-
-    return await run_in_threadpool(prove)
+    proved = await run_in_threadpool(prove_consistency, ctx, old, new)
+    return {
+        "old": proved.old,
+        "new": proved.new,
+        "old_root": b64_encode(proved.old_root),
+        "new_root": b64_encode(proved.new_root),
+        "proof": [b64_encode(p) for p in proved.proof],
+    }
 
 
 _COSIGNATURES = {
@@ -281,77 +232,29 @@ async def cosign(ctx: ContextDep, peer: PeerDep) -> dict[str, Any]:
         raise BadRequest("body must be a JSON object with a non-empty 'cosignatures' array")
     if len(items) > 1000:
         raise BadRequest("at most 1000 cosignatures per request")
-    name = witness_name(ctx.manifest.federation, peer.id)
-    keys = [k for k in witness_keys(ctx.manifest) if k.name == name]
-
-    def store() -> int:
-        good: list[tuple[int, str, int]] = []
-        with transaction(ctx.engine) as session:
-            for index, item in enumerate(items):
-                size, line = (
-                    (item.get("size"), item.get("line")) if isinstance(item, dict) else (None, None)
-                )
-                if type(size) is not int or not isinstance(line, str):
-                    raise BadRequest(f"cosignatures[{index}]: needs an integer size and a line")
-                if not 0 <= size <= MAX_INT:
-                    raise Unprocessable(f"cosignatures[{index}]: no checkpoint of size {size}")
-                row = auditlog.checkpoint_at(session, size)
-                if row is None:
-                    raise Unprocessable(f"cosignatures[{index}]: no checkpoint of size {size}")
-                text = parse_note(row.note).text
-                problems = []
-                for key in keys:
-                    try:
-                        timestamp = verify_cosignature(text, line, key)
-                        break
-                    except NoteError as exc:
-                        problems.append(exc.message)
-                else:
-                    raise Unprocessable(
-                        f"cosignatures[{index}] on checkpoint {size} does not verify with a "
-                        f"cosignature key of {peer.id}: {'; '.join(problems) or 'no key'}"
-                    )
-                good.append((size, line if line.endswith("\n") else line + "\n", timestamp))
-            return auditlog.add_cosignatures(
-                session, witness=peer.id, lines=good, now=ctx.clock.now()
-            )
-
-    stored = await run_in_threadpool(store)
-    ctx.metrics.audit_cosignatures.labels(witness=peer.id).inc(stored)
+    stored = await run_in_threadpool(store_cosignatures, ctx, witness=peer.id, items=items)
     return {"stored": stored, "received": len(items)}
 
 
 @router.get("/alerts", summary="Peers caught with an audit log inconsistent with one cosigned")
 async def alerts(ctx: ContextDep, _: AuditReader) -> dict[str, Any]:
-    def read() -> dict[str, Any]:
-        with transaction(ctx.engine) as session:
-            rows = auditlog.alerts(session)
-        return {
-            "alerts": [
-                {
-                    "id": a.id,
-                    "peer": a.peer,
-                    "kind": a.kind,
-                    "detail": a.detail,
-                    "evidence": a.evidence,
-                    "raised_at": a.raised_at.isoformat(),
-                }
-                for a in rows
-            ]
-        }
-
-    return await run_in_threadpool(read)
+    rows = await run_in_threadpool(witnessing_alerts, ctx)
+    return {
+        "alerts": [
+            {
+                "id": a.id,
+                "peer": a.peer,
+                "kind": a.kind,
+                "detail": a.detail,
+                "evidence": a.evidence,
+                "raised_at": a.raised_at.isoformat(),
+            }
+            for a in rows
+        ]
+    }
 
 
 @router.get("/witnessed", summary="The latest checkpoint of each peer's log this node cosigned")
 async def witnessed(ctx: ContextDep, _: AuditReader) -> dict[str, Any]:
-    def read() -> dict[str, Any]:
-        logs = []
-        with transaction(ctx.engine) as session:
-            for peer in ctx.peers:
-                row = auditlog.witnessed(session, peer.id)
-                if row is not None:
-                    logs.append({"peer": peer.id, "size": row.size, "note": row.note})
-        return {"logs": logs}
-
-    return await run_in_threadpool(read)
+    logs = await run_in_threadpool(witnessed_checkpoints, ctx)
+    return {"logs": [{"peer": w.peer, "size": w.size, "note": w.note} for w in logs]}

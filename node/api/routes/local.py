@@ -17,20 +17,19 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from clearinghouse.analyzers.state import State
-from clearinghouse.node.api.deps import ContextDep, read_body, require_json, require_role
+from clearinghouse.node.api.deps import MAX_INT, ContextDep, read_body, require_json, require_role
 from clearinghouse.node.api.problems import problem_responses
-from clearinghouse.node.errors import BadRequest, NotFound, PayloadTooLarge
+from clearinghouse.node.errors import BadRequest, PayloadTooLarge
 from clearinghouse.node.services.acts import token_actor
+from clearinghouse.node.services.analyzer_summary import analyzer_summary
+from clearinghouse.node.services.held_packets import HeldPacket, list_held_packets
 from clearinghouse.node.services.ingest import IdempotentRequest, submit_records
 from clearinghouse.node.services.relay import relay_packet
 from clearinghouse.node.services.stats import node_stats
 from clearinghouse.node.settings import TokenSetting
-from clearinghouse.node.storage import analysis, packets
-from clearinghouse.node.storage.db import MAX_INT, is_postgres, transaction
 from clearinghouse.protocol.encoding import parse_json
-from clearinghouse.protocol.errors import EncodingError, ProtocolError
-from clearinghouse.protocol.packet import HANDLING_CODES, stored_epoch
+from clearinghouse.protocol.errors import EncodingError
+from clearinghouse.protocol.packet import HANDLING_CODES
 
 __all__ = ["router"]
 
@@ -143,14 +142,6 @@ async def post_records(ctx: ContextDep, token: Submitter, request: Request) -> A
     return answer.body
 
 
-def _epoch(raw: str) -> str | None:
-    """The pseudonym epoch a stored packet names (it was verified when stored)."""
-    try:
-        return stored_epoch(raw)
-    except ProtocolError:
-        return None
-
-
 @router.get(
     "/packets",
     summary="Packets held by this node (received and issued)",
@@ -166,33 +157,37 @@ async def get_local_packets(
     after: int = Query(0, ge=0, le=MAX_INT, description="Page cursor: the last id seen."),
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
-    def page() -> dict[str, Any]:
-        with transaction(ctx.engine) as session:
-            rows = packets.list_packets(
-                session, schema=schema, issuer=issuer, origin=origin, after_id=after, limit=limit
-            )
-        return {
-            "items": [
-                {
-                    "id": r.id,
-                    "jti": r.jti,
-                    "sha256": r.digest,
-                    "iss": r.issuer,
-                    "sch": r.schema_id,
-                    "hc": r.hc,
-                    "hcr": r.hcr,
-                    "pse": _epoch(r.raw),
-                    "iat": r.issued_at.isoformat(),
-                    "origin": r.origin,
-                    "stored_at": r.stored_at.isoformat(),
-                    "claims": r.claims,
-                }
-                for r in rows
-            ],
-            "next": rows[-1].id if rows else after,
-        }
+    held = await run_in_threadpool(
+        list_held_packets,
+        ctx,
+        schema=schema,
+        issuer=issuer,
+        origin=origin,
+        after=after,
+        limit=limit,
+    )
+    return {
+        "items": [_held(h) for h in held],
+        "next": held[-1].packet.id if held else after,
+    }
 
-    return await run_in_threadpool(page)
+
+def _held(held: HeldPacket) -> dict[str, Any]:
+    r = held.packet
+    return {
+        "id": r.id,
+        "jti": r.jti,
+        "sha256": r.digest,
+        "iss": r.issuer,
+        "sch": r.schema_id,
+        "hc": r.hc,
+        "hcr": r.hcr,
+        "pse": held.epoch,
+        "iat": r.issued_at.isoformat(),
+        "origin": r.origin,
+        "stored_at": r.stored_at.isoformat(),
+        "claims": r.claims,
+    }
 
 
 @router.get("/stats", summary="Exact counts: issued, sent, received, accepted, refused")
@@ -206,25 +201,13 @@ async def get_stats(ctx: ContextDep, _: Analyst) -> dict[str, Any]:
     responses=problem_responses(404),  # the node declares no analyzer
 )
 async def get_analyzer(ctx: ContextDep, _: Analyst) -> dict[str, Any]:
-    def read() -> dict[str, Any]:
-        if ctx.analyzer is None or ctx.analyzer_state is None:
-            raise NotFound(f"{ctx.participant} declares no analyzer")
-        if is_postgres(ctx.engine):  # replicas: only one analyses; read what it committed
-            with transaction(ctx.engine) as session:
-                state = State(analysis.load_state(session, ctx.analyzer.id))
-            summary = ctx.analyzer.summary(state)
-        else:
-            with ctx.analysis_lock:
-                summary = ctx.analyzer.summary(ctx.analyzer_state)
-        declaration = ctx.analyzer_declaration
-        return {
-            "analyzer": ctx.analyzer.id,
-            "version": ctx.analyzer.version,
-            "sha256": declaration.sha256 if declaration else None,
-            "summary": summary,
-        }
-
-    return await run_in_threadpool(read)
+    found = await run_in_threadpool(analyzer_summary, ctx)
+    return {
+        "analyzer": found.analyzer,
+        "version": found.version,
+        "sha256": found.sha256,
+        "summary": found.summary,
+    }
 
 
 def _parsed(model: type[_Body], raw: bytes) -> _Body:

@@ -10,21 +10,17 @@ and logged once, with no receipt, refusal row or audit entry per view.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from clearinghouse.node.api.deps import ContextDep, PeerDep, parse_json_body
+from clearinghouse.node.api.deps import MAX_INT, ContextDep, PeerDep, parse_json_body
 from clearinghouse.node.api.peer_quota import PeerQuota
 from clearinghouse.node.api.problems import problem_responses
 from clearinghouse.node.errors import BadRequest, PayloadTooLarge, QuotaExceeded
-from clearinghouse.node.services import acts
-from clearinghouse.node.services.authorisations import outgoing
-from clearinghouse.node.services.receive import receive_views
-from clearinghouse.node.storage import auditlog, outbox
-from clearinghouse.node.storage.db import MAX_INT, transaction
+from clearinghouse.node.services.feed import serve_feed
+from clearinghouse.node.services.push import take_pushed_batch
 from clearinghouse.protocol.errors import EncodingError
 from clearinghouse.protocol.receipts import STATUSES
 
@@ -80,9 +76,8 @@ async def post_packets(request: Request, ctx: ContextDep, peer: PeerDep) -> dict
         ctx.metrics.quota_exceeded.labels(peer=peer.id, kind=over.kind).inc()
         log.info("batch from %s refused: %s", peer.id, over.detail)
         raise QuotaExceeded(over.detail, retry_after=over.retry_after)
-    ctx.last_push[peer.id] = time.monotonic()
     outcomes = await run_in_threadpool(
-        receive_views, ctx, peer=peer.id, views=views, authorisations=authorisations
+        take_pushed_batch, ctx, peer=peer.id, views=views, authorisations=authorisations
     )
     return {
         "receipts": [o.receipt for o in outcomes],
@@ -104,26 +99,11 @@ async def get_packets(
     ),
     limit: int = Query(500, ge=1, le=5000),
 ) -> dict[str, Any]:
-    def page() -> dict[str, Any]:
-        now = ctx.clock.now()
-        with transaction(ctx.engine) as session:
-            acknowledged = outbox.ack_through(session, recipient=peer.id, cursor=since, now=now)
-            items = outbox.feed(session, recipient=peer.id, after=since, limit=limit, now=now)
-            views, authorisations = outgoing(ctx, items, now, session)
-            actor = acts.node_actor(ctx.participant)
-            auditlog.append(
-                session,
-                [acts.view_sent(actor, peer.id, i.jti, i.digest, "catch-up") for i in items],
-                now=now,
-            )
-        if acknowledged:
-            ctx.metrics.views_out.labels(peer=peer.id).inc(acknowledged)
-        page: dict[str, Any] = {
-            "items": [{"cursor": i.id, "view": v} for i, v in zip(items, views, strict=True)],
-            "next": items[-1].id if items else since,
-        }
-        if authorisations:
-            page["authorisations"] = authorisations
-        return page
-
-    return await run_in_threadpool(page)
+    page = await run_in_threadpool(serve_feed, ctx, peer=peer.id, since=since, limit=limit)
+    answer: dict[str, Any] = {
+        "items": [{"cursor": cursor, "view": view} for cursor, view in page.items],
+        "next": page.next_cursor,
+    }
+    if page.authorisations:
+        answer["authorisations"] = page.authorisations
+    return answer

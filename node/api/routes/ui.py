@@ -16,10 +16,9 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from clearinghouse.node.api.deps import ContextDep, charge_address, read_body
+from clearinghouse.node.api.deps import MAX_INT, ContextDep, charge_address, read_body
 from clearinghouse.node.errors import NotFound
 from clearinghouse.node.settings import TokenSetting
-from clearinghouse.node.storage.db import MAX_INT
 from clearinghouse.node.ui.audit_page import (
     DEFAULT_LIMIT,
     MAX_LIMIT,

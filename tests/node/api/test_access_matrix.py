@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from clearinghouse.node.api.routes.ui import COOKIE
 from clearinghouse.node.app import create_app
-from clearinghouse.node.keyfiles import read_private_key
 from clearinghouse.node.localfed import LocalFederation, NodeHandle
 from clearinghouse.node.settings import load_settings
-from clearinghouse.node.transport.httpsig import sign_request
-from clearinghouse.protocol.keys import generate_private_key, public_jwk
-from tests.servers import serve_in_thread
+from clearinghouse.protocol.keys import generate_private_key
+from tests.nodes import built_federation, served_node
+from tests.signer import participant_key, send, signed_request
 
 TOKENS = ("submitter", "analyst", "auditor", "admin")
 CALLERS = ("none", *TOKENS, "peer", "unknown-peer")
@@ -80,17 +78,13 @@ PAGES: list[tuple[str, frozenset[str]]] = [
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory: pytest.TempPathFactory) -> LocalFederation:
-    federation = LocalFederation(tmp_path_factory.mktemp("access"), ("mission", "unodc", "dpa"))
-    federation.build()
-    return federation
+    return built_federation(tmp_path_factory.mktemp("access"), ("mission", "unodc", "dpa"))
 
 
 @pytest.fixture(scope="module")
 def dpa(fed: LocalFederation) -> Iterator[NodeHandle]:
-    handle = fed.nodes["dpa"]
-    app = create_app(load_settings(handle.config, run_workers=False))
-    with serve_in_thread(app, int(handle.url.rsplit(":", 1)[1])):
-        yield handle
+    with served_node(fed.nodes["dpa"]) as served:
+        yield served.handle
 
 
 def call(
@@ -100,19 +94,15 @@ def call(
         content = fed.manifest_path.read_bytes()  # the manifest in force: nothing changes
     else:
         content = b"" if body is None else json.dumps(body).encode()
-    headers = {"content-type": "application/json"} if body is not None else {}
+    content_type = "application/json" if body is not None else None
+    if caller in ("peer", "unknown-peer"):
+        key = participant_key(fed.root, "mission") if caller == "peer" else generate_private_key()
+        url = node.url + path
+        return send(signed_request(method, url, content, key=key, content_type=content_type))
+    headers = {"content-type": content_type} if content_type else {}
     if caller in TOKENS:
         headers["authorization"] = f"Bearer {node.tokens[caller]}"
-    request = httpx.Request(method, node.url + path, content=content, headers=headers)
-    if caller in ("peer", "unknown-peer"):
-        key = (
-            read_private_key(fed.root / "keys" / "mission.key.pem")
-            if caller == "peer"
-            else generate_private_key()
-        )
-        sign_request(request, key=key, key_id=public_jwk(key)["kid"], created=datetime.now(UTC))
-    with httpx.Client(timeout=30) as client:
-        return client.send(request)
+    return send(httpx.Request(method, node.url + path, content=content, headers=headers))
 
 
 @pytest.mark.parametrize(

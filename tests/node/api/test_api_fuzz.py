@@ -35,15 +35,13 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from clearinghouse.node.api.routes.ui import COOKIE
-from clearinghouse.node.app import create_app
-from clearinghouse.node.keyfiles import read_private_key, read_pseudonym_key
+from clearinghouse.node.keyfiles import read_pseudonym_key
 from clearinghouse.node.localfed import LocalFederation, NodeHandle
-from clearinghouse.node.settings import load_settings
-from clearinghouse.node.transport.httpsig import sign_request
 from clearinghouse.protocol.keys import public_jwk
 from clearinghouse.protocol.manifest import parse_manifest
 from clearinghouse.protocol.packet import issue_packet, recipient_view
-from tests.servers import serve_in_thread
+from tests.nodes import built_federation, served_node
+from tests.signer import SIGNATURE_HEADERS, participant_key, send, signed_request
 from tests.support import EXAMPLES
 
 pytestmark = pytest.mark.slow
@@ -101,18 +99,14 @@ def peer_may_call(label: str) -> bool:
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory: pytest.TempPathFactory) -> LocalFederation:
-    federation = LocalFederation(tmp_path_factory.mktemp("fuzz"), ("mission", "unodc", "dpa"))
-    federation.build()
-    return federation
+    return built_federation(tmp_path_factory.mktemp("fuzz"), ("mission", "unodc", "dpa"))
 
 
 @pytest.fixture(scope="module")
 def dpa(fed: LocalFederation) -> Iterator[NodeHandle]:
-    handle = fed.nodes["dpa"]
-    app = create_app(load_settings(handle.config, run_workers=False))
-    with serve_in_thread(app, int(handle.url.rsplit(":", 1)[1])):
-        _seed(fed, handle)
-        yield handle
+    with served_node(fed.nodes["dpa"]) as served:
+        _seed(fed, served.handle)
+        yield served.handle
 
 
 class PeerSigner(requests.auth.AuthBase):
@@ -120,25 +114,21 @@ class PeerSigner(requests.auth.AuthBase):
     schemathesis has built it: method, exact URL and body bytes."""
 
     def __init__(self, fed: LocalFederation, participant: str = "mission") -> None:
-        self.key = read_private_key(fed.root / "keys" / f"{participant}.key.pem")
-        self.kid = public_jwk(self.key)["kid"]
+        self.key = participant_key(fed.root, participant)
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         body = r.body.encode() if isinstance(r.body, str) else (r.body or b"")
-        signed = sign_request(
-            httpx.Request(str(r.method), str(r.url), content=body, headers=dict(r.headers)),
-            key=self.key,
-            key_id=self.kid,
-            created=datetime.now(UTC),
+        signed = signed_request(
+            str(r.method), str(r.url), body, key=self.key, content_type=None, headers=r.headers
         )
-        for name in ("content-digest", "signature-input", "signature"):
+        for name in SIGNATURE_HEADERS:
             r.headers[name] = signed.headers[name]
         return r
 
 
 def _seed(fed: LocalFederation, node: NodeHandle) -> None:
     """One packet from mission, so the log, the packets and the feeds are not empty."""
-    key = read_private_key(fed.root / "keys" / "mission.key.pem")
+    key = participant_key(fed.root, "mission")
     pseudonyms = read_pseudonym_key(fed.root / "keys" / "pseudonym.key")
     record = json.loads((EXAMPLES / "records" / "conflict-event.json").read_text())
     packet = issue_packet(
@@ -153,13 +143,7 @@ def _seed(fed: LocalFederation, node: NodeHandle) -> None:
     )
     manifest = parse_manifest(fed.manifest_path.read_bytes())
     body = json.dumps({"views": [recipient_view(packet.sd_jwt, manifest, "dpa")]}).encode()
-    request = httpx.Request(
-        "POST", node.url + "/v1/packets", content=body, headers={"content-type": "application/json"}
-    )
-    signer = PeerSigner(fed)
-    sign_request(request, key=signer.key, key_id=signer.kid, created=datetime.now(UTC))
-    with httpx.Client(timeout=30) as client:
-        assert client.send(request).status_code == 200
+    assert send(signed_request("POST", node.url + "/v1/packets", body, key=key)).status_code == 200
 
 
 @dataclass

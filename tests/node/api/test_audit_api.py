@@ -7,23 +7,19 @@ import base64
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import count, pairwise
 from typing import Any
 
 import httpx
 import pytest
 
-from clearinghouse.node.app import create_app
 from clearinghouse.node.context import NodeContext
-from clearinghouse.node.keyfiles import read_private_key
 from clearinghouse.node.localfed import LocalFederation, NodeHandle
 from clearinghouse.node.services.checkpoints import sign_checkpoint
 from clearinghouse.node.services.witness import Inconsistent, raise_alert
-from clearinghouse.node.settings import load_settings
 from clearinghouse.node.storage import auditlog
 from clearinghouse.node.storage.db import transaction
-from clearinghouse.node.transport.httpsig import sign_request
 from clearinghouse.protocol.audit import (
     Act,
     LogVerifier,
@@ -33,7 +29,6 @@ from clearinghouse.protocol.audit import (
     witness_keys,
     witness_name,
 )
-from clearinghouse.protocol.keys import public_jwk
 from clearinghouse.protocol.manifest import Manifest, parse_manifest
 from clearinghouse.protocol.merkle import (
     MemoryTree,
@@ -42,7 +37,8 @@ from clearinghouse.protocol.merkle import (
     verify_inclusion,
 )
 from clearinghouse.protocol.notes import cosign, parse_checkpoint, parse_note, verify_note
-from tests.servers import serve_in_thread
+from tests.nodes import built_federation, served_node
+from tests.signer import participant_key, send, signed_request
 
 PROBLEM_JSON = "application/problem+json"
 _jtis = count()
@@ -50,21 +46,16 @@ _jtis = count()
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory: pytest.TempPathFactory) -> LocalFederation:
-    federation = LocalFederation(tmp_path_factory.mktemp("audit-api"), ("mission", "unodc", "dpa"))
-    federation.build()
-    return federation
+    return built_federation(tmp_path_factory.mktemp("audit-api"), ("mission", "unodc", "dpa"))
 
 
 @pytest.fixture(scope="module")
 def served(fed: LocalFederation) -> Iterator[tuple[NodeHandle, NodeContext]]:
     """The dpa node without workers; its log grown and checkpointed once."""
-    handle = fed.nodes["dpa"]
-    app = create_app(load_settings(handle.config, run_workers=False))
-    with serve_in_thread(app, int(handle.url.rsplit(":", 1)[1])):
-        ctx: NodeContext = app.state.node
-        grow(ctx, 6)
-        assert sign_checkpoint(ctx) is not None
-        yield handle, ctx
+    with served_node(fed.nodes["dpa"]) as served:
+        grow(served.context, 6)
+        assert sign_checkpoint(served.context) is not None
+        yield served.handle, served.context
 
 
 @pytest.fixture
@@ -88,7 +79,7 @@ def grow(ctx: NodeContext, n: int) -> range:
 
 
 def key_of(fed: LocalFederation, participant: str) -> Any:
-    return read_private_key(fed.root / "keys" / f"{participant}.key.pem")
+    return participant_key(fed.root, participant)
 
 
 def manifest_of(fed: LocalFederation) -> Manifest:
@@ -104,16 +95,7 @@ def signed(
     *,
     signer: str = "mission",
 ) -> httpx.Request:
-    key = key_of(fed, signer)
-    request = httpx.Request(
-        method, node.url + path, content=body, headers={"content-type": "application/json"}
-    )
-    return sign_request(request, key=key, key_id=public_jwk(key)["kid"], created=datetime.now(UTC))
-
-
-def send(request: httpx.Request) -> httpx.Response:
-    with httpx.Client(timeout=30) as client:
-        return client.send(request)
+    return signed_request(method, node.url + path, body, key=key_of(fed, signer))
 
 
 def get(node: NodeHandle, path: str, role: str = "auditor", **params: Any) -> httpx.Response:

@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import pytest
@@ -49,16 +48,13 @@ from sqlalchemy import bindparam, text
 from clearinghouse.node.api.peer_quota import PeerQuota
 from clearinghouse.node.api.rate_limit import PeerRateLimiter, RateLimiter
 from clearinghouse.node.api.routes.ui import COOKIE
-from clearinghouse.node.app import create_app
-from clearinghouse.node.keyfiles import read_private_key, read_pseudonym_key
+from clearinghouse.node.keyfiles import read_pseudonym_key
 from clearinghouse.node.localfed import LocalFederation, NodeHandle
 from clearinghouse.node.services.ingest import ingest_records
 from clearinghouse.node.services.manifests import sync_from_database
-from clearinghouse.node.settings import load_settings
 from clearinghouse.node.storage import packets
-from clearinghouse.node.storage.db import make_engine, transaction
+from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.models import UTCDateTime
-from clearinghouse.node.transport.httpsig import sign_request
 from clearinghouse.protocol.encoding import b64url_encode
 from clearinghouse.protocol.ids import uuid7
 from clearinghouse.protocol.keys import generate_private_key, public_jwk
@@ -73,11 +69,11 @@ from clearinghouse.protocol.packet import PACKET_TYP, issue_packet, recipient_vi
 from clearinghouse.protocol.receipts import verify_receipt
 from clearinghouse.protocol.results import result_record
 from clearinghouse.protocol.sdjwt import CompactSdJwt, conceal_by_claim, make_disclosure, sign_jws
-from tests.servers import serve_in_thread
+from tests.databases import throwaway_schema
+from tests.nodes import built_federation, served_node
+from tests.signer import participant_key, send, signed_request
 from tests.support import EXAMPLES
 
-POSTGRES_URL = os.environ.get("CLEARINGHOUSE_TEST_POSTGRES_URL", "")
-BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
 RECORD = json.loads((EXAMPLES / "records" / "conflict-event.json").read_text())
 #: Claims of conflict-event/1 that the policy discloses to dpa: a view of just these is fine.
 DPA_CLAIMS = {"event_id": "216780", "year": 2016, "country": "Syria", "admin1": "Idlib"}
@@ -122,19 +118,20 @@ class Env:
         content_type: str | None = "application/json",
     ) -> httpx.Request:
         key = key or self.keys[signer]
-        headers = {"content-type": content_type} if content_type else {}
-        request = httpx.Request(method, self.node.url + path, content=body, headers=headers)
-        return sign_request(
-            request,
+        url = self.node.url + path
+        return signed_request(
+            method,
+            url,
+            body,
             key=key,
-            key_id=kid or self.kid(key),
-            created=created or datetime.now(UTC),
+            kid=kid,
+            created=created,
             nonce=nonce,
+            content_type=content_type,
         )
 
     def send(self, request: httpx.Request) -> httpx.Response:
-        with httpx.Client(timeout=30) as client:
-            return client.send(request)
+        return send(request)
 
     def call(self, method: str, path: str, role: str, **kwargs: Any) -> httpx.Response:
         headers = {"authorization": f"Bearer {self.node.tokens[role]}", **kwargs.pop("headers", {})}
@@ -176,45 +173,29 @@ def _manifest_with_more_keys(
     return manifest
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str | None]:
-    if request.param == "sqlite":
+@pytest.fixture(scope="module")
+def database_url(backend: str) -> Iterator[str | None]:
+    """dpa's database: its own SQLite file (None), or a throwaway PostgreSQL schema."""
+    if backend == "sqlite":
         yield None
         return
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = make_engine(POSTGRES_URL)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        separator = "&" if "?" in POSTGRES_URL else "?"
-        yield f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with throwaway_schema() as (_, url):
+        yield url
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory, database_url: str | None) -> Iterator[Env]:
     root: Path = tmp_path_factory.mktemp("hostile")
-    fed = LocalFederation(
+    fed = built_federation(
         root,
         ("mission", "unodc", "dpa"),
         database_urls={"dpa": database_url} if database_url else None,
     )
-    fed.build()
-    keys = {p: read_private_key(root / "keys" / f"{p}.key.pem") for p in fed.participants}
+    keys = {p: participant_key(root, p) for p in fed.participants}
     revoked, expired = generate_private_key(), generate_private_key()
     manifest = _manifest_with_more_keys(fed, keys, revoked, expired)
-    node = fed.nodes["dpa"]
-    settings = load_settings(
-        node.config, run_workers=False, max_body_bytes=MAX_BODY, max_batch=MAX_BATCH
-    )
-    app = create_app(settings)
-    with serve_in_thread(app, int(node.url.rsplit(":", 1)[1])):
-        env = Env(fed, node, app, manifest, keys, revoked, expired)
+    with served_node(fed.nodes["dpa"], max_body_bytes=MAX_BODY, max_batch=MAX_BATCH) as served:
+        env = Env(fed, served.handle, served.app, manifest, keys, revoked, expired)
         env.issued_here = _issued_by_dpa(env)
         yield env
 

@@ -34,7 +34,6 @@ import yaml
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from clearinghouse.node.app import create_app
 from clearinghouse.node.cli.main import app as cli
 from clearinghouse.node.localfed import FEDERATION_YAML, LocalFederation, NodeHandle
 from clearinghouse.node.settings import load_settings
@@ -44,7 +43,7 @@ from clearinghouse.node.storage.models import IdempotencyRecord
 from clearinghouse.protocol.manifest import parse_manifest
 from clearinghouse.protocol.results import result_record
 from tests.codebooks import ucdp_ged
-from tests.servers import serve_in_thread
+from tests.nodes import built_federation, served_node
 from tests.support import EXAMPLES
 
 EVENT = json.loads((EXAMPLES / "records" / "conflict-event.json").read_text())
@@ -59,19 +58,15 @@ def fed(tmp_path_factory: pytest.TempPathFactory) -> LocalFederation:
     for entry in config["participants"]:
         if entry["id"] == "dpa":
             entry["originates"] = ORIGINATES
-    federation = LocalFederation(
+    return built_federation(
         tmp_path_factory.mktemp("ingest"), ("mission", "unodc", "dpa"), config=config
     )
-    federation.build()
-    return federation
 
 
 @pytest.fixture(scope="module")
 def dpa(fed: LocalFederation) -> Iterator[NodeHandle]:
-    node = fed.nodes["dpa"]
-    app = create_app(load_settings(node.config, run_workers=False))
-    with serve_in_thread(app, int(node.url.rsplit(":", 1)[1])):
-        yield node
+    with served_node(fed.nodes["dpa"]) as served:
+        yield served.handle
 
 
 _ids = iter(range(900_000, 999_999))

@@ -11,16 +11,14 @@ from typing import Any
 import httpx
 import pytest
 
-from clearinghouse.node.app import create_app
-from clearinghouse.node.keyfiles import read_private_key, read_pseudonym_key
+from clearinghouse.node.keyfiles import read_pseudonym_key
 from clearinghouse.node.localfed import LocalFederation, NodeHandle
-from clearinghouse.node.settings import load_settings
-from clearinghouse.node.transport.httpsig import sign_request
 from clearinghouse.protocol.keys import generate_private_key, public_jwk
 from clearinghouse.protocol.manifest import parse_manifest
 from clearinghouse.protocol.packet import issue_packet, recipient_view
 from clearinghouse.protocol.receipts import verify_receipt
-from tests.servers import serve_in_thread
+from tests.nodes import built_federation, served_node
+from tests.signer import participant_key, send, signed_request
 from tests.support import EXAMPLES
 
 RECORD = json.loads((EXAMPLES / "records" / "conflict-event.json").read_text())
@@ -28,23 +26,18 @@ RECORD = json.loads((EXAMPLES / "records" / "conflict-event.json").read_text())
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory: pytest.TempPathFactory) -> LocalFederation:
-    federation = LocalFederation(tmp_path_factory.mktemp("api"), ("mission", "unodc", "dpa"))
-    federation.build()
-    return federation
+    return built_federation(tmp_path_factory.mktemp("api"), ("mission", "unodc", "dpa"))
 
 
 @pytest.fixture(scope="module")
 def dpa(fed: LocalFederation) -> Iterator[NodeHandle]:
     """The dpa node, served in this process without workers (the test is its only peer)."""
-    node = fed.nodes["dpa"]
-    settings = load_settings(node.config, run_workers=False, max_body_bytes=200_000)
-    port = int(node.url.rsplit(":", 1)[1])
-    with serve_in_thread(create_app(settings), port):
-        yield node
+    with served_node(fed.nodes["dpa"], max_body_bytes=200_000) as served:
+        yield served.handle
 
 
 def key_of(fed: LocalFederation, participant: str) -> Any:
-    return read_private_key(fed.root / "keys" / f"{participant}.key.pem")
+    return participant_key(fed.root, participant)
 
 
 def signed(
@@ -61,21 +54,9 @@ def signed(
     nonce: str | None = None,
 ) -> httpx.Request:
     key = key or key_of(fed, signer)
-    request = httpx.Request(
-        method, node.url + path, content=body, headers={"content-type": "application/json"}
+    return signed_request(
+        method, node.url + path, body, key=key, kid=kid, created=created, nonce=nonce
     )
-    return sign_request(
-        request,
-        key=key,
-        key_id=kid or public_jwk(key)["kid"],
-        created=created or datetime.now(UTC),
-        nonce=nonce,
-    )
-
-
-def send(request: httpx.Request) -> httpx.Response:
-    with httpx.Client(timeout=30) as client:
-        return client.send(request)
 
 
 def views_body(*views: str) -> bytes:

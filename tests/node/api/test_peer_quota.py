@@ -27,24 +27,23 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, text
 
 from clearinghouse.node.api.peer_quota import PeerQuota
-from clearinghouse.node.app import create_app
 from clearinghouse.node.localfed import LocalFederation, NodeHandle
 from clearinghouse.node.settings import Settings, load_settings
 from clearinghouse.node.storage.db import make_engine
 from clearinghouse.protocol.packet import recipient_view
 from clearinghouse.protocol.receipts import MAX_REASON, verify_receipt
 from clearinghouse.protocol.sdjwt import CompactSdJwt, sign_jws
+from tests.databases import node_database
 from tests.node.api.test_packets_api import (
     assert_problem,
     key_of,
     manifest_of,
     mission_packet,
-    send,
     signed,
     views_body,
 )
-from tests.node.services._trust_support import BACKENDS, database_url
-from tests.servers import serve_in_thread
+from tests.nodes import built_federation, node_app, served_node
+from tests.signer import send
 
 QUOTA_VIEWS, QUOTA_BYTES, PERIOD_S = 8, 150_000, 3600.0
 #: What dpa's policy withholds from it in the example conflict event (place, exact
@@ -99,8 +98,7 @@ def test_zero_disables_a_quota_and_bad_parameters_are_refused() -> None:
 
 
 def test_a_quota_below_one_full_batch_is_refused_naming_the_settings(tmp_path: Path) -> None:
-    fed = LocalFederation(tmp_path, ("mission", "dpa"))
-    fed.build()
+    fed = built_federation(tmp_path, ("mission", "dpa"))
     with pytest.raises(ValidationError, match="peer_quota_views"):
         load_settings(fed.nodes["dpa"].config, peer_quota_views=10, max_batch=11)
     with pytest.raises(ValidationError, match="peer_quota_bytes"):
@@ -120,20 +118,18 @@ def test_the_defaults_never_limit_the_normal_federation() -> None:
 # -- a node served for real ----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module")
 def served(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    backend: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[LocalFederation, NodeHandle, Engine]]:
     root: Path = tmp_path_factory.mktemp("quota")
-    with database_url(request.param, root) as url:
-        fed = LocalFederation(
+    with node_database(backend, root) as url:
+        fed = built_federation(
             root, ("mission", "unodc", "dpa", "undp", "sanctions"), database_urls={"dpa": url}
         )
-        fed.build()
         node = fed.nodes["dpa"]
-        settings = load_settings(
-            node.config,
-            run_workers=False,
+        app = node_app(
+            node,
             max_batch=5,
             max_body_bytes=100_000,
             peer_quota_views=QUOTA_VIEWS,
@@ -142,7 +138,7 @@ def served(
         )
         engine = make_engine(url)
         try:
-            with serve_in_thread(create_app(settings), int(node.url.rsplit(":", 1)[1])):
+            with served_node(node, app):
                 yield fed, node, engine
         finally:
             engine.dispose()

@@ -17,16 +17,14 @@ import pytest
 from fastapi import FastAPI
 
 from clearinghouse.node.api.request_id import accepted_request_id
-from clearinghouse.node.app import create_app
 from clearinghouse.node.clock import SystemClock
-from clearinghouse.node.keyfiles import read_private_key
 from clearinghouse.node.localfed import LocalFederation, NodeHandle
 from clearinghouse.node.logs import REQUEST_ID
-from clearinghouse.node.settings import load_settings
-from clearinghouse.node.transport.httpsig import sign_request, verify_request
+from clearinghouse.node.transport.httpsig import verify_request
 from clearinghouse.node.transport.peer_client import PeerClient
 from clearinghouse.protocol.keys import public_jwk
-from tests.servers import serve_in_thread
+from tests.nodes import built_federation, node_app, served_node
+from tests.signer import participant_key, send, signed_request
 
 FRESH = re.compile(r"[0-9a-f]{32}")
 LogLines = Callable[[], list[dict[str, Any]]]  # the log_lines fixture (tests/node/conftest.py)
@@ -34,13 +32,11 @@ LogLines = Callable[[], list[dict[str, Any]]]  # the log_lines fixture (tests/no
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory: pytest.TempPathFactory) -> LocalFederation:
-    federation = LocalFederation(tmp_path_factory.mktemp("request-id"), ("mission", "dpa"))
-    federation.build()
-    return federation
+    return built_federation(tmp_path_factory.mktemp("request-id"), ("mission", "dpa"))
 
 
 def _app(node: NodeHandle, **overrides: Any) -> FastAPI:
-    app = create_app(load_settings(node.config, run_workers=False, **overrides))
+    app = node_app(node, **overrides)
 
     async def boom() -> None:
         raise RuntimeError("an unexpected failure")
@@ -53,7 +49,7 @@ def _app(node: NodeHandle, **overrides: Any) -> FastAPI:
 def dpa(fed: LocalFederation) -> Iterator[NodeHandle]:
     """The dpa node, served in this process with its access log on."""
     node = fed.nodes["dpa"]
-    with serve_in_thread(_app(node, access_log=True), int(node.url.rsplit(":", 1)[1])):
+    with served_node(node, _app(node, access_log=True)):
         yield node
 
 
@@ -143,12 +139,14 @@ def test_an_unexpected_error_is_answered_and_logged_with_the_id(
 def test_a_peers_request_is_logged_with_the_peer(
     fed: LocalFederation, dpa: NodeHandle, log_lines: LogLines
 ) -> None:
-    key = read_private_key(fed.root / "keys" / "mission.key.pem")
-    request = httpx.Request("GET", dpa.url + "/v1/packets?since=0&limit=5")
-    request.headers["x-request-id"] = "from-mission"
-    sign_request(request, key=key, key_id=public_jwk(key)["kid"], created=datetime.now(UTC))
-    with httpx.Client(timeout=30) as client:
-        response = client.send(request)
+    request = signed_request(
+        "GET",
+        dpa.url + "/v1/packets?since=0&limit=5",
+        key=participant_key(fed.root, "mission"),
+        content_type=None,
+        headers={"x-request-id": "from-mission"},
+    )
+    response = send(request)
     assert response.status_code == 200, response.text
     [line] = access_lines(log_lines(), "from-mission")
     assert (line["peer"], line["request_id"], line["path"]) == (
@@ -160,7 +158,7 @@ def test_a_peers_request_is_logged_with_the_peer(
 
 def test_the_access_log_is_off_by_default(fed: LocalFederation, log_lines: LogLines) -> None:
     node = fed.nodes["mission"]
-    with serve_in_thread(_app(node), int(node.url.rsplit(":", 1)[1])):
+    with served_node(node, _app(node)):
         response = get(node, "/healthz")
     assert FRESH.fullmatch(response.headers["x-request-id"])
     assert access_lines(log_lines(), response.headers["x-request-id"]) == []
@@ -170,9 +168,8 @@ def test_the_access_log_is_off_by_default(fed: LocalFederation, log_lines: LogLi
 
 
 def test_every_call_to_a_peer_carries_a_request_id(tmp_path: Path) -> None:
-    fed = LocalFederation(tmp_path, ("mission", "dpa"))
-    fed.build()
-    key = read_private_key(tmp_path / "keys" / "mission.key.pem")
+    built_federation(tmp_path, ("mission", "dpa"))
+    key = participant_key(tmp_path, "mission")
     kid = public_jwk(key)["kid"]
     seen: list[httpx.Request] = []
 

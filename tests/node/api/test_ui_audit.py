@@ -18,19 +18,17 @@ import httpx
 import pytest
 
 from clearinghouse.node.api.routes.ui import COOKIE
-from clearinghouse.node.app import create_app
 from clearinghouse.node.context import NodeContext
-from clearinghouse.node.keyfiles import read_private_key
 from clearinghouse.node.localfed import LocalFederation
 from clearinghouse.node.services.checkpoints import sign_checkpoint
-from clearinghouse.node.settings import load_settings
 from clearinghouse.node.storage import auditlog
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.models import AuditEntry
 from clearinghouse.protocol.audit import Act, audit_origin, witness_name
 from clearinghouse.protocol.merkle import leaf_hash, verify_inclusion
 from clearinghouse.protocol.notes import cosign, parse_checkpoint, parse_note
-from tests.servers import serve_in_thread
+from tests.nodes import built_federation, served_node
+from tests.signer import participant_key
 
 PARTICIPANTS = ("dpa", "mission", "unodc")
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -63,13 +61,11 @@ class Node:
 @contextmanager
 def serve(fed: LocalFederation) -> Iterator[tuple[NodeContext, httpx.Client]]:
     """The dpa node on its loopback port, and a client for it (no cookie of its own)."""
-    handle = fed.nodes["dpa"]
-    app = create_app(load_settings(handle.config, run_workers=False))
     with (
-        serve_in_thread(app, int(handle.url.rsplit(":", 1)[1])),
-        httpx.Client(base_url=handle.url, timeout=30) as client,
+        served_node(fed.nodes["dpa"]) as served,
+        httpx.Client(base_url=served.url, timeout=30) as client,
     ):
-        yield app.state.node, client
+        yield served.context, client
 
 
 def append(ctx: NodeContext, act: Act, at: datetime) -> int:
@@ -79,8 +75,7 @@ def append(ctx: NodeContext, act: Act, at: datetime) -> int:
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    fed = LocalFederation(tmp_path_factory.mktemp("ui-audit"), PARTICIPANTS)
-    fed.build()
+    fed = built_federation(tmp_path_factory.mktemp("ui-audit"), PARTICIPANTS)
     with serve(fed) as (ctx, client):
         # Start-up wrote the trust state (manifest, key, tokens) with today's time.
         actor = "node:dpa"
@@ -103,7 +98,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
         text = parse_note(checkpoint.note).text
         with transaction(ctx.engine) as session:
             for offset, witness in enumerate(("mission", "unodc")):
-                key = read_private_key(fed.root / "keys" / f"{witness}.key.pem")
+                key = participant_key(fed.root, witness)
                 stamp = int((T0 + 30 * HOUR).timestamp()) + offset
                 line = cosign(text, witness_name(ctx.manifest.federation, witness), key, stamp)
                 auditlog.add_cosignatures(
@@ -338,8 +333,7 @@ def test_entries_after_the_checkpoint_are_not_yet_checkpointed(node: Node) -> No
 
 
 def test_a_log_without_a_checkpoint_says_so(tmp_path_factory: pytest.TempPathFactory) -> None:
-    fed = LocalFederation(tmp_path_factory.mktemp("ui-audit-fresh"), PARTICIPANTS)
-    fed.build()
+    fed = built_federation(tmp_path_factory.mktemp("ui-audit-fresh"), PARTICIPANTS)
     cookie = {"cookie": f"{COOKIE}={fed.nodes['dpa'].tokens['auditor']}"}
     with serve(fed) as (_, client):
         page = client.get("/ui/audit", headers=cookie).text

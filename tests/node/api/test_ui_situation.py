@@ -15,12 +15,10 @@ import pytest
 from markupsafe import escape
 
 from clearinghouse.node.api.routes.ui import COOKIE
-from clearinghouse.node.app import create_app
 from clearinghouse.node.context import NodeContext
 from clearinghouse.node.keyfiles import read_pseudonym_key
 from clearinghouse.node.localfed import LocalFederation
 from clearinghouse.node.services.situation import fused_findings
-from clearinghouse.node.settings import load_settings
 from clearinghouse.protocol.packet import HANDLING_MEANINGS
 from tests.node._situation_support import (
     H2_AREA,
@@ -29,7 +27,7 @@ from tests.node._situation_support import (
     RESTRICTION,
     load_mixed_situation,
 )
-from tests.servers import serve_in_thread
+from tests.nodes import built_federation, served_node
 
 ESCAPED = str(escape(RESTRICTION))  # as Jinja escapes it
 
@@ -57,17 +55,13 @@ class Node:
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    fed = LocalFederation(tmp_path_factory.mktemp("ui-situation"), ("mission", "unodc", "dpa"))
-    fed.build()
-    handle = fed.nodes["mission"]
-    app = create_app(load_settings(handle.config, run_workers=False))
+    fed = built_federation(tmp_path_factory.mktemp("ui-situation"), ("mission", "unodc", "dpa"))
     with (
-        serve_in_thread(app, int(handle.url.rsplit(":", 1)[1])),
-        httpx.Client(base_url=handle.url, timeout=30) as client,
+        served_node(fed.nodes["mission"]) as served,
+        httpx.Client(base_url=served.url, timeout=30) as client,
     ):
-        ctx = app.state.node
-        load_mixed_situation(fed, ctx)
-        yield Node(fed, ctx, client)
+        load_mixed_situation(fed, served.context)
+        yield Node(fed, served.context, client)
 
 
 def table_rows(page: str, table_id: str) -> list[str]:

@@ -26,17 +26,13 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from clearinghouse.node.api.rate_limit import RateLimiter
-from clearinghouse.node.app import create_app
-from clearinghouse.node.keyfiles import read_private_key
-from clearinghouse.node.localfed import LocalFederation, NodeHandle
-from clearinghouse.node.settings import load_settings
-from clearinghouse.node.transport.httpsig import sign_request
-from clearinghouse.protocol.keys import generate_private_key, public_jwk
-from tests.servers import serve_in_thread
+from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.protocol.keys import generate_private_key
+from tests.nodes import ServedNode, built_federation, served_node
+from tests.signer import SIGNATURE_HEADERS, participant_key, send, signed_request
 
 MB = 1024 * 1024
 HUGE = 30 * MB
@@ -45,52 +41,32 @@ FORM = "application/x-www-form-urlencoded"
 PROMPT_S = 2.0
 
 
-@dataclass
-class Served:
-    handle: NodeHandle
-    app: FastAPI
-
-    @property
-    def port(self) -> int:
-        return int(self.handle.url.rsplit(":", 1)[1])
+@pytest.fixture(scope="module")
+def fed(tmp_path_factory: pytest.TempPathFactory) -> LocalFederation:
+    return built_federation(tmp_path_factory.mktemp("unauthenticated"), ("mission", "unodc", "dpa"))
 
 
 @pytest.fixture(scope="module")
-def fed(tmp_path_factory: pytest.TempPathFactory) -> LocalFederation:
-    federation = LocalFederation(
-        tmp_path_factory.mktemp("unauthenticated"), ("mission", "unodc", "dpa")
-    )
-    federation.build()
-    return federation
-
-
-def _serve(fed: LocalFederation, participant: str, **overrides: Any) -> Iterator[Served]:
-    handle = fed.nodes[participant]
-    app = create_app(load_settings(handle.config, run_workers=False, **overrides))
-    served = Served(handle, app)
-    with serve_in_thread(app, served.port):
+def dpa(fed: LocalFederation) -> Iterator[ServedNode]:
+    """dpa with the default limits, served directly (no proxy)."""
+    with served_node(fed.nodes["dpa"]) as served:
         yield served
 
 
 @pytest.fixture(scope="module")
-def dpa(fed: LocalFederation) -> Iterator[Served]:
-    """dpa with the default limits, served directly (no proxy)."""
-    yield from _serve(fed, "dpa")
-
-
-@pytest.fixture(scope="module")
-def behind_proxy(fed: LocalFederation) -> Iterator[Served]:
+def behind_proxy(fed: LocalFederation) -> Iterator[ServedNode]:
     """unodc configured to sit behind a reverse proxy on 127.0.0.1."""
-    yield from _serve(fed, "unodc", trusted_proxies=["127.0.0.1"])
+    with served_node(fed.nodes["unodc"], trusted_proxies=["127.0.0.1"]) as served:
+        yield served
 
 
 @pytest.fixture
 def mission_key(fed: LocalFederation) -> Ed25519PrivateKey:
-    return read_private_key(fed.root / "keys" / "mission.key.pem")
+    return participant_key(fed.root, "mission")
 
 
 @pytest.fixture
-def stopped_limiter(dpa: Served) -> Iterator[RateLimiter]:
+def stopped_limiter(dpa: ServedNode) -> Iterator[RateLimiter]:
     """dpa's address limiter swapped for one with a stopped clock: burst 5, then 0.5/s,
     exact whatever the machine's speed (the code is the node's own)."""
     configured = dpa.app.state.address_limiter
@@ -151,22 +127,12 @@ def _signed_headers(
     url: str, key: Ed25519PrivateKey, *, created: datetime | None = None
 ) -> dict[str, str]:
     """The headers of a POST /v1/packets signed by ``key`` over a small body."""
-    request = httpx.Request(
-        "POST",
-        url + "/v1/packets",
-        content=b'{"views": []}',
-        headers={"content-type": "application/json"},
-    )
-    sign_request(
-        request, key=key, key_id=public_jwk(key)["kid"], created=created or datetime.now(UTC)
-    )
-    return {
-        name: request.headers[name]
-        for name in ("content-type", "content-digest", "signature-input", "signature")
-    }
+    body = b'{"views": []}'
+    request = signed_request("POST", url + "/v1/packets", body, key=key, created=created)
+    return {name: request.headers[name] for name in ("content-type", *SIGNATURE_HEADERS)}
 
 
-def _metric(node: Served, name: str, **labels: str) -> float:
+def _metric(node: ServedNode, name: str, **labels: str) -> float:
     page = httpx.get(node.handle.url + "/metrics", timeout=30).text
     for family in text_string_to_metric_families(page):
         for sample in family.samples:
@@ -175,7 +141,7 @@ def _metric(node: Served, name: str, **labels: str) -> float:
     return 0.0
 
 
-def _bogus(node: Served, **headers: str) -> httpx.Response:
+def _bogus(node: ServedNode, **headers: str) -> httpx.Response:
     """A POST /v1/packets signed by a key no participant holds."""
     signed = _signed_headers(node.handle.url, generate_private_key())
     return httpx.post(
@@ -189,7 +155,7 @@ def _bogus(node: Served, **headers: str) -> httpx.Response:
 # -- the sign-in form -------------------------------------------------------------------
 
 
-def test_a_30_mb_sign_in_form_is_refused_413_before_it_is_read(dpa: Served) -> None:
+def test_a_30_mb_sign_in_form_is_refused_413_before_it_is_read(dpa: ServedNode) -> None:
     before = _rss_mb()
     answer = _declare_and_stall(
         dpa.port, "POST", "/ui/login", {"Content-Type": FORM}, HUGE, b"token=" + b"a" * 1024
@@ -203,7 +169,7 @@ def test_a_30_mb_sign_in_form_is_refused_413_before_it_is_read(dpa: Served) -> N
 
 
 def test_a_30_mb_streamed_sign_in_form_is_cut_off_and_healthz_stays_responsive(
-    dpa: Served,
+    dpa: ServedNode,
 ) -> None:
     """No Content-Length: the node reads 8 KiB, answers 413 and takes in the rest
     without keeping it; /healthz answers promptly all the while."""
@@ -247,7 +213,7 @@ def test_a_30_mb_streamed_sign_in_form_is_cut_off_and_healthz_stays_responsive(
     assert _rss_mb() - before < 16
 
 
-def test_signing_in_still_works(dpa: Served) -> None:
+def test_signing_in_still_works(dpa: ServedNode) -> None:
     url = dpa.handle.url + "/ui/login"
     good = httpx.post(url, data={"token": dpa.handle.tokens["analyst"]}, timeout=30)
     assert good.status_code == 303 and good.headers["location"] == "/ui/situation"
@@ -258,7 +224,7 @@ def test_signing_in_still_works(dpa: Served) -> None:
 # -- peer requests: the headers first -----------------------------------------------------
 
 
-def test_an_unsigned_30_mb_batch_is_refused_401_before_it_is_read(dpa: Served) -> None:
+def test_an_unsigned_30_mb_batch_is_refused_401_before_it_is_read(dpa: ServedNode) -> None:
     before = _rss_mb()
     answer = _declare_and_stall(
         dpa.port, "POST", "/v1/packets", {"Content-Type": "application/json"}, HUGE, b"{" * 1024
@@ -278,7 +244,7 @@ def test_an_unsigned_30_mb_batch_is_refused_401_before_it_is_read(dpa: Served) -
     ],
 )
 def test_a_30_mb_batch_signed_by_an_unknown_key_or_out_of_time_is_refused_unread(
-    dpa: Served,
+    dpa: ServedNode,
     mission_key: Ed25519PrivateKey,
     signer: str,
     created: timedelta | None,
@@ -297,7 +263,7 @@ def test_a_30_mb_batch_signed_by_an_unknown_key_or_out_of_time_is_refused_unread
 
 
 def test_a_signature_that_does_not_verify_is_refused_unread(
-    dpa: Served, mission_key: Ed25519PrivateKey
+    dpa: ServedNode, mission_key: Ed25519PrivateKey
 ) -> None:
     """mission's keyid and a fresh created, but a signature by another key: the
     signature is checked over the headers (they cover Content-Digest), before any body."""
@@ -311,7 +277,7 @@ def test_a_signature_that_does_not_verify_is_refused_unread(
 
 
 def test_a_peer_declaring_more_than_max_body_bytes_is_refused_413_unread(
-    dpa: Served, mission_key: Ed25519PrivateKey
+    dpa: ServedNode, mission_key: Ed25519PrivateKey
 ) -> None:
     declared = dpa.app.state.node.settings.max_body_bytes + 1
     headers = _signed_headers(dpa.handle.url, mission_key)
@@ -324,7 +290,7 @@ def test_a_peer_declaring_more_than_max_body_bytes_is_refused_413_unread(
 # -- bearer-token routes ------------------------------------------------------------------
 
 
-def test_a_30_mb_body_with_an_unknown_token_is_refused_unread(dpa: Served) -> None:
+def test_a_30_mb_body_with_an_unknown_token_is_refused_unread(dpa: ServedNode) -> None:
     headers = {"Content-Type": "application/json", "Authorization": "Bearer not-a-token"}
     records = _declare_and_stall(dpa.port, "POST", "/v1/local/records", headers, HUGE, b"{")
     assert records.status == 401, records.body
@@ -338,7 +304,7 @@ def test_a_30_mb_body_with_an_unknown_token_is_refused_unread(dpa: Served) -> No
 # -- the per-address rate limit -------------------------------------------------------------
 
 
-def test_the_configured_address_limit_is_the_settings(dpa: Served) -> None:
+def test_the_configured_address_limit_is_the_settings(dpa: ServedNode) -> None:
     limiter = dpa.app.state.address_limiter
     settings = dpa.app.state.node.settings
     assert (limiter.rate, limiter.burst) == (20.0, 100)
@@ -349,7 +315,7 @@ def test_the_configured_address_limit_is_the_settings(dpa: Served) -> None:
 
 
 def test_a_flood_of_bogus_signatures_gets_429_with_retry_after(
-    dpa: Served, stopped_limiter: RateLimiter, mission_key: Ed25519PrivateKey
+    dpa: ServedNode, stopped_limiter: RateLimiter, mission_key: Ed25519PrivateKey
 ) -> None:
     counted = _metric(dpa, "clearinghouse_address_rate_limited_total", kind="failed-auth")
     answers = [_bogus(dpa) for _ in range(7)]
@@ -374,12 +340,10 @@ def test_a_flood_of_bogus_signatures_gets_429_with_retry_after(
     assert _metric(dpa, "clearinghouse_address_rate_limited_total", kind="login") >= 1
 
     # valid credentials from the same address take no token and pass
-    signed = httpx.Request("GET", dpa.handle.url + "/v1/packets?since=0")
-    sign_request(
-        signed, key=mission_key, key_id=public_jwk(mission_key)["kid"], created=datetime.now(UTC)
+    signed = signed_request(
+        "GET", dpa.handle.url + "/v1/packets?since=0", key=mission_key, content_type=None
     )
-    with httpx.Client(timeout=30) as client:
-        assert client.send(signed).status_code == 200
+    assert send(signed).status_code == 200
     token = {"authorization": f"Bearer {dpa.handle.tokens['analyst']}"}
     assert (
         httpx.get(dpa.handle.url + "/v1/local/stats", headers=token, timeout=30).status_code == 200
@@ -387,14 +351,14 @@ def test_a_flood_of_bogus_signatures_gets_429_with_retry_after(
 
 
 def test_x_forwarded_for_is_ignored_from_an_untrusted_client(
-    dpa: Served, stopped_limiter: RateLimiter
+    dpa: ServedNode, stopped_limiter: RateLimiter
 ) -> None:
     """dpa trusts no proxy: varying X-Forwarded-For does not buy a fresh bucket."""
     statuses = [_bogus(dpa, **{"x-forwarded-for": f"198.51.100.{i}"}).status_code for i in range(6)]
     assert statuses == [401] * 5 + [429]
 
 
-def test_x_forwarded_for_is_honoured_from_a_trusted_proxy(behind_proxy: Served) -> None:
+def test_x_forwarded_for_is_honoured_from_a_trusted_proxy(behind_proxy: ServedNode) -> None:
     configured = behind_proxy.app.state.address_limiter
     behind_proxy.app.state.address_limiter = RateLimiter(0.5, 2, clock=lambda: 1000.0)
     try:

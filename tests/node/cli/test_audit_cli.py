@@ -17,21 +17,18 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from clearinghouse.node.app import create_app
+from clearinghouse.node.audit_tool import open_node_log as open_node
+from clearinghouse.node.audit_tool import verify_log
 from clearinghouse.node.cli.main import app
-from clearinghouse.node.context import NodeContext
 from clearinghouse.node.keyfiles import read_private_key
 from clearinghouse.node.localfed import LocalFederation, NodeHandle, free_port
-from clearinghouse.node.services.audit_bundle import open_node, verify_log
 from clearinghouse.node.services.checkpoints import sign_checkpoint
-from clearinghouse.node.settings import load_settings
 from clearinghouse.node.storage import auditlog
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.protocol.audit import witness_name
 from clearinghouse.protocol.manifest import manifest_json, parse_manifest, sign_manifest
 from clearinghouse.protocol.notes import cosign, parse_note
 from tests.node.services._audit_support import (
-    BACKENDS,
     HOUR,
     KEY_B,
     REVOKED_AT,
@@ -46,7 +43,8 @@ from tests.node.services._audit_support import (
     standard_log,
     write_manifest,
 )
-from tests.servers import serve_in_thread
+from tests.nodes import built_federation, served_node
+from tests.signer import participant_key
 from tests.support import EXAMPLES, Federation
 
 RECORD = json.loads((EXAMPLES / "records" / "conflict-event.json").read_text())
@@ -76,11 +74,11 @@ def refused(code: int, *args: str | Path) -> str:
     return " ".join(" ".join(lines).split())
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def log(
-    request: pytest.FixtureRequest, tmp_path: Path, federation: Federation
+    backend: str, tmp_path: Path, federation: Federation, migrated_sqlite: Path
 ) -> Iterator[AuditDatabase]:
-    with audit_database(request.param, tmp_path, federation) as database:
+    with audit_database(backend, tmp_path, federation, migrated_sqlite) as database:
         standard_log(database)
         yield database
 
@@ -230,9 +228,7 @@ def test_usage_and_input_errors_exit_2(tmp_path: Path, manifest: Path) -> None:
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory: pytest.TempPathFactory) -> LocalFederation:
-    federation = LocalFederation(tmp_path_factory.mktemp("audit"), ("mission", "unodc", "dpa"))
-    federation.build()
-    return federation
+    return built_federation(tmp_path_factory.mktemp("audit"), ("mission", "unodc", "dpa"))
 
 
 def ingest(node: NodeHandle) -> None:
@@ -252,14 +248,12 @@ def mission(fed: LocalFederation) -> Iterator[NodeHandle]:
     """mission, served without workers: entries from start-up and two ingests, checkpoints
     after each ingest (the first cosigned by dpa), one more ingest left unsigned."""
     node = fed.nodes["mission"]
-    settings = load_settings(node.config, run_workers=False)
-    application = create_app(settings)
-    with serve_in_thread(application, int(node.url.rsplit(":", 1)[1])):
-        ctx: NodeContext = application.state.node
+    with served_node(node) as served:
+        ctx = served.context
         ingest(node)
         first = sign_checkpoint(ctx)
         assert first is not None
-        dpa = read_private_key(fed.root / "keys" / "dpa.key.pem")
+        dpa = participant_key(fed.root, "dpa")
         ts = int(ctx.clock.now().timestamp())  # as a witness dates it: a key valid then
         line = cosign(
             parse_note(first.note).text, witness_name(ctx.manifest.federation, "dpa"), dpa, ts
@@ -363,12 +357,12 @@ def test_tampering_shows_through_the_node_api(mission: NodeHandle) -> None:
 # --- keys used outside their validity ---------------------------------------------------
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def rotation(
-    request: pytest.FixtureRequest, tmp_path: Path, federation: Federation
+    backend: str, tmp_path: Path, federation: Federation, migrated_sqlite: Path
 ) -> Iterator[AuditDatabase]:
     """mission's log signed with key A, then with key B after a rotation (manifest serial 2)."""
-    with audit_database(request.param, tmp_path, rotated(federation)) as database:
+    with audit_database(backend, tmp_path, rotated(federation), migrated_sqlite) as database:
         rotation_log(database)
         yield database
 

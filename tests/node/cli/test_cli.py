@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from clearinghouse.node.localfed import LocalFederation
+from tests.nodes import built_federation
 from tests.support import EXAMPLES, PARTICIPANTS
 
 EXE = shutil.which("clearinghouse", path=str(Path(sys.executable).parent)) or "clearinghouse"
@@ -376,8 +376,7 @@ def test_a_world_readable_key_or_token_file_is_refused_with_the_fix(
 
 
 def test_a_node_whose_key_others_can_read_does_not_start(tmp_path: Path) -> None:
-    federation = LocalFederation(tmp_path, participants=("mission", "unodc", "dpa"))
-    federation.build()
+    built_federation(tmp_path, ("mission", "unodc", "dpa"))
     (tmp_path / "keys" / "dpa.key.pem").chmod(0o644)
     started = run("run", "--config", tmp_path / "dpa.toml")
     assert started.returncode == 2

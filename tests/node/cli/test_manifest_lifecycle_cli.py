@@ -25,15 +25,12 @@ import typer
 from typer.testing import CliRunner, Result
 
 from clearinghouse.analyzers.registry import code_digest, load
-from clearinghouse.node.app import create_app
 from clearinghouse.node.cli.key_lifecycle import parse_duration
 from clearinghouse.node.cli.main import app
-from clearinghouse.node.context import NodeContext
 from clearinghouse.node.keyfiles import read_jwk, read_private_key
 from clearinghouse.node.localfed import LocalFederation, free_port
-from clearinghouse.node.settings import load_settings
 from clearinghouse.protocol.manifest import Manifest, parse_manifest, verify_manifest
-from tests.servers import serve_in_thread
+from tests.nodes import built_federation, served_node
 
 SIGNERS = ("mission", "unodc", "dpa")
 PASSPHRASE_ENV = "CLEARINGHOUSE_KEY_PASSPHRASE"
@@ -62,9 +59,7 @@ def read(path: Path) -> Manifest:
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory: pytest.TempPathFactory) -> LocalFederation:
-    federation = LocalFederation(tmp_path_factory.mktemp("lifecycle"), SIGNERS)
-    federation.build()
-    return federation
+    return built_federation(tmp_path_factory.mktemp("lifecycle"), SIGNERS)
 
 
 @pytest.fixture
@@ -456,8 +451,7 @@ def test_parse_duration() -> None:
 def rotation(tmp_path: Path) -> Iterator[tuple[LocalFederation, Path]]:
     """A federation of its own (this test changes its keys), with mission's key rotation
     signed by the quorum and merged."""
-    fed = LocalFederation(tmp_path / "fed", SIGNERS)
-    fed.build()
+    fed = built_federation(tmp_path / "fed", SIGNERS)
     time.sleep(1.1)  # the new key is valid from a later second than the current one
     proposal = tmp_path / "proposal.json"
     ok(
@@ -483,9 +477,8 @@ def test_submit_to_a_real_node(rotation: tuple[LocalFederation, Path]) -> None:
     fed, proposal = rotation
     node = fed.nodes["mission"]
     new_kid = read(proposal).participant("mission").keys[-1].kid
-    application = create_app(load_settings(node.config, run_workers=False))
-    with serve_in_thread(application, int(node.url.rsplit(":", 1)[1])):
-        ctx: NodeContext = application.state.node
+    with served_node(node) as served:
+        ctx = served.context
         assert ctx.manifest.serial == 1 and ctx.signing.kid != new_kid
         admin = node.tokens["admin"]
         accepted = ok("manifest", "submit", proposal, "--node", node.url, "--token", admin)

@@ -1,8 +1,8 @@
 """A real audit log for the audit tools' tests, and the ways to tamper with it.
 
 :func:`audit_database` opens a migrated database private to one test, on SQLite or
-on PostgreSQL (``CLEARINGHOUSE_TEST_POSTGRES_URL``, in a schema of its own that is
-dropped afterwards), with mission's log in it: entries appended with
+on PostgreSQL (``CLEARINGHOUSE_TEST_POSTGRES_URL``, in a throwaway schema:
+:func:`tests.databases.throwaway_schema`), with mission's log in it: entries appended with
 :func:`node.storage.auditlog.append`, checkpoints signed with mission's key as
 :mod:`node.services.checkpoints` signs them, and witness cosignatures stored as
 ``POST /v1/audit/cosign`` stores them. :func:`standard_log` builds the log most
@@ -13,21 +13,18 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, text
 
 from clearinghouse.node.storage import auditlog
-from clearinghouse.node.storage.db import make_engine, transaction
+from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.migrate import upgrade
 from clearinghouse.protocol.audit import Act, audit_origin, encode_entry, witness_name
 from clearinghouse.protocol.encoding import canonical_json
@@ -40,11 +37,10 @@ from clearinghouse.protocol.manifest import (
 )
 from clearinghouse.protocol.merkle import CompactRange, leaf_hash
 from clearinghouse.protocol.notes import checkpoint_text, cosign, parse_note, sign_note
+from tests.databases import POSTGRES_URL, copy_template, throwaway_schema
 from tests.node.storage._support import TestDatabase
 from tests.support import Federation, make_federation, seeded_key
 
-POSTGRES_URL = os.environ.get("CLEARINGHOUSE_TEST_POSTGRES_URL", "")
-BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
 PARTICIPANT = "mission"
 WITNESSES = ("unodc", "dpa")
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -188,34 +184,32 @@ def standard_log(log: AuditDatabase) -> None:
 
 
 @contextmanager
-def audit_database(backend: str, tmp_path: Path, federation: Federation) -> Iterator[AuditDatabase]:
-    """A migrated database for one test (see the module docstring)."""
+def audit_database(
+    backend: str, tmp_path: Path, federation: Federation, template: Path | None = None
+) -> Iterator[AuditDatabase]:
+    """A migrated database for one test (see the module docstring); on SQLite a copy of
+    ``template`` if given (the ``migrated_sqlite`` fixture), else migrated here."""
     if backend == "sqlite":
-        database = TestDatabase("sqlite", f"sqlite:///{tmp_path / 'node.db'}")
+        path = tmp_path / "node.db"
+        if template is not None:
+            url = copy_template(template, path)
+        else:
+            url = f"sqlite:///{path}"
+            upgrade(url)
+        database = TestDatabase("sqlite", url)
         try:
-            upgrade(database.url)
             yield AuditDatabase(database, database.engine(), federation, database.url)
         finally:
             database.dispose()
         return
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = make_engine(POSTGRES_URL)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    with throwaway_schema() as (schema, url):
         database = TestDatabase("postgres", POSTGRES_URL, schema)
         try:
             engine = database.engine()
             upgrade(database.url, engine=engine)
-            separator = "&" if "?" in POSTGRES_URL else "?"
-            url = f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}"
             yield AuditDatabase(database, engine, federation, url)
         finally:
             database.dispose()
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
 
 
 def other_federation(config: dict[str, Any]) -> Federation:

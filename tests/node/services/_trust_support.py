@@ -2,38 +2,31 @@
 
 Fixed keys (seeded), a manifest issued at :data:`T0` (keys valid 730 days from then),
 no analyzers (so that a node opens without loading any), and a clock the test sets:
-:class:`FixedClock`. :func:`opened_node` writes one participant's key, pseudonym key
-and manifest into a folder and opens the node with :func:`node.context.open_node`,
+:class:`FixedClock`. :func:`opened_trust_node` writes one participant's key, pseudonym key
+and manifest into a folder and opens the node with :func:`node.startup.open_node`,
 on SQLite or, for ``backend="postgres"``, on ``CLEARINGHOUSE_TEST_POSTGRES_URL`` in a
-schema of its own (dropped afterwards; the public schema is never touched).
+throwaway schema (:func:`tests.databases.node_database`).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import text
 from sqlmodel import col, select
 
-from clearinghouse.node.context import NodeContext, open_node
+from clearinghouse.node.context import NodeContext
 from clearinghouse.node.keyfiles import write_private_key, write_secret
 from clearinghouse.node.settings import Settings
 from clearinghouse.node.storage import auditlog, packets
-from clearinghouse.node.storage.db import make_engine, transaction
-from clearinghouse.node.storage.migrate import upgrade
+from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.models import OutboxItem
 from clearinghouse.protocol.authorisation import (
     Authorisation,
@@ -45,11 +38,10 @@ from clearinghouse.protocol.keys import public_jwk
 from clearinghouse.protocol.manifest import Manifest, build_manifest, manifest_json, sign_manifest
 from clearinghouse.protocol.packet import IssuedPacket, issue_packet, recipient_view, verify_view
 from clearinghouse.protocol.schemas import get_schema
+from tests.databases import node_database
+from tests.nodes import opened_context
 from tests.support import EXAMPLES, seeded_key
 from tests.support import NOW as SUPPORT_NOW
-
-POSTGRES_URL = os.environ.get("CLEARINGHOUSE_TEST_POSTGRES_URL", "")
-BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
 
 #: When the first manifest was issued (every key valid from then, for 730 days).
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -128,42 +120,6 @@ def record(schema: str = "conflict-event", **changes: Any) -> dict[str, Any]:
     return {**data, **changes}
 
 
-_TEMPLATES: dict[Path, Path] = {}
-
-
-def sqlite_template(factory: pytest.TempPathFactory) -> Path:
-    """A SQLite database migrated to head, made once per test session (copying it is
-    much faster than migrating a new one for each node)."""
-    base = factory.getbasetemp()
-    if base not in _TEMPLATES:
-        path = factory.mktemp("trust-template") / "node.db"
-        upgrade(f"sqlite:///{path}")
-        _TEMPLATES[base] = path
-    return _TEMPLATES[base]
-
-
-@contextmanager
-def database_url(backend: str, folder: Path, template: Path | None = None) -> Iterator[str]:
-    """A database for one node: a SQLite file (a copy of ``template`` if given), or a
-    PostgreSQL schema of its own."""
-    if backend == "sqlite":
-        if template is not None:
-            shutil.copyfile(template, folder / "node.db")
-        yield f"sqlite:///{folder / 'node.db'}"
-        return
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = make_engine(POSTGRES_URL)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        separator = "&" if "?" in POSTGRES_URL else "?"
-        yield f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def write_node(
     folder: Path,
     fed: TrustFederation,
@@ -193,7 +149,7 @@ def write_node(
 
 
 @contextmanager
-def opened_node(
+def opened_trust_node(
     folder: Path,
     fed: TrustFederation,
     participant: str,
@@ -204,12 +160,11 @@ def opened_node(
 ) -> Iterator[NodeContext]:
     """``participant``'s node, opened in process on a database of its own."""
     folder.mkdir(parents=True, exist_ok=True)
-    with database_url(backend, folder, template) as url:
-        ctx = open_node(write_node(folder, fed, participant, url), clock)
-        try:
-            yield ctx
-        finally:
-            ctx.engine.dispose()
+    with (
+        node_database(backend, folder, template) as url,
+        opened_context(write_node(folder, fed, participant, url), clock) as ctx,
+    ):
+        yield ctx
 
 
 def audit_size(ctx: NodeContext) -> int:

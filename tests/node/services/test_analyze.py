@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import select
 
 from clearinghouse.node.clock import SystemClock
-from clearinghouse.node.context import NodeContext, open_node
+from clearinghouse.node.context import NodeContext
 from clearinghouse.node.errors import ServiceUnavailable
 from clearinghouse.node.importers.ucdp import read_events
 from clearinghouse.node.keyfiles import read_private_key
@@ -22,6 +22,7 @@ from clearinghouse.node.services.analyze import analyse_batch
 from clearinghouse.node.services.ingest import ingest_records
 from clearinghouse.node.services.receive import receive_views
 from clearinghouse.node.settings import load_settings
+from clearinghouse.node.startup import open_node
 from clearinghouse.node.storage import analysis
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.models import AnalysisRun, OutboxItem, StoredPacket
@@ -29,6 +30,7 @@ from clearinghouse.protocol.keys import public_jwk
 from clearinghouse.protocol.manifest import manifest_json, parse_manifest, sign_manifest
 from clearinghouse.protocol.packet import issue_packet, recipient_view
 from clearinghouse.protocol.results import result_record
+from tests.nodes import built_federation, opened_node
 from tests.support import EXAMPLES
 
 EVENTS = list(
@@ -38,18 +40,13 @@ EVENTS = list(
 
 @pytest.fixture
 def fed(tmp_path_factory: pytest.TempPathFactory) -> LocalFederation:
-    federation = LocalFederation(tmp_path_factory.mktemp("analysis"))
-    federation.build()
-    return federation
+    return built_federation(tmp_path_factory.mktemp("analysis"))
 
 
 @pytest.fixture
 def mission(fed: LocalFederation) -> Iterator[NodeContext]:
-    ctx = open_node(load_settings(fed.nodes["mission"].config, run_workers=False), SystemClock())
-    try:
+    with opened_node(fed.nodes["mission"]) as ctx:
         yield ctx
-    finally:
-        ctx.engine.dispose()
 
 
 def drain(ctx: NodeContext) -> int:

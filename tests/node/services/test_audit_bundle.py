@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from clearinghouse.node.services.audit_bundle import (
+from clearinghouse.node.audit_tool import (
     AccessFailed,
     Log,
     LogHeader,
@@ -38,7 +38,6 @@ from clearinghouse.protocol.manifest import Manifest
 from clearinghouse.protocol.merkle import CompactRange, leaf_hash
 from clearinghouse.protocol.notes import checkpoint_text, cosign, sign_note
 from tests.node.services._audit_support import (
-    BACKENDS,
     NOW,
     TAMPERINGS,
     AuditDatabase,
@@ -51,11 +50,11 @@ from tests.node.services._audit_support import (
 from tests.support import Federation
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def log(
-    request: pytest.FixtureRequest, tmp_path: Path, federation: Federation
+    backend: str, tmp_path: Path, federation: Federation, migrated_sqlite: Path
 ) -> Iterator[AuditDatabase]:
-    with audit_database(request.param, tmp_path, federation) as database:
+    with audit_database(backend, tmp_path, federation, migrated_sqlite) as database:
         standard_log(database)
         yield database
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from clearinghouse.node.services.audit_bundle import (
+from clearinghouse.node.audit_tool import (
     Summary,
     open_bundle,
     open_database,
@@ -24,7 +24,6 @@ from clearinghouse.protocol.key_use import KeyStatus
 from clearinghouse.protocol.keys import public_jwk
 from clearinghouse.protocol.manifest import Manifest, manifest_json, parse_manifest, sign_manifest
 from tests.node.services._audit_support import (
-    BACKENDS,
     HOUR,
     KEY_B,
     NOW,
@@ -38,11 +37,11 @@ from tests.node.services._audit_support import (
 from tests.support import Federation
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def log(
-    request: pytest.FixtureRequest, tmp_path: Path, federation: Federation
+    backend: str, tmp_path: Path, federation: Federation, migrated_sqlite: Path
 ) -> Iterator[AuditDatabase]:
-    with audit_database(request.param, tmp_path, rotated(federation)) as database:
+    with audit_database(backend, tmp_path, rotated(federation), migrated_sqlite) as database:
         rotation_log(database)
         yield database
 

@@ -35,6 +35,7 @@ from clearinghouse.protocol.errors import AuthorisationRejected, OverDisclosure
 from clearinghouse.protocol.manifest import manifest_json
 from clearinghouse.protocol.manifest_changes import propose
 from clearinghouse.protocol.packet import make_view, verify_view
+from tests.databases import sqlite_template
 from tests.node.services._trust_support import (
     ALEPPO,
     IDLIB_2016,
@@ -50,12 +51,11 @@ from tests.node.services._trust_support import (
     disclosed,
     issue,
     make_trust_federation,
-    opened_node,
+    opened_trust_node,
     outbox_items,
     policy_view,
     record,
     signed,
-    sqlite_template,
     without_time,
 )
 
@@ -83,7 +83,7 @@ def mission(
     clock: FixedClock,
 ) -> Iterator[NodeContext]:
     template = sqlite_template(tmp_path_factory)
-    with opened_node(tmp_path / "mission", fed, "mission", clock, template=template) as ctx:
+    with opened_trust_node(tmp_path / "mission", fed, "mission", clock, template=template) as ctx:
         yield ctx
 
 
@@ -359,7 +359,7 @@ def undp(
     fed: TrustFederation, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[NodeContext]:
     template = sqlite_template(tmp_path_factory)
-    with opened_node(tmp_path / "undp", fed, "undp", FixedClock(), template=template) as ctx:
+    with opened_trust_node(tmp_path / "undp", fed, "undp", FixedClock(), template=template) as ctx:
         yield ctx
 
 

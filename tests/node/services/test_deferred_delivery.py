@@ -31,22 +31,21 @@ from sqlmodel import select
 
 from clearinghouse.node.app import create_app
 from clearinghouse.node.clock import OffsetClock
-from clearinghouse.node.context import NodeContext, open_node
+from clearinghouse.node.context import NodeContext
 from clearinghouse.node.keyfiles import read_private_key, read_pseudonym_key
 from clearinghouse.node.localfed import LocalFederation
 from clearinghouse.node.services.catchup import catch_up
 from clearinghouse.node.services.deliver import deliver_round
 from clearinghouse.node.services.receive import receive_views
 from clearinghouse.node.services.relay import relay_packet
-from clearinghouse.node.settings import load_settings
 from clearinghouse.node.storage import packets, peers
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.models import OutboxItem
 from clearinghouse.node.transport.peer_client import PeerClient
 from clearinghouse.protocol.keys import public_jwk
 from clearinghouse.protocol.packet import issue_packet, recipient_view
-from tests.node.services._trust_support import BACKENDS, database_url
-from tests.servers import serve_in_thread
+from tests.databases import node_database
+from tests.nodes import built_federation, opened_node, served_node
 from tests.support import EXAMPLES
 
 RECORD = json.loads((EXAMPLES / "records" / "market-price.json").read_text())
@@ -100,26 +99,22 @@ class Pair:
         self.dpa_clock.offset = timedelta(seconds=dpa_s)
 
 
-@pytest.fixture(params=BACKENDS)
-def make_pair(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Pair]]:
+@pytest.fixture
+def make_pair(backend: str, tmp_path: Path) -> Iterator[Callable[..., Pair]]:
     """Build the pair once, undp with the given delivery settings."""
     with ExitStack() as stack:
 
         def make(**delivery: Any) -> Pair:
-            url = stack.enter_context(database_url(request.param, tmp_path))
-            fed = LocalFederation(tmp_path, ("undp", "mission", "dpa"), database_urls={"undp": url})
-            fed.build()
+            url = stack.enter_context(node_database(backend, tmp_path))
+            fed = built_federation(
+                tmp_path, ("undp", "mission", "dpa"), database_urls={"undp": url}
+            )
             opened = {}
             for name, ahead in (("undp", UNDP_S), ("dpa", DPA_S)):
-                settings = load_settings(
-                    fed.nodes[name].config, run_workers=False, delivery=delivery
-                )
-                ctx = opened[name] = open_node(settings, OffsetClock(timedelta(seconds=ahead)))
-                stack.callback(ctx.engine.dispose)
-                app = create_app(settings, context=ctx)
-                stack.enter_context(
-                    serve_in_thread(app, int(fed.nodes[name].url.rsplit(":", 1)[1]))
-                )
+                handle, clock = fed.nodes[name], OffsetClock(timedelta(seconds=ahead))
+                ctx = stack.enter_context(opened_node(handle, clock, delivery=delivery))
+                stack.enter_context(served_node(handle, create_app(ctx.settings, context=ctx)))
+                opened[name] = ctx
             return Pair(fed, opened["undp"], opened["dpa"])
 
         yield make

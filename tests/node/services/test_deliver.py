@@ -21,19 +21,18 @@ import pytest
 import respx
 from sqlmodel import select
 
-from clearinghouse.node.clock import SystemClock
-from clearinghouse.node.context import NodeContext, open_node
+from clearinghouse.node.context import NodeContext
 from clearinghouse.node.keyfiles import read_private_key
 from clearinghouse.node.localfed import LocalFederation
 from clearinghouse.node.services.deliver import PeerPause, backoff_delay, deliver_round
 from clearinghouse.node.services.ingest import ingest_records
-from clearinghouse.node.settings import load_settings
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.models import OutboxItem
 from clearinghouse.node.transport.peer_client import PeerClient
 from clearinghouse.protocol.keys import generate_private_key, public_jwk
 from clearinghouse.protocol.packet import packet_ref
 from clearinghouse.protocol.receipts import sign_receipt
+from tests.nodes import built_federation, opened_node
 from tests.support import EXAMPLES
 
 RECORD = json.loads((EXAMPLES / "records" / "market-price.json").read_text())
@@ -41,15 +40,10 @@ RECORD = json.loads((EXAMPLES / "records" / "market-price.json").read_text())
 
 @pytest.fixture
 def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeContext]:
-    federation = LocalFederation(tmp_path_factory.mktemp("deliver"), ("undp", "mission", "dpa"))
-    federation.build()
-    settings = load_settings(federation.nodes["undp"].config, run_workers=False)
-    context = open_node(settings, SystemClock())
-    context.test_fed = federation  # type: ignore[attr-defined]
-    try:
+    federation = built_federation(tmp_path_factory.mktemp("deliver"), ("undp", "mission", "dpa"))
+    with opened_node(federation.nodes["undp"]) as context:
+        context.test_fed = federation  # type: ignore[attr-defined]
         yield context
-    finally:
-        context.engine.dispose()
 
 
 def queue(ctx: NodeContext, n: int = 3) -> None:

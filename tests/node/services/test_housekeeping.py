@@ -7,26 +7,20 @@ from datetime import timedelta
 
 import pytest
 
-from clearinghouse.node.clock import OffsetClock, SystemClock
-from clearinghouse.node.context import NodeContext, open_node
-from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.clock import OffsetClock
+from clearinghouse.node.context import NodeContext
 from clearinghouse.node.services.housekeeping import forget_old_nonces, forget_old_refusals
 from clearinghouse.node.services.receive import receive_views
-from clearinghouse.node.settings import load_settings
 from clearinghouse.node.storage import packets, peers
 from clearinghouse.node.storage.db import transaction
+from tests.nodes import built_federation, opened_node
 
 
 @pytest.fixture
 def mission(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeContext]:
-    federation = LocalFederation(tmp_path_factory.mktemp("housekeeping"))
-    federation.build()
-    settings = load_settings(federation.nodes["mission"].config, run_workers=False)
-    ctx = open_node(settings, SystemClock())
-    try:
+    federation = built_federation(tmp_path_factory.mktemp("housekeeping"))
+    with opened_node(federation.nodes["mission"]) as ctx:
         yield ctx
-    finally:
-        ctx.engine.dispose()
 
 
 def test_housekeeping_forgets_nonces_older_than_the_window(mission: NodeContext) -> None:
@@ -44,14 +38,9 @@ def test_housekeeping_purges_refusals_past_their_retention(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """A refused view's record is kept ``refusal_retention_days``, then forgotten."""
-    federation = LocalFederation(tmp_path_factory.mktemp("retention"))
-    federation.build()
-    settings = load_settings(
-        federation.nodes["mission"].config, run_workers=False, refusal_retention_days=2
-    )
+    federation = built_federation(tmp_path_factory.mktemp("retention"))
     clock = OffsetClock(timedelta(0))
-    ctx = open_node(settings, clock)
-    try:
+    with opened_node(federation.nodes["mission"], clock, refusal_retention_days=2) as ctx:
         receive_views(ctx, peer="dpa", views=["junk"], sign=False)
         clock.offset = timedelta(days=1)
         receive_views(ctx, peer="dpa", views=["more junk"], sign=False)
@@ -60,5 +49,3 @@ def test_housekeeping_purges_refusals_past_their_retention(
         assert forget_old_refusals(ctx) == 1
         with transaction(ctx.engine) as session:
             assert packets.count_refusals(session) == {"rejected": 1}
-    finally:
-        ctx.engine.dispose()

@@ -17,33 +17,27 @@ from typing import Any
 import pytest
 from sqlmodel import Session, func, select
 
-from clearinghouse.node.clock import SystemClock
-from clearinghouse.node.context import NodeContext, open_node
-from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.context import NodeContext
 from clearinghouse.node.services.ingest import ingest_records
-from clearinghouse.node.settings import load_settings
 from clearinghouse.node.storage import record_keys
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.models import AuditEntry, StoredPacket
 from clearinghouse.node.storage.record_keys import HeldKey
-from tests.node.services._trust_support import BACKENDS, database_url
+from tests.databases import node_database
+from tests.nodes import built_federation, opened_node
 from tests.support import EXAMPLES
 
 EVENT = json.loads((EXAMPLES / "records" / "conflict-event.json").read_text())
 
 
-@pytest.fixture(params=BACKENDS)
-def mission(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NodeContext]:
-    with database_url(request.param, tmp_path) as url:
-        fed = LocalFederation(tmp_path, ("mission", "unodc", "dpa"), database_urls={"mission": url})
-        fed.build()
-        ctx = open_node(
-            load_settings(fed.nodes["mission"].config, run_workers=False), SystemClock()
+@pytest.fixture
+def mission(backend: str, tmp_path: Path) -> Iterator[NodeContext]:
+    with node_database(backend, tmp_path) as url:
+        fed = built_federation(
+            tmp_path, ("mission", "unodc", "dpa"), database_urls={"mission": url}
         )
-        try:
+        with opened_node(fed.nodes["mission"]) as ctx:
             yield ctx
-        finally:
-            ctx.engine.dispose()
 
 
 def counts(ctx: NodeContext) -> tuple[int, int]:

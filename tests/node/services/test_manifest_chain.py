@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import bindparam, text
 
-from clearinghouse.node.context import NodeContext, open_node
+from clearinghouse.node.context import NodeContext
 from clearinghouse.node.errors import ServiceUnavailable
 from clearinghouse.node.services.manifests import (
     ManifestOutcome,
@@ -27,6 +27,7 @@ from clearinghouse.node.services.manifests import (
     sync_from_database,
 )
 from clearinghouse.node.settings import Settings
+from clearinghouse.node.startup import open_node
 from clearinghouse.node.storage import manifests
 from clearinghouse.node.storage.db import make_engine, transaction
 from clearinghouse.node.storage.models import UTCDateTime
@@ -40,22 +41,21 @@ from clearinghouse.protocol.manifest import (
     with_signatures,
 )
 from clearinghouse.protocol.manifest_changes import propose, revoke_key, rotate_key
+from tests.databases import node_database, sqlite_template
 from tests.node.conftest import LogLines
 from tests.node.services._trust_support import (
-    BACKENDS,
     NOW,
     SIGNERS,
     FixedClock,
     TrustFederation,
     audit_entries,
     counter,
-    database_url,
     make_trust_federation,
     signed,
-    sqlite_template,
     without_time,
     write_node,
 )
+from tests.nodes import opened_context
 from tests.support import seeded_key
 
 HOUR = timedelta(hours=1)
@@ -80,17 +80,8 @@ def node_folder(
     """mission's settings, on a database of its own that outlives each opened node."""
     folder = tmp_path / "mission"
     folder.mkdir()
-    with database_url(backend, folder, template) as url:
+    with node_database(backend, folder, template) as url:
         yield write_node(folder, fed, "mission", url)
-
-
-@contextmanager
-def opened(settings: Settings, clock: FixedClock) -> Iterator[NodeContext]:
-    ctx = open_node(settings, clock)
-    try:
-        yield ctx
-    finally:
-        ctx.engine.dispose()
 
 
 def forged(fed: TrustFederation, held: Manifest, **changes: Any) -> Manifest:
@@ -162,13 +153,12 @@ def stored(ctx: NodeContext) -> list[tuple[int, str]]:
 # --- at start-up -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_forged_manifest_planted_in_the_database_stops_the_node_from_starting(
     fed: TrustFederation, tmp_path: Path, template: Path, backend: str, log_lines: LogLines
 ) -> None:
     clock = FixedClock(NOW)
     with node_folder(tmp_path, fed, backend, template) as settings:
-        with opened(settings, clock):
+        with opened_context(settings, clock):
             pass  # the first start: serial 1 from the file
         planted = manifest_json(forged(fed, fed.manifest, remove_participants=["undp"]))
         plant(settings.database_url, 2, planted)
@@ -193,7 +183,8 @@ def test_a_forged_manifest_planted_in_the_database_stops_the_node_from_starting(
         )
 
         unplant(settings.database_url, 2)
-        with opened(settings, clock) as ctx:  # the forgery gone, the node starts on serial 1
+        # the forgery gone, the node starts on serial 1
+        with opened_context(settings, clock) as ctx:
             assert ctx.manifest.serial == 1
             assert without_time(acts_of(ctx, "manifest.chain_broken")) == [
                 broken_entry(2, planted, 1, reason)
@@ -202,13 +193,12 @@ def test_a_forged_manifest_planted_in_the_database_stops_the_node_from_starting(
             assert [e["serial"] for e in accepted] == [1]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_stored_row_that_holds_no_manifest_of_its_serial_stops_the_node_from_starting(
     fed: TrustFederation, tmp_path: Path, template: Path, backend: str
 ) -> None:
     clock = FixedClock(NOW)
     with node_folder(tmp_path, fed, backend, template) as settings:
-        with opened(settings, clock):
+        with opened_context(settings, clock):
             pass
         second = signed(propose(fed.manifest, now=NOW, quorum=2), fed.manifest, fed.keys)
         plant(settings.database_url, 3, manifest_json(second))  # serial 2 filed as 3
@@ -231,12 +221,14 @@ def test_a_stored_row_that_holds_no_manifest_of_its_serial_stops_the_node_from_s
 # --- while running ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_forged_manifest_planted_while_running_is_not_switched_to(
     fed: TrustFederation, tmp_path: Path, template: Path, backend: str, log_lines: LogLines
 ) -> None:
     clock = FixedClock(NOW)
-    with node_folder(tmp_path, fed, backend, template) as settings, opened(settings, clock) as ctx:
+    with (
+        node_folder(tmp_path, fed, backend, template) as settings,
+        opened_context(settings, clock) as ctx,
+    ):
         planted = manifest_json(forged(fed, fed.manifest, remove_participants=["undp"]))
         plant(settings.database_url, 2, planted)
 
@@ -270,12 +262,14 @@ def test_a_forged_manifest_planted_while_running_is_not_switched_to(
         assert counter(ctx.metrics.manifest_chain_breaks) == 1
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_replicas_switch_is_taken_up_to_a_forged_manifest_planted_after_it(
     fed: TrustFederation, tmp_path: Path, template: Path, backend: str
 ) -> None:
     clock = FixedClock(NOW)
-    with node_folder(tmp_path, fed, backend, template) as settings, opened(settings, clock) as ctx:
+    with (
+        node_folder(tmp_path, fed, backend, template) as settings,
+        opened_context(settings, clock) as ctx,
+    ):
         second = signed(
             propose(fed.manifest, now=NOW, remove_participants=["undp"]), fed.manifest, fed.keys
         )
@@ -317,14 +311,13 @@ def rotation_then_revocation(fed: TrustFederation) -> tuple[Manifest, Manifest]:
     return two, three
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_chain_stored_by_accepting_successors_starts_with_keys_rotated_and_revoked_since(
     fed: TrustFederation, tmp_path: Path, template: Path, backend: str
 ) -> None:
     two, three = rotation_then_revocation(fed)
     clock = FixedClock(NOW)
     with node_folder(tmp_path, fed, backend, template) as settings:
-        with opened(settings, clock) as ctx:
+        with opened_context(settings, clock) as ctx:
             assert accept_manifest(ctx, manifest_json(two), actor="peer:unodc").status == (
                 "accepted"
             )
@@ -335,19 +328,18 @@ def test_a_chain_stored_by_accepting_successors_starts_with_keys_rotated_and_rev
         # unodc's key that signed serial 2 is revoked by serial 3 from before it signed:
         # serial 2 is judged with serial 1's keys as of its issue, and the chain holds
         clock.at = NOW + timedelta(days=3)
-        with opened(settings, clock) as ctx:
+        with opened_context(settings, clock) as ctx:
             assert ctx.manifest.signing_input() == three.signing_input()
             assert ctx.manifest_since == NOW + 2 * HOUR
             assert acts_of(ctx, "manifest.chain_broken") == []
 
         # a node started from serial 2's file, that accepted serial 3 since: 2 -> 3
         settings.manifest_file.write_bytes(manifest_json(two))
-        with opened(settings, clock) as ctx:
+        with opened_context(settings, clock) as ctx:
             assert ctx.manifest.serial == 3
             assert stored(ctx) == [(1, "file"), (2, "peer:unodc"), (3, "peer:unodc")]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_new_member_joins_from_a_chain_in_its_manifest_file(
     fed: TrustFederation, tmp_path: Path, template: Path, backend: str
 ) -> None:
@@ -370,7 +362,7 @@ def test_a_new_member_joins_from_a_chain_in_its_manifest_file(
 
         chain = [json.loads(manifest_json(m)) for m in (two, three)]
         settings.manifest_file.write_text(json.dumps(chain, indent=2))
-        with opened(settings, clock) as ctx:
+        with opened_context(settings, clock) as ctx:
             assert ctx.manifest.signing_input() == three.signing_input()
             assert ctx.manifest_since == clock.at
             assert stored(ctx) == [(2, "file"), (3, "file")]
@@ -382,12 +374,11 @@ def test_a_new_member_joins_from_a_chain_in_its_manifest_file(
             ]
             assert [e["serial"] for e in acts_of(ctx, "manifest.accepted")] == [3]
 
-        with opened(settings, clock) as ctx:  # a restart on the same chain
+        with opened_context(settings, clock) as ctx:  # a restart on the same chain
             assert ctx.manifest.serial == 3
             assert stored(ctx) == [(2, "file"), (3, "file")]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_chain_file_whose_successor_does_not_follow_is_refused_naming_it(
     fed: TrustFederation, tmp_path: Path, template: Path, backend: str
 ) -> None:

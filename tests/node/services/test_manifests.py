@@ -34,9 +34,9 @@ from clearinghouse.protocol.errors import ManifestRejected
 from clearinghouse.protocol.keys import public_jwk
 from clearinghouse.protocol.manifest import Manifest, manifest_json, parse_manifest, sign_manifest
 from clearinghouse.protocol.manifest_changes import propose, revoke_key, rotate_key
+from tests.databases import node_database, sqlite_template
 from tests.node.conftest import LogLines
 from tests.node.services._trust_support import (
-    BACKENDS,
     NOW,
     SIGNERS,
     T0,
@@ -45,11 +45,9 @@ from tests.node.services._trust_support import (
     audit_entries,
     audit_size,
     counter,
-    database_url,
     make_trust_federation,
-    opened_node,
+    opened_trust_node,
     signed,
-    sqlite_template,
     without_time,
 )
 from tests.support import seeded_key
@@ -80,7 +78,7 @@ def clock() -> FixedClock:
 def mission(
     fed: TrustFederation, tmp_path: Path, clock: FixedClock, template: Path
 ) -> Iterator[NodeContext]:
-    with opened_node(tmp_path / "mission", fed, "mission", clock, template=template) as ctx:
+    with opened_trust_node(tmp_path / "mission", fed, "mission", clock, template=template) as ctx:
         yield ctx
 
 
@@ -147,8 +145,8 @@ def stored_serials(ctx: NodeContext) -> list[tuple[int, str]]:
 
 
 @pytest.fixture
-def engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with database_url(request.param, tmp_path) as url:
+def engine_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    with node_database(backend, tmp_path) as url:
         upgrade(url)
         yield url
 
@@ -174,7 +172,6 @@ def rows(url: str) -> list[tuple[int, str, object, str]]:
         engine.dispose()
 
 
-@pytest.mark.parametrize("engine_url", BACKENDS, indirect=True)
 def test_the_first_start_stores_the_files_manifest_and_a_restart_keeps_it(
     fed: TrustFederation, engine_url: str
 ) -> None:
@@ -203,7 +200,6 @@ def test_the_first_start_stores_the_files_manifest_and_a_restart_keeps_it(
     assert len(rows(engine_url)) == 1
 
 
-@pytest.mark.parametrize("engine_url", BACKENDS, indirect=True)
 def test_a_successor_in_the_file_is_verified_against_the_stored_manifest(
     fed: TrustFederation, engine_url: str
 ) -> None:
@@ -236,7 +232,6 @@ def test_a_successor_in_the_file_is_verified_against_the_stored_manifest(
     ]
 
 
-@pytest.mark.parametrize("engine_url", BACKENDS, indirect=True)
 def test_a_changed_file_of_the_same_serial_is_refused_and_an_older_one_ignored(
     fed: TrustFederation, engine_url: str, log_lines: LogLines
 ) -> None:
@@ -352,12 +347,11 @@ def test_a_refused_manifest_is_recorded_with_its_reason(
     assert stored_serials(mission) == [(1, "file")]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_serial_another_replica_stored_is_switched_to_without_a_second_entry(
     fed: TrustFederation, tmp_path: Path, template: Path, backend: str
 ) -> None:
     clock = FixedClock(NOW)
-    with opened_node(
+    with opened_trust_node(
         tmp_path / "mission", fed, "mission", clock, backend=backend, template=template
     ) as ctx:
         second = without_undp(fed)

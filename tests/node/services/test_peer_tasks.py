@@ -16,14 +16,14 @@ from clearinghouse.node.services.peer_tasks import run_per_peer
 from clearinghouse.protocol.keys import public_jwk
 from clearinghouse.protocol.manifest import Manifest, Participant, manifest_json, parse_manifest
 from clearinghouse.protocol.manifest_changes import propose
+from tests.databases import sqlite_template
 from tests.node.conftest import LogLines
 from tests.node.services._trust_support import (
     NOW,
     FixedClock,
     TrustFederation,
     make_trust_federation,
-    opened_node,
-    sqlite_template,
+    opened_trust_node,
 )
 from tests.support import seeded_key
 
@@ -40,7 +40,9 @@ def mission(
     fed: TrustFederation, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[NodeContext]:
     template = sqlite_template(tmp_path_factory)
-    with opened_node(tmp_path / "mission", fed, "mission", FixedClock(), template=template) as ctx:
+    with opened_trust_node(
+        tmp_path / "mission", fed, "mission", FixedClock(), template=template
+    ) as ctx:
         yield ctx
 
 

@@ -23,14 +23,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import event
 from sqlmodel import col, select
 
-from clearinghouse.node.clock import SystemClock
-from clearinghouse.node.context import NodeContext, open_node
+from clearinghouse.node.context import NodeContext
 from clearinghouse.node.keyfiles import read_private_key, read_pseudonym_key
 from clearinghouse.node.localfed import LocalFederation
 from clearinghouse.node.services.authorisations import accept_authorisation
 from clearinghouse.node.services.ingest import ingest_records
 from clearinghouse.node.services.receive import Outcome, receive_views
-from clearinghouse.node.settings import load_settings
 from clearinghouse.node.storage import packets
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.models import InboundRefusal, StoredPacket
@@ -44,7 +42,8 @@ from clearinghouse.protocol.keys import public_jwk
 from clearinghouse.protocol.packet import issue_packet, recipient_view, verify_view
 from clearinghouse.protocol.results import result_record
 from clearinghouse.protocol.schemas import get_schema
-from tests.node.services._trust_support import BACKENDS, database_url
+from tests.databases import node_database
+from tests.nodes import built_federation, opened_node
 from tests.support import EXAMPLES
 
 FLOW = json.loads((EXAMPLES / "records" / "financial-flow.json").read_text())
@@ -110,18 +109,13 @@ class Dpa:
         return receive_views(self.ctx, peer=peer, views=list(views), sign=False)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def dpa(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dpa]:
+@pytest.fixture(scope="module")
+def dpa(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dpa]:
     root: Path = tmp_path_factory.mktemp("results")
-    with database_url(request.param, root) as url:
-        fed = LocalFederation(root, database_urls={"dpa": url})
-        fed.build()
-        settings = load_settings(fed.nodes["dpa"].config, run_workers=False)
-        ctx = open_node(settings, SystemClock())
-        try:
+    with node_database(backend, root) as url:
+        fed = built_federation(root, database_urls={"dpa": url})
+        with opened_node(fed.nodes["dpa"]) as ctx:
             yield Dpa(fed, ctx)
-        finally:
-            ctx.engine.dispose()
 
 
 def held(dpa: Dpa, jti: str) -> list[StoredPacket]:

@@ -20,6 +20,7 @@ from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.models import InboundRefusal, OversightAuthorisation, StoredPacket
 from clearinghouse.protocol.authorisation import canonical_authorisation
 from clearinghouse.protocol.packet import IssuedPacket, make_view
+from tests.databases import sqlite_template
 from tests.node.services._trust_support import (
     NOW,
     UNDP,
@@ -31,9 +32,8 @@ from tests.node.services._trust_support import (
     counter,
     issue,
     make_trust_federation,
-    opened_node,
+    opened_trust_node,
     policy_view,
-    sqlite_template,
     without_time,
 )
 
@@ -48,7 +48,7 @@ def fed() -> TrustFederation:
 def node(
     fed: TrustFederation, participant: str, tmp_path: Path, factory: pytest.TempPathFactory
 ) -> Any:
-    return opened_node(
+    return opened_trust_node(
         tmp_path / participant,
         fed,
         participant,

@@ -13,6 +13,7 @@ from clearinghouse.node.errors import BadRequest, HandlingForbidden, NotFound
 from clearinghouse.node.services import acts
 from clearinghouse.node.services.relay import Relayed, relay_packet
 from clearinghouse.protocol.sdjwt import CompactSdJwt
+from tests.databases import sqlite_template
 from tests.node.services._trust_support import (
     FixedClock,
     TrustFederation,
@@ -22,10 +23,9 @@ from tests.node.services._trust_support import (
     hold,
     issue,
     make_trust_federation,
-    opened_node,
+    opened_trust_node,
     outbox_items,
     policy_view,
-    sqlite_template,
     without_time,
 )
 
@@ -42,7 +42,7 @@ def dpa(
     fed: TrustFederation, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[NodeContext]:
     template = sqlite_template(tmp_path_factory)
-    with opened_node(tmp_path / "dpa", fed, "dpa", FixedClock(), template=template) as ctx:
+    with opened_trust_node(tmp_path / "dpa", fed, "dpa", FixedClock(), template=template) as ctx:
         yield ctx
 
 

@@ -11,13 +11,14 @@ from sqlmodel import select
 
 from clearinghouse.node.api.routes.ui import templates
 from clearinghouse.node.clock import SystemClock
-from clearinghouse.node.context import NodeContext, open_node
+from clearinghouse.node.context import NodeContext
 from clearinghouse.node.importers.ucdp import read_events
 from clearinghouse.node.localfed import LocalFederation
 from clearinghouse.node.services.analyze import analyse_batch
 from clearinghouse.node.services.ingest import ingest_records
 from clearinghouse.node.services.situation import fused_findings, situation
 from clearinghouse.node.settings import load_settings
+from clearinghouse.node.startup import open_node
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.models import StoredPacket
 from clearinghouse.node.ui.pages import handling, provenance_page, situation_page
@@ -30,6 +31,7 @@ from tests.node._situation_support import (
     RESTRICTION,
     load_mixed_situation,
 )
+from tests.nodes import built_federation, opened_node
 from tests.support import EXAMPLES
 
 NONE = {"hc": "H0", "restricted": False, "restriction": None}
@@ -38,14 +40,10 @@ GED = "ucdp_ged_syria_2016_2019.csv"
 
 @pytest.fixture(scope="module")
 def mission(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeContext]:
-    fed = LocalFederation(tmp_path_factory.mktemp("situation"), ("mission", "unodc", "dpa"))
-    fed.build()
-    ctx = open_node(load_settings(fed.nodes["mission"].config, run_workers=False), SystemClock())
-    try:
+    fed = built_federation(tmp_path_factory.mktemp("situation"), ("mission", "unodc", "dpa"))
+    with opened_node(fed.nodes["mission"]) as ctx:
         load_mixed_situation(fed, ctx)
         yield ctx
-    finally:
-        ctx.engine.dispose()
 
 
 def result_handling(ctx: NodeContext) -> dict[str, tuple[str, str | None]]:

@@ -18,17 +18,16 @@ from sqlmodel import select
 from clearinghouse.analyzers.base import Finding, View
 from clearinghouse.analyzers.converge import reconcile
 from clearinghouse.analyzers.state import State
-from clearinghouse.node.clock import SystemClock
-from clearinghouse.node.context import NodeContext, open_node
+from clearinghouse.node.context import NodeContext
 from clearinghouse.node.importers.ucdp import read_events
-from clearinghouse.node.localfed import LocalFederation
-from clearinghouse.node.services.analyze import _to_report, analyse_batch
+from clearinghouse.node.services.analysis_results import findings_to_report
+from clearinghouse.node.services.analyze import analyse_batch
 from clearinghouse.node.services.ingest import ingest_records
 from clearinghouse.node.services.situation import situation
-from clearinghouse.node.settings import load_settings
 from clearinghouse.node.storage.analysis import Head
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.models import AnalysisRun, StoredPacket
+from tests.nodes import built_federation, opened_node
 from tests.support import EXAMPLES
 
 TEMPLATE = next(iter(read_events(EXAMPLES / "data" / "ucdp_ged_syria_2016_2019.csv")))
@@ -76,14 +75,10 @@ class OneSidedShare:
 
 @pytest.fixture
 def mission(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeContext]:
-    fed = LocalFederation(tmp_path_factory.mktemp("supersession"), ("mission", "unodc", "dpa"))
-    fed.build()
-    ctx = open_node(load_settings(fed.nodes["mission"].config, run_workers=False), SystemClock())
-    ctx.analyzer, ctx.analyzer_state = OneSidedShare(), State()
-    try:
+    fed = built_federation(tmp_path_factory.mktemp("supersession"), ("mission", "unodc", "dpa"))
+    with opened_node(fed.nodes["mission"]) as ctx:
+        ctx.analyzer, ctx.analyzer_state = OneSidedShare(), State()
         yield ctx
-    finally:
-        ctx.engine.dispose()
 
 
 def drain(ctx: NodeContext) -> None:
@@ -171,7 +166,7 @@ def test_only_the_last_version_in_a_batch_is_issued() -> None:
 
     head = Head("0" * 8 + "-0000-4000-8000-" + "0" * 12, "ab" * 32, False)
     found = [[f("a", 1), f("b", 1)], [], [f("a", 2), f("c", 1, "withdrawn")], [f("b", 2)]]
-    report = _to_report(found, {'["k", "a", null]': head})
+    report = findings_to_report(found, {'["k", "a", null]': head})
     assert sorted(report) == [2, 3]
     [a] = report[2]  # c: a withdrawal of a finding never issued is dropped
     assert a["explanation"] == "2"
@@ -179,4 +174,4 @@ def test_only_the_last_version_in_a_batch_is_issued() -> None:
     assert report[3] == [{"kind": "k", "subject": "b", "explanation": "2"}]
     # A finding already withdrawn is not withdrawn again.
     gone = Head(head.result_jti, head.result_digest, True)
-    assert _to_report([[f("a", 3, "withdrawn")]], {'["k", "a", null]': gone}) == {}
+    assert findings_to_report([[f("a", 3, "withdrawn")]], {'["k", "a", null]': gone}) == {}

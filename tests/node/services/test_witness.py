@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearinghouse.node.clock import SystemClock
-from clearinghouse.node.context import NodeContext, open_node
+from clearinghouse.node.context import NodeContext
 from clearinghouse.node.keyfiles import read_private_key
 from clearinghouse.node.keyring import SigningKey
 from clearinghouse.node.localfed import LocalFederation
@@ -28,7 +28,8 @@ from clearinghouse.node.services.witness import (
     raise_alert,
     witness_round,
 )
-from clearinghouse.node.settings import TokenSetting, load_settings
+from clearinghouse.node.settings import TokenSetting
+from clearinghouse.node.startup import open_node
 from clearinghouse.node.storage import auditlog
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.protocol.audit import audit_origin, parse_entry, witness_keys, witness_name
@@ -36,28 +37,21 @@ from clearinghouse.protocol.manifest import manifest_json, parse_manifest
 from clearinghouse.protocol.merkle import MemoryTree, consistency_proof_from, leaf_hash
 from clearinghouse.protocol.notes import checkpoint_text, parse_checkpoint, parse_note, sign_note
 from clearinghouse.protocol.notes import verify_cosignature as verify_cosignature_line
+from tests.nodes import built_federation, opened_node
 
 PARTICIPANTS = ("mission", "unodc", "dpa")
 
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory: pytest.TempPathFactory) -> LocalFederation:
-    federation = LocalFederation(tmp_path_factory.mktemp("witness"), PARTICIPANTS)
-    federation.build()
-    return federation
+    return built_federation(tmp_path_factory.mktemp("witness"), PARTICIPANTS)
 
 
 @pytest.fixture
 def dpa(fed: LocalFederation, tmp_path: Path) -> Iterator[NodeContext]:
     """The dpa node on a database of its own for each test."""
-    settings = load_settings(
-        fed.nodes["dpa"].config, run_workers=False, database_url=f"sqlite:///{tmp_path / 'dpa.db'}"
-    )
-    ctx = open_node(settings, SystemClock())
-    try:
+    with opened_node(fed.nodes["dpa"], database_url=f"sqlite:///{tmp_path / 'dpa.db'}") as ctx:
         yield ctx
-    finally:
-        ctx.engine.dispose()
 
 
 def key_of(fed: LocalFederation, participant: str) -> Ed25519PrivateKey:

@@ -18,14 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from alembic import command
@@ -42,16 +40,16 @@ from clearinghouse.node.storage import (
     peers,
     record_keys,
 )
-from clearinghouse.node.storage.db import make_engine, transaction
+from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.migrate import current_revision, head_revision, upgrade
 from clearinghouse.node.storage.models import InboundRefusal, OutboxItem
 from clearinghouse.protocol.audit import Act
 from clearinghouse.protocol.packet import IssuedPacket, VerifiedPacket, recipient_view, verify_view
 from clearinghouse.protocol.schemas import get_schema
+from tests.databases import POSTGRES_URL, in_schema, throwaway_schema
 from tests.node.storage._support import ISSUED_AT, NOW, Packets, TestDatabase
 from tests.node.storage.test_migrations import TABLES, differences, downgrade_to_base
 
-POSTGRES_URL = os.environ.get("CLEARINGHOUSE_TEST_POSTGRES_URL", "")
 EARLIER = ("0001", "0002", "0003")
 #: Tables each revision adds (0003 only adds a column).
 ADDED = {
@@ -74,20 +72,12 @@ def empty(backend: str, tmp_path: Path) -> Iterator[TestDatabase]:
         finally:
             db.dispose()
         return
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = make_engine(POSTGRES_URL)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    with throwaway_schema() as (schema, _):
         db = TestDatabase("postgres", POSTGRES_URL, schema)
         try:
             yield db
         finally:
             db.dispose()
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
 
 
 def migrate_to(engine: Engine, revision: str) -> None:
@@ -380,8 +370,8 @@ def test_the_console_script_upgrades_an_empty_database(empty: TestDatabase, tmp_
         path.touch()  # an empty file, as an operator might create
         url = f"sqlite:///{path}"
     else:
-        url = f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}"
-        url += f"options={quote(f'-csearch_path={empty.schema}')}"
+        assert empty.schema is not None
+        url = in_schema(POSTGRES_URL, empty.schema)
     script = Path(sys.executable).with_name("clearinghouse")
     done = subprocess.run(
         [str(script), "db", "upgrade", "--database-url", url],

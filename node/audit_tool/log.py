@@ -1,40 +1,33 @@
-"""The shape a whole audit log is read in, whatever holds it, and the audit tools' errors.
+"""The shape a whole audit log is read in, whatever holds it.
 
 A :class:`Log` is a :class:`LogHeader` (whose log, how many entries and which root
 the source claims, the manifest to check it with) and its items streamed in log
 order: :class:`StoredEntry` for seq 0, 1, ... and each :class:`StoredCheckpoint`
-right after the entry that completes its size (:func:`interleave`).
-
-Errors, each with the exit code the CLI gives it::
-
-    AuditToolError           exit_code
-    ├── AccessFailed         2  a database, node or file that cannot be read or written
-    ├── LogMalformed         1  readable, but not a log in the expected format (``.line``)
-    └── VerificationFailed   1  the log does not verify (``.seq``: the first bad entry)
+right after the entry that completes its size (:func:`interleave`). The helpers
+here (base64, RFC 3339 times, whose log an origin names) raise the audit tool's
+errors (:mod:`node.audit_tool.errors`).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from clearinghouse.node.audit_tool.errors import AccessFailed, LogMalformed
 from clearinghouse.protocol.audit import audit_origin
 from clearinghouse.protocol.manifest import Manifest
 
 __all__ = [
-    "AccessFailed",
-    "AuditToolError",
+    "PROGRESS_EVERY",
     "Item",
     "Log",
     "LogHeader",
-    "LogMalformed",
+    "Progress",
     "StoredCheckpoint",
     "StoredEntry",
-    "VerificationFailed",
-    "b64",
     "interleave",
     "make_header",
     "parse_time",
@@ -44,47 +37,10 @@ __all__ = [
     "with_lines",
 ]
 
+PROGRESS_EVERY = 1_000  # entries between two progress reports
 
-class AuditToolError(Exception):
-    """Base of the audit tools' errors; ``exit_code`` is what the CLI exits with."""
-
-    exit_code = 1
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class AccessFailed(AuditToolError):
-    """A database, node or file that cannot be read (or a bundle that cannot be written)."""
-
-    exit_code = 2
-
-
-class LogMalformed(AuditToolError):
-    """Readable, but not an audit log in the expected format; ``line``: the bundle line."""
-
-    def __init__(self, message: str, *, line: int | None = None) -> None:
-        super().__init__(message)
-        self.line = line
-
-
-class VerificationFailed(AuditToolError):
-    """The log does not verify. ``seq`` is the first bad entry (None: not one entry);
-    ``entries_checked`` and ``checkpoints_checked`` say how much checked out before."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        seq: int | None = None,
-        entries_checked: int = 0,
-        checkpoints_checked: int = 0,
-    ) -> None:
-        super().__init__(message)
-        self.seq = seq
-        self.entries_checked = entries_checked
-        self.checkpoints_checked = checkpoints_checked
+#: Called with the number of entries done so far.
+Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,12 +87,10 @@ class LogHeader:
 
 @dataclass
 class Log:
+    """A log being read: its header and its items, streamed in log order (read once)."""
+
     header: LogHeader
     items: Iterator[Item]
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
 
 
 def unb64(text: object, what: str) -> bytes:

@@ -1,0 +1,220 @@
+"""The demo run on a running local federation: feed it, let it settle, audit every log.
+
+:func:`run_demo` ingests each feed (:mod:`.feeds`) at its body, then waits until
+every view, analysis and result has reached every participant and returns the
+exact counts (:data:`COLUMNS` of each node's ``/v1/local/stats``).
+:func:`audit_federation` waits until every node's latest checkpoint is cosigned by
+all its peers, then verifies each node's whole audit log from its API against the
+manifest, as an outside auditor would (:mod:`node.audit_tool`). Both show their
+progress on a console (standard error unless given). ``clearinghouse demo``, the
+benchmarks and the tests drive the federation with them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from clearinghouse.node.audit_tool import AuditToolError, open_node_log, verify_log
+from clearinghouse.node.importers.records_file import Item
+from clearinghouse.node.localfed.federation import LocalFederation
+from clearinghouse.node.localfed.feeds import FEEDS, Feed, feed_items
+from clearinghouse.node.transport.local_api import NodeRefused
+from clearinghouse.node.transport.records_upload import post_batches
+from clearinghouse.protocol.manifest import parse_manifest
+from clearinghouse.protocol.notes import parse_checkpoint, parse_note
+
+__all__ = ["ACCESS_LOG", "COLUMNS", "audit_federation", "run_demo", "witnessed"]
+
+#: The counts of each node's ``/v1/local/stats`` the demo reports.
+COLUMNS = (
+    "issued",
+    "sent",
+    "received",
+    "accepted",
+    "duplicates",
+    "rejected",
+    "quarantined",
+    "analysed",
+    "results_issued",
+    "results_received",
+)
+#: The demo's nodes log every request (logs/<participant>.log), to show the request ids.
+ACCESS_LOG = "access_log = true"
+#: Seconds between two looks at the nodes while waiting.
+POLL = 0.5
+
+
+@contextmanager
+def _progress(console: Console | None) -> Iterator[Progress]:
+    with Progress(
+        TextColumn("{task.description:<26}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console or Console(stderr=True, highlight=False),
+    ) as progress:
+        yield progress
+
+
+def run_demo(
+    federation: LocalFederation,
+    *,
+    records: int | None,
+    feeds: tuple[Feed, ...] = FEEDS,
+    batch: int = 500,
+    timeout: float = 3600,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Ingest each feed at its body, then wait until every view, analysis and result has
+    reached every participant; return the exact counts.
+
+    Raises ``RuntimeError`` if a feed's record is refused, ``TimeoutError`` if the
+    federation does not settle within ``timeout`` seconds, and what the node's API
+    raises (:mod:`node.transport.local_api`)."""
+    feeds = tuple(f for f in feeds if f.participant in federation.nodes)
+    loaded = [(feed, feed_items(feed, records)) for feed in feeds]
+    started = time.monotonic()
+    with _progress(console) as progress:
+        accepted = _ingest(federation, loaded, progress, batch)
+        stats = _settle(federation, progress, timeout)
+    elapsed = time.monotonic() - started
+    result: dict[str, Any] = {
+        "nodes": {p: {c: s[c] for c in COLUMNS} for p, s in stats.items()},
+        "records": accepted,
+        "feeds": {feed.label: len(items) for feed, items in loaded},
+        "views": sum(s["sent"] for s in stats.values()),
+        "elapsed_s": round(elapsed, 3),
+        "records_per_s": round(accepted / elapsed, 1) if elapsed else None,
+    }
+    if "mission" in federation.nodes:
+        mission = federation.nodes["mission"]
+        with mission.api("analyst") as api:
+            summary = api.analyzer_summary()
+        if summary is not None:
+            result["top_hotspots"] = summary.get("hotspots", [])[:5]
+        result["situation_url"] = mission.url + "/ui/situation"
+    return result
+
+
+def _ingest(
+    federation: LocalFederation,
+    loaded: list[tuple[Feed, list[Item]]],
+    progress: Progress,
+    batch: int,
+) -> int:
+    """Every feed posted at its body, all at once; how many records were accepted."""
+    tasks = {feed.label: progress.add_task(feed.label, total=len(items)) for feed, items in loaded}
+
+    def ingest(feed: Feed, items: list[Item]) -> int:
+        task = tasks[feed.label]
+        with federation.nodes[feed.participant].client("submitter", timeout=600) as client:
+            accepted, problems = post_batches(
+                client,
+                feed.schema,
+                iter(items),
+                batch=batch,
+                on_progress=lambda n: progress.advance(task, n),
+            )
+        if problems:
+            raise RuntimeError(f"{feed.label}: {len(problems)} refused; first: {problems[0]}")
+        return accepted
+
+    with ThreadPoolExecutor(len(loaded) or 1) as pool:
+        return sum(pool.map(lambda pair: ingest(*pair), loaded))
+
+
+def _settle(
+    federation: LocalFederation, progress: Progress, timeout: float
+) -> dict[str, dict[str, Any]]:
+    """Wait until the federation has settled twice in a row (the nodes are read one after
+    the other); the last stats."""
+    settle = progress.add_task("delivery and analysis", total=None)
+    deadline = time.monotonic() + timeout
+    calm = 0
+    while True:
+        stats = federation.all_stats()
+        owed = sum(sum(s["pending"].values()) + s["analysis_queue"] for s in stats.values())
+        progress.update(settle, description=f"settling: {owed:,} left")
+        calm = calm + 1 if federation.settled(stats) else 0
+        if calm >= 2:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"federation not settled after {timeout:.0f}s")
+        time.sleep(POLL)
+    progress.update(settle, total=1, completed=1, description="delivery and analysis")
+    return stats
+
+
+def witnessed(federation: LocalFederation) -> bool:
+    """Whether every node's latest checkpoint covers its whole log, cosigned by every peer."""
+    for node in federation.nodes.values():
+        with node.api("auditor") as api:
+            size = api.audit_size()
+            try:
+                note = parse_note(api.latest_checkpoint())
+            except NodeRefused:
+                return False
+        checkpoint = parse_checkpoint(note.text)
+        witnesses = {s.name for s in note.signatures} - {checkpoint.origin}
+        if checkpoint.size != size or len(witnesses) < len(federation.nodes) - 1:
+            return False
+    return True
+
+
+def audit_federation(
+    federation: LocalFederation, *, timeout: float = 120, console: Console | None = None
+) -> dict[str, Any]:
+    """Wait for the witnesses, then verify every node's whole audit log over its API.
+
+    Raises ``TimeoutError`` if the checkpoints are not all cosigned within ``timeout``
+    seconds, ``RuntimeError`` naming a node whose log does not verify."""
+    manifest = parse_manifest(federation.manifest_path.read_bytes())
+    report: dict[str, Any] = {}
+    with _progress(console) as progress:
+        waiting = progress.add_task("witnesses cosigning the final checkpoints", total=None)
+        deadline = time.monotonic() + timeout
+        while not witnessed(federation):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"checkpoints not all cosigned after {timeout:.0f}s")
+            time.sleep(POLL)
+        progress.update(waiting, total=1, completed=1)
+        for p, node in federation.nodes.items():
+            task = progress.add_task(f"verifying {p}'s audit log", total=None)
+            try:
+                with open_node_log(
+                    node.url, node.tokens["auditor"], manifest=manifest, participant=p
+                ) as log:
+                    progress.update(task, total=log.header.size)
+                    summary = verify_log(log, on_progress=_completed(progress, task))
+            except AuditToolError as exc:
+                raise RuntimeError(f"{p}'s audit log does not verify: {exc}") from exc
+            report[p] = {
+                "entries": summary.entries,
+                "checkpoints": summary.checkpoints,
+                "cosignatures": summary.cosignatures,
+                "uncosigned": summary.uncosigned,
+            }
+    return report
+
+
+def _completed(progress: Progress, task: TaskID) -> Callable[[int], None]:
+    """A progress callback that sets how much of ``task`` is done."""
+
+    def update(done: int) -> None:
+        progress.update(task, completed=done)
+
+    return update
