@@ -69,7 +69,7 @@ from clearinghouse.analyzers.state import State
 __all__ = ["DEFAULT_LIST", "SanctionsScreeningAnalyzer", "screened_names"]
 
 #: The list bundled with the analyzer (its bytes are part of the code digest).
-DEFAULT_LIST = Path(__file__).resolve().parent / "data" / "un_sc_consolidated_list_2025-11-20.xml"
+DEFAULT_LIST = Path(__file__).parent / "data" / "un_sc_consolidated_list_2025-11-20.xml"
 
 KIND = "sanctions-hit"
 _STRONG_QUALITIES = frozenset({"name", "Good", "a.k.a.", "alias", "original script", "alias table"})

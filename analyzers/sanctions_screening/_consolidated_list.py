@@ -73,7 +73,7 @@ __all__ = [
 ]
 
 #: The alias table bundled with the analyzer (alias, reference, source).
-ALIAS_TABLE = Path(__file__).resolve().parent / "data" / "aliases.csv"
+ALIAS_TABLE = Path(__file__).parent / "data" / "aliases.csv"
 #: Derived acronyms shorter than this are not kept: three-letter strings collide too
 #: often with other groups' acronyms ("SDF", "FSA", "SNA" are not listed entities).
 DERIVED_ACRONYM_MIN = 4

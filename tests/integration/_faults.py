@@ -40,6 +40,7 @@ from sqlalchemy import text
 from clearinghouse.node.keyfiles import read_private_key
 from clearinghouse.node.localfed import FEEDS, ROOT, LocalFederation, feed_items
 from clearinghouse.node.storage.db import make_engine
+from clearinghouse.node.transport.local_api import NodeApiError
 from clearinghouse.protocol.manifest import manifest_json, parse_manifest, sign_manifest
 
 __all__ = [
@@ -353,7 +354,7 @@ def wait_settled(
             )
             idle = all(not s["pending"] and not s["analysis_queue"] for s in stats.values())
             calm = calm + 1 if idle and sent == taken else 0
-        except httpx.HTTPError:
+        except (httpx.HTTPError, NodeApiError):  # a node down or restarting: ask again
             calm = 0
         if calm >= 2:
             return stats

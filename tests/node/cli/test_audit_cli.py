@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from clearinghouse.node.audit_tool import open_node_log as open_node
-from clearinghouse.node.audit_tool import verify_log
+from clearinghouse.node.audit_tool import open_node_log, verify_log
 from clearinghouse.node.cli.main import app
 from clearinghouse.node.keyfiles import read_private_key
 from clearinghouse.node.localfed import LocalFederation, NodeHandle, free_port
@@ -316,7 +315,7 @@ def test_node_errors_exit_2(mission: NodeHandle) -> None:
 
 
 def test_the_node_reader_pages(mission: NodeHandle) -> None:
-    with open_node(mission.url, mission.tokens["auditor"], page=3, checkpoint_page=1) as log:
+    with open_node_log(mission.url, mission.tokens["auditor"], page=3, checkpoint_page=1) as log:
         summary = verify_log(log)
     assert (summary.entries, summary.checkpoints) == (size_of(mission), 2)
     assert summary.cosignatures == {"dpa": 1}
