@@ -4,9 +4,9 @@ The lifespan opens the node (:func:`node.startup.open_node`: manifest verified, 
 loaded, database migrated), keeps it on ``app.state.node``, and runs the workers
 (delivery, catch-up, analysis, housekeeping, checkpoints, witnessing, manifest
 sync) with one shared peer client (:mod:`node.transport.peer_client`) until
-shutdown. Requests go through the middleware (request ids, body limits), the
-dependencies that authenticate them (:mod:`node.api.deps`), and the thin route
-modules, each of which calls one service.
+shutdown. Requests go through the middleware (request ids, the ``/ui`` security
+headers, body limits), the dependencies that authenticate them (:mod:`node.api.deps`),
+and the thin route modules, each of which calls one service.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from clearinghouse.node.api.problems import install_problem_handlers
 from clearinghouse.node.api.rate_limit import PeerRateLimiter, RateLimiter
 from clearinghouse.node.api.request_id import RequestIdMiddleware
 from clearinghouse.node.api.routes import audit, local, meta, packets, situation, trust, ui
+from clearinghouse.node.api.ui_headers import UiHeadersMiddleware
 from clearinghouse.node.clock import Clock, SystemClock
 from clearinghouse.node.context import NodeContext
 from clearinghouse.node.services.analyze import run_analysis
@@ -104,6 +105,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         max_unauthenticated_bytes=settings.max_unauthenticated_body_bytes,
     )
+    app.add_middleware(UiHeadersMiddleware)  # outside the body limit: its 413 on /ui too
     app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)  # the outermost
     for module in (packets, local, meta, situation, audit, trust, ui):
         app.include_router(module.router)

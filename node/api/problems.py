@@ -25,6 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from clearinghouse.node.api.ui_headers import security_headers
 from clearinghouse.node.errors import NodeError
 from clearinghouse.node.logs import REQUEST_ID
 from clearinghouse.protocol.errors import ProtocolError, TrustError
@@ -167,4 +168,6 @@ def install_problem_handlers(app: FastAPI) -> None:
             "Internal error",
             "an unexpected error; see the node's log",
             request.url.path,
+            # answered by Starlette's outermost middleware, past the /ui headers one
+            headers=security_headers(request.url.path),
         )

@@ -9,6 +9,11 @@ inherits its input's code and H3 restriction text) is marked where it is shown â
 table rows, chart bars, grid cells, agreement rows â€” with a badge and the
 restriction as a tooltip and as text (:func:`handling`). A packet's pseudonym epoch
 is shown with its provenance.
+
+Readable findings (issue 18): each finding row carries a one-line ``headline`` (what,
+where, when, how sure; :mod:`node.ui.headlines`) with the explanation and the
+indicators folded under it, numbers shown formatted (``shown``: the same figures as
+text with thousands separators), and the page a ``legend`` of the levels it shows.
 """
 
 from __future__ import annotations
@@ -20,9 +25,15 @@ from clearinghouse.node.context import NodeContext
 from clearinghouse.node.services.provenance import CheckedPacket, result_provenance
 from clearinghouse.node.services.situation import LEVELS, FusedFinding, situation_and_findings
 from clearinghouse.node.ui.charts import Mark, bar_chart, heat_grid, line_chart
+from clearinghouse.node.ui.headlines import (
+    LEVEL_MEANINGS,
+    format_value,
+    headline,
+    kind_label,
+)
 from clearinghouse.protocol.packet import HANDLING_MEANINGS
 
-__all__ = ["handling", "provenance_page", "situation_page"]
+__all__ = ["handling", "level_legend", "provenance_page", "situation_page"]
 
 SECTIONS = (
     ("unodc.trafficking-network", "Trafficking network: brokers, recurring actors, corridors"),
@@ -84,7 +95,12 @@ def _imprecise(findings: list[FusedFinding]) -> list[dict[str, Any]]:
         if f.finding.get("kind") == IMPRECISE_KIND
     ]
     rows.sort(key=lambda r: (-(r["fatalities_best"] or 0), r["country"] or "", r["period"] or ""))
-    return rows[:MAX_ROWS]
+    return [_with_shown(r, _APART_COLUMNS) for r in rows[:MAX_ROWS]]
+
+
+def _with_shown(row: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
+    """``row`` with ``shown``: its figures in ``columns`` as the page prints them."""
+    return {**row, "shown": {c: format_value(row.get(c)) for c in columns}}
 
 
 _APART_COLUMNS = (
@@ -130,7 +146,8 @@ def _hotspots(findings: list[FusedFinding]) -> list[dict[str, Any]]:
             r["period"],
         )
     )
-    return rows[:MAX_ROWS]
+    columns = ("events", "fatalities_best", "civilian_deaths")
+    return [_with_shown(r, columns) for r in rows[:MAX_ROWS]]
 
 
 def situation_page(
@@ -173,6 +190,7 @@ def situation_page(
         else "",
         "trend_restricted": sorted(trend_restricted.items()),
         "sections": _sections(fused),
+        "legend": level_legend(fused),
         "agreement": [
             {**a, "handling": _area_handling(a)}
             for a in picture["areas"]
@@ -241,7 +259,7 @@ def _sections(fused: list[FusedFinding]) -> list[dict[str, Any]]:
         mine = sorted((f for f in fused if f.analyzer == analyzer), key=_rank, reverse=True)
         if not mine:
             continue
-        rows = [{**f.as_json(), "handling": handling(f.hc, f.hcr)} for f in mine[:MAX_ROWS]]
+        rows = [_finding_row(f) for f in mine[:MAX_ROWS]]
         chart = bar_chart(
             [
                 (str(f.finding.get("subject"))[:34], float(f.finding.get("score") or 0))
@@ -260,6 +278,45 @@ def _sections(fused: list[FusedFinding]) -> list[dict[str, Any]]:
             }
         )
     return sections
+
+
+def _finding_row(f: FusedFinding) -> dict[str, Any]:
+    """A finding as its section shows it: the headline over the explanation and the
+    indicators (name, value as text), its handling marked."""
+    indicators = f.finding.get("indicators") or {}
+    return {
+        **f.as_json(),
+        "handling": handling(f.hc, f.hcr),
+        "headline": headline(f.finding),
+        "shown_indicators": [(name, format_value(v)) for name, v in indicators.items()],
+    }
+
+
+def level_legend(fused: list[FusedFinding]) -> list[dict[str, str]]:
+    """What each level shown means, per kind of finding that carries it, in the analyzer's
+    own terms and naming where that is defined; ordered by level, highest first."""
+    shown = {
+        (str(f.finding.get("level")), str(f.finding.get("kind")), f.analyzer)
+        for f in fused
+        if f.finding.get("level") in LEVELS
+    }
+    rows = []
+    for level, kind, analyzer in sorted(
+        shown, key=lambda s: (-LEVELS.index(s[0]), s[2], kind_label(s[1]))
+    ):
+        meaning = LEVEL_MEANINGS.get(kind, {}).get(level)
+        rows.append(
+            {
+                "level": level,
+                "kind": kind_label(kind),
+                "analyzer": analyzer,
+                "meaning": meaning.meaning
+                if meaning
+                else "as this analyzer defines it (its definition is not known to this page)",
+                "source": meaning.source if meaning else "",
+            }
+        )
+    return rows
 
 
 def _area_handling(area: dict[str, Any]) -> list[dict[str, Any]]:

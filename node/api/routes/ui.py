@@ -1,9 +1,12 @@
 """``/ui/*``: server-rendered pages for analysts (token kept in an HttpOnly cookie).
 
 ``/ui/audit`` (the audit log, one entry's inclusion proof) is for the ``auditor`` and
-``admin`` roles only; an analyst gets a 403 page saying so. The audit pages are sent
-with a strict Content-Security-Policy: their one script is ``/ui/static/audit-verify.js``
-(served from ``node/ui/static``, no CDN), and the proof data rides in a JSON data block.
+``admin`` roles only; an analyst gets a 403 page saying so, and the audit pages are never
+cached. Every ``/ui`` answer carries a Content-Security-Policy and ``nosniff``
+(:mod:`node.api.ui_headers`): the pages' one stylesheet is ``/ui/static/ui.css`` and they
+run no script, except the audit pages, whose one script is
+``/ui/static/audit-verify.js`` (both served from ``node/ui/static``, no CDN) and whose
+proof data rides in a JSON data block.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from clearinghouse.node.api.deps import MAX_INT, ContextDep, charge_address, read_body
+from clearinghouse.node.api.ui_headers import CSP, SCRIPTED_PAGE_POLICY
 from clearinghouse.node.errors import NotFound
 from clearinghouse.node.settings import TokenSetting
 from clearinghouse.node.ui.audit_page import (
@@ -36,15 +40,13 @@ templates = Jinja2Templates(directory=UI_DIR / "templates")
 COOKIE = "clearinghouse_token"
 UI_ROLES = ("analyst", "auditor", "admin")
 AUDIT_ROLES = ("auditor", "admin")
-#: The audit pages load nothing but their own script; inline styles come from base.html.
-AUDIT_HEADERS = {
-    "content-security-policy": (
-        "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; "
-        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    ),
-    "cache-control": "no-store",
-    "x-content-type-options": "nosniff",
-}
+STATIC_DIR = UI_DIR / "static"
+#: The audit pages are not kept in any cache, and may run the node's own scripts (the
+#: entry page's in-browser inclusion check); the other pages' policy and ``nosniff`` are
+#: added to every ``/ui`` answer by :class:`node.api.ui_headers.UiHeadersMiddleware`.
+AUDIT_HEADERS = {"cache-control": "no-store", CSP: SCRIPTED_PAGE_POLICY}
+#: Static files change with the installed version: revalidated on each use.
+STATIC_HEADERS = {"cache-control": "no-cache"}
 
 
 def _token(request: Request) -> TokenSetting | None:
@@ -197,7 +199,15 @@ async def audit_entry_ui(request: Request, ctx: ContextDep, seq: int) -> Respons
 async def audit_script() -> Response:
     """The entry page's in-browser inclusion check (no secret in it: no sign-in needed)."""
     return FileResponse(
-        UI_DIR / "static" / "audit_verify.js",
+        STATIC_DIR / "audit_verify.js",
         media_type="text/javascript; charset=utf-8",
-        headers={"x-content-type-options": "nosniff", "cache-control": "no-cache"},
+        headers=STATIC_HEADERS,
+    )
+
+
+@router.get("/static/ui.css")
+async def stylesheet() -> Response:
+    """The pages' one stylesheet (their policy allows no inline style; no sign-in needed)."""
+    return FileResponse(
+        STATIC_DIR / "ui.css", media_type="text/css; charset=utf-8", headers=STATIC_HEADERS
     )

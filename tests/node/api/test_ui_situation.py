@@ -2,13 +2,21 @@
 ``/ui/situation`` marks every row drawn from a restricted result with a badge and the
 restriction (tooltip and text), ``/ui/results/{jti}`` and ``/v1/local/packets`` show a
 packet's handling and pseudonym epoch. One mission node served on loopback in this
-process (no workers); the test fills it (see ``tests/node/_situation_support.py``)."""
+process (no workers); the test fills it (see ``tests/node/_situation_support.py``).
+
+Readable findings (issue 18): every finding shows a one-line headline over its folded
+explanation and indicators, numbers formatted, and a legend of the levels shown. A
+peer's finding about Idlib carries markup and large numbers, to see both escaped and
+formatted."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -16,10 +24,14 @@ from markupsafe import escape
 
 from clearinghouse.node.api.routes.ui import COOKIE
 from clearinghouse.node.context import NodeContext
-from clearinghouse.node.keyfiles import read_pseudonym_key
+from clearinghouse.node.keyfiles import read_private_key, read_pseudonym_key
 from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.services.receive import receive_views
 from clearinghouse.node.services.situation import fused_findings
-from clearinghouse.protocol.packet import HANDLING_MEANINGS
+from clearinghouse.node.ui.headlines import headline, kind_label
+from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.packet import HANDLING_MEANINGS, issue_packet, recipient_view
+from clearinghouse.protocol.results import result_record
 from tests.node._situation_support import (
     H2_AREA,
     H3_AREA,
@@ -30,6 +42,52 @@ from tests.node._situation_support import (
 from tests.nodes import built_federation, served_node
 
 ESCAPED = str(escape(RESTRICTION))  # as Jinja escapes it
+MARKUP_AREA = "Idlib Governorate"
+SCRIPT = '<script>alert("finding")</script>'
+#: A peer's finding whose words carry markup and whose indicators carry large numbers.
+MARKUP_FINDING = {
+    "kind": "spoiler-typology",
+    "subject": f"group {SCRIPT}",
+    "country": "Syria",
+    "admin1": MARKUP_AREA,
+    "period": "2016-02",
+    "level": "high",
+    "explanation": f"predatory: {SCRIPT} & more",
+    "indicators": {
+        "call": "predatory",
+        "confidence": "medium",
+        "events": 1234567,
+        "deaths_per_event": 3.14159,
+        "note": SCRIPT,
+    },
+}
+
+
+def receive_peer_finding(fed: LocalFederation, ctx: NodeContext, finding: dict[str, Any]) -> None:
+    """``finding`` in an H0 result of dpa's, received by mission as dpa would push it."""
+    key = read_private_key(fed.root / "keys" / "dpa.key.pem")
+    declared = ctx.manifest.participant("dpa").analyzer
+    assert declared is not None
+    record = result_record(
+        analyzer=declared,
+        input_jti="01937a2e-5c40-7b1d-9e3f-2a4b6c8d0e2a",
+        input_digest="c" * 64,
+        input_schema="conflict-event/1",
+        input_issuer="dpa",
+        findings=[finding],
+        explanation="one finding",
+    )
+    packet = issue_packet(
+        record,
+        schema="analysis-result/1",
+        issuer="dpa",
+        key=key,
+        kid=public_jwk(key)["kid"],
+        now=datetime.now(UTC),
+    )
+    view = recipient_view(packet.sd_jwt, ctx.manifest, "mission")
+    (outcome,) = receive_views(ctx, peer="dpa", views=[view], sign=False)
+    assert outcome.status == "accepted", outcome
 
 
 @dataclass
@@ -61,6 +119,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
         httpx.Client(base_url=served.url, timeout=30) as client,
     ):
         load_mixed_situation(fed, served.context)
+        receive_peer_finding(fed, served.context, MARKUP_FINDING)
         yield Node(fed, served.context, client)
 
 
@@ -159,3 +218,78 @@ def test_the_packet_listing_shows_handling_and_epoch(node: Node) -> None:
     assert h3 and all((i["hc"], i["hcr"]) == ("H3", RESTRICTION) for i in h3)
     results = node.api("/v1/local/packets", schema="analysis-result/1").json()["items"]
     assert results and all(i["pse"] is None for i in results)
+
+
+def finding_tables(page: str) -> dict[str, list[str]]:
+    """Per analyzer, the body rows of its findings table."""
+    analyzers = re.findall(r'<table class="findings" data-analyzer="([^"]+)"', page)
+    return {a: table_rows(page, a) for a in analyzers}
+
+
+def summary_of(row: str) -> str:
+    """The headline of a finding row, unescaped; the row must fold its details under it."""
+    match = re.search(r"<details><summary>(.*?)</summary>(.*?)</details>", row, re.S)
+    assert match, row
+    assert 'class="explanation"' in match.group(2)
+    return html.unescape(match.group(1))
+
+
+def test_every_finding_has_a_headline_over_its_explanation(node: Node) -> None:
+    page = node.page("/ui/situation")
+    tables = finding_tables(page)
+    assert set(tables) == {"mission.security-risk", "dpa.spoiler-risk"}
+    shown = {summary_of(row) for rows in tables.values() for row in rows}
+    assert len(shown) == sum(len(rows) for rows in tables.values())
+    fused = fused_findings(node.ctx)
+    assert shown == {headline(f.finding) for f in fused}
+    for f in fused:
+        line = headline(f.finding)
+        where = f.finding.get("admin1") or f.finding.get("country")
+        assert line.startswith(kind_label(f.finding["kind"])) or line.startswith("Events")
+        assert f" · {where}" in line and f" · {f.period} · " in line
+        assert "level " in line or "no level" in line
+
+
+def test_numbers_are_formatted_and_markup_escaped(node: Node) -> None:
+    page = node.page("/ui/situation", admin1=MARKUP_AREA)
+    (row,) = table_rows(page, "dpa.spoiler-risk")
+    assert "<dt>events</dt><dd>1,234,567</dd>" in row
+    assert "<dt>deaths_per_event</dt><dd>3.14</dd>" in row
+    assert "1234567" not in page and "3.14159" not in page
+    script = str(escape(SCRIPT))
+    assert f"<summary>Spoiler typology: predatory — group {script} · {MARKUP_AREA}" in row
+    assert f'<p class="explanation">predatory: {script} &amp; more</p>' in row
+    assert f"<dt>note</dt><dd>{script}</dd>" in row
+    assert "<script" not in page and " style=" not in page.split("<main>", 1)[1].split("</main>")[0]
+
+
+def test_the_legend_explains_every_level_shown(node: Node) -> None:
+    page = node.page("/ui/situation")
+    legend = table_rows(page, "level-legend")
+    assert legend
+    body = page.split('id="level-legend"', 1)[1].split("</table>", 1)[1]
+    levels_shown = set(re.findall(r'<td class="level-(\w+)">', body))
+    assert levels_shown and levels_shown <= {"low", "medium", "high", "critical"}
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in legend]
+    assert {level for level, *_ in cells} == levels_shown
+    for level, kind, analyzer, meaning, source in cells:
+        assert level and kind and analyzer and meaning
+        # A level the analyzer never defined (the scaffolding's "low" typology) says so.
+        defined = source.startswith(("docs/analysis.md", "analyzers/"))
+        assert defined or (not source and "not known to this page" in meaning), meaning
+    escalation = [r for r in legend if "<td>Civilian harm</td>" in r]
+    assert escalation and all("civilian deaths in the area-month" in r for r in escalation)
+
+
+def test_restricted_findings_keep_their_mark_under_the_headline(node: Node) -> None:
+    page = node.page("/ui/situation")
+    rows = [r for rows in finding_tables(page).values() for r in rows]
+    h3 = [r for r in rows if f"· {H3_AREA}, Syria ·" in r]
+    assert h3
+    for row in h3:
+        assert row.startswith(f'<tr class="restricted" data-hc="H3" title="H3: {ESCAPED}">')
+        assert f'<span class="hc-text">{ESCAPED}</span>' in row and "<details>" in row
+    h1 = [r for r in rows if 'data-hc="H1"' in r]
+    assert h1 and all(HANDLING_MEANINGS["H1"] in html.unescape(r) for r in h1)
+    quiet = [r for r in rows if f"· {QUIET_AREA}, Syria ·" in r]
+    assert quiet and all(r.startswith("<tr><td") and 'class="hc' not in r for r in quiet)
