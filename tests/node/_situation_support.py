@@ -63,26 +63,45 @@ def load_mixed_situation(fed: LocalFederation, ctx: NodeContext) -> None:
     while analyse_batch(ctx):
         pass
     # A peer's H1 result about Homs, received as dpa would push it.
+    receive_peer_finding(
+        fed,
+        ctx,
+        {
+            "kind": "spoiler-typology",
+            "subject": "a group in Homs",
+            "country": "Syria",
+            "admin1": H0_AREAS[0],
+            "period": MONTHS[1],
+            "level": "low",
+            "explanation": "predatory indicators",
+        },
+        input_jti="01937a2e-5c40-7b1d-9e3f-2a4b6c8d0e1f",
+        input_digest="b" * 64,
+        hc="H1",
+    )
+
+
+def receive_peer_finding(
+    fed: LocalFederation,
+    ctx: NodeContext,
+    finding: dict[str, Any],
+    *,
+    input_jti: str,
+    input_digest: str,
+    hc: str = "H0",
+) -> None:
+    """``finding`` in a result of dpa's (handling ``hc``), received by mission as dpa
+    would push it."""
     key = read_private_key(fed.root / "keys" / "dpa.key.pem")
     declared = ctx.manifest.participant("dpa").analyzer
     assert declared is not None
     record = result_record(
         analyzer=declared,
-        input_jti="01937a2e-5c40-7b1d-9e3f-2a4b6c8d0e1f",
-        input_digest="b" * 64,
+        input_jti=input_jti,
+        input_digest=input_digest,
         input_schema="conflict-event/1",
         input_issuer="dpa",
-        findings=[
-            {
-                "kind": "spoiler-typology",
-                "subject": "a group in Homs",
-                "country": "Syria",
-                "admin1": H0_AREAS[0],
-                "period": MONTHS[1],
-                "level": "low",
-                "explanation": "predatory indicators",
-            }
-        ],
+        findings=[finding],
         explanation="one finding",
     )
     packet = issue_packet(
@@ -92,7 +111,7 @@ def load_mixed_situation(fed: LocalFederation, ctx: NodeContext) -> None:
         key=key,
         kid=public_jwk(key)["kid"],
         now=datetime.now(UTC),
-        hc="H1",
+        hc=hc,
     )
     view = recipient_view(packet.sd_jwt, ctx.manifest, "mission")
     (outcome,) = receive_views(ctx, peer="dpa", views=[view], sign=False)

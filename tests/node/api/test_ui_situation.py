@@ -15,8 +15,6 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pytest
@@ -24,20 +22,18 @@ from markupsafe import escape
 
 from clearinghouse.node.api.routes.ui import COOKIE
 from clearinghouse.node.context import NodeContext
-from clearinghouse.node.keyfiles import read_private_key, read_pseudonym_key
+from clearinghouse.node.keyfiles import read_pseudonym_key
 from clearinghouse.node.localfed import LocalFederation
-from clearinghouse.node.services.receive import receive_views
 from clearinghouse.node.services.situation import fused_findings
 from clearinghouse.node.ui.headlines import headline, kind_label
-from clearinghouse.protocol.keys import public_jwk
-from clearinghouse.protocol.packet import HANDLING_MEANINGS, issue_packet, recipient_view
-from clearinghouse.protocol.results import result_record
+from clearinghouse.protocol.packet import HANDLING_MEANINGS
 from tests.node._situation_support import (
     H2_AREA,
     H3_AREA,
     QUIET_AREA,
     RESTRICTION,
     load_mixed_situation,
+    receive_peer_finding,
 )
 from tests.nodes import built_federation, served_node
 
@@ -61,33 +57,6 @@ MARKUP_FINDING = {
         "note": SCRIPT,
     },
 }
-
-
-def receive_peer_finding(fed: LocalFederation, ctx: NodeContext, finding: dict[str, Any]) -> None:
-    """``finding`` in an H0 result of dpa's, received by mission as dpa would push it."""
-    key = read_private_key(fed.root / "keys" / "dpa.key.pem")
-    declared = ctx.manifest.participant("dpa").analyzer
-    assert declared is not None
-    record = result_record(
-        analyzer=declared,
-        input_jti="01937a2e-5c40-7b1d-9e3f-2a4b6c8d0e2a",
-        input_digest="c" * 64,
-        input_schema="conflict-event/1",
-        input_issuer="dpa",
-        findings=[finding],
-        explanation="one finding",
-    )
-    packet = issue_packet(
-        record,
-        schema="analysis-result/1",
-        issuer="dpa",
-        key=key,
-        kid=public_jwk(key)["kid"],
-        now=datetime.now(UTC),
-    )
-    view = recipient_view(packet.sd_jwt, ctx.manifest, "mission")
-    (outcome,) = receive_views(ctx, peer="dpa", views=[view], sign=False)
-    assert outcome.status == "accepted", outcome
 
 
 @dataclass
@@ -119,7 +88,13 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
         httpx.Client(base_url=served.url, timeout=30) as client,
     ):
         load_mixed_situation(fed, served.context)
-        receive_peer_finding(fed, served.context, MARKUP_FINDING)
+        receive_peer_finding(
+            fed,
+            served.context,
+            MARKUP_FINDING,
+            input_jti="01937a2e-5c40-7b1d-9e3f-2a4b6c8d0e2a",
+            input_digest="c" * 64,
+        )
         yield Node(fed, served.context, client)
 
 
