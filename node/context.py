@@ -95,6 +95,11 @@ class NodeContext:
     #: stored manifests (serial, SHA-256 of the row) found not to follow from the one in
     #: force: reported once (log, metric, audit entry), never switched to
     broken_manifests: set[tuple[int, str]] = field(default_factory=set)
+    #: the highest manifest serial each peer is known to hold (from the manifest exchange)
+    peer_serials: dict[str, int] = field(default_factory=dict)
+    #: a newer key the node may sign with but holds back until every peer knows it
+    #: (its kid, and since when, by :attr:`clock`)
+    key_held_back: tuple[str, datetime] | None = None
 
     @property
     def key(self) -> Ed25519PrivateKey:

@@ -214,6 +214,15 @@ class Settings(BaseSettings):
     manifest_poll_interval_s: float = Field(
         30.0, gt=0, description="How often the node compares manifest serials with each peer."
     )
+    key_prepublish_max_s: float = Field(
+        120.0,
+        ge=0,
+        description="After a rotation, the node keeps signing with its current key until "
+        "every peer holds the manifest listing the new one (pre-publish, RFC 6781 "
+        "4.1.1.1), so that no peer refuses a view for an unknown key; after this many "
+        "seconds it switches anyway (a peer that is down learns the key when it is back). "
+        "0: switch at once.",
+    )
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
 

@@ -36,7 +36,7 @@ from sqlalchemy import Engine
 from clearinghouse.node.context import NodeContext
 from clearinghouse.node.errors import ServiceUnavailable
 from clearinghouse.node.keyfiles import passphrase_from_env
-from clearinghouse.node.keyring import load_keys, select_signing_key
+from clearinghouse.node.keyring import SigningKey, load_keys, select_signing_key
 from clearinghouse.node.services import acts
 from clearinghouse.node.services._stored_chain import (
     ChainBreak,
@@ -249,6 +249,7 @@ def refresh_signing_key(ctx: NodeContext, *, reload: bool = False) -> bool:
     """Sign with the newest key the manifest lets this node use now; True if it changed.
 
     ``reload`` reads the key files again (a rotation placed a new one beside the old).
+    A newer key waits while peers may not know it yet (:func:`_hold_back`).
     When no held key may sign now, the node keeps its key and reports not ready.
     """
     if reload or not ctx.private_keys:
@@ -271,15 +272,64 @@ def refresh_signing_key(ctx: NodeContext, *, reload: bool = False) -> bool:
         log.error("%s", exc)
         return False
     if chosen.kid == ctx.signing.kid:
+        ctx.key_held_back = None
         return False
+    if _hold_back(ctx, chosen):
+        return False
+    ctx.key_held_back = None
     previous, ctx.signing = ctx.signing.kid, chosen
     log.info("signing with key %s from now on (was %s)", chosen.kid, previous)
     record_trust_state(ctx)
     return True
 
 
+def _hold_back(ctx: NodeContext, newer: SigningKey) -> bool:
+    """Whether to keep signing with the current key rather than ``newer`` for now.
+
+    Pre-publish rollover (RFC 6781, section 4.1.1.1): a new key is used only once it
+    has reached those who verify, else a peer still on the older manifest refuses each
+    view signed with it (``unknown-key``). So while the current key may still sign and
+    some peer is not known to hold the manifest in force, the node waits, at most
+    ``key_prepublish_max_s`` from when it first could have switched.
+    """
+    wait = ctx.settings.key_prepublish_max_s
+    now = ctx.clock.now()
+    current = {ctx.signing.kid: ctx.signing.key}
+    try:
+        select_signing_key(ctx.manifest, ctx.participant, current, now)
+    except ProtocolError:
+        return False  # the current key may not sign any more: no reason to wait
+    serial = ctx.manifest.serial
+    behind = sorted(p.id for p in ctx.peers if ctx.peer_serials.get(p.id, 0) < serial)
+    if wait <= 0 or not behind:
+        return False
+    held = ctx.key_held_back
+    if held is None or held[0] != newer.kid:
+        ctx.key_held_back = (newer.kid, now)
+        log.info(
+            "signing with key %s only once %s hold manifest serial %d (at most %.0f s)",
+            newer.kid,
+            ", ".join(behind),
+            serial,
+            wait,
+        )
+        return True
+    if (now - held[1]).total_seconds() < wait:
+        return True
+    log.warning(
+        "switching to key %s after %.0f s although %s may not hold manifest serial %d: "
+        "they refuse its views until they do",
+        newer.kid,
+        wait,
+        ", ".join(behind),
+        serial,
+    )
+    return False
+
+
 async def spread_round(ctx: NodeContext, client: PeerClient) -> None:
-    """Compare manifests with every peer: take a newer one, offer ours to an older one."""
+    """Compare manifests with every peer: take a newer one, offer ours to an older one,
+    and note the serial each peer holds (for :func:`_hold_back`)."""
     for peer in ctx.peers:
         ours = ctx.manifest  # it may have just changed, by this round
         try:
@@ -288,11 +338,13 @@ async def spread_round(ctx: NodeContext, client: PeerClient) -> None:
             if not isinstance(serial, int) or isinstance(serial, bool):
                 log.info("%s answered GET /v1/manifest without a serial", peer.id)
                 continue
+            ctx.peer_serials[peer.id] = serial
             if serial > ours.serial:
                 body = manifest_json(parse_manifest(document))
                 await asyncio.to_thread(accept_manifest, ctx, body, actor=f"peer:{peer.id}")
             elif serial < ours.serial:
                 await client.post_bytes(f"{peer.base_url}/v1/manifest", manifest_json(ours))
+                ctx.peer_serials[peer.id] = ours.serial
         except (PeerUnavailable, PeerRejectedRequest) as exc:
             log.info("manifest exchange with %s not possible now: %s", peer.id, exc.log_detail)
         except ServiceUnavailable as exc:
@@ -320,6 +372,8 @@ async def run_manifest_sync(ctx: NodeContext, client: PeerClient) -> None:
             wake.clear()
             last_poll = loop.time()
             await spread_round(ctx, client)
+            if ctx.key_held_back is not None:  # the round may have shown every peer has it
+                await asyncio.to_thread(refresh_signing_key, ctx)
 
     while True:
         await peer_round(log, "manifest sync round", round_)

@@ -486,7 +486,9 @@ def test_submit_to_a_real_node(rotation: tuple[LocalFederation, Path]) -> None:
             f"{node.url} accepted serial 2 of {ctx.manifest.federation}; it passes it on\n"
         )
         assert ctx.manifest.serial == 2
-        assert ctx.signing.kid == new_kid  # picked up from beside the key file
+        # picked up from beside the key file, and held back: no peer runs to learn it
+        assert ctx.key_held_back is not None and ctx.key_held_back[0] == new_kid
+        assert ctx.signing.kid != new_kid
         again = ok(
             "manifest",
             "submit",

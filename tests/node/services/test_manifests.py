@@ -79,6 +79,17 @@ def mission(
     fed: TrustFederation, tmp_path: Path, clock: FixedClock, template: Path
 ) -> Iterator[NodeContext]:
     with opened_trust_node(tmp_path / "mission", fed, "mission", clock, template=template) as ctx:
+        # no peer runs here to learn a new key: switch at once (pre-publish is tested below)
+        ctx.settings = ctx.settings.model_copy(update={"key_prepublish_max_s": 0})
+        yield ctx
+
+
+@pytest.fixture
+def prepublishing(
+    fed: TrustFederation, tmp_path: Path, clock: FixedClock, template: Path
+) -> Iterator[NodeContext]:
+    """mission with the default pre-publish wait."""
+    with opened_trust_node(tmp_path / "mission", fed, "mission", clock, template=template) as ctx:
         yield ctx
 
 
@@ -89,6 +100,16 @@ def quorum_signed(fed: TrustFederation, proposal: Manifest, held: Manifest) -> M
 def without_undp(fed: TrustFederation, held: Manifest | None = None) -> Manifest:
     held = held or fed.manifest
     return quorum_signed(fed, propose(held, now=NOW, remove_participants=["undp"]), held)
+
+
+def rotated_to_new_key(fed: TrustFederation, mission: NodeContext) -> Manifest:
+    """NEW_KEY placed beside mission's key, and the quorum-signed manifest listing it."""
+    place_key(mission, NEW_KEY)
+    return quorum_signed(
+        fed,
+        rotate_key(fed.manifest, "mission", public_jwk(NEW_KEY), now=NOW, overlap=HOUR),
+        fed.manifest,
+    )
 
 
 def kid(key: Ed25519PrivateKey) -> str:
@@ -392,12 +413,7 @@ def test_a_rotation_switches_the_signing_key_and_records_it(
     fed: TrustFederation, mission: NodeContext, clock: FixedClock
 ) -> None:
     old = mission.kid
-    place_key(mission, NEW_KEY)
-    rotation = quorum_signed(
-        fed,
-        rotate_key(fed.manifest, "mission", public_jwk(NEW_KEY), now=NOW, overlap=HOUR),
-        fed.manifest,
-    )
+    rotation = rotated_to_new_key(fed, mission)
     before = audit_size(mission)
     assert accept_manifest(mission, manifest_json(rotation), actor="token:admin").status == (
         "accepted"
@@ -446,16 +462,63 @@ def test_a_key_valid_from_later_takes_over_when_its_time_comes(
     assert entries[0]["time"] == "2026-11-25T13:00:00.000Z"
 
 
+def test_a_new_key_signs_only_once_every_peer_holds_the_manifest_listing_it(
+    fed: TrustFederation, prepublishing: NodeContext, clock: FixedClock
+) -> None:
+    mission = prepublishing
+    old = mission.kid
+    rotation = rotated_to_new_key(fed, mission)
+    accept_manifest(mission, manifest_json(rotation), actor="token:admin")
+    assert mission.kid == old  # nobody else holds serial 2 yet
+    assert mission.key_held_back == (kid(NEW_KEY), NOW)
+    peers = [p.id for p in mission.peers]
+    for peer in peers[:-1]:
+        mission.peer_serials[peer] = rotation.serial
+    assert refresh_signing_key(mission) is False  # one peer still on serial 1
+    assert mission.kid == old
+    mission.peer_serials[peers[-1]] = rotation.serial
+    assert refresh_signing_key(mission) is True
+    assert mission.kid == kid(NEW_KEY) and mission.key_held_back is None
+
+
+def test_a_new_key_signs_after_the_longest_wait_even_if_a_peer_never_answers(
+    fed: TrustFederation, prepublishing: NodeContext, clock: FixedClock
+) -> None:
+    mission = prepublishing
+    old = mission.kid
+    rotation = rotated_to_new_key(fed, mission)
+    accept_manifest(mission, manifest_json(rotation), actor="token:admin")
+    wait = timedelta(seconds=mission.settings.key_prepublish_max_s)
+    clock.at = NOW + wait - timedelta(seconds=1)
+    assert refresh_signing_key(mission) is False
+    assert mission.kid == old
+    clock.at = NOW + wait
+    assert refresh_signing_key(mission) is True
+    assert mission.kid == kid(NEW_KEY)
+
+
+def test_a_revoked_current_key_gives_way_at_once_without_waiting_for_peers(
+    fed: TrustFederation, prepublishing: NodeContext
+) -> None:
+    mission = prepublishing
+    old = mission.kid
+    rotation = rotated_to_new_key(fed, mission)
+    revocation = signed(
+        revoke_key(rotation, "mission", old, at=NOW, now=NOW),
+        rotation,
+        {"unodc": fed.keys["unodc"], "dpa": fed.keys["dpa"], "undp": fed.keys["undp"]},
+    )
+    accept_manifest(mission, manifest_json(rotation), actor="token:admin")
+    assert mission.kid == old
+    accept_manifest(mission, manifest_json(revocation), actor="token:admin")
+    assert mission.kid == kid(NEW_KEY)
+
+
 def test_when_the_newest_key_is_revoked_the_older_one_signs_again(
     fed: TrustFederation, mission: NodeContext
 ) -> None:
     old = mission.kid
-    place_key(mission, NEW_KEY)
-    rotation = quorum_signed(
-        fed,
-        rotate_key(fed.manifest, "mission", public_jwk(NEW_KEY), now=NOW, overlap=HOUR),
-        fed.manifest,
-    )
+    rotation = rotated_to_new_key(fed, mission)
     accept_manifest(mission, manifest_json(rotation), actor="token:admin")
     assert mission.kid == kid(NEW_KEY)
     revocation = signed(
