@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install test demo lint bench clean chromium
+.PHONY: install test demo lint bench clean chromium node-tooling screenshots
 
 # A strict editable install: node/, protocol/ and analyzers/ are linked, file by
 # file, under the one import namespace clearinghouse.* (build/__editable__*), so
@@ -33,7 +33,22 @@ chromium:
 	  echo "installing Debian's chromium for the browser test (needs root and apt)"; \
 	  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
 
-test: install chromium
+# The tests' Node.js tooling (axe-core, for the browser test's accessibility check),
+# installed exactly as package-lock.json pins it; again only when the lockfile (or
+# package.json) is newer than the install npm records in node_modules/.package-lock.json.
+NODE_TOOLING := node_modules/.package-lock.json
+
+$(NODE_TOOLING): package-lock.json package.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "npm not found: the tests need Node.js and npm to install their tooling from" \
+	    "package-lock.json (axe-core); install them (Debian: apt-get install nodejs npm)," \
+	    "then run make test again" >&2; exit 1; }
+	npm ci --no-audit --no-fund
+	touch $@
+
+node-tooling: $(NODE_TOOLING)
+
+test: install chromium $(NODE_TOOLING)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -41,7 +56,7 @@ test: install chromium
 
 # The main job: a whole federation on this machine with the real UCDP events.
 demo: install
-	$(BIN)/clearinghouse demo $(DEMO_ARGS)
+	$(BIN)/clearinghouse demo --keep-running $(DEMO_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
@@ -51,5 +66,10 @@ lint: install
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# Pictures of the analyst's pages for the docs (docs/screenshots/*.png), taken in
+# Chromium from a node holding real UCDP events; opt-in, never part of `make test`.
+screenshots: install chromium
+	$(BIN)/python -m tests.screenshots
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis node_modules

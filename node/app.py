@@ -25,7 +25,17 @@ from clearinghouse.node.api.peer_quota import PeerQuota
 from clearinghouse.node.api.problems import install_problem_handlers
 from clearinghouse.node.api.rate_limit import PeerRateLimiter, RateLimiter
 from clearinghouse.node.api.request_id import RequestIdMiddleware
-from clearinghouse.node.api.routes import audit, local, meta, packets, situation, trust, ui
+from clearinghouse.node.api.routes import (
+    audit,
+    local,
+    meta,
+    packets,
+    sign_in_links,
+    situation,
+    trust,
+    ui,
+    ui_situation,
+)
 from clearinghouse.node.api.ui_headers import UiHeadersMiddleware
 from clearinghouse.node.clock import Clock, SystemClock
 from clearinghouse.node.context import NodeContext
@@ -107,7 +117,7 @@ def create_app(
     )
     app.add_middleware(UiHeadersMiddleware)  # outside the body limit: its 413 on /ui too
     app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)  # the outermost
-    for module in (packets, local, meta, situation, audit, trust, ui):
+    for module in (packets, local, meta, situation, audit, trust, ui, ui_situation, sign_in_links):
         app.include_router(module.router)
     return app
 

@@ -100,6 +100,10 @@ class NodeContext:
     #: a newer key the node may sign with but holds back until every peer knows it
     #: (its kid, and since when, by :attr:`clock`)
     key_held_back: tuple[str, datetime] | None = None
+    #: the sign-in links not yet used (:mod:`node.services.sign_in_links`), in this
+    #: process's memory only: SHA-256 (hex) of a link's code -> (the bearer token it
+    #: signs in with, its expiry by :attr:`clock`)
+    sign_in_links: dict[str, tuple[str, datetime]] = field(default_factory=dict)
 
     @property
     def key(self) -> Ed25519PrivateKey:

@@ -30,10 +30,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import Depends, Request
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from clearinghouse.node.api.rate_limit import PeerRateLimiter, RateLimiter, client_address
@@ -58,8 +59,10 @@ from clearinghouse.node.transport.httpsig import (
     verify_request_headers,
 )
 from clearinghouse.protocol.encoding import parse_json
-from clearinghouse.protocol.errors import ProtocolError
+from clearinghouse.protocol.errors import EncodingError, ProtocolError
 from clearinghouse.protocol.manifest import signing_key
+
+_Body = TypeVar("_Body", bound=BaseModel)
 
 __all__ = [
     # the largest id, size or cursor a parameter may hold (a database integer), re-exported
@@ -75,6 +78,7 @@ __all__ = [
     "client_address_of",
     "no_nul_characters",
     "parse_json_body",
+    "parsed_body",
     "read_body",
     "require_json",
     "require_role",
@@ -117,6 +121,20 @@ async def parse_json_body(raw: bytes) -> Any:
     if len(raw) <= INLINE_PARSE_BYTES:
         return parse_json(raw)
     return await run_in_threadpool(parse_json, raw)
+
+
+def parsed_body(model: type[_Body], raw: bytes) -> _Body:
+    """``raw`` parsed as JSON and validated as ``model``; 400 naming what is wrong."""
+    try:
+        return model.model_validate(parse_json(raw))
+    except EncodingError as exc:
+        raise BadRequest(f"body: {exc.message}") from exc
+    except ValidationError as exc:
+        where = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise BadRequest(f"body: {where}") from exc
 
 
 def require_json(request: Request) -> None:

@@ -10,7 +10,10 @@ the tests build and drive one with it.
   stopped;
 * :mod:`.federation`: :class:`LocalFederation`, one :class:`NodeHandle` per process;
 * :mod:`.feeds`: the demo's real data, one feed per body;
-* :mod:`.demo`: the demo run: feeds in, settle, every audit log verified.
+* :mod:`.demo`: the demo run: feeds in, settle, every audit log verified;
+* :mod:`.supervisor`: every node process kept up while the demo drives them (a node
+  that goes down is named and restarted), and :func:`serve_until_stopped`;
+* :mod:`.sign_in`: a single-use sign-in link to a node's pages (``--keep-running``).
 
 Its HTTP goes through :mod:`node.transport.local_api`.
 """
@@ -35,6 +38,8 @@ from clearinghouse.node.localfed.demo import (
 from clearinghouse.node.localfed.federation import LocalFederation, NodeHandle
 from clearinghouse.node.localfed.feeds import FEEDS, Feed, feed_items
 from clearinghouse.node.localfed.processes import free_port
+from clearinghouse.node.localfed.sign_in import SignInLink, sign_in_link
+from clearinghouse.node.localfed.supervisor import NodeDown, Supervisor, serve_until_stopped
 
 __all__ = [
     "ACCESS_LOG",
@@ -45,7 +50,10 @@ __all__ = [
     "ROOT",
     "Feed",
     "LocalFederation",
+    "NodeDown",
     "NodeHandle",
+    "SignInLink",
+    "Supervisor",
     "audit_federation",
     "feed_items",
     "free_port",
@@ -54,6 +62,8 @@ __all__ = [
     "make_tokens",
     "restrict_federation",
     "run_demo",
+    "serve_until_stopped",
+    "sign_in_link",
     "witnessed",
     "write_node_config",
 ]

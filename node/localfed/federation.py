@@ -203,6 +203,10 @@ class LocalFederation:
             yield self.nodes[p]
             yield from self.replica_nodes.get(p, [])
 
+    def processes(self) -> list[NodeHandle]:
+        """Every process of every node, replicas included."""
+        return list(self._processes(None))
+
     def start(self, participant: str | None = None) -> None:
         """Start the processes of ``participant`` (default: every node) not running yet."""
         for node in self._processes(participant):
@@ -212,6 +216,13 @@ class LocalFederation:
         """Wait until those processes answer ``/readyz``. Raises ``RuntimeError`` (one
         exited) or ``TimeoutError``."""
         wait_ready(self._processes(participant), timeout=timeout)
+
+    def restart(self, node: NodeHandle, *, timeout: float = 60.0) -> None:
+        """Start the process ``node`` again (same config, database and port) if it is not
+        running, as :meth:`start` starts its participant's, and wait until it is ready;
+        raises what :meth:`wait_ready` raises."""
+        self.start(node.participant)
+        wait_ready([node], timeout=timeout)
 
     def stop(self, participant: str | None = None, *, kill: bool = False) -> None:
         """Stop those processes: SIGTERM, or SIGKILL with ``kill``."""

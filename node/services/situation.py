@@ -12,6 +12,12 @@ longer holds is withdrawn. The situation shows each finding's latest version,
 leaves out withdrawn ones, and on request (``history``) lists the versions
 before it and the withdrawn findings.
 
+It answers from the database's index of the findings held
+(:mod:`node.storage.situation_index`: one row per finding, the latest version
+marked as results are stored), a page or a bounded list at a time, so that neither
+its memory nor its answer grows with the packets held. With ``as_of`` it shows the
+situation as the node held it at a past instant, from the same versions.
+
 Every finding carries the handling of the result it comes from (a result inherits
 its input's handling code, and for H3 the free-text restriction): ``handling`` =
 ``{"hc", "restricted", "restriction"}``, so that whoever shows the finding can show
@@ -21,24 +27,29 @@ the restriction with it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy import Row
 
 from clearinghouse.node.context import NodeContext
+from clearinghouse.node.storage import situation_queries
 from clearinghouse.node.storage.db import transaction
-from clearinghouse.node.storage.models import StoredPacket
-from clearinghouse.protocol.results import RESULT_SCHEMA
+from clearinghouse.node.storage.models import SituationFinding
+from clearinghouse.node.storage.situation_index import actor_of
+from clearinghouse.node.storage.situation_queries import FindingFilter
 
 __all__ = [
     "LEVELS",
+    "FindingFilter",
     "FusedFinding",
+    "contributors",
+    "finding_filter",
     "fused_findings",
+    "month_bound",
     "situation",
-    "situation_and_findings",
 ]
 
 LEVELS = ("low", "medium", "high", "critical")
@@ -93,6 +104,11 @@ class FusedFinding:
     def period(self) -> str | None:
         return self.finding.get("period")
 
+    @property
+    def actor(self) -> str | None:
+        """The actor the finding is about, if any (:func:`actor_of`)."""
+        return actor_of(self.analyzer, self.finding)
+
     def as_json(self) -> dict[str, Any]:
         return {
             **self.finding,
@@ -106,67 +122,47 @@ class FusedFinding:
         }
 
 
-def _results(session: Session) -> Iterable[StoredPacket]:
-    return session.exec(
-        select(StoredPacket)
-        .where(StoredPacket.schema_id == RESULT_SCHEMA)
-        .order_by(col(StoredPacket.issued_at), col(StoredPacket.id))
-    ).all()
+def month_bound(value: str | None, *, last: bool) -> str | None:
+    """A period filter (``2016``, ``2016-03`` or ``2016-03-15``) as the month it starts
+    (``last``: ends) in: ``2016`` from 2016-01 to 2016-12."""
+    if not value:
+        return None
+    if len(value) == 4:
+        return f"{value}-12" if last else f"{value}-01"
+    return value[:7]
 
 
-def _in_period(period: str | None, start: str | None, end: str | None) -> bool:
-    if not start and not end:
-        return True
-    if not period:
-        return False
-    first = period.split("/", 1)[0]
-    last = period.split("/", 1)[-1]
-    return (not start or last[: len(start)] >= start) and (not end or first[: len(end)] <= end)
+def _fused(row: SituationFinding) -> FusedFinding:
+    return FusedFinding(
+        participant=row.participant,
+        analyzer=row.analyzer,
+        version=row.analyzer_version,
+        result_jti=row.result_jti,
+        result_sha256=row.result_sha256,
+        issued_at=row.issued_at,
+        input=row.input,
+        finding=row.finding,
+        hc=row.hc,
+        hcr=row.hcr,
+    )
 
 
-def _held_findings(session: Session) -> Iterator[FusedFinding]:
-    """Every finding of every result held, in the order the results were issued."""
-    for packet in _results(session):
-        claims = packet.claims
-        analyzer = claims.get("analyzer") or {}
-        for finding in claims.get("findings") or []:
-            yield FusedFinding(
-                participant=packet.issuer,
-                analyzer=str(analyzer.get("id", "?")),
-                version=str(analyzer.get("version", "?")),
-                result_jti=packet.jti,
-                result_sha256=packet.digest,
-                issued_at=packet.issued_at,
-                input=claims.get("input") or {},
-                finding=finding,
-                hc=packet.hc,
-                hcr=packet.hcr,
-            )
-
-
-def _chains(findings: Iterable[FusedFinding]) -> list[list[FusedFinding]]:
-    """Each finding's versions, oldest first, the latest last.
-
-    A finding is identified by its issuer, analyzer, kind, subject and period. Its
-    latest version is the one no other held version supersedes (``supersedes``
-    names the result it replaces); where a gap in what this node holds leaves
-    several such versions, the last issued wins, as it does for results that name
-    no predecessor (issued before ``supersedes`` existed).
-    """
-    versions: dict[tuple[Any, ...], list[FusedFinding]] = {}
-    for f in findings:
-        versions.setdefault(f.identity, []).append(f)
-    out = []
-    for group in versions.values():
-        replaced = {
-            (f.finding.get("supersedes") or {}).get("jti")
-            for f in group
-            if isinstance(f.finding.get("supersedes"), dict)
-        }
-        heads = [f for f in group if f.result_jti not in replaced]
-        latest = heads[-1] if heads else group[-1]
-        out.append([f for f in group if f is not latest] + [latest])
-    return out
+def finding_filter(
+    *,
+    country: str | None = None,
+    admin1: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    **more: Any,
+) -> FindingFilter:
+    """The index's filter for the situation's query parameters (periods as months)."""
+    return FindingFilter(
+        country=country or None,
+        admin1=admin1 or None,
+        start=month_bound(start, last=False),
+        end=month_bound(end, last=True),
+        **more,
+    )
 
 
 def fused_findings(
@@ -178,40 +174,41 @@ def fused_findings(
     end: str | None = None,
     history: dict[str, list[FusedFinding]] | None = None,
     withdrawn: list[FusedFinding] | None = None,
+    where: FindingFilter | None = None,
+    limit: int | None = None,
+    severity: bool = False,
 ) -> list[FusedFinding]:
-    """The latest version of every finding that holds, matching the filters.
+    """The latest version of every finding that holds, matching the filters (``where``,
+    else built from the others), at most ``limit``, by period (``severity``: the most
+    severe first).
 
-    A finding whose latest version withdraws it is left out (and appended to
-    ``withdrawn`` when given); ``history``, when given, receives the earlier
-    versions of each finding returned (and of each withdrawn one), oldest first,
-    keyed by the latest version's result jti and :attr:`FusedFinding.key`.
+    ``withdrawn``, when given, receives the findings whose latest version withdraws
+    them; ``history``, when given, the earlier versions of each finding returned (and
+    of each withdrawn one), oldest first, keyed by :attr:`FusedFinding.key`.
     """
+    where = where or finding_filter(country=country, admin1=admin1, start=start, end=end)
     with transaction(ctx.engine) as session:
-        chains = _chains(_held_findings(session))
-    latest: list[FusedFinding] = []
-    for chain in chains:
-        f = chain[-1]
-        if country and f.finding.get("country") != country:
-            continue
-        if admin1 and f.finding.get("admin1") != admin1:
-            continue
-        if not _in_period(f.period, start, end):
-            continue
-        if f.withdrawn:
-            if withdrawn is not None:
-                withdrawn.append(f)
-        else:
-            latest.append(f)
-        if history is not None and len(chain) > 1:
-            history[f.key] = chain[:-1]
-    order = _order
+        latest = situation_queries.findings(session, where, limit=limit, severity=severity)
+        gone = (
+            situation_queries.findings(session, replace(where, withdrawn=True), limit=limit)
+            if withdrawn is not None
+            else []
+        )
+        earlier = (
+            situation_queries.earlier_versions(session, [*latest, *gone])
+            if history is not None
+            else []
+        )
     if withdrawn is not None:
-        withdrawn.sort(key=order)
-    return sorted(latest, key=order)
-
-
-def _order(f: FusedFinding) -> tuple[str, ...]:
-    return (f.period or "", f.area[0] or "", f.area[1] or "", f.analyzer, f.result_jti, f.key)
+        withdrawn.extend(_fused(r) for r in gone)
+    if history is not None:
+        by_identity: dict[str, list[FusedFinding]] = {}
+        for row in earlier:
+            by_identity.setdefault(row.identity_sha256, []).append(_fused(row))
+        for row in (*latest, *gone):
+            if row.identity_sha256 in by_identity:
+                history[_fused(row).key] = by_identity[row.identity_sha256]
+    return [_fused(r) for r in latest]
 
 
 def _agreement(findings: list[FusedFinding]) -> dict[str, Any]:
@@ -229,6 +226,10 @@ def _agreement(findings: list[FusedFinding]) -> dict[str, Any]:
     return {"levels": levels, "verdict": verdict}
 
 
+#: How many area-period groups ``/v1/situation`` answers per page at most.
+MAX_AREAS = 5000
+
+
 def situation(
     ctx: NodeContext,
     *,
@@ -237,50 +238,93 @@ def situation(
     start: str | None = None,
     end: str | None = None,
     history: bool = False,
+    where: FindingFilter | None = None,
+    limit: int = 1000,
+    offset: int = 0,
 ) -> dict[str, Any]:
     """The fused picture as JSON: per analyzer, per area and period, with agreement.
 
-    With ``history``, each finding lists its earlier versions (``history``, oldest
-    first) and the findings withdrawn are listed apart (``withdrawn``).
+    Paged by area and period (``limit`` groups from ``offset``; ``page.next`` is the
+    next offset, or None on the last page), so that its size never grows with what
+    the node holds. With ``history``, each finding lists its earlier versions
+    (``history``, oldest first) and the findings withdrawn are listed apart
+    (``withdrawn``: a page of them, ``limit`` from ``offset`` too).
     """
-    earlier: dict[str, list[FusedFinding]] | None = {} if history else None
-    withdrawn: list[FusedFinding] | None = [] if history else None
-    findings = fused_findings(
-        ctx,
-        country=country,
-        admin1=admin1,
-        start=start,
-        end=end,
-        history=earlier,
-        withdrawn=withdrawn,
+    where = where or finding_filter(country=country, admin1=admin1, start=start, end=end)
+    limit = max(1, min(limit, MAX_AREAS))
+    with transaction(ctx.engine) as session:
+        keys = situation_queries.area_keys(session, where, limit=limit + 1, offset=offset)
+        more, keys = len(keys) > limit, keys[:limit]
+        shown = [situation_queries.in_areas(keys)] if keys else []
+        rows = situation_queries.findings(session, where, extra=shown) if keys else []
+        analyzers = situation_queries.contributors(session, where)
+        gone = (
+            situation_queries.findings(
+                session, replace(where, withdrawn=True), limit=limit, offset=offset
+            )
+            if history
+            else []
+        )
+        earlier = situation_queries.earlier_versions(session, [*rows, *gone]) if history else []
+    versions: dict[str, list[FusedFinding]] = {}
+    for row in earlier:
+        versions.setdefault(row.identity_sha256, []).append(_fused(row))
+    history_of = {_fused(r).key: versions.get(r.identity_sha256, []) for r in (*rows, *gone)}
+    picture = _picture(
+        ctx.participant,
+        _filters_json(where),
+        [_fused(r) for r in rows],
+        history_of if history else None,
+        [_fused(r) for r in gone] if history else None,
     )
-    filters = {"country": country, "admin1": admin1, "from": start, "to": end}
-    return _picture(ctx.participant, filters, findings, earlier, withdrawn)
+    picture["analyzers"] = _contributors(analyzers)
+    picture["page"] = {"offset": offset, "limit": limit, "next": offset + limit if more else None}
+    return picture
 
 
-def situation_and_findings(
-    ctx: NodeContext,
-    *,
-    country: str | None = None,
-    admin1: str | None = None,
-    start: str | None = None,
-    end: str | None = None,
-) -> tuple[dict[str, Any], list[FusedFinding]]:
-    """The picture (:func:`situation`, without history) and the findings it fuses, from
-    one read of the results held: for a page that draws both."""
-    findings = fused_findings(ctx, country=country, admin1=admin1, start=start, end=end)
-    filters = {"country": country, "admin1": admin1, "from": start, "to": end}
-    return _picture(ctx.participant, filters, findings, None, None), findings
+def _contributors(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "participant": a.participant,
+            "analyzer": a.analyzer,
+            "version": a.version,
+            "findings": int(a.findings),
+            "latest": a.latest.isoformat(),
+        }
+        for a in rows
+    ]
+
+
+def _filters_json(where: FindingFilter) -> dict[str, Any]:
+    return {
+        "country": where.country,
+        "admin1": where.admin1,
+        "from": where.start,
+        "to": where.end,
+        "analyzer": list(where.analyzers),
+        "level": list(where.levels),
+        "actor": where.actor,
+        "handling": list(where.handling),
+        "as_of": where.as_of.isoformat() if where.as_of else None,
+    }
+
+
+def contributors(ctx: NodeContext, where: FindingFilter) -> list[dict[str, Any]]:
+    """Per issuer and analyzer of the findings matching ``where``: version, how many
+    findings, the latest issue time."""
+    with transaction(ctx.engine) as session:
+        return _contributors(situation_queries.contributors(session, where))
 
 
 def _picture(
     participant: str,
-    filters: dict[str, str | None],
+    filters: dict[str, Any],
     findings: list[FusedFinding],
     earlier: dict[str, list[FusedFinding]] | None,
     withdrawn: list[FusedFinding] | None,
 ) -> dict[str, Any]:
-    """``findings`` as the situation's JSON; ``earlier`` and ``withdrawn`` given: with history."""
+    """``findings`` as the situation's JSON, by area and period; ``earlier`` and
+    ``withdrawn`` given: with history. The caller adds the contributors."""
 
     def shown(f: FusedFinding) -> dict[str, Any]:
         out = f.as_json()
@@ -288,26 +332,13 @@ def _picture(
             out["history"] = [_version(v) for v in earlier.get(f.key, [])]
         return out
 
-    analyzers: dict[tuple[str, str], dict[str, Any]] = {}
     areas: dict[tuple[Any, ...], list[FusedFinding]] = {}
     for f in findings:
-        entry = analyzers.setdefault(
-            (f.participant, f.analyzer),
-            {
-                "participant": f.participant,
-                "analyzer": f.analyzer,
-                "version": f.version,
-                "findings": 0,
-                "latest": None,
-            },
-        )
-        entry["findings"] += 1
-        entry["latest"] = max(entry["latest"] or "", f.issued_at.isoformat())
         areas.setdefault((f.area[0], f.area[1], f.period), []).append(f)
     return {
         "participant": participant,
         "filters": filters,
-        "analyzers": [analyzers[k] for k in sorted(analyzers)],
+        "analyzers": [],
         "areas": [
             {
                 "country": key[0],

@@ -23,8 +23,9 @@ from sqlmodel import Session, col, select
 
 from clearinghouse.node.storage._core import UpsertInsert, rowcount, table_of
 from clearinghouse.node.storage.models import InboundRefusal, OutboxItem, StoredPacket
+from clearinghouse.node.storage.situation_index import index_packets, reindex_packet
 from clearinghouse.protocol.packet import IssuedPacket, VerifiedPacket
-from clearinghouse.protocol.results import HeldInput
+from clearinghouse.protocol.results import RESULT_SCHEMA, HeldInput
 
 __all__ = [
     "PREFIX_CHARS",
@@ -74,7 +75,9 @@ def add_issued(
         for packet in issued
     ]
     statement = insert(StoredPacket).returning(_PACKET.c.id, sort_by_parameter_order=True)
-    return [int(row_id) for row_id in session.scalars(statement, rows).all()]
+    ids = [int(row_id) for row_id in session.scalars(statement, rows).all()]
+    index_packets(session, list(zip(ids, rows, strict=True)))
+    return ids
 
 
 def add_received(
@@ -110,7 +113,9 @@ def add_received(
     # multi-row VALUES built per batch was compiled anew for every batch size.
     statement = _INSERT_RECEIVED[session.get_bind().dialect.name]
     result = session.execute(statement, list(rows.values()))
-    return {(jti, digest): int(row_id) for jti, digest, row_id in result.all()}
+    stored = {(jti, digest): int(row_id) for jti, digest, row_id in result.all()}
+    index_packets(session, [(row_id, rows[ref]) for ref, row_id in stored.items()])
+    return stored
 
 
 def _insert_received(insert: UpsertInsert) -> ReturningInsert[Any, Any, Any]:
@@ -325,4 +330,6 @@ def widen_received(session: Session, packet: VerifiedPacket) -> bool:
     row.raw = packet.raw
     row.claims = dict(packet.claims)
     session.add(row)
+    if row.id is not None and row.schema_id != RESULT_SCHEMA:
+        reindex_packet(session, row.id, row.claims)
     return True

@@ -1,12 +1,24 @@
-"""``clearinghouse demo`` through the real console script, on a small slice of the data."""
+"""``clearinghouse demo`` through the real console script, on a small slice of the data:
+once to the end (the nodes stop), then again on the same folder kept running until
+Ctrl+C."""
 
 from __future__ import annotations
 
 import json
+import signal
 import stat
 from pathlib import Path
 
-from tests.integration._demo import DEMO_RECORDS, DemoRun, run_demo
+import httpx
+
+from clearinghouse.node.api.routes.ui import COOKIE
+from clearinghouse.node.transport.local_api import node_ready
+from tests.integration._demo import (
+    DEMO_RECORDS,
+    SIGN_IN_LINK,
+    DemoRun,
+    start_serving_demo,
+)
 
 
 def test_demo_runs_a_whole_federation_and_counts_exactly(demo_run: DemoRun) -> None:
@@ -35,6 +47,9 @@ def test_demo_runs_a_whole_federation_and_counts_exactly(demo_run: DemoRun) -> N
     assert summary["elapsed_s"] > 0
     assert "mission" in result.stdout and "Top five hotspots" in result.stdout
     assert summary["top_hotspots"] and summary["situation_url"].endswith("/ui/situation")
+    assert summary["restarts"] == []  # no node went down
+    # without --keep-running the run ends (the nodes stop), saying how to keep them
+    assert "--keep-running keeps them serving" in result.stdout
     described = json.loads((demo_run.root / "federation.json").read_text())
     mission = described["participants"]["mission"]
     assert mission["url"].startswith("http://127.0.0.1:") and mission["admin_token"]
@@ -48,8 +63,25 @@ def test_demo_runs_a_whole_federation_and_counts_exactly(demo_run: DemoRun) -> N
         str(p): 0o600 for p in secrets
     }
 
-    # Started again on the same folder, it reuses keys and manifest.
+    # Started again on the same folder, it reuses keys and manifest; kept running, it
+    # serves with a one-click sign-in until Ctrl+C, which stops every node.
     manifest_before = Path(described["manifest"]).read_bytes()
-    again = run_demo("--records", "10", "--dir", str(demo_run.root))
-    assert again.returncode == 0, again.stderr[-3000:]
+    again = start_serving_demo(demo_run.root.parent, "--records", "10", "--dir", str(demo_run.root))
+    try:
+        printed = again.wait_serving()
+        link = SIGN_IN_LINK.search(printed)
+        assert link, printed
+        assert f"common situation: {mission['url']}/ui/situation" in printed
+        assert f"tokens: {demo_run.root / 'federation.json'}" in printed
+        signed_in = httpx.get(link.group(0), follow_redirects=False, timeout=30)
+        assert signed_in.status_code == 303
+        assert signed_in.cookies[COOKIE] == mission["analyst_token"]
+        assert all(node_ready(p["url"]) for p in described["participants"].values())
+    finally:
+        again.process.send_signal(signal.SIGINT)
+        returncode = again.process.wait(timeout=120)
+    said = again.stderr.read_text()
+    assert returncode == 0, said[-3000:]
+    assert "every node stopped" in said and "Traceback" not in said
+    assert not any(node_ready(p["url"]) for p in described["participants"].values())
     assert Path(described["manifest"]).read_bytes() == manifest_before

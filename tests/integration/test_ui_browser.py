@@ -26,12 +26,12 @@ catchup_interval_s = 1.0
 RECORDS = 1500
 
 
-def csv_figures() -> dict[tuple[str, str, str], tuple[int, int]]:
-    """(country, adm_1, month) -> (events, best deaths), straight from the UCDP file."""
-    totals: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+def area_figures() -> dict[tuple[str, str], tuple[int, int]]:
+    """(country, adm_1) -> (events, best deaths), straight from the UCDP file."""
+    totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     with (EXAMPLES / "data" / "ucdp_ged_syria_2016_2019.csv").open(encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            cell = totals[(row["country"], row["adm_1"], row["date_start"][:7])]
+            cell = totals[(row["country"], row["adm_1"])]
             cell[0] += 1
             cell[1] += int(row["best"])
     return {k: (v[0], v[1]) for k, v in totals.items()}
@@ -65,6 +65,9 @@ def test_situation_page_shows_real_hotspots_and_charts(
             assert page.url.endswith("/ui/login")  # not signed in yet
             page.fill("input[name=token]", node.tokens["analyst"])
             page.click("button[type=submit]")
+            page.wait_for_url("**/ui/situation")
+            # mission's analyzer alone: its hotspots are counted from the UCDP events
+            page.goto(node.url + "/ui/situation?analyzer=mission.security-risk")
             page.wait_for_selector("table#hotspots tr:nth-child(2)")
             page.screenshot(path=str(tmp_path / "situation.png"), full_page=True)
             rows = page.eval_on_selector_all(
@@ -74,35 +77,53 @@ def test_situation_page_shows_real_hotspots_and_charts(
             charts = page.eval_on_selector_all(
                 "svg.chart",
                 "svgs => svgs.map(s => [s.getAttribute('class'), "
-                "s.querySelectorAll('rect, polyline').length])",
+                "s.querySelectorAll('polyline, circle.map-mark').length])",
+            )
+            by = page.eval_on_selector_all(
+                "table.findings[data-analyzer='mission.security-risk'] tbody tr",
+                "rows => rows.map(r => r.cells[3].textContent.trim())",
             )
             links = page.eval_on_selector_all(
                 "table#hotspots a", "links => links.map(a => a.getAttribute('href'))"
             )
+            # A hotspot links to its area's page; each finding there to its result.
             page.goto(node.url + links[0])
+            area = page.inner_text("#area-heading")
+            results = page.eval_on_selector_all(
+                "table.findings tbody tr td:nth-child(4) a",
+                "links => links.filter(a => a.textContent.trim() === 'mission')"
+                ".map(a => a.getAttribute('href'))",
+            )
+            page.goto(node.url + results[0])
             provenance = page.inner_text("table#result")
             input_text = page.inner_text("table#input")
         finally:
             browser.close()
 
-    # The hotspot table holds real UCDP figures: each row is an area-month of the file,
-    # with no more events or deaths than the file has for it (results report a cell as
-    # it stood when the finding was made), sorted by deaths.
-    truth = csv_figures()
+    # The hotspot table holds real UCDP figures: each row an area of the file, with no
+    # more events or deaths than the file has there (results report each area-month as
+    # it stood when the finding was made; the row adds up its months), sorted by deaths.
+    truth = area_figures()
     assert rows, "the hotspot table is empty"
     deaths = []
-    for country, admin1, month, events, best, _civilians, _level, by, _handling in rows:
-        key = (country, admin1, month)
-        assert key in truth, f"{key} is not an area-month of the UCDP file"
+    for admin1, country, events, best, _level, _findings, _placed, _handling in rows:
+        if admin1 == "(whole country)":  # findings about a whole country count no events
+            deaths.append(int(best.replace(",", "") or 0))
+            continue
+        key = (country, admin1)
+        assert key in truth, f"{key} is not an area of the UCDP file"
         assert 0 < int(events.replace(",", "")) <= truth[key][0]
         assert 0 <= int(best.replace(",", "")) <= truth[key][1]
-        assert by == "mission"
         deaths.append(int(best.replace(",", "")))
     assert deaths == sorted(deaths, reverse=True)
-    # At least one chart rendered with marks in it; the heat grid among them.
+    assert by and set(by) == {"mission"}  # mission's analyzer's findings, signed by mission
+    # Timelines and the map drawn with marks in them.
     assert any(marks > 0 for _, marks in charts), charts
-    assert any("heat-grid" in cls for cls, marks in charts if marks > 0)
-    # The provenance page shows a verified signature and the input reference.
+    assert any("world-map" in cls for cls, marks in charts if marks > 0), charts
+    # The hotspot's link opened its area's page, and the "by" of one of mission's
+    # findings there its provenance: a verified signature and the input reference.
+    assert links[0].startswith("/ui/areas?") and area.startswith("Area: "), (links[0], area)
+    assert results[0].startswith("/ui/results/"), results
     assert "verified now: Ed25519 signature by mission" in provenance
     assert "conflict-event/1" in input_text
 

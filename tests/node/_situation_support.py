@@ -11,9 +11,16 @@ beside dpa's H1 one) is restricted while Homs' hotspot rows are not.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import httpx
+
+from clearinghouse.node.api.routes.ui import COOKIE
 from clearinghouse.node.context import NodeContext
 from clearinghouse.node.keyfiles import read_private_key
 from clearinghouse.node.localfed import LocalFederation
@@ -23,6 +30,7 @@ from clearinghouse.node.services.receive import receive_views
 from clearinghouse.protocol.keys import public_jwk
 from clearinghouse.protocol.packet import issue_packet, recipient_view
 from clearinghouse.protocol.results import result_record
+from tests.nodes import built_federation, served_node
 from tests.support import EXAMPLES
 
 RESTRICTION = 'Not for sanctions designations: "source" <b>protected</b> & co'
@@ -116,3 +124,46 @@ def receive_peer_finding(
     view = recipient_view(packet.sd_jwt, ctx.manifest, "mission")
     (outcome,) = receive_views(ctx, peer="dpa", views=[view], sign=False)
     assert outcome.status == "accepted", outcome
+
+
+@dataclass
+class SituationNode:
+    """mission's node serving the mixed situation, and a client to it."""
+
+    fed: LocalFederation
+    ctx: NodeContext
+    client: httpx.Client
+
+    def get(self, path: str, *, role: str = "analyst", **params: str) -> httpx.Response:
+        """``path`` as ``role`` would fetch it: its token as bearer and as page cookie."""
+        token = self.fed.nodes["mission"].tokens[role]
+        return self.client.get(
+            path,
+            params=params or None,
+            headers={"authorization": f"Bearer {token}", "cookie": f"{COOKIE}={token}"},
+        )
+
+    def api(self, path: str, **params: str) -> httpx.Response:
+        return self.get(path, **params)
+
+    def page(self, path: str, **params: str) -> str:
+        response = self.get(path, **params)
+        assert response.status_code == 200, response.text
+        return response.text
+
+
+@contextmanager
+def served_situation(
+    root: Path, peer_finding: dict[str, Any], *, input_jti: str
+) -> Iterator[SituationNode]:
+    """mission served on loopback with the mixed situation and one more dpa finding."""
+    fed = built_federation(root, ("mission", "unodc", "dpa"))
+    with (
+        served_node(fed.nodes["mission"]) as served,
+        httpx.Client(base_url=served.url, timeout=30) as client,
+    ):
+        load_mixed_situation(fed, served.context)
+        receive_peer_finding(
+            fed, served.context, peer_finding, input_jti=input_jti, input_digest="c" * 64
+        )
+        yield SituationNode(fed, served.context, client)

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from clearinghouse.node.api.deps import MAX_INT, ContextDep, read_body, require_json, require_role
+from clearinghouse.node.api.deps import (
+    MAX_INT,
+    ContextDep,
+    parsed_body,
+    read_body,
+    require_json,
+    require_role,
+)
 from clearinghouse.node.api.problems import problem_responses
 from clearinghouse.node.errors import BadRequest, PayloadTooLarge
 from clearinghouse.node.services.acts import token_actor
@@ -27,8 +34,6 @@ from clearinghouse.node.services.ingest import IdempotentRequest, submit_records
 from clearinghouse.node.services.relay import relay_packet
 from clearinghouse.node.services.stats import node_stats
 from clearinghouse.node.settings import TokenSetting
-from clearinghouse.protocol.encoding import parse_json
-from clearinghouse.protocol.errors import EncodingError
 from clearinghouse.protocol.packet import HANDLING_CODES
 
 __all__ = ["router"]
@@ -59,9 +64,6 @@ def _idempotency_key(request: Request) -> str | None:
             'backslash, bare or quoted ("..."), e.g. a UUID'
         )
     return value
-
-
-_Body = TypeVar("_Body", bound=BaseModel)
 
 
 class RelayIn(BaseModel):
@@ -115,7 +117,7 @@ async def post_records(ctx: ContextDep, token: Submitter, request: Request) -> A
     key = _idempotency_key(request)
     raw = await read_body(request, ctx)
     require_json(request)
-    document = await run_in_threadpool(_parsed, RecordsIn, raw)  # off the event loop
+    document = await run_in_threadpool(parsed_body, RecordsIn, raw)  # off the event loop
     if (document.record is None) == (document.records is None):
         raise BadRequest("give exactly one of 'record' (one object) or 'records' (an array)")
     records = [document.record] if document.record is not None else list(document.records or [])
@@ -210,20 +212,6 @@ async def get_analyzer(ctx: ContextDep, _: Analyst) -> dict[str, Any]:
     }
 
 
-def _parsed(model: type[_Body], raw: bytes) -> _Body:
-    """``raw`` parsed as JSON and validated as ``model``; 400 naming what is wrong."""
-    try:
-        return model.model_validate(parse_json(raw))
-    except EncodingError as exc:
-        raise BadRequest(f"body: {exc.message}") from exc
-    except ValidationError as exc:
-        where = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        )
-        raise BadRequest(f"body: {where}") from exc
-
-
 @router.post(
     "/packets/{jti}/relay",
     summary="Relay a held packet onward",
@@ -241,7 +229,7 @@ def _parsed(model: type[_Body], raw: bytes) -> _Body:
 async def relay(ctx: ContextDep, token: Admin, jti: str, request: Request) -> dict[str, Any]:
     raw = await read_body(request, ctx)  # read only once the admin token checked
     require_json(request)
-    body = await run_in_threadpool(_parsed, RelayIn, raw)
+    body = await run_in_threadpool(parsed_body, RelayIn, raw)
     done = await run_in_threadpool(
         relay_packet, ctx, jti, body.recipients, actor=token_actor(token.name)
     )

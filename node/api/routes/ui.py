@@ -30,9 +30,9 @@ from clearinghouse.node.ui.audit_page import (
     entry_page,
     parse_query,
 )
-from clearinghouse.node.ui.pages import provenance_page, situation_page
+from clearinghouse.node.ui.pages import provenance_page
 
-__all__ = ["router"]
+__all__ = ["COOKIE", "router", "signed_in", "signed_in_token", "templates"]
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 UI_DIR = Path(__file__).resolve().parent.parent.parent / "ui"
@@ -49,15 +49,15 @@ AUDIT_HEADERS = {"cache-control": "no-store", CSP: SCRIPTED_PAGE_POLICY}
 STATIC_HEADERS = {"cache-control": "no-cache"}
 
 
-def _token(request: Request) -> TokenSetting | None:
+def signed_in_token(request: Request) -> TokenSetting | None:
     """The signed-in user's token, if the cookie holds one with a UI role."""
     token = request.cookies.get(COOKIE)
     found: TokenSetting | None = request.app.state.node.token(token) if token else None
     return found if found is not None and found.role in UI_ROLES else None
 
 
-def _signed_in(request: Request) -> bool:
-    return _token(request) is not None
+def signed_in(request: Request) -> bool:
+    return signed_in_token(request) is not None
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -95,33 +95,9 @@ async def login(request: Request, ctx: ContextDep) -> Response:
     return response
 
 
-@router.get("/situation", response_class=HTMLResponse)
-async def situation_ui(
-    request: Request,
-    ctx: ContextDep,
-    country: str | None = Query(None),
-    admin1: str | None = Query(None),
-    start: str | None = Query(None, alias="from"),
-    end: str | None = Query(None, alias="to"),
-) -> Response:
-    if not _signed_in(request):
-        return RedirectResponse("/ui/login", status_code=303)
-    page = await run_in_threadpool(
-        situation_page,
-        ctx,
-        country=country or None,
-        admin1=admin1 or None,
-        start=start or None,
-        end=end or None,
-    )
-    return templates.TemplateResponse(
-        request, "situation.html", {"participant": ctx.participant, **page}
-    )
-
-
 @router.get("/results/{jti}", response_class=HTMLResponse)
 async def result_ui(request: Request, ctx: ContextDep, jti: str) -> Response:
-    if not _signed_in(request):
+    if not signed_in(request):
         return RedirectResponse("/ui/login", status_code=303)
     page = await run_in_threadpool(provenance_page, ctx, jti)
     if page is None:
@@ -133,7 +109,7 @@ async def result_ui(request: Request, ctx: ContextDep, jti: str) -> Response:
 
 def _audit_refusal(request: Request, participant: str) -> Response | None:
     """Not signed in: to the login page. Signed in without an audit role: a 403 page."""
-    token = _token(request)
+    token = signed_in_token(request)
     if token is None:
         return RedirectResponse("/ui/login", status_code=303)
     if token.role in AUDIT_ROLES:

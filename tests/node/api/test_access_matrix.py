@@ -52,6 +52,7 @@ MATRIX: list[tuple[str, str, object, frozenset[str]]] = [
     ("GET", "/v1/local/stats", None, READERS),
     ("GET", "/v1/local/analyzer", None, READERS),
     ("POST", f"/v1/local/packets/{JTI}/relay", {"recipients": ["unodc"]}, frozenset({"admin"})),
+    ("POST", "/v1/local/sign-in-links", {"name": "analyst", "token": "x"}, frozenset({"admin"})),
     ("GET", "/v1/situation", None, READERS),
     ("GET", "/v1/audit/checkpoint", None, AUDIT),
     ("GET", "/v1/audit/checkpoints", None, AUDIT),

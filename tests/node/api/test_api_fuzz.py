@@ -76,6 +76,7 @@ ROLES: dict[str, tuple[str, ...]] = {
     "GET /v1/local/stats": ("analyst", "auditor", "admin"),
     "GET /v1/local/analyzer": ("analyst", "auditor", "admin"),
     "POST /v1/local/packets/{jti}/relay": ("admin",),
+    "POST /v1/local/sign-in-links": ("admin",),
     "GET /v1/situation": ("analyst", "auditor", "admin"),
     "POST /v1/manifest": ("admin",),
     "POST /v1/authorisations": ("admin",),

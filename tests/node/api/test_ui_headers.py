@@ -102,7 +102,7 @@ def assert_secured(response: httpx.Response) -> None:
 
 def concrete(path: str, node: Node) -> str:
     """A route's path with its parameters filled with things the node holds."""
-    return path.replace("{jti}", node.result_jti).replace("{seq}", "0")
+    return path.replace("{jti}", node.result_jti).replace("{seq}", "0").replace("{code}", "none")
 
 
 def test_the_ui_routes_are_all_found(node: Node) -> None:
@@ -116,7 +116,7 @@ def test_the_ui_routes_are_all_found(node: Node) -> None:
         "/ui/static/audit-verify.js",
         "/ui/static/ui.css",
     } <= paths
-    unknown = {p for p in paths if re.search(r"\{(?!jti\}|seq\})", p)}
+    unknown = {p for p in paths if re.search(r"\{(?!jti\}|seq\}|code\})", p)}
     assert not unknown, f"fill these parameters in concrete(): {unknown}"
 
 
@@ -206,7 +206,7 @@ def test_an_unexpected_error_on_a_page_still_carries_the_headers(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a page that breaks")
 
-    monkeypatch.setattr("clearinghouse.node.api.routes.ui.situation_page", broken)
+    monkeypatch.setattr("clearinghouse.node.api.routes.ui_situation.situation_page", broken)
     response = node.send("GET", "/ui/situation", "analyst")
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"

@@ -21,7 +21,9 @@ from clearinghouse.node.settings import load_settings
 from clearinghouse.node.startup import open_node
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.models import StoredPacket
-from clearinghouse.node.ui.pages import handling, provenance_page, situation_page
+from clearinghouse.node.ui.pages import handling, provenance_page
+from clearinghouse.node.ui.situation_page import situation_page
+from clearinghouse.node.ui.situation_query import SituationQuery
 from clearinghouse.protocol.packet import HANDLING_MEANINGS
 from tests.node._situation_support import (
     H0_AREAS,
@@ -86,10 +88,11 @@ def test_unrestricted_areas_carry_no_restriction(mission: NodeContext) -> None:
 
 
 def test_page_data_marks_restricted_items_only(mission: NodeContext) -> None:
-    page = situation_page(mission)
+    page = situation_page(mission, SituationQuery())
     assert page["any_restricted"]
     h3 = [h for h in page["hotspots"] if h["admin1"] == H3_AREA]
-    h0 = [h for h in page["hotspots"] if h["admin1"] in (*H0_AREAS, QUIET_AREA)]
+    # Homs mixes mission's H0 finding with dpa's H1 one: its row is marked H1 (below).
+    h0 = [h for h in page["hotspots"] if h["admin1"] in (*H0_AREAS[1:], QUIET_AREA)]
     assert h3 and h0
     for row in h3:
         assert row["handling"]["restricted"] and row["handling"]["text"] == RESTRICTION
@@ -99,24 +102,24 @@ def test_page_data_marks_restricted_items_only(mission: NodeContext) -> None:
         assert not row["handling"]["restricted"] and row["handling"]["note"] == ""
     h2 = next(h for h in page["hotspots"] if h["admin1"] == H2_AREA)
     assert h2["handling"]["text"] == HANDLING_MEANINGS["H2"]
+    (homs_row,) = [h for h in page["hotspots"] if h["admin1"] == H0_AREAS[0]]
+    assert homs_row["handling"]["hc"] == "H1"
     rows = [r for s in page["sections"] for r in s["findings"]]
     assert {r["handling"]["hc"] for r in rows} == {"H0", "H1", "H2", "H3"}
-    assert page["grid_restricted"] > 0 and 'data-hc="H3"' in page["grid"]
-    assert html.escape(f"H3: {RESTRICTION}") in page["grid"]
-    assert dict(page["trend_restricted"]).keys() == {"H1", "H2", "H3"}
-    assert 'data-hc="H3"' in page["hotspot_chart"]
+    assert 'data-hc="H3"' in page["map"]
+    assert html.escape(f"H3: {RESTRICTION}") in page["map"]
+    assert any('data-hc="H3"' in s["chart"] for s in page["sections"])
     # Homs: mission's H0 finding beside dpa's H1 one; the row names dpa's restriction.
     (homs,) = [a for a in page["agreement"] if a["admin1"] == H0_AREAS[0]]
-    assert [h["hc"] for h in homs["handling"]] == ["H1"]
-    assert homs["handling"][0]["text"] == HANDLING_MEANINGS["H1"]
+    assert homs["handling"]["hc"] == "H1"
+    assert homs["handling"]["text"] == HANDLING_MEANINGS["H1"]
 
 
 def test_a_page_of_unrestricted_results_marks_nothing(mission: NodeContext) -> None:
-    page = situation_page(mission, admin1=QUIET_AREA)
+    page = situation_page(mission, SituationQuery(admin1=QUIET_AREA))
     assert page["hotspots"] and not page["any_restricted"]
     assert all(not h["handling"]["restricted"] for h in page["hotspots"])
-    assert page["grid_restricted"] == 0 and page["trend_restricted"] == []
-    assert "restricted" not in page["grid"] and "restricted" not in page["hotspot_chart"]
+    assert page["map"] and "restricted" not in page["map"]
     assert all("restricted" not in s["chart"] for s in page["sections"])
 
 
@@ -152,7 +155,7 @@ def test_imprecise_events_are_listed_apart_from_the_hotspots(
         ingest_records(ctx, "conflict-event/1", [located, national])
         while analyse_batch(ctx):
             pass
-        page = situation_page(ctx)
+        page = situation_page(ctx, SituationQuery())
         [apart] = page["imprecise"]
         assert (apart["country"], apart["admin1"], apart["period"]) == ("Syria", None, "2016")
         assert (apart["events"], apart["fatalities_best"], apart["unlocated_events"]) == (
@@ -160,10 +163,11 @@ def test_imprecise_events_are_listed_apart_from_the_hotspots(
             16522,
             1,
         )
-        assert all(h["fatalities_best"] != 16522 for h in page["hotspots"])
+        assert all(h["shown"]["fatalities"] != "16,522" for h in page["hotspots"])
         html_page = templates.env.get_template("situation.html").render(
             participant=ctx.participant, **page
         )
-        assert 'id="imprecise"' in html_page and "16522" in html_page
+        assert 'id="imprecise"' in html_page, html_page[html_page.find("map-and-list") :][:3000]
+        assert "16,522" in html_page
     finally:
         ctx.engine.dispose()
