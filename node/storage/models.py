@@ -123,6 +123,7 @@ class StoredPacket(SQLModel, table=True):
         UniqueConstraint("jti", "digest", name="uq_packet_ref"),
         Index("ix_packet_schema_stored", "schema_id", "id"),
         Index("ix_packet_origin", "origin", "id"),
+        Index("ix_packet_schema_origin", "schema_id", "origin"),  # the stats' counts
     )
 
     id: int | None = Field(default=None, sa_column=_id())
@@ -483,7 +484,11 @@ class PacketPlace(SQLModel, table=True):
     the view this node holds discloses it: what the map places findings with."""
 
     __tablename__ = "packet_place"
-    __table_args__ = (Index("ix_packet_place_area", "country", "admin1"),)
+    __table_args__ = (
+        # covering the two aggregates per area: records and deaths per month; centroids
+        Index("ix_packet_place_area_month", "country", "admin1", "month", "fatalities"),
+        Index("ix_packet_place_area_point", "country", "admin1", "precision", "lat", "lon"),
+    )
 
     packet_id: int = Field(sa_column=Column(BIG_ID, primary_key=True, autoincrement=False))
     country: str | None = Field(default=None, max_length=255)

@@ -328,7 +328,7 @@ def _legend(marks: Sequence[MapMark], top: int, y: float, width: int) -> tuple[l
             f'stroke="{INK}"/><text x="{x + 15:.1f}" y="{y + 16:.1f}" {text}>'
             f"{level or 'no level'}</text>"
         )
-        x += 26 + 5.5 * len(level or "no level")
+        x += 30 + 6.5 * len(level or "no level")  # room for the widest glyphs
     if any(m.restricted for m in marks):
         parts.append(
             f'<circle cx="{x + 6:.1f}" cy="{y + 12:.1f}" r="6" fill="#ffffff" '

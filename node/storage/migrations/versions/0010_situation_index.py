@@ -13,7 +13,10 @@ conflict event names. All three are derived from ``packet``
 revision builds them for the packets already held, a chunk at a time, with the
 same functions the node uses, so that rows built now and later never differ.
 
-Downgrade drops the three tables (nothing in them is evidence).
+It also indexes ``packet`` by schema and origin, which the stats count by (55 s at a
+million packets without it, 8 ms with it at 100,000).
+
+Downgrade drops the three tables (nothing in them is evidence) and that index.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ _BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 def upgrade() -> None:
     _create_tables()
     _index_held_packets()
+    # /v1/local/stats counts packets per schema and origin: 55 s at a million without it
+    op.create_index("ix_packet_schema_origin", "packet", ["schema_id", "origin"])
 
 
 def _create_tables() -> None:
@@ -102,7 +107,14 @@ def _create_tables() -> None:
         sa.Column("month", sa.String(length=7), nullable=True),
         sa.Column("fatalities", sa.BigInteger(), nullable=True),
     )
-    op.create_index("ix_packet_place_area", "packet_place", ["country", "admin1"])
+    op.create_index(
+        "ix_packet_place_area_month", "packet_place", ["country", "admin1", "month", "fatalities"]
+    )
+    op.create_index(
+        "ix_packet_place_area_point",
+        "packet_place",
+        ["country", "admin1", "precision", "lat", "lon"],
+    )
     op.create_table(
         "packet_actor",
         sa.Column("packet_id", _BIG_ID, primary_key=True, autoincrement=False),
@@ -142,6 +154,7 @@ def _index_held_packets() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_packet_schema_origin", table_name="packet")
     op.drop_table("packet_actor")
     op.drop_table("packet_place")
     op.drop_table("situation_finding")
