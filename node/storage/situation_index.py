@@ -266,33 +266,53 @@ def reindex_packet(session: Session, packet_id: int, claims: Mapping[str, Any]) 
         session.execute(_ACTOR.insert(), actors)
 
 
-def refresh_latest(session: Session, identities: Iterable[str]) -> None:
-    """Mark, for each identity, the version the situation shows (see the module doc).
+#: Identities refreshed per statement (bounded ``IN`` lists).
+_REFRESH_CHUNK = 500
 
-    On PostgreSQL each identity is locked for the transaction first, so that two
-    transactions storing versions of one finding at once cannot both leave theirs
-    marked (each would see only its own); SQLite runs one writer at a time.
+
+def refresh_latest(session: Session, identities: Iterable[str]) -> None:
+    """Mark, for each identity, the version the situation shows (see the module doc):
+    one read of every version of a chunk of identities, then one update of the rows
+    whose mark changes.
+
+    On PostgreSQL the identities are locked for the transaction first (in one order, so
+    two transactions never wait on each other in a cycle), so that two transactions
+    storing versions of one finding at once cannot both leave theirs marked (each would
+    see only its own); SQLite runs one writer at a time.
     """
-    postgres = session.get_bind().dialect.name == "postgresql"
-    for identity in sorted(identities):
-        if postgres:
+    ordered = sorted(set(identities))
+    if session.get_bind().dialect.name == "postgresql":
+        for identity in ordered:
             session.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": int(identity[:15], 16)}
             )
-        versions = session.execute(
-            select(
-                col(SituationFinding.id),
-                col(SituationFinding.result_jti),
-                col(SituationFinding.supersedes_jti),
-                col(SituationFinding.issued_at),
-            ).where(col(SituationFinding.identity_sha256) == identity)
-        ).all()
-        chosen = _latest([(v.id, v.result_jti, v.supersedes_jti, v.issued_at) for v in versions])
-        session.execute(
-            update(SituationFinding)
-            .where(col(SituationFinding.identity_sha256) == identity)
-            .values(latest=col(SituationFinding.id) == chosen)
+    for start in range(0, len(ordered), _REFRESH_CHUNK):
+        _refresh_chunk(session, ordered[start : start + _REFRESH_CHUNK])
+
+
+def _refresh_chunk(session: Session, identities: Sequence[str]) -> None:
+    F = SituationFinding
+    rows = session.execute(
+        select(
+            col(F.id),
+            col(F.identity_sha256),
+            col(F.result_jti),
+            col(F.supersedes_jti),
+            col(F.issued_at),
+            col(F.latest),
+        ).where(col(F.identity_sha256).in_(identities))
+    ).all()
+    versions: dict[str, list[tuple[Any, str, str | None, datetime]]] = {}
+    for r in rows:
+        versions.setdefault(r.identity_sha256, []).append(
+            (r.id, r.result_jti, r.supersedes_jti, r.issued_at)
         )
+    chosen = {_latest(group) for group in versions.values()}
+    changed = [(r.id, r.id in chosen) for r in rows if bool(r.latest) != (r.id in chosen)]
+    for mark in (False, True):
+        ids = [row_id for row_id, latest in changed if latest is mark]
+        if ids:
+            session.execute(update(F).where(col(F.id).in_(ids)).values(latest=mark))
 
 
 def _latest(versions: Sequence[tuple[Any, str, str | None, datetime]]) -> Any:
