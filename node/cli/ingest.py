@@ -22,13 +22,16 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from clearinghouse.node.cli._common import fail, stderr
+from clearinghouse.node.cli._common import TokenFileOption, bearer_token, fail, stderr
 from clearinghouse.node.importers import ImportCounts, ImportFailed
 from clearinghouse.node.importers.records_file import FORMATS, read_records
 from clearinghouse.node.transport.local_api import NodeApiError, NodeUnreachable, open_client
 from clearinghouse.node.transport.records_upload import post_batches
 
-__all__ = ["batch_keys", "ingest"]
+__all__ = ["TOKEN_ENV", "batch_keys", "ingest"]
+
+#: Where ``ingest`` reads the submitter's token from when ``--token`` is not given.
+TOKEN_ENV = "CLEARINGHOUSE_INGEST_TOKEN"
 
 
 def batch_keys(file: Path, *, schema: str, format: str, batch: int) -> str:
@@ -44,12 +47,21 @@ def batch_keys(file: Path, *, schema: str, format: str, batch: int) -> str:
 def ingest(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="The records to ingest.")],
     node: Annotated[str, typer.Option(help="The node's base URL, e.g. http://127.0.0.1:8101.")],
-    token: Annotated[str, typer.Option(help="A bearer token with role submitter.")],
     schema: Annotated[str, typer.Option(help="Schema of the records, e.g. conflict-event/1.")],
     format: Annotated[
         str, typer.Option("--format", help=f"One of: {', '.join(FORMATS)}.")
     ] = "jsonl",
     batch: Annotated[int, typer.Option(min=1, max=5000, help="Records per request.")] = 500,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar=TOKEN_ENV,
+            show_envvar=True,
+            help="A bearer token with role submitter (better from the environment or "
+            "--token-file: a token on the command line shows in ps and shell history).",
+        ),
+    ] = None,
+    token_file: TokenFileOption = None,
 ) -> None:
     """Send FILE's records to a node; show progress; print rows read, accepted and
     refused by reason (exit code 1 if any row was refused)."""
@@ -57,7 +69,10 @@ def ingest(
         fail(f"--format must be one of {', '.join(FORMATS)}")
     if not file.is_file():
         fail(f"{file} is not a file")
-    with open_client(node.rstrip("/"), token, timeout=300) as client:
+    bearer = bearer_token(token, token_file, "submitter")
+    if not bearer:
+        fail(f"give the submitter's token: --token-file, ${TOKEN_ENV} or --token")
+    with open_client(node.rstrip("/"), bearer, timeout=300) as client:
         columns = (
             TextColumn("[bold]ingest"),
             BarColumn(),

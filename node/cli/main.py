@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
+from typing import Annotated
+
 import typer
 
 from clearinghouse.node.cli import (
@@ -29,6 +32,29 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(show: bool) -> None:
+    if show:
+        typer.echo(f"clearinghouse {version('clearinghouse')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Print the installed version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Clearinghouse: signed, policy-filtered data sharing between international bodies."""
+
+
 app.command("keygen")(keygen)
 app.command("pseudonym-key")(pseudonym_key)
 app.command("init")(init)
