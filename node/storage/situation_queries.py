@@ -33,7 +33,6 @@ __all__ = [
     "area_summary",
     "centroids",
     "contributors",
-    "count_findings",
     "earlier_versions",
     "events_of_actor",
     "finding_months",
@@ -158,10 +157,6 @@ def iter_findings(
             return
         after = int(rows[-1].id or 0)
         session.expunge_all()
-
-
-def count_findings(session: Session, where: FindingFilter) -> int:
-    return int(session.scalar(select(func.count()).select_from(F).where(*where.clauses())) or 0)
 
 
 def contributors(session: Session, where: FindingFilter) -> list[Row[Any]]:

@@ -76,7 +76,3 @@ class SituationQuery:
 
     def without_area(self) -> SituationQuery:
         return replace(self, country=None, admin1=None)
-
-    @property
-    def filtered(self) -> bool:
-        return bool(self.params())
