@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install test demo lint bench clean chromium node-tooling screenshots
+.PHONY: install test demo lint bench clean chromium softhsm node-tooling screenshots
 
 # A strict editable install: node/, protocol/ and analyzers/ are linked, file by
 # file, under the one import namespace clearinghouse.* (build/__editable__*), so
@@ -33,7 +33,15 @@ chromium:
 	  echo "installing Debian's chromium for the browser test (needs root and apt)"; \
 	  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
 
-# The tests' Node.js tooling (axe-core, for the browser test's accessibility check),
+# The HSM tests keep a node's key in a SoftHSM2 token (Debian's softhsm2: PKCS#11
+# module /usr/lib/softhsm/libsofthsm2.so and softhsm2-util, which makes the tokens).
+softhsm:
+	@command -v softhsm2-util >/dev/null 2>&1 || { \
+	  echo "installing Debian's softhsm2 for the HSM tests (needs root and apt)"; \
+	  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q softhsm2 >/dev/null; }
+
+# The tests' Node.js tooling (axe-core, for the browser test's accessibility check, and
+# oidc-provider, the OpenID Connect provider the sign-in tests run: tests/oidc/provider.mjs),
 # installed exactly as package-lock.json pins it; again only when the lockfile (or
 # package.json) is newer than the install npm records in node_modules/.package-lock.json.
 NODE_TOOLING := node_modules/.package-lock.json
@@ -41,14 +49,14 @@ NODE_TOOLING := node_modules/.package-lock.json
 $(NODE_TOOLING): package-lock.json package.json
 	@command -v npm >/dev/null 2>&1 || { \
 	  echo "npm not found: the tests need Node.js and npm to install their tooling from" \
-	    "package-lock.json (axe-core); install them (Debian: apt-get install nodejs npm)," \
+	    "package-lock.json (axe-core, oidc-provider); install them (Debian: apt-get install nodejs npm)," \
 	    "then run make test again" >&2; exit 1; }
 	npm ci --no-audit --no-fund
 	touch $@
 
 node-tooling: $(NODE_TOOLING)
 
-test: install chromium $(NODE_TOOLING)
+test: install chromium softhsm $(NODE_TOOLING)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

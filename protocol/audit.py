@@ -99,6 +99,12 @@ ACTS: dict[str, str] = {
     "authorisation.refused": "a submitted oversight authorisation refused: id, the reason",
     "authorisation.used": "an oversight authorisation unlocked fields: id, recipient, fields",
     "relay.refused": "onward dissemination refused by the handling code: jti, hc, recipients",
+    "data.read": (
+        "a person or local client read shared data: what (packet, packets, result, situation,"
+        " area, actor, export, audit), and the jti, audit entries or filters it named"
+    ),
+    "session.started": "a person or token signed in to the web pages: how (oidc, token, link)",
+    "session.ended": "a web session ended by signing out",
 }
 
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")

@@ -50,7 +50,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -73,7 +73,7 @@ from clearinghouse.protocol.encoding import (
 )
 from clearinghouse.protocol.errors import AuthorisationRejected, EncodingError, ProtocolError
 from clearinghouse.protocol.ids import uuid7
-from clearinghouse.protocol.keys import public_jwk
+from clearinghouse.protocol.keys import Signer, public_jwk
 from clearinghouse.protocol.manifest import Manifest, ParticipantId, signing_key
 from clearinghouse.protocol.packet import VerifiedPacket
 from clearinghouse.protocol.record_extent import (
@@ -295,7 +295,7 @@ def build_authorisation(
     return doc
 
 
-def sign_authorisation(doc: Mapping[str, Any], issuer_key: Ed25519PrivateKey) -> Authorisation:
+def sign_authorisation(doc: Mapping[str, Any], issuer_key: Signer) -> Authorisation:
     """Sign ``doc`` (any ``signature`` in it is replaced) as its issuer, with ``issuer_key``.
 
     Raises :class:`AuthorisationRejected` for a malformed document. Whether the key

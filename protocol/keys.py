@@ -1,9 +1,15 @@
-"""Ed25519 keys: generation, PKCS#8 PEM, and public keys as JWKs (RFC 8037).
+"""Ed25519 keys: the signer interface, generation, PKCS#8 PEM, and public keys as JWKs.
 
-A participant's private key is stored as PKCS#8 PEM, optionally encrypted with a
-passphrase (the caller reads the passphrase from wherever the operator keeps it;
-this module does no I/O). The public key travels as an OKP JWK whose ``kid`` is
-its RFC 7638 thumbprint, so a key id is bound to the key itself.
+Everything in ``protocol`` that signs takes a :class:`Signer`: an object that makes
+Ed25519 signatures (RFC 8032) with one key and tells its public key. A
+``cryptography`` :class:`Ed25519PrivateKey` is one as it is (a key read from a PEM
+file); a key held in a hardware token is another (``node.signers``), whose private
+value never leaves the token.
+
+A participant's private key in a file is stored as PKCS#8 PEM, optionally encrypted
+with a passphrase (the caller reads the passphrase from wherever the operator keeps
+it; this module does no I/O). The public key travels as an OKP JWK (RFC 8037) whose
+``kid`` is its RFC 7638 thumbprint, so a key id is bound to the key itself.
 
 Raises :class:`protocol.errors.KeyUnusable` for any key that cannot be used.
 """
@@ -11,7 +17,7 @@ Raises :class:`protocol.errors.KeyUnusable` for any key that cannot be used.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -21,6 +27,7 @@ from clearinghouse.protocol.encoding import b64url_decode, b64url_encode, compac
 from clearinghouse.protocol.errors import EncodingError, KeyUnusable
 
 __all__ = [
+    "Signer",
     "generate_private_key",
     "jwk_thumbprint",
     "load_private_key",
@@ -28,6 +35,20 @@ __all__ = [
     "public_jwk",
     "public_key_from_jwk",
 ]
+
+
+class Signer(Protocol):
+    """Makes Ed25519 signatures with one private key, wherever that key is kept.
+
+    :meth:`sign` returns the 64-byte signature of ``data`` (RFC 8032 section 5.1.6,
+    pure Ed25519: the message itself, not a hash of it). An implementation that
+    cannot sign raises; it never returns anything but a signature by the key whose
+    public half :meth:`public_key` answers.
+    """
+
+    def sign(self, data: bytes) -> bytes: ...
+
+    def public_key(self) -> Ed25519PublicKey: ...
 
 
 def generate_private_key() -> Ed25519PrivateKey:
@@ -75,9 +96,9 @@ def jwk_thumbprint(jwk: dict[str, Any]) -> str:
     return b64url_encode(hashlib.sha256(compact_json(members)).digest())
 
 
-def public_jwk(key: Ed25519PublicKey | Ed25519PrivateKey) -> dict[str, str]:
-    """The public key as a JWK ``{kty: OKP, crv: Ed25519, x, kid}``."""
-    if isinstance(key, Ed25519PrivateKey):
+def public_jwk(key: Ed25519PublicKey | Signer) -> dict[str, str]:
+    """The public key (of a signer) as a JWK ``{kty: OKP, crv: Ed25519, x, kid}``."""
+    if not isinstance(key, Ed25519PublicKey):
         key = key.public_key()
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     jwk = {"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(raw)}

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -58,7 +58,7 @@ from clearinghouse.protocol.errors import (
     UnknownIssuer,
     UnknownKey,
 )
-from clearinghouse.protocol.keys import public_jwk, public_key_from_jwk
+from clearinghouse.protocol.keys import Signer, public_jwk, public_key_from_jwk
 from clearinghouse.protocol.policy import TREATMENTS, SharingPolicy
 from clearinghouse.protocol.schemas import SCHEMAS
 
@@ -286,7 +286,7 @@ def check_origination(manifest: Manifest, issuer: str, schema_id: str) -> None:
 
 
 def detached_signature(
-    manifest: Manifest, signer: str, key: Ed25519PrivateKey, *, held: Manifest | None = None
+    manifest: Manifest, signer: str, key: Signer, *, held: Manifest | None = None
 ) -> ManifestSignature:
     """``signer``'s signature over ``manifest``'s signing input, made with ``key``.
 
@@ -322,7 +322,7 @@ def detached_signature(
 
 
 def sign_manifest(
-    manifest: Manifest, signer: str, key: Ed25519PrivateKey, *, held: Manifest | None = None
+    manifest: Manifest, signer: str, key: Signer, *, held: Manifest | None = None
 ) -> Manifest:
     """Add (or replace) ``signer``'s signature made with ``key``.
 

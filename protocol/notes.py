@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from clearinghouse.protocol.encoding import b64_encode
@@ -36,6 +36,7 @@ from clearinghouse.protocol.errors import (
     NoteSignatureInvalid,
     NoteUnverified,
 )
+from clearinghouse.protocol.keys import Signer
 
 __all__ = [
     "COSIGNATURE_V1",
@@ -159,8 +160,8 @@ def _check_text(text: object, error: type[Exception] = NoteMalformed) -> str:
     return text
 
 
-def _raw(key: Ed25519PublicKey | Ed25519PrivateKey) -> bytes:
-    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+def _raw(key: Ed25519PublicKey | Signer) -> bytes:
+    public = key if isinstance(key, Ed25519PublicKey) else key.public_key()
     return public.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
@@ -237,7 +238,7 @@ def parse_note(note: str | bytes) -> Note:
     return Note(text, tuple(_signature_line(line) for line in lines.split("\n")))
 
 
-def sign_note(text: str, name: str, private_key: Ed25519PrivateKey) -> str:
+def sign_note(text: str, name: str, private_key: Signer) -> str:
     """The signed note: ``text``, a blank line and one Ed25519 signature line by ``name``.
 
     Raises :class:`NoteMalformed` for a text or name the spec does not allow."""
@@ -360,7 +361,7 @@ def _cosigned_message(text: str, timestamp: int) -> bytes:
     return f"cosignature/v1\ntime {timestamp}\n{text}".encode()
 
 
-def cosign(checkpoint_text: str, name: str, private_key: Ed25519PrivateKey, timestamp: int) -> str:
+def cosign(checkpoint_text: str, name: str, private_key: Signer, timestamp: int) -> str:
     """A witness's cosignature/v1 line (with its newline) on a checkpoint, at ``timestamp``.
 
     The caller has checked consistency; this only signs. Raises :class:`CheckpointMalformed`,

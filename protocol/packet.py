@@ -26,10 +26,9 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from clearinghouse.protocol.errors import IssuedInFuture, MalformedPacket, ProtocolError
 from clearinghouse.protocol.ids import uuid7
+from clearinghouse.protocol.keys import Signer
 from clearinghouse.protocol.manifest import Manifest, signing_key
 from clearinghouse.protocol.pseudonyms import (
     PseudonymKey,
@@ -133,7 +132,7 @@ def issue_packet(
     *,
     schema: str,
     issuer: str,
-    key: Ed25519PrivateKey,
+    key: Signer,
     kid: str,
     now: datetime,
     pseudonym_key: bytes | None = None,

@@ -37,9 +37,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from clearinghouse.protocol.errors import MalformedPacket
+from clearinghouse.protocol.keys import Signer
 from clearinghouse.protocol.manifest import Manifest, signing_key
 from clearinghouse.protocol.packet import PacketRef
 from clearinghouse.protocol.sdjwt import decode_jws, numeric_date, sign_jws, verify_jws
@@ -103,7 +102,7 @@ def sign_receipt(
     index: int,
     ref: PacketRef | None,
     status: Status,
-    key: Ed25519PrivateKey,
+    key: Signer,
     kid: str,
     now: datetime,
     reason_code: str | None = None,

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from clearinghouse.protocol.encoding import b64url_decode, b64url_encode, compact_json, parse_json
 from clearinghouse.protocol.errors import (
@@ -39,6 +39,7 @@ from clearinghouse.protocol.errors import (
     MalformedPacket,
     SignatureInvalid,
 )
+from clearinghouse.protocol.keys import Signer
 
 __all__ = [
     "MAX_DEPTH",
@@ -198,7 +199,7 @@ class Jws:
     signature: bytes
 
 
-def sign_jws(header: dict[str, Any], payload: dict[str, Any], key: Ed25519PrivateKey) -> str:
+def sign_jws(header: dict[str, Any], payload: dict[str, Any], key: Signer) -> str:
     signing_input = (
         b64url_encode(compact_json(header)) + "." + b64url_encode(compact_json(payload))
     ).encode("ascii")

@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from tests.databases import BACKENDS, sqlite_template
+from tests.softhsm import SoftHsm, softhsm_token
 from tests.support import EXAMPLES, ROOT, Federation, make_federation
 
 
@@ -109,6 +110,13 @@ def example_records() -> dict[str, dict[str, Any]]:
     for path in sorted((EXAMPLES / "records").glob("*.json")):
         out[f"{path.stem}/1"] = json.loads(path.read_text())
     return out
+
+
+@pytest.fixture
+def softhsm(tmp_path: Path) -> Iterator[SoftHsm]:
+    """A fresh SoftHSM2 token of this test's own (:mod:`tests.softhsm`)."""
+    with softhsm_token(tmp_path / "softhsm") as made:
+        yield made
 
 
 @pytest.fixture(autouse=True)

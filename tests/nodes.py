@@ -89,6 +89,7 @@ def opened_context(settings: Settings, clock: Clock | None = None) -> Iterator[N
         yield ctx
     finally:
         ctx.engine.dispose()
+        ctx.key_source.close()
 
 
 @contextmanager

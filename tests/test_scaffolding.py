@@ -1,7 +1,8 @@
 """Tests share their scaffolding: each piece of set-up is written once, under ``tests/``.
 
 A test module that needs a throwaway PostgreSQL place, the backend list, a node served
-on loopback or a request signed as a peer takes it from the shared module named below
+on loopback, a request signed as a peer or a SoftHSM2 token takes it from the shared
+module named below
 rather than writing its own (STYLE.md, "Shared scaffolding in tests"). This test finds
 the tell-tale calls anywhere else.
 """
@@ -26,6 +27,7 @@ SHARED: list[tuple[str, str, set[str]]] = [
     ("a node served in a thread", r"uvicorn\.(Server|Config)\(", {"nodes.py"}),
     # test_httpsig tests the signing function itself
     ("a peer's request signature", r"\bsign_request\(", {"signer.py", "test_httpsig.py"}),
+    ("a SoftHSM2 token", r"softhsm2-util\W|SOFTHSM2_CONF\W", {"softhsm.py"}),
 ]
 
 

@@ -9,7 +9,10 @@ The logic is :mod:`protocol.manifest_changes`.
 ``key rotate`` writes the new key beside the others as ``ID.<kid8>.key.pem`` (mode
 0600, encrypted like ``keygen``'s) and ``ID.<kid8>.jwk.json``, ``kid8`` being the
 first 8 characters of the key id: a node picks up ``ID.*.key.pem`` from its key
-file's folder once a manifest listing that key is accepted.
+file's folder once a manifest listing that key is accepted. With the ``--pkcs11-*``
+options of the node's key in a token (``--pkcs11-key`` its ``key_label``), the new key
+is made in that token instead, labelled ``KEY_LABEL.<UTC time>``, and only its JWK is
+written: a node with ``[pkcs11] key_label = KEY_LABEL`` holds every ``KEY_LABEL.*`` too.
 
 (``keygen`` and ``pseudonym-key`` stay top-level commands, in :mod:`node.cli.keys`.)
 """
@@ -22,8 +25,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearinghouse.node.cli._common import fail, now, reporting, stderr
+from clearinghouse.node.cli._signing import (
+    ModuleOption,
+    PinFileOption,
+    TokenOption,
+    token_settings,
+)
 from clearinghouse.node.cli.manifest import print_changes, read_manifest, write_proposal_note
 from clearinghouse.node.keyfiles import (
     PASSPHRASE_ENV,
@@ -31,6 +41,8 @@ from clearinghouse.node.keyfiles import (
     write_jwk,
     write_private_key,
 )
+from clearinghouse.node.settings import Pkcs11Settings
+from clearinghouse.node.signers import Pkcs11Key, Pkcs11Token
 from clearinghouse.protocol.keys import generate_private_key, public_jwk
 from clearinghouse.protocol.manifest import ManifestKey, manifest_json
 from clearinghouse.protocol.manifest_changes import DEFAULT_KEY_VALIDITY, revoke_key, rotate_key
@@ -79,13 +91,26 @@ def rotate(
         str,
         typer.Option(help="Environment variable holding a passphrase to encrypt the key with."),
     ] = PASSPHRASE_ENV,
+    pkcs11_module: ModuleOption = None,
+    pkcs11_token: TokenOption = None,
+    pkcs11_key: Annotated[
+        str | None,
+        typer.Option(
+            "--pkcs11-key",
+            metavar="LABEL",
+            help="The node's key_label: the new key is made in the token as LABEL.<UTC time>.",
+        ),
+    ] = None,
+    pin_file: PinFileOption = None,
 ) -> None:
-    """Make PARTICIPANT a new key in DIR and draft the manifest that adds it, the current
-    key(s) staying valid for OVERLAP."""
+    """Make PARTICIPANT a new key in DIR (or in a PKCS#11 token) and draft the manifest
+    that adds it, the current key(s) staying valid for OVERLAP."""
     overlap_time, validity_time = parse_duration(overlap), parse_duration(validity)
+    in_token = token_settings(pkcs11_module, pkcs11_token, pkcs11_key, pin_file)
     with reporting():
         held = read_manifest(from_)
-        key = generate_private_key()
+        held.participant(participant)  # checked before a key is made in a token for nobody
+        key = generate_private_key() if in_token is None else _new_token_key(in_token)
         jwk = public_jwk(key)
         proposal = rotate_key(
             held, participant, jwk, now=now(), overlap=overlap_time, validity=validity_time
@@ -95,14 +120,16 @@ def rotate(
         for existing in (key_path, jwk_path):
             if existing.exists():
                 fail(f"{existing} exists; refusing to overwrite a key")
-        passphrase = passphrase_from_env(passphrase_env)
-        write_private_key(key_path, key, passphrase)
+        if isinstance(key, Ed25519PrivateKey):
+            passphrase = passphrase_from_env(passphrase_env)
+            write_private_key(key_path, key, passphrase)
+            encrypted = "encrypted" if passphrase else "unencrypted"
+            wrote = f"wrote {key_path} ({encrypted}, mode 0600)"
+        else:
+            wrote = f"made {key} (sensitive, not extractable)"
         write_jwk(jwk_path, key)
         out.write_bytes(manifest_json(proposal))
-    encrypted = "encrypted" if passphrase else "unencrypted"
-    stderr.print(
-        f"wrote {key_path} ({encrypted}, mode 0600) and {jwk_path}", markup=False, soft_wrap=True
-    )
+    stderr.print(f"{wrote}; wrote {jwk_path}", markup=False, soft_wrap=True)
     print_changes(held, proposal)
     write_proposal_note(out, held, from_)
     typer.echo(jwk["kid"])
@@ -137,6 +164,14 @@ def revoke(
         out.write_bytes(manifest_json(proposal))
     print_changes(held, proposal)
     write_proposal_note(out, held, from_)
+
+
+def _new_token_key(in_token: Pkcs11Settings) -> Pkcs11Key:
+    """A new key made in the token, labelled ``KEY_LABEL.<UTC time>`` (the node holds it
+    beside ``KEY_LABEL``); only its public half comes out."""
+    label = f"{in_token.key_label}.{now():%Y%m%dT%H%M%SZ}"
+    with Pkcs11Token.from_settings(in_token, writable=True) as token:
+        return token.generate_key(label)
 
 
 def _instant(text: str) -> datetime:

@@ -9,12 +9,15 @@ from typing import Annotated
 import typer
 
 from clearinghouse.node.cli._common import fail, now, read_json_file, read_text_arg, reporting
-from clearinghouse.node.keyfiles import (
-    PASSPHRASE_ENV,
-    passphrase_from_env,
-    read_private_key,
-    read_pseudonym_key,
+from clearinghouse.node.cli._signing import (
+    KeyOption,
+    ModuleOption,
+    PinFileOption,
+    TokenKeyOption,
+    TokenOption,
+    signing_key,
 )
+from clearinghouse.node.keyfiles import read_pseudonym_key
 from clearinghouse.protocol.keys import public_jwk
 from clearinghouse.protocol.manifest import Manifest, parse_manifest, verify_manifest
 from clearinghouse.protocol.packet import HANDLING_CODES, issue_packet, recipient_view, verify_view
@@ -32,8 +35,12 @@ def _trusted_manifest(path: Path) -> Manifest:
 def issue(
     record: Annotated[Path, typer.Argument(metavar="RECORD.json", help="'-' for stdin.")],
     participant: Annotated[str, typer.Option(help="The issuing participant's id.")],
-    key: Annotated[Path, typer.Option(help="The issuer's private key (PEM).")],
     schema: Annotated[str, typer.Option(help="Schema id, e.g. conflict-event/1.")],
+    key: KeyOption = None,
+    pkcs11_module: ModuleOption = None,
+    pkcs11_token: TokenOption = None,
+    pkcs11_key: TokenKeyOption = None,
+    pin_file: PinFileOption = None,
     pseudonym_key: Annotated[
         Path | None,
         typer.Option(help="Pseudonymisation key file ('EPOCH KEY', or the base64url key alone)."),
@@ -44,14 +51,17 @@ def issue(
     ] = None,
     decoys: Annotated[int, typer.Option(min=0, max=64, help="Decoy digests to add.")] = 0,
 ) -> None:
-    """Sign RECORD as a packet; print the full SD-JWT (every disclosure)."""
+    """Sign RECORD as a packet with --key (PEM) or a key in a PKCS#11 token (--pkcs11-*);
+    print the full SD-JWT (every disclosure)."""
     if hc not in HANDLING_CODES:
         fail(f"--hc must be one of {', '.join(HANDLING_CODES)}")
     data = read_json_file(record)
     if not isinstance(data, dict):
         fail(f"{record}: a record is a JSON object")
-    with reporting():
-        private_key = read_private_key(key, passphrase_from_env(PASSPHRASE_ENV))
+    with (
+        reporting(),
+        signing_key(key, pkcs11_module, pkcs11_token, pkcs11_key, pin_file) as private_key,
+    ):
         pseudonyms = read_pseudonym_key(pseudonym_key) if pseudonym_key else None
         packet = issue_packet(
             data,

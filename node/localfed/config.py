@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from clearinghouse.node.settings import ROLES
+from clearinghouse.node.settings import ROLES, Pkcs11Settings
 
 __all__ = [
     "DEFAULT_PARTICIPANTS",
@@ -90,27 +90,36 @@ def _toml_string(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid TOML basic string
 
 
+def _inline_table(section: Pkcs11Settings) -> str:
+    """A TOML inline table (a key of the root table, wherever ``extra`` puts sections)."""
+    values = section.model_dump(mode="json", exclude_none=True)
+    return "{ " + ", ".join(f"{k} = {_toml_string(v)}" for k, v in values.items()) + " }"
+
+
 def write_node_config(
     path: Path,
     *,
     participant: str,
-    key_file: str,
+    key_file: str | None,
     manifest_file: str,
     database_url: str,
     port: int,
     token_hashes: Mapping[str, str],
     pseudonym_key_file: str | None = None,
+    pkcs11: Pkcs11Settings | None = None,
     extra: str = "",
 ) -> None:
-    """Write the node config ``clearinghouse run --config`` reads: who it is, its key,
-    manifest and database, where it listens, and its bearer tokens' hashes (relative
-    paths are relative to the file). ``extra``: more TOML lines, as they are."""
+    """Write the node config ``clearinghouse run --config`` reads: who it is, its key
+    (``key_file``, or ``pkcs11``: a key in a token), manifest and database, where it
+    listens, and its bearer tokens' hashes (relative paths are relative to the file).
+    ``extra``: more TOML lines, as they are."""
     lines = [
         "# Clearinghouse node configuration (clearinghouse run --config THIS_FILE).",
         "# Relative paths are relative to this file. Environment variables",
         "# CLEARINGHOUSE_* override any setting here.",
         f"participant = {_toml_string(participant)}",
-        f"key_file = {_toml_string(key_file)}",
+        *([f"key_file = {_toml_string(key_file)}"] if key_file is not None else []),
+        *([f"pkcs11 = {_inline_table(pkcs11)}"] if pkcs11 is not None else []),
         f"manifest_file = {_toml_string(manifest_file)}",
         f"database_url = {_toml_string(database_url)}",
         'host = "127.0.0.1"',

@@ -10,6 +10,11 @@ URL), bearer tokens and a free loopback port, and runs as its own
 the manifest is built from, e.g. to declare no analyzers or more participants;
 only the entries of ``participants`` are kept either way.
 
+``pkcs11`` puts a participant's key in a PKCS#11 token (an HSM): the key, made there
+beforehand (``clearinghouse hsm keygen``), signs the manifest while it is built, and
+that node's config names the token instead of a key file (no PEM file is written).
+The environment the token needs (e.g. ``SOFTHSM2_CONF``) goes in ``env``.
+
 ``replicas`` runs more processes for a participant: each is the same node (same
 key, tokens and database, which must then be PostgreSQL) with a config of its own
 on another port. The manifest's ``base_url`` points at the first process, so peers
@@ -19,6 +24,7 @@ call only that one; every process runs all the workers.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +45,8 @@ from clearinghouse.node.localfed.folder import (
     ensure_pseudonym_key,
 )
 from clearinghouse.node.localfed.processes import start_process, stop_process, wait_ready
+from clearinghouse.node.settings import Pkcs11Settings
+from clearinghouse.node.signers import Pkcs11Token
 from clearinghouse.node.transport.local_api import LocalApiClient, open_client, tls_context
 from clearinghouse.protocol.keys import public_jwk
 
@@ -93,6 +101,7 @@ class LocalFederation:
         env: dict[str, str] | None = None,
         replicas: dict[str, int] | None = None,
         config: Mapping[str, Any] | None = None,
+        pkcs11: Mapping[str, Pkcs11Settings] | None = None,
     ) -> None:
         self.root = root
         self.participants = participants
@@ -103,6 +112,8 @@ class LocalFederation:
         self.replicas = replicas or {}
         #: the federation config (as in federation.yaml); None: FEDERATION_YAML
         self.config = config
+        #: participant -> its key in a PKCS#11 token, instead of a key file
+        self.pkcs11 = dict(pkcs11 or {})
         self.nodes: dict[str, NodeHandle] = {}
         #: participant -> its extra processes (same node, other ports), see ``replicas``
         self.replica_nodes: dict[str, list[NodeHandle]] = {}
@@ -121,10 +132,15 @@ class LocalFederation:
                 raise ValueError(f"replicas of {p} need a PostgreSQL database_urls entry")
         state = State.load(self.root, self.participants, self.replicas)
         ensure_pseudonym_key(self.root)
-        keys = ensure_keys(self.root, self.participants)
         config = self.config if self.config is not None else load_federation_config()
         urls = {p: _url(state.ports[p]) for p in self.participants}
-        ensure_manifest(self.manifest_path, config, self.participants, keys, urls)
+        with ExitStack() as tokens:  # open while the manifest is signed
+            held = {
+                p: tokens.enter_context(Pkcs11Token.from_settings(s)).key(s.key_label)
+                for p, s in self.pkcs11.items()
+            }
+            keys = ensure_keys(self.root, self.participants, held)
+            ensure_manifest(self.manifest_path, config, self.participants, keys, urls)
         for p in self.participants:
             database_url = self.database_urls.get(p, f"sqlite:///{self.root / (p + '.db')}")
             config_path = self.root / f"{p}.toml"
@@ -151,7 +167,8 @@ class LocalFederation:
         write_node_config(
             path,
             participant=p,
-            key_file=f"keys/{p}.key.pem",
+            key_file=None if p in self.pkcs11 else f"keys/{p}.key.pem",
+            pkcs11=self.pkcs11.get(p),
             manifest_file=MANIFEST,
             database_url=database_url,
             port=port,

@@ -17,8 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from clearinghouse.node.declarations import resolve_analyzers
 from clearinghouse.node.keyfiles import (
     read_private_key,
@@ -29,7 +27,7 @@ from clearinghouse.node.keyfiles import (
 )
 from clearinghouse.node.localfed.config import restrict_federation
 from clearinghouse.node.localfed.processes import free_port
-from clearinghouse.protocol.keys import generate_private_key, public_jwk
+from clearinghouse.protocol.keys import Signer, generate_private_key, public_jwk
 from clearinghouse.protocol.manifest import build_manifest, manifest_json, sign_manifest
 
 __all__ = ["PSEUDONYM_KEY", "State", "ensure_keys", "ensure_manifest", "ensure_pseudonym_key"]
@@ -75,18 +73,26 @@ def ensure_pseudonym_key(root: Path) -> None:
         write_pseudonym_key(path)
 
 
-def ensure_keys(root: Path, participants: tuple[str, ...]) -> dict[str, Ed25519PrivateKey]:
+def ensure_keys(
+    root: Path, participants: tuple[str, ...], held: Mapping[str, Signer] | None = None
+) -> dict[str, Signer]:
     """Each participant's private key (``keys/ID.key.pem``, with ``keys/ID.jwk.json``),
-    made if missing."""
-    keys = {}
+    made if missing; a participant in ``held`` signs with that key (one in a PKCS#11
+    token), of which only ``keys/ID.jwk.json`` is written."""
+    keys: dict[str, Signer] = {}
     for p in participants:
+        if held and p in held:
+            keys[p] = held[p]
+            write_jwk(root / "keys" / f"{p}.jwk.json", held[p])
+            continue
         key_path = root / "keys" / f"{p}.key.pem"
         if key_path.exists():
             keys[p] = read_private_key(key_path)
         else:
-            keys[p] = generate_private_key()
-            write_private_key(key_path, keys[p], None)
-            write_jwk(root / "keys" / f"{p}.jwk.json", keys[p])
+            made = generate_private_key()
+            write_private_key(key_path, made, None)
+            write_jwk(root / "keys" / f"{p}.jwk.json", made)
+            keys[p] = made
     return keys
 
 
@@ -94,7 +100,7 @@ def ensure_manifest(
     path: Path,
     config: Mapping[str, Any],
     participants: tuple[str, ...],
-    keys: Mapping[str, Ed25519PrivateKey],
+    keys: Mapping[str, Signer],
     base_urls: Mapping[str, str],
 ) -> None:
     """The manifest of ``config`` restricted to ``participants`` at ``base_urls``, with

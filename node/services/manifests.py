@@ -35,8 +35,7 @@ from sqlalchemy import Engine
 
 from clearinghouse.node.context import NodeContext
 from clearinghouse.node.errors import ServiceUnavailable
-from clearinghouse.node.keyfiles import passphrase_from_env
-from clearinghouse.node.keyring import SigningKey, load_keys, select_signing_key
+from clearinghouse.node.keyring import SigningKey, select_signing_key
 from clearinghouse.node.services import acts
 from clearinghouse.node.services._stored_chain import (
     ChainBreak,
@@ -254,14 +253,12 @@ def refresh_signing_key(ctx: NodeContext, *, reload: bool = False) -> bool:
     """
     if reload or not ctx.private_keys:
         try:
-            ctx.private_keys, problems = load_keys(
-                ctx.settings.key_file, ctx.participant, passphrase_from_env()
-            )
+            ctx.private_keys, problems = ctx.key_source.load()
         except ProtocolError as exc:
-            log.error("cannot read key_file %s: %s", ctx.settings.key_file, exc)
+            log.error("cannot read the keys of %s: %s", ctx.key_source.setting, exc)
             return False
         for problem in problems:
-            log.warning("key file skipped: %s", problem)
+            log.warning("key skipped: %s", problem)
     if not _member(ctx, ctx.manifest):
         return False
     try:

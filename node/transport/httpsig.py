@@ -42,7 +42,7 @@ from typing import Any, Final
 import http_message_signatures as hms
 import http_sf
 import httpx
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from clearinghouse.node.errors import (
     DigestMismatch,
@@ -51,6 +51,7 @@ from clearinghouse.node.errors import (
     SignatureMissing,
     StaleSignature,
 )
+from clearinghouse.protocol.keys import Signer
 
 __all__ = [
     "COVERED_COMPONENTS",
@@ -130,18 +131,10 @@ def new_nonce() -> str:
     return secrets.token_urlsafe(16)
 
 
-def _signer(key_id: str, key: Ed25519PrivateKey) -> hms.HTTPMessageSigner:
-    """The library's Ed25519 signer holding just this one key."""
-    return hms.HTTPMessageSigner(
-        signature_algorithm=hms.algorithms.ED25519,
-        key_resolver=hms.MappingKeyResolver(public_keys={}, private_keys={key_id: key}),
-    )
-
-
 def sign_request(
     request: httpx.Request,
     *,
-    key: Ed25519PrivateKey,
+    key: Signer,
     key_id: str,
     created: datetime,
     nonce: str | None = None,
@@ -150,7 +143,9 @@ def sign_request(
 
     Sets ``Content-Digest`` (sha-256 of the body, replacing any), ``Signature-Input`` and
     ``Signature`` (label ``ch``) over ``str(request.url)``, which is what httpx sends.
-    ``created`` must be timezone-aware; ``nonce`` defaults to :func:`new_nonce`.
+    ``created`` must be timezone-aware; ``nonce`` defaults to :func:`new_nonce`. The
+    library builds the signature base and the headers (``prepare``/``apply``, its way
+    for a key it does not hold); ``key`` signs the base, wherever the key is kept.
 
     :raises NodeError: the body is an unread stream, ``created`` is naive, or the
         library refuses the request (e.g. a URL outside RFC 3986 syntax).
@@ -161,8 +156,9 @@ def sign_request(
     except httpx.RequestNotRead as exc:
         raise NodeError("cannot sign a streaming request body; read() it first") from exc
     request.headers.pop("Content-Digest", None)
+    signer = hms.HTTPMessageSigner(signature_algorithm=hms.algorithms.ED25519)
     try:
-        _signer(key_id, key).sign(
+        prepared = signer.prepare(
             request,
             key_id=key_id,
             created=created,
@@ -172,6 +168,7 @@ def sign_request(
             covered_component_ids=COVERED_COMPONENTS,
             body=body,
         )
+        signer.apply(request, prepared, key.sign(prepared.signature_base))
     except hms.HTTPMessageSignaturesException as exc:
         raise NodeError(f"cannot sign the request: {exc}") from exc
     return request

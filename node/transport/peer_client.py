@@ -27,12 +27,12 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearinghouse.node.clock import Clock
 from clearinghouse.node.errors import PeerFailed
 from clearinghouse.node.logs import REQUEST_ID, new_request_id
 from clearinghouse.node.transport.httpsig import sign_request
+from clearinghouse.protocol.keys import Signer
 
 __all__ = ["FeedPage", "PeerClient", "PeerRejectedRequest", "PeerUnavailable", "open_peer_client"]
 
@@ -98,11 +98,11 @@ def _retry_after(response: httpx.Response, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-def _fixed_signer(key: Ed25519PrivateKey, kid: str) -> Callable[[], tuple[Ed25519PrivateKey, str]]:
+def _fixed_signer(key: Signer, kid: str) -> Callable[[], tuple[Signer, str]]:
     """A signer that always answers the same key (a node that does not rotate)."""
     fixed = (key, kid)
 
-    def signer() -> tuple[Ed25519PrivateKey, str]:
+    def signer() -> tuple[Signer, str]:
         return fixed
 
     return signer
@@ -117,9 +117,9 @@ class PeerClient:
         http: httpx.AsyncClient,
         *,
         clock: Clock,
-        key: Ed25519PrivateKey | None = None,
+        key: Signer | None = None,
         kid: str | None = None,
-        signer: Callable[[], tuple[Ed25519PrivateKey, str]] | None = None,
+        signer: Callable[[], tuple[Signer, str]] | None = None,
     ) -> None:
         if signer is None:
             if key is None or kid is None:
@@ -221,7 +221,7 @@ async def open_peer_client(
     *,
     request_timeout_s: float,
     clock: Clock,
-    signer: Callable[[], tuple[Ed25519PrivateKey, str]],
+    signer: Callable[[], tuple[Signer, str]],
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> AsyncIterator[PeerClient]:
     """The one connection pool a node's workers share to reach its peers, closed on exit.

@@ -12,7 +12,13 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
-from http_message_signatures import ContentDigest, InvalidSignature, MappingKeyResolver, algorithms
+from http_message_signatures import (
+    ContentDigest,
+    HTTPMessageSigner,
+    InvalidSignature,
+    MappingKeyResolver,
+    algorithms,
+)
 
 from clearinghouse.node.errors import (
     DigestMismatch,
@@ -72,6 +78,14 @@ def verify(request: httpx.Request, **overrides: Any) -> VerifiedRequest:
     return verify_request(**arguments)
 
 
+def library_signer(key_id: str, key: Ed25519PrivateKey) -> HTTPMessageSigner:
+    """The library's Ed25519 signer holding just this one key (not the node's path)."""
+    return HTTPMessageSigner(
+        signature_algorithm=algorithms.ED25519,
+        key_resolver=MappingKeyResolver(public_keys={}, private_keys={key_id: key}),
+    )
+
+
 def library_signed(
     components: tuple[str, ...], *, nonce: str | None = "n-1", with_body: bool = True
 ) -> httpx.Request:
@@ -79,7 +93,7 @@ def library_signed(
     request = httpx.Request("POST", POST_URL, json=POST_JSON)
     if not with_body:
         request.headers["Content-Digest"] = content_digest(request.content)
-    httpsig._signer(KEY_ID, KEY).sign(
+    library_signer(KEY_ID, KEY).sign(
         request,
         key_id=KEY_ID,
         created=NOW,
@@ -140,7 +154,7 @@ def test_rfc9421_b26_signature_base_and_signature(
 ) -> None:
     request = rfc_test_request(rfc9421)
     assert request.headers["content-length"] == "18"
-    signer = httpsig._signer(b26["keyid"], rfc_key())
+    signer = library_signer(b26["keyid"], rfc_key())
     options: dict[str, Any] = {
         "key_id": b26["keyid"],
         "created": datetime(2021, 4, 20, 2, 7, 53, tzinfo=UTC),  # 1618884473
@@ -245,6 +259,31 @@ def test_sign_request_replaces_a_stale_digest_and_returns_the_same_request() -> 
     verify(request)
 
 
+class KeyElsewhere:
+    """A signer whose key the library never sees (as a key in an HSM): only sign and
+    public_key, no ``cryptography`` private key object."""
+
+    def __init__(self, key: Ed25519PrivateKey) -> None:
+        self._key = key
+        self.signed: list[bytes] = []
+
+    def sign(self, data: bytes) -> bytes:
+        self.signed.append(data)
+        return self._key.sign(data)
+
+    def public_key(self) -> Ed25519PublicKey:
+        return self._key.public_key()
+
+
+def test_a_signer_that_is_not_a_private_key_object_signs_the_same_request() -> None:
+    elsewhere = KeyElsewhere(KEY)
+    request = signed_post(key=elsewhere, nonce="n-1")
+    assert signed_post(nonce="n-1").headers["signature"] == request.headers["signature"]
+    (base,) = elsewhere.signed  # the RFC 9421 signature base, signed once
+    assert base.startswith(b'"@method": POST\n') and b'"@signature-params": ' in base
+    verify(request)
+
+
 def test_ch_is_chosen_among_several_signatures() -> None:
     request = signed_post()
     request.headers["Signature-Input"] += ', proxy=("@method");created=1;keyid="p"'
@@ -343,7 +382,7 @@ def test_signed_digest_without_sha256_member() -> None:
     request = httpx.Request("POST", POST_URL, json=POST_JSON)
     digest = base64.b64encode(hashlib.sha512(request.content).digest()).decode()
     request.headers["Content-Digest"] = f"sha-512=:{digest}:"
-    httpsig._signer(KEY_ID, KEY).sign(
+    library_signer(KEY_ID, KEY).sign(
         request,
         key_id=KEY_ID,
         created=NOW,
