@@ -3,14 +3,17 @@
 The protocol package turns keys into bytes and back; this module is the only one
 that reads and writes them as files. A private key may be encrypted with a
 passphrase read from the environment variable named by the caller (by default
-``CLEARINGHOUSE_KEY_PASSPHRASE``), never from a command-line argument.
+``CLEARINGHOUSE_KEY_PASSPHRASE``) or from the file that the same name with ``_FILE``
+appended names (``CLEARINGHOUSE_KEY_PASSPHRASE_FILE``, :func:`secret_from_env`), never
+from a command-line argument.
 
 A pseudonymisation key file is one line ``EPOCH KEY``: the epoch's name, a space,
 the key in base64url (:mod:`protocol.pseudonyms`). A file holding the key alone
 (written before epochs) is read with the epoch name derived from the key, so an
 existing deployment keeps one stable epoch until it makes a new key.
 
-Secret files (private keys, pseudonymisation keys, bearer-token files) are written
+Secret files (private keys, pseudonymisation keys, bearer-token files, and every file
+named by a ``…_FILE`` variable: :func:`read_secret_file`) are written
 0600 and refused when others may read them (the "other" read bit, as ``chmod o-r``
 clears): a world-readable secret is one any local account could have copied.
 Group-readable stays allowed, since Kubernetes mounts secrets for the pod's
@@ -31,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from clearinghouse.protocol.encoding import b64url_decode, b64url_encode
 from clearinghouse.protocol.errors import EncodingError, KeyUnusable, ProtocolError
 from clearinghouse.protocol.keys import (
+    Signer,
     load_private_key,
     private_key_to_pem,
     public_jwk,
@@ -44,8 +48,10 @@ __all__ = [
     "read_jwk",
     "read_private_key",
     "read_pseudonym_key",
+    "read_secret_file",
     "read_token_file",
     "refuse_world_readable",
+    "secret_from_env",
     "write_jwk",
     "write_private_key",
     "write_pseudonym_key",
@@ -57,8 +63,44 @@ PSEUDONYM_KEY_BYTES = 32
 
 
 def passphrase_from_env(variable: str = PASSPHRASE_ENV) -> bytes | None:
-    value = os.environ.get(variable)
+    """The passphrase in ``variable``, or in the file ``{variable}_FILE`` names; None if
+    neither is set. Raises :class:`KeyUnusable` as :func:`secret_from_env`."""
+    value = secret_from_env(variable)
     return value.encode("utf-8") if value else None
+
+
+def read_secret_file(path: Path, what: str) -> str:
+    """The text of a file holding one secret, without its trailing line breaks.
+
+    Raises :class:`KeyUnusable`, naming ``what`` and the path, if every local account
+    may read the file (:func:`refuse_world_readable`), or it cannot be read, is not
+    UTF-8 text or is empty."""
+    refuse_world_readable(path, what)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise KeyUnusable(f"cannot read {what} {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise KeyUnusable(f"{what} {path} is not UTF-8 text") from exc
+    value = text.rstrip("\r\n")
+    if not value:
+        raise KeyUnusable(f"{what} {path} is empty")
+    return value
+
+
+def secret_from_env(variable: str) -> str | None:
+    """The secret in the environment variable ``variable``, or in the file named by
+    ``{variable}_FILE`` (:func:`read_secret_file`); None if neither is set (an empty
+    variable counts as unset).
+
+    Raises :class:`KeyUnusable` if both are set, or if the file cannot be used."""
+    value = os.environ.get(variable)
+    file = os.environ.get(f"{variable}_FILE")
+    if value and file:
+        raise KeyUnusable(f"both {variable} and {variable}_FILE are set; set only one")
+    if file:
+        return read_secret_file(Path(file), f"{variable}_FILE")
+    return value or None
 
 
 def write_secret(path: Path, data: bytes, *, replace: bool = False) -> None:
@@ -109,11 +151,16 @@ def read_private_key(path: Path, passphrase: bytes | None = None) -> Ed25519Priv
     try:
         return load_private_key(data, passphrase)
     except KeyUnusable as exc:
-        hint = "" if passphrase else f" (if it is encrypted, set {PASSPHRASE_ENV})"
+        hint = (
+            ""
+            if passphrase
+            else f" (if it is encrypted, set {PASSPHRASE_ENV}_FILE or {PASSPHRASE_ENV})"
+        )
         raise KeyUnusable(f"{path}: {exc.message}{hint}") from exc
 
 
-def write_jwk(path: Path, key: Ed25519PrivateKey) -> dict[str, str]:
+def write_jwk(path: Path, key: Signer) -> dict[str, str]:
+    """Write the public JWK of ``key`` (a private key file's or a token's) to ``path``."""
     jwk = public_jwk(key)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(jwk, indent=2) + "\n")

@@ -12,14 +12,18 @@
 #   ID/keys/ID.key.pem          the node's private key (0600)
 #   ID/keys/ID.jwk.json         its public key
 #   ID/pseudonym.key            the shared pseudonymisation key (0600)
-#   ID/pgpass                   libpq password file for the node's own database (0600)
+#   ID/db-password              the password of the node's own database (0600), named by
+#                               the node's CLEARINGHOUSE_DATABASE_PASSWORD_FILE
 #   tokens/ID.json              the node's bearer tokens, in clear: for the operator only,
 #                               mounted into no node
 #
 # Each node mounts only its own ID/ folder and public/. The database passwords come
-# from the Compose secrets ID-db-password (SECRETS, /run/secrets). All four keys are
-# made here, on one machine, because this is a demonstration network: in a real
-# federation every body makes its own key and signs the manifest itself (README).
+# from the Compose secrets ID-db-password (SECRETS, /run/secrets), which Compose mounts
+# as the host's files are (readable by all, which a node refuses for a secret): each is
+# copied into its node's folder, owned by the node's user and readable by it alone.
+# All four keys are made here, on one machine, because this is a demonstration
+# network: in a real federation every body makes its own key and signs the manifest
+# itself (README).
 #
 # Idempotent: once public/manifest.json exists nothing is changed; a run that died
 # half-way is cleaned up and started again. Only `clearinghouse` commands and POSIX
@@ -58,9 +62,8 @@ for p in $PARTICIPANTS; do
     mv "$DATA/$p/tokens.json" "$DATA/tokens/$p.json"
     cp "$DATA/shared/pseudonym.key" "$DATA/$p/pseudonym.key"
     cp "$DATA/$p/keys/$p.jwk.json" "$DATA/public/keys/$p.jwk.json"
-    # pgpass: host:port:database:user:password, with ':' and '\' escaped.
-    password=$(head -n 1 "$password_file" | sed -e 's/\\/\\\\/g' -e 's/:/\\:/g')
-    printf '%s-db:5432:clearinghouse:clearinghouse:%s\n' "$p" "$password" > "$DATA/$p/pgpass"
+    # Copied whole: the node, like PostgreSQL's POSTGRES_PASSWORD_FILE, drops final newlines.
+    cat "$password_file" > "$DATA/$p/db-password"
 done
 
 clearinghouse federation restrict $PARTICIPANTS --config "$FEDERATION" \

@@ -1,12 +1,28 @@
-"""What every command shares: turning errors into a message and an exit code.
+"""What every command shares: turning errors into a message and an exit code, and
+reading a bearer token.
 
 Exit codes: 0 success, 1 the input was refused (a protocol error: bad signature,
 schema violation, rejected manifest, ...), 2 a usage or file problem.
+
+A command that calls a node's API takes its bearer token (:func:`bearer_token`) from
+the first of these that gives one:
+
+1. ``--token-file FILE`` or ``--token TOKEN`` (not both; a token on the command line
+   shows in ``ps`` and in shell history);
+2. the command's own variable (``CLEARINGHOUSE_INGEST_TOKEN``, ``…_AUDIT_TOKEN``,
+   ``…_ADMIN_TOKEN``, ``…_AUTHORISE_TOKEN``) or the file its ``_FILE`` form names
+   (``CLEARINGHOUSE_INGEST_TOKEN_FILE``; not both);
+3. the file ``CLEARINGHOUSE_TOKEN_FILE`` names, for every command.
+
+A token file holds one line, the token, or is the ``tokens.json`` of ``clearinghouse
+init`` (one token per role: the command takes its role's); it is refused if every local
+account may read it (:func:`node.keyfiles.read_token_file`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +47,10 @@ __all__ = [
     "read_text_arg",
     "read_yaml_file",
     "reporting",
+    "require_token",
     "stderr",
+    "token_option",
+    "token_sources",
 ]
 
 stderr = Console(stderr=True, highlight=False)
@@ -42,12 +61,22 @@ TokenFileOption = Annotated[
     Path | None,
     typer.Option(
         "--token-file",
-        envvar=TOKEN_FILE_ENV,
-        show_envvar=True,
         help="A file holding the bearer token (one line, or node init's tokens.json); "
-        "kept off the command line; refused if every local account may read it.",
+        f"refused if every local account may read it. Else ${TOKEN_FILE_ENV} names one, "
+        "after the command's own variable.",
     ),
 ]
+
+
+def token_option(env: str, role: str) -> Any:
+    """The ``--token`` option of a command whose token has role ``role`` and whose own
+    variable is ``env`` (read by :func:`bearer_token`, not by the option, so that the
+    command line wins over the environment)."""
+    return typer.Option(
+        "--token",
+        help=f"A bearer token of role {role}. Visible to every local account in ps and "
+        f"kept in shell history: prefer --token-file, ${env}_FILE or ${env}.",
+    )
 
 
 def now() -> datetime:
@@ -91,13 +120,48 @@ def read_yaml_file(path: Path) -> Any:
         fail(f"{path} is not YAML: {exc}")
 
 
-def bearer_token(token: str | None, token_file: Path | None, role: str) -> str | None:
-    """The token given with ``--token`` or read from ``--token-file`` (not both)."""
-    if token_file is None:
-        return token
-    if token:
-        fail("give --token or --token-file, not both")
+def _token_from_file(path: Path, role: str, named_by: str | None = None) -> str:
     try:
-        return read_token_file(token_file, role)
+        return read_token_file(path, role)
     except ProtocolError as exc:
-        fail(exc.message)
+        fail(f"{named_by}: {exc.message}" if named_by else exc.message)
+
+
+def bearer_token(
+    token: str | None, token_file: Path | None, role: str, env: str | None = None
+) -> str | None:
+    """The bearer token of ``role``: from ``--token`` or ``--token-file``, else from the
+    command's variable ``env`` or the file ``{env}_FILE`` names, else from the file
+    ``CLEARINGHOUSE_TOKEN_FILE`` names (the order of the module docstring); None if none
+    gives one. Two places of one rank given together end the command (exit 2)."""
+    if token and token_file:
+        fail("give --token or --token-file, not both")
+    if token:
+        return token
+    if token_file is not None:
+        return _token_from_file(token_file, role)
+    if env is not None:
+        value, file = os.environ.get(env), os.environ.get(f"{env}_FILE")
+        if value and file:
+            fail(f"both ${env} and ${env}_FILE are set; set only one")
+        if value:
+            return value
+        if file:
+            return _token_from_file(Path(file), role, f"${env}_FILE")
+    shared = os.environ.get(TOKEN_FILE_ENV)
+    return _token_from_file(Path(shared), role, f"${TOKEN_FILE_ENV}") if shared else None
+
+
+def token_sources(env: str) -> str:
+    """Where a command whose own variable is ``env`` takes its token, for messages."""
+    return (
+        f"--token-file FILE, ${env}_FILE, ${env} or ${TOKEN_FILE_ENV} (or --token, which ps shows)"
+    )
+
+
+def require_token(token: str | None, token_file: Path | None, role: str, env: str) -> str:
+    """:func:`bearer_token`, ending the command (exit 2) if no place gives one."""
+    found = bearer_token(token, token_file, role, env)
+    if not found:
+        fail(f"give a token of role {role}: {token_sources(env)}")
+    return found

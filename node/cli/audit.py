@@ -47,7 +47,15 @@ from clearinghouse.node.audit_tool import (
     Summary,
     VerificationFailed,
 )
-from clearinghouse.node.cli._common import TokenFileOption, bearer_token, fail, now, stderr
+from clearinghouse.node.cli._common import (
+    TokenFileOption,
+    bearer_token,
+    fail,
+    now,
+    stderr,
+    token_option,
+    token_sources,
+)
 from clearinghouse.protocol.encoding import b64_encode
 from clearinghouse.protocol.errors import ProtocolError
 from clearinghouse.protocol.manifest import Manifest
@@ -61,10 +69,7 @@ app = typer.Typer(help="Verify, export and inspect a node's audit log.", no_args
 NodeOption = Annotated[
     str | None, typer.Option("--node", metavar="URL", help="The node's base URL.")
 ]
-TokenOption = Annotated[
-    str | None,
-    typer.Option("--token", envvar=TOKEN_ENV, help="Bearer token of role auditor."),
-]
+TokenOption = Annotated[str | None, token_option(TOKEN_ENV, "auditor")]
 DbOption = Annotated[
     str | None,
     typer.Option("--db", metavar="DATABASE_URL", help="The node's database (read only)."),
@@ -155,7 +160,7 @@ def _open(
         if not node.startswith(("http://", "https://")):
             fail(f"--node must be an http(s) URL, not {node!r}")
         if not token:
-            fail(f"--node needs --token or --token-file (role auditor), or ${TOKEN_ENV}")
+            fail(f"--node needs a token of role auditor: {token_sources(TOKEN_ENV)}")
         trusted, label = _trusted(manifest)
         return audit_tool.open_node_log(
             node, token, manifest=trusted, manifest_source=label, participant=participant
@@ -237,7 +242,7 @@ def verify(
     min_cosignatures: CosignaturesOption = 0,
 ) -> None:
     """Check a node's whole audit log, from its database or from the node."""
-    token = bearer_token(token, token_file, "auditor")
+    token = bearer_token(token, token_file, "auditor", TOKEN_ENV)
     with _reporting(), _open(node, token, db, manifest, participant) as log:
         _announce(log, "verifying")
         with _progress("verify", log.header.size) as progress:
@@ -259,7 +264,7 @@ def export(
     participant: ParticipantOption = None,
 ) -> None:
     """Write the whole log, its checkpoints, proofs and manifest to one bundle file."""
-    token = bearer_token(token, token_file, "auditor")
+    token = bearer_token(token, token_file, "auditor", TOKEN_ENV)
     with _reporting(), _open(node, token, db, manifest, participant) as log:
         _announce(log, "exporting")
         with _progress("export", log.header.size) as progress:
@@ -300,7 +305,7 @@ def checkpoint(
     manifest: ManifestOption = None,
 ) -> None:
     """Print the node's latest signed checkpoint (with its cosignatures) and check it."""
-    token = bearer_token(token, token_file, "auditor")
+    token = bearer_token(token, token_file, "auditor", TOKEN_ENV)
     with _reporting():
         note, served = audit_tool.fetch_checkpoint(node, token)
         trusted, label = _trusted(manifest)

@@ -13,7 +13,10 @@ cannot be reached; 2 a usage or file problem.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,8 +30,17 @@ from clearinghouse.node.cli._common import (
     now,
     reporting,
     stderr,
+    token_option,
+    token_sources,
 )
-from clearinghouse.node.keyfiles import PASSPHRASE_ENV, passphrase_from_env, read_private_key
+from clearinghouse.node.cli._signing import (
+    KeyOption,
+    ModuleOption,
+    PinFileOption,
+    TokenKeyOption,
+    TokenOption,
+    signing_key,
+)
 from clearinghouse.node.transport.local_api import Answer, NodeUnreachable, post_document
 from clearinghouse.protocol.authorisation import (
     Authorisation,
@@ -39,6 +51,7 @@ from clearinghouse.protocol.authorisation import (
     sign_authorisation,
     verify_authorisation,
 )
+from clearinghouse.protocol.keys import Signer
 from clearinghouse.protocol.manifest import parse_manifest, verify_manifest
 
 __all__ = ["TOKEN_ENV", "app", "parse_expiry", "parse_scope"]
@@ -56,7 +69,8 @@ app = typer.Typer(invoke_without_command=True)
 ParticipantOption = Annotated[
     str | None, typer.Option(help="The issuing participant; it needs the oversight role.")
 ]
-KeyOption = Annotated[Path | None, typer.Option(help="That participant's private key (PEM).")]
+#: the options that name the signing key (one way or the other: checked by signing_key)
+_KEY_OPTIONS = ("--key", "--pkcs11-module", "--pkcs11-token", "--pkcs11-key", "--pin-file")
 ManifestOption = Annotated[
     Path | None, typer.Option(help="The federation manifest the authorisation is under.")
 ]
@@ -87,6 +101,10 @@ def issue(
     ctx: typer.Context,
     participant: ParticipantOption = None,
     key: KeyOption = None,
+    pkcs11_module: ModuleOption = None,
+    pkcs11_token: TokenOption = None,
+    pkcs11_key: TokenKeyOption = None,
+    pin_file: PinFileOption = None,
     manifest: ManifestOption = None,
     recipient: RecipientOption = None,
     fields: FieldsOption = None,
@@ -100,8 +118,9 @@ def issue(
     With no subcommand: let --recipient see the --fields that the sharing
     policy withholds from it, in the records of --scope, until --expires.
     The authorisation is signed with the key of --participant (which needs
-    the oversight role), checked against the manifest and written to --out;
-    its id is printed.
+    the oversight role): --key (PEM), or a key in a PKCS#11 token
+    (--pkcs11-module, --pkcs11-token, --pkcs11-key, --pin-file); it is
+    checked against the manifest and written to --out; its id is printed.
 
     SCOPE is one of
       packets:JTI1,JTI2
@@ -119,6 +138,10 @@ def issue(
     options = {
         "--participant": participant,
         "--key": key,
+        "--pkcs11-module": pkcs11_module,
+        "--pkcs11-token": pkcs11_token,
+        "--pkcs11-key": pkcs11_key,
+        "--pin-file": pin_file,
         "--manifest": manifest,
         "--recipient": recipient,
         "--fields": fields,
@@ -134,7 +157,6 @@ def issue(
         return
     if (
         participant is None
-        or key is None
         or manifest is None
         or recipient is None
         or fields is None
@@ -143,14 +165,20 @@ def issue(
         or expires is None
         or out is None
     ):
-        missing = [name for name, value in options.items() if value is None]
+        no_key = all(options[name] is None for name in _KEY_OPTIONS)
+        missing = [
+            name
+            for name, value in options.items()
+            if value is None and (name not in _KEY_OPTIONS or (name == "--key" and no_key))
+        ]
         fail(f"missing {', '.join(missing)} (see 'clearinghouse authorise --help')")
-    _issue(participant, key, manifest, recipient, fields, scope, purpose, expires, out)
+    key_options = partial(signing_key, key, pkcs11_module, pkcs11_token, pkcs11_key, pin_file)
+    _issue(participant, key_options, manifest, recipient, fields, scope, purpose, expires, out)
 
 
 def _issue(
     participant: str,
-    key: Path,
+    open_key: Callable[[], AbstractContextManager[Signer]],
     manifest: Path,
     recipient: str,
     fields: str,
@@ -166,9 +194,8 @@ def _issue(
         fail("--fields names no field")
     scope_doc = parse_scope(scope)
     expires_at = parse_expiry(expires, issued)
-    with reporting():
+    with reporting(), open_key() as private_key:
         trusted = verify_manifest(parse_manifest(manifest.read_bytes()), now=issued)
-        private_key = read_private_key(key, passphrase_from_env(PASSPHRASE_ENV))
         doc = build_authorisation(
             federation=trusted.federation,
             issuer=participant,
@@ -193,18 +220,15 @@ def submit(
     node: Annotated[
         str, typer.Option("--node", metavar="URL", help="The originating node's base URL.")
     ],
-    token: Annotated[
-        str | None,
-        typer.Option("--token", envvar=TOKEN_ENV, help="Bearer token for the node's local API."),
-    ] = None,
+    token: Annotated[str | None, token_option(TOKEN_ENV, "admin")] = None,
     token_file: TokenFileOption = None,
 ) -> None:
     """Post the authorisation to the node that holds the packets it covers."""
-    token = bearer_token(token, token_file, "admin")
+    token = bearer_token(token, token_file, "admin", TOKEN_ENV)
     if not node.startswith(("http://", "https://")):
         fail(f"--node must be an http(s) URL, not {node!r}")
     if not token:
-        fail(f"--node needs --token or --token-file, or ${TOKEN_ENV}")
+        fail(f"give a token of role admin: {token_sources(TOKEN_ENV)}")
     with reporting():
         data = file.read_bytes()
         authorisation = parse_authorisation(data)

@@ -22,7 +22,13 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from clearinghouse.node.cli._common import TokenFileOption, bearer_token, fail, stderr
+from clearinghouse.node.cli._common import (
+    TokenFileOption,
+    fail,
+    require_token,
+    stderr,
+    token_option,
+)
 from clearinghouse.node.importers import ImportCounts, ImportFailed
 from clearinghouse.node.importers.records_file import FORMATS, read_records
 from clearinghouse.node.transport.local_api import NodeApiError, NodeUnreachable, open_client
@@ -30,7 +36,8 @@ from clearinghouse.node.transport.records_upload import post_batches
 
 __all__ = ["TOKEN_ENV", "batch_keys", "ingest"]
 
-#: Where ``ingest`` reads the submitter's token from when ``--token`` is not given.
+#: The variable ``ingest`` reads the submitter's token from (or the file ``…_FILE`` names)
+#: when neither ``--token`` nor ``--token-file`` is given.
 TOKEN_ENV = "CLEARINGHOUSE_INGEST_TOKEN"
 
 
@@ -52,15 +59,7 @@ def ingest(
         str, typer.Option("--format", help=f"One of: {', '.join(FORMATS)}.")
     ] = "jsonl",
     batch: Annotated[int, typer.Option(min=1, max=5000, help="Records per request.")] = 500,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            envvar=TOKEN_ENV,
-            show_envvar=True,
-            help="A bearer token with role submitter (better from the environment or "
-            "--token-file: a token on the command line shows in ps and shell history).",
-        ),
-    ] = None,
+    token: Annotated[str | None, token_option(TOKEN_ENV, "submitter")] = None,
     token_file: TokenFileOption = None,
 ) -> None:
     """Send FILE's records to a node; show progress; print rows read, accepted and
@@ -69,9 +68,7 @@ def ingest(
         fail(f"--format must be one of {', '.join(FORMATS)}")
     if not file.is_file():
         fail(f"{file} is not a file")
-    bearer = bearer_token(token, token_file, "submitter")
-    if not bearer:
-        fail(f"give the submitter's token: --token-file, ${TOKEN_ENV} or --token")
+    bearer = require_token(token, token_file, "submitter", TOKEN_ENV)
     with open_client(node.rstrip("/"), bearer, timeout=300) as client:
         columns = (
             TextColumn("[bold]ingest"),

@@ -12,6 +12,7 @@ from clearinghouse.node.cli import (
     authorise,
     db,
     federation,
+    hsm,
     key_lifecycle,
     manifest,
     packet,
@@ -65,6 +66,7 @@ app.command("analyze")(analyze)
 app.add_typer(federation.app, name="federation")
 app.add_typer(manifest.app, name="manifest")
 app.add_typer(key_lifecycle.app, name="key")
+app.add_typer(hsm.app, name="hsm")
 app.add_typer(packet.app, name="packet")
 app.add_typer(schema.app, name="schema")
 app.add_typer(db.app, name="db")

@@ -33,15 +33,21 @@ from clearinghouse.node.cli._common import (
     read_yaml_file,
     reporting,
     stderr,
+    token_option,
+    token_sources,
+)
+from clearinghouse.node.cli._signing import (
+    KeyOption,
+    ModuleOption,
+    PinFileOption,
+    TokenKeyOption,
+    TokenOption,
+    signing_key,
 )
 from clearinghouse.node.declarations import resolve_analyzers
-from clearinghouse.node.keyfiles import (
-    PASSPHRASE_ENV,
-    passphrase_from_env,
-    read_jwk,
-    read_private_key,
-)
-from clearinghouse.node.transport.local_api import NodeUnreachable, post_document
+from clearinghouse.node.keyfiles import read_jwk
+from clearinghouse.node.transport.api_client import open_api_client
+from clearinghouse.node.transport.local_api import AnswerMalformed, NodeRefused, NodeUnreachable
 from clearinghouse.protocol.errors import ManifestRejected
 from clearinghouse.protocol.manifest import (
     Manifest,
@@ -61,7 +67,8 @@ from clearinghouse.protocol.manifest_changes import (
 
 __all__ = ["TOKEN_ENV", "app", "print_changes", "read_manifest"]
 
-#: Where ``submit`` finds the bearer token when ``--token`` is not given.
+#: The variable ``submit`` reads the admin token from (or the file ``…_FILE`` names) when
+#: neither ``--token`` nor ``--token-file`` is given.
 TOKEN_ENV = "CLEARINGHOUSE_ADMIN_TOKEN"
 
 app = typer.Typer(
@@ -104,7 +111,11 @@ def sign(
         Path, typer.Argument(metavar="MANIFEST", help="Signed in place (unless --detached-out).")
     ],
     participant: Annotated[str, typer.Option(help="The signing participant's id.")],
-    key: Annotated[Path, typer.Option(help="That participant's private key (PEM).")],
+    key: KeyOption = None,
+    pkcs11_module: ModuleOption = None,
+    pkcs11_token: TokenOption = None,
+    pkcs11_key: TokenKeyOption = None,
+    pin_file: PinFileOption = None,
     held: Annotated[
         Path | None,
         typer.Option(
@@ -121,13 +132,16 @@ def sign(
         ),
     ] = None,
 ) -> None:
-    """Add PARTICIPANT's signature to the manifest, in place or as a detached file."""
+    """Add PARTICIPANT's signature to the manifest, in place or as a detached file; signed
+    with --key (PEM) or with a key in a PKCS#11 token (--pkcs11-*)."""
     if detached_out is not None and detached_out.resolve() == manifest_file.resolve():
         fail("--detached-out must not be the manifest itself")
-    with reporting():
+    with (
+        reporting(),
+        signing_key(key, pkcs11_module, pkcs11_token, pkcs11_key, pin_file) as private_key,
+    ):
         manifest = read_manifest(manifest_file)
         held_manifest = read_manifest(held) if held is not None else None
-        private_key = read_private_key(key, passphrase_from_env(PASSPHRASE_ENV))
         if held_manifest is not None:
             print_changes(held_manifest, manifest, title="you sign these changes:", to_stderr=True)
         if detached_out is not None:
@@ -271,42 +285,41 @@ def merge(
 def submit(
     manifest_file: Annotated[Path, typer.Argument(metavar="MANIFEST", help="Sent as it is.")],
     node: Annotated[str, typer.Option(metavar="URL", help="The node's base URL.")],
-    token: Annotated[
-        str | None,
-        typer.Option(envvar=TOKEN_ENV, show_envvar=True, help="Bearer token of role admin."),
-    ] = None,
+    token: Annotated[str | None, token_option(TOKEN_ENV, "admin")] = None,
     token_file: TokenFileOption = None,
 ) -> None:
     """Hand a signed manifest to a node (POST /v1/manifest); it passes it on to its peers."""
-    token = bearer_token(token, token_file, "admin")
+    token = bearer_token(token, token_file, "admin", TOKEN_ENV)
     if not node.startswith(("http://", "https://")):
         fail(f"--node must be an http(s) URL, not {node!r}")
     if not token:
-        fail(f"--token or --token-file is required (or ${TOKEN_ENV})")
+        fail(f"give a token of role admin: {token_sources(TOKEN_ENV)}")
     with reporting():
         body = manifest_file.read_bytes()
-        manifest = parse_manifest(body)
+        parse_manifest(body)  # a file that is no manifest is not sent
     try:
-        answer = post_document(node, "/v1/manifest", body, token=token)
+        with open_api_client(node, token, timeout=30.0) as api:
+            outcome = api.submit_manifest(body)  # submitManifest, the bytes as they are
     except NodeUnreachable as exc:
         fail(escape(f"cannot reach {node}: {exc.reason or exc.kind}"), 1)
-    document = answer.document
-    if answer.success and isinstance(document, dict) and "status" in document:
-        status, serial = document.get("status"), document.get("serial", manifest.serial)
-        federation = document.get("federation", manifest.federation)
-        if status == "accepted":
-            typer.echo(f"{node} accepted serial {serial} of {federation}; it passes it on")
-        elif status == "already-held":
-            typer.echo(f"{node} already holds serial {serial} of {federation}; nothing changed")
-        else:
+    except NodeRefused as exc:
+        document = exc.document
+        if isinstance(document, dict) and ("detail" in document or "title" in document):
+            title = document.get("title") or f"HTTP {exc.status}"
+            reason = document.get("detail") or title
+            kind = f" ({document['type']})" if document.get("type") else ""
+            fail(escape(f"{node} refused the manifest: {title}: {reason}{kind}"), 1)
+        fail(escape(f"{node} answered HTTP {exc.status}: {exc.text[:300].strip()}"), 1)
+    except AnswerMalformed as exc:
+        status = exc.document.get("status") if isinstance(exc.document, dict) else None
+        if status is not None and status not in ("accepted", "already-held"):
             fail(escape(f"{node} answered with an unknown status {status!r}"), 1)
-        return
-    if isinstance(document, dict) and ("detail" in document or "title" in document):
-        title = document.get("title") or f"HTTP {answer.status}"
-        reason = document.get("detail") or title
-        kind = f" ({document['type']})" if document.get("type") else ""
-        fail(escape(f"{node} refused the manifest: {title}: {reason}{kind}"), 1)
-    fail(escape(f"{node} answered HTTP {answer.status}: {answer.text[:300].strip()}"), 1)
+        fail(escape(f"{node} answered HTTP {exc.status}: {exc.text[:300].strip()}"), 1)
+    serial, federation = outcome.serial, outcome.federation
+    if outcome.status == "accepted":
+        typer.echo(f"{node} accepted serial {serial} of {federation}; it passes it on")
+    else:
+        typer.echo(f"{node} already holds serial {serial} of {federation}; nothing changed")
 
 
 # -- shared with ``clearinghouse key`` ---------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 import uvicorn
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from clearinghouse.node.app import create_app
 from clearinghouse.node.cli._common import fail
@@ -29,6 +30,8 @@ def load_or_fail(config: Path | None) -> Settings:
         return load_settings(config)
     except FileNotFoundError as exc:
         fail(str(exc))
+    except SettingsError as exc:  # a _FILE variable or a JSON value that cannot be used
+        fail(f"settings: {exc}")
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"

@@ -16,9 +16,17 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session
 
-__all__ = ["MAX_INT", "is_postgres", "make_engine", "normalise_database_url", "transaction"]
+__all__ = [
+    "MAX_INT",
+    "is_postgres",
+    "make_engine",
+    "normalise_database_url",
+    "transaction",
+    "url_with_password",
+]
 
 #: The largest integer a column holds (SQLite INTEGER, PostgreSQL BIGINT). No id, size or
 #: cursor is beyond it, and a query with a larger one fails (OverflowError): the API refuses
@@ -31,6 +39,26 @@ def normalise_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def url_with_password(url: str, password: str) -> str:
+    """``url`` with ``password`` as its password, escaped as a URL needs it (``@``,
+    ``:``, ``/``, ``%`` and the rest), so that the password can be kept apart from the URL.
+
+    A URL that holds this very password already is returned as it is (settings
+    validated again); :class:`ValueError` if ``url`` is not a URL, is SQLite's (which
+    has no password) or holds another password."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ValueError(f"not a database URL: {exc}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        raise ValueError("a SQLite database takes no password")
+    if parsed.password == password:
+        return url
+    if parsed.password is not None:
+        raise ValueError("the URL holds a password already; give the password in one place")
+    return parsed.set(password=password).render_as_string(hide_password=False)
 
 
 def is_postgres(engine: Engine) -> bool:
@@ -75,7 +103,15 @@ def _create_private_file(database: str | None) -> None:
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
-    """A session whose work commits on success and rolls back on any error."""
+    """A session whose work commits on success and rolls back on any error.
+
+    On SQLite the driver (pysqlite) opens the transaction at its first ``INSERT``,
+    ``UPDATE`` or ``DELETE``, not at its first read: reads before it take no snapshot,
+    so that write never upgrades a stale read (which SQLite refuses at once with
+    "database is locked", whatever the busy timeout) and never waits on readers, and a
+    read never waits on a writer (WAL). Opening every transaction with a deferred
+    ``BEGIN`` would bring that refusal, and ``BEGIN IMMEDIATE`` would make every read
+    take the write lock; ``tests/node/storage/test_transactions.py`` holds both off."""
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session

@@ -3,9 +3,11 @@
 The file must follow the Compose Specification (check-jsonschema's vendored
 compose-spec schema) and keep each agency apart: its own PostgreSQL with a named
 volume and a health check, its own key folder, one port on 127.0.0.1, a read-only,
-non-root node that waits for its database and for `init`. init.sh is run here for
-real, with the venv's `clearinghouse`, and a node is started from what it wrote,
-with the environment compose gives it, until the image's health check passes.
+non-root node that waits for its database and for `init`, and whose secrets are files
+named by ``_FILE`` variables. init.sh is run here for real, with the venv's
+`clearinghouse`, and a node is started from what it wrote, with the environment compose
+gives it (on the test PostgreSQL when there is one), until the image's health check
+passes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -24,10 +27,14 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from sqlalchemy import make_url
 
+from clearinghouse.node.keyfiles import read_secret_file
 from clearinghouse.node.localfed import free_port
 from clearinghouse.node.settings import Settings
+from clearinghouse.node.settings_files import file_target
 from clearinghouse.protocol.manifest import parse_manifest, verify_manifest
+from tests.databases import POSTGRES_URL, throwaway_schema
 from tests.deploy._support import (
     AGENCIES,
     DEPLOY,
@@ -41,13 +48,15 @@ from tests.deploy._support import (
 )
 
 COMPOSE = DEPLOY / "compose.yaml"
+#: Variables that would hold a secret (the database URL holds none: it has no password).
+SECRETISH = re.compile(r"TOKEN|PASSWORD|PASSPHRASE|SECRET", re.IGNORECASE)
 INIT = DEPLOY / "compose" / "init.sh"
 PATH_SETTINGS = (
     "CLEARINGHOUSE_CONFIG",
     "CLEARINGHOUSE_KEY_FILE",
     "CLEARINGHOUSE_PSEUDONYM_KEY_FILE",
     "CLEARINGHOUSE_MANIFEST_FILE",
-    "PGPASSFILE",
+    "CLEARINGHOUSE_DATABASE_PASSWORD_FILE",
 )
 
 
@@ -140,7 +149,10 @@ def test_each_node_is_configured_by_environment_and_read_only_files(
     fields = set(Settings.model_fields) | {"config"}
     for name in env:
         if name.startswith("CLEARINGHOUSE_"):
-            assert name.removeprefix("CLEARINGHOUSE_").lower() in fields, f"{name}: no such setting"
+            setting = name.removeprefix("CLEARINGHOUSE_").lower()
+            known = setting in fields or file_target(Settings, setting.split("__"))
+            assert known, f"{name}: no such setting"
+            assert not SECRETISH.search(name) or name.endswith("_FILE"), f"{name}: a secret"
     assert env["CLEARINGHOUSE_PARTICIPANT"] == agency
     url = urlsplit(env["CLEARINGHOUSE_DATABASE_URL"])
     assert url.scheme == "postgresql" and url.hostname == f"{agency}-db" and url.password is None
@@ -198,8 +210,8 @@ def initialised(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("compose-init")
     secrets = root / "secrets"
     secrets.mkdir()
-    for agency in AGENCIES:  # ':' and '\' must be escaped in a pgpass line
-        (secrets / f"{agency}-db-password").write_text(f"pw:{agency}\\x\n")
+    for agency in AGENCIES:  # characters a URL or a pgpass line would have to escape
+        (secrets / f"{agency}-db-password").write_text(f"pw:{agency}@\\x\n")
     env = {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "HOME": str(root),
@@ -245,11 +257,10 @@ def test_init_script_makes_keys_tokens_and_a_quorum_signed_manifest(
         for name in PATH_SETTINGS:
             assert local_path(node, env[name], initialised).is_file(), f"{agency}: {name}"
         key = local_path(node, env["CLEARINGHOUSE_KEY_FILE"], initialised)
-        pgpass = local_path(node, env["PGPASSFILE"], initialised)
-        for secret in (key, pgpass, local_path(node, env["CLEARINGHOUSE_CONFIG"], initialised)):
+        password = local_path(node, env["CLEARINGHOUSE_DATABASE_PASSWORD_FILE"], initialised)
+        for secret in (key, password, local_path(node, env["CLEARINGHOUSE_CONFIG"], initialised)):
             assert secret.stat().st_mode & 0o077 == 0, f"{secret} is readable by others"
-        line = f"{agency}-db:5432:clearinghouse:clearinghouse:pw\\:{agency}\\\\x\n"
-        assert pgpass.read_text() == line
+        assert read_secret_file(password, "password") == f"pw:{agency}@\\x"
         tokens = json.loads((initialised / "tokens" / f"{agency}.json").read_text())
         config = local_path(node, env["CLEARINGHOUSE_CONFIG"], initialised).read_text()
         for token in tokens.values():
@@ -263,19 +274,27 @@ def test_a_node_started_as_compose_starts_it_passes_the_health_check(
 ) -> None:
     node = services(compose)["mission"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARINGHOUSE_")}
-    env.pop("PGPASSFILE", None)
     for name, value in node["environment"].items():
         env[name] = str(local_path(node, value, initialised)) if name in PATH_SETTINGS else value
-    port = str(free_port())
-    # SQLite instead of the agency's PostgreSQL; the rest exactly as compose sets it.
     env.update(
-        CLEARINGHOUSE_DATABASE_URL=f"sqlite:///{tmp_path / 'mission.db'}",
         CLEARINGHOUSE_HOST="127.0.0.1",
-        CLEARINGHOUSE_PORT=port,
+        CLEARINGHOUSE_PORT=str(free_port()),
         HOME=str(tmp_path),
         TMPDIR=str(tmp_path),
         PYTHONDONTWRITEBYTECODE="1",
     )
+    with ExitStack() as stack:
+        if POSTGRES_URL and make_url(POSTGRES_URL).password is None:
+            # The test server for the agency's PostgreSQL: it trusts local connections, so
+            # the password the node reads from its file is taken, whatever it is.
+            _, env["CLEARINGHOUSE_DATABASE_URL"] = stack.enter_context(throwaway_schema("compose"))
+        else:  # SQLite instead, which takes no password; the rest exactly as compose sets it
+            env["CLEARINGHOUSE_DATABASE_URL"] = f"sqlite:///{tmp_path / 'mission.db'}"
+            env.pop("CLEARINGHOUSE_DATABASE_PASSWORD_FILE")
+        _run_until_healthy(env, tmp_path)
+
+
+def _run_until_healthy(env: dict[str, str], tmp_path: Path) -> None:
     check = [sys.executable, *healthcheck_command()[1:]]
     log = tmp_path / "node.log"
     with log.open("wb") as out:

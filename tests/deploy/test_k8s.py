@@ -4,7 +4,8 @@ Every manifest must pass ``kubernetes-validate --strict`` (schemas shipped in th
 package) for the oldest Kubernetes release the guide supports and a recent one;
 the rendered folders must be exactly what deploy/k8s/generate.py makes; and each
 participant's objects must have the properties the guide promises: two replicas on
-one database, probes, limits, a locked-down pod, secrets only by reference.
+one database, probes, limits, a locked-down pod, secrets only as files on Secret
+volumes, named by ``_FILE`` variables.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import make_url
 
 from clearinghouse.node.settings import Settings, load_settings
+from clearinghouse.node.settings_files import file_target
 from tests.deploy._support import AGENCIES, DEPLOY, NODE_UID, explain, load_script, run_tool, tool
 
 K8S = DEPLOY / "k8s"
@@ -27,6 +30,14 @@ K8S = DEPLOY / "k8s"
 KUBERNETES_VERSIONS = ("1.29.0", "1.35.0")
 KINDS = {"Namespace", "ServiceAccount", "ConfigMap", "Deployment", "Service", "PodDisruptionBudget"}
 SECRETISH = re.compile(r"TOKEN|PASSWORD|PASSPHRASE|DATABASE_URL|SECRET", re.IGNORECASE)
+#: The ConfigMap's variables that name a secret file, and what the guide puts in each.
+SECRETS = {
+    "CLEARINGHOUSE_DATABASE_URL_FILE": "postgresql://clearinghouse@db:5432/clearinghouse",
+    "CLEARINGHOUSE_DATABASE_PASSWORD_FILE": "pa:ss@word/1",
+    "CLEARINGHOUSE_TOKENS_FILE": json.dumps(
+        [{"name": "admin", "role": "admin", "sha256": "ab" * 32}]
+    ),
+}
 
 
 def manifests() -> list[Path]:
@@ -139,21 +150,20 @@ def test_pod_is_locked_down(agency: str) -> None:
 
 
 @pytest.mark.parametrize("agency", AGENCIES)
-def test_settings_secrets_and_files(agency: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_secrets_and_files(
+    agency: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     settings = objects(agency)["ConfigMap"]["data"]
     assert settings["CLEARINGHOUSE_PARTICIPANT"] == agency
-    assert not [k for k in settings if SECRETISH.search(k)], "secrets belong in Secrets"
     node = container(agency)
     config_map = objects(agency)["ConfigMap"]["metadata"]["name"]
     assert node["envFrom"] == [{"configMapRef": {"name": config_map}}]
-    env = {e["name"]: e for e in node["env"]}
-    for name, entry in env.items():
-        assert "value" not in entry, f"{name}: from a Secret, never a literal"
-        assert "secretKeyRef" in entry["valueFrom"]
-    assert env["CLEARINGHOUSE_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == "url"
-    assert "CLEARINGHOUSE_TOKENS" in env
+    assert "env" not in node, "a secret is a file on a Secret volume, never a variable"
+    secret_files = {k for k in settings if SECRETISH.search(k)}
+    assert secret_files == set(SECRETS), "the ConfigMap names secret files, holds no secret"
 
-    # Files named by the settings are on read-only Secret or ConfigMap volumes.
+    # Files named by the settings are on read-only Secret or ConfigMap volumes; secret
+    # files are 0440 (group read for the pod's fsGroup), which the node accepts.
     volumes = {v["name"]: v for v in pod(agency)["spec"]["volumes"]}
     sources = {}
     for mount in node["volumeMounts"]:
@@ -161,23 +171,31 @@ def test_settings_secrets_and_files(agency: str, monkeypatch: pytest.MonkeyPatch
         if "secret" in volume or "configMap" in volume:
             assert mount["readOnly"] is True
             sources[PurePosixPath(mount["mountPath"])] = "secret" if "secret" in volume else "cm"
-    for name in ("KEY_FILE", "PSEUDONYM_KEY_FILE", "MANIFEST_FILE"):
-        path = PurePosixPath(settings[f"CLEARINGHOUSE_{name}"])
+        if "secret" in volume:
+            assert volume["secret"]["defaultMode"] == 0o440, mount["name"]
+    for name in ("KEY_FILE", "PSEUDONYM_KEY_FILE", "MANIFEST_FILE", *SECRETS):
+        path = PurePosixPath(settings[name if name in SECRETS else f"CLEARINGHOUSE_{name}"])
         (kind,) = [k for mount, k in sources.items() if path.is_relative_to(mount)]
         assert kind == ("cm" if name == "MANIFEST_FILE" else "secret"), name
 
-    # The settings load as the node loads them, tokens as the JSON list of the guide.
+    # The settings load as the node loads them, each secret a file where the pod mounts
+    # it, as `kubectl create secret generic --from-file` makes it (with a final newline).
     for name in list(os.environ):
         if name.startswith("CLEARINGHOUSE_"):
             monkeypatch.delenv(name)
     for name, value in settings.items():
-        assert name.removeprefix("CLEARINGHOUSE_").lower() in Settings.model_fields, name
+        path = name.removeprefix("CLEARINGHOUSE_").lower().split("__")
+        assert path[0] in Settings.model_fields or file_target(Settings, path), name
+        if name in SECRETS:
+            local = tmp_path / PurePosixPath(value).relative_to("/")
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_text(SECRETS[name] + "\n")
+            local.chmod(0o440)
+            value = str(local)
         monkeypatch.setenv(name, value)
-    tokens = [{"name": "admin", "role": "admin", "sha256": "ab" * 32}]
-    monkeypatch.setenv("CLEARINGHOUSE_TOKENS", json.dumps(tokens))
-    monkeypatch.setenv("CLEARINGHOUSE_DATABASE_URL", "postgresql://ch@db:5432/clearinghouse")
     loaded = load_settings()
     assert loaded.participant == agency and loaded.tokens[0].role == "admin"
+    assert make_url(loaded.database_url).password == "pa:ss@word/1"
     assert loaded.host == "0.0.0.0" and loaded.port == node["ports"][0]["containerPort"]
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from clearinghouse.node.keyfiles import (
+    PASSPHRASE_ENV,
+    passphrase_from_env,
     read_private_key,
     read_pseudonym_key,
     read_token_file,
@@ -152,3 +154,34 @@ def test_replacing_a_secret_keeps_it_private_and_whole(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["federation.json"]  # no temporary left
     with pytest.raises(FileExistsError):
         write_secret(path, b"again")
+
+
+def test_the_passphrase_comes_from_its_variable_or_the_file_its_file_variable_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert passphrase_from_env() is None
+    monkeypatch.setenv(PASSPHRASE_ENV, "in the environment")
+    assert passphrase_from_env() == b"in the environment"
+    monkeypatch.delenv(PASSPHRASE_ENV)
+    passphrase = private_text(tmp_path / "passphrase", "correct horse battery\n")
+    passphrase.chmod(0o440)  # a Kubernetes Secret volume for the pod's fsGroup
+    monkeypatch.setenv(f"{PASSPHRASE_ENV}_FILE", str(passphrase))
+    assert passphrase_from_env() == b"correct horse battery"  # the line break dropped
+
+    sealed = tmp_path / "sealed.key.pem"
+    key = generate_private_key()
+    write_private_key(sealed, key, passphrase_from_env())
+    assert public_jwk(read_private_key(sealed, passphrase_from_env())) == public_jwk(key)
+
+    monkeypatch.setenv(PASSPHRASE_ENV, "another")
+    with pytest.raises(KeyUnusable, match=f"both {PASSPHRASE_ENV} and {PASSPHRASE_ENV}_FILE"):
+        passphrase_from_env()
+    monkeypatch.delenv(PASSPHRASE_ENV)
+    passphrase.chmod(0o644)
+    with pytest.raises(KeyUnusable, match="readable by every local account") as exposed:
+        passphrase_from_env()
+    assert f"{PASSPHRASE_ENV}_FILE {passphrase}" in exposed.value.message
+    assert "horse" not in exposed.value.message
+    monkeypatch.setenv(f"{PASSPHRASE_ENV}_FILE", str(tmp_path / "absent"))
+    with pytest.raises(KeyUnusable, match=f"cannot read {PASSPHRASE_ENV}_FILE"):
+        passphrase_from_env()

@@ -328,7 +328,9 @@ def test_submit_checks_the_file_before_sending(files: Path, signed: Path) -> Non
 
 
 def test_submit_usage_errors(signed: Path, files: Path) -> None:
-    assert "needs --token" in refused(2, "submit", "--node", NODE, signed)
+    assert "give a token of role admin: --token-file FILE" in refused(
+        2, "submit", "--node", NODE, signed
+    )
     assert "must be an http(s) URL" in refused(
         2, "submit", "--node", "node.test", "--token", "t", signed
     )

@@ -508,9 +508,8 @@ def test_submit_to_a_real_node(rotation: tuple[LocalFederation, Path]) -> None:
 
 
 def test_submit_needs_a_token_and_an_url(held: Path) -> None:
-    assert "--token or --token-file is required (or $CLEARINGHOUSE_ADMIN_TOKEN)" in refused(
-        2, "manifest", "submit", held, "--node", "http://127.0.0.1:9"
-    )
+    missing = refused(2, "manifest", "submit", held, "--node", "http://127.0.0.1:9")
+    assert "give a token of role admin: --token-file FILE, $CLEARINGHOUSE_ADMIN_TOKEN" in missing
     assert "--node must be an http(s) URL" in refused(
         2, "manifest", "submit", held, "--node", "127.0.0.1:9", "--token", "t"
     )
