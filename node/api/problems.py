@@ -35,20 +35,9 @@ __all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem_response", "prob
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("clearinghouse.api")
 
-#: The JSON Schema of every problem this node answers (see :func:`problem_response`).
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "title": "Problem",
-    "type": "object",
-    "required": ["type", "title", "status", "detail", "instance"],
-    "properties": {
-        "type": {"type": "string", "description": "urn:clearinghouse:problem:<code>"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string", "description": "What was wrong, for people."},
-        "instance": {"type": "string", "description": "The request's path."},
-        "request_id": {"type": "string", "description": "Quote it to the operator."},
-    },
-}
+#: The schema of every problem this node answers (:class:`node.api.models.Problem`), a
+#: component of the OpenAPI document (:mod:`node.api.openapi` adds it).
+PROBLEM_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/Problem"}
 _REFUSALS = {
     400: "Bad request: a malformed body or parameter (e.g. a NUL character)",
     401: "Not authenticated: no or an unknown bearer token, or a refused request signature",
@@ -60,7 +49,7 @@ _REFUSALS = {
     415: "The body is not declared JSON",
     422: "Refused: invalid parameters, or content the protocol refuses (the detail says why)",
     429: "Too many requests from this peer or address, or beyond the peer's quota (Retry-After)",
-    503: "Not ready (Retry-After)",
+    503: "Not ready, or the identity provider cannot be asked (Retry-After)",
 }
 
 
@@ -69,7 +58,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {
         status: {
             "description": _REFUSALS[status],
-            "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+            "content": {PROBLEM_JSON: {"schema": dict(PROBLEM_SCHEMA)}},
         }
         for status in statuses
     }

@@ -1,11 +1,12 @@
 """Read a node's whole audit log from the running node, as an auditor would.
 
 :func:`open_node_log` reads ``/v1/audit`` with a bearer token of role ``auditor``
-(through :class:`~node.transport.audit_client.AuditClient`): entries in pages of
+(through the typed :class:`~node.transport.api_client.NodeApiClient`): entries in pages of
 :data:`ENTRY_PAGE`, checkpoints (with the proofs the node serves) in pages of
 :data:`CHECKPOINT_PAGE`; :func:`fetch_checkpoint` gets the latest one. Reading
-streams: memory does not grow with the log. The items are checked for the shape
-the API documents here; whether they verify is :mod:`node.audit_tool.verify`'s job.
+streams: memory does not grow with the log. The client checks each answer for the
+shape the API documents (its models), this module the hashes' base64; whether they
+verify is :mod:`node.audit_tool.verify`'s job.
 
 Failures are :class:`~node.audit_tool.errors.AccessFailed` (the node cannot be
 reached or refuses) or :class:`~node.audit_tool.errors.LogMalformed` (an answer
@@ -16,8 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
+from clearinghouse.node.api.models import AuditCheckpoint, AuditEntry
 from clearinghouse.node.audit_tool.errors import AccessFailed, LogMalformed
 from clearinghouse.node.audit_tool.log import (
     Log,
@@ -29,7 +30,8 @@ from clearinghouse.node.audit_tool.log import (
     participant_of,
     unb64,
 )
-from clearinghouse.node.transport.audit_client import AuditClient, open_audit_client
+from clearinghouse.node.transport.api_client import NodeApiClient
+from clearinghouse.node.transport.audit_client import open_audit_client
 from clearinghouse.node.transport.local_api import (
     AnswerMalformed,
     NodeRefused,
@@ -68,9 +70,9 @@ def _translated() -> Iterator[None]:
 
 
 class _NodeLog:
-    """The log's pieces read over an :class:`AuditClient`, as the audit tool's types."""
+    """The log's pieces read over a :class:`NodeApiClient`, as the audit tool's types."""
 
-    def __init__(self, api: AuditClient) -> None:
+    def __init__(self, api: NodeApiClient) -> None:
         self.api, self.base = api, api.base
 
     def manifest(self) -> Manifest:
@@ -88,15 +90,10 @@ class _NodeLog:
     def participant(self, manifest: Manifest) -> str:
         """Whose log: the origin of its first checkpoint, else the node's own word."""
         with _translated():
-            items = self.api.checkpoints(after=0, limit=1).get("checkpoints")
-            if isinstance(items, list) and items and isinstance(items[0], dict):
-                note = items[0].get("note")
-                if isinstance(note, str):
-                    return participant_of(note.split("\n", 1)[0], manifest)
-            ready = self.api.readiness().get("participant")
-        if not isinstance(ready, str):
-            raise LogMalformed(f"{self.base}/readyz names no participant")
-        return ready
+            items = self.api.checkpoints(after=0, limit=1).checkpoints
+            if items:
+                return participant_of(items[0].note.split("\n", 1)[0], manifest)
+            return self.api.readiness().participant
 
     def root(self, size: int) -> bytes | None:
         """The root of ``size`` entries by the node's stored tree; None if it cannot say
@@ -108,15 +105,13 @@ class _NodeLog:
                 answer = self.api.consistency(old=size, new=size)
         except _Refused:
             return None
-        return unb64(answer.get("old_root"), f"{self.base}: the root of {size} entries")
+        return unb64(answer.old_root, f"{self.base}: the root of {size} entries")
 
     def entries(self, size: int, page: int) -> Iterator[StoredEntry]:
         where = f"{self.base}/v1/audit/entries"
         for start in range(0, size, page):
             with _translated():
-                items = self.api.entries(start=start, end=min(start + page, size)).get("entries")
-            if not isinstance(items, list):
-                raise LogMalformed(f"{where}: no entry list")
+                items = self.api.entries(start=start, end=min(start + page, size)).entries
             for item in items:
                 yield _entry(item, where)
 
@@ -124,9 +119,7 @@ class _NodeLog:
         where, after = f"{self.base}/v1/audit/checkpoints", 0
         while True:
             with _translated():
-                items = self.api.checkpoints(after=after, limit=page).get("checkpoints")
-            if not isinstance(items, list):
-                raise LogMalformed(f"{where}: no checkpoint list")
+                items = self.api.checkpoints(after=after, limit=page).checkpoints
             for item in items:
                 checkpoint = _checkpoint(item, where, size)
                 if checkpoint is None:  # signed after the entries were counted
@@ -137,27 +130,22 @@ class _NodeLog:
                 return
 
 
-def _entry(item: Any, where: str) -> StoredEntry:
+def _entry(item: AuditEntry, where: str) -> StoredEntry:
     """The entry ``item`` describes (``seq``, ``body``, ``leaf_hash``)."""
-    got = item if isinstance(item, dict) else {}
-    seq, body = got.get("seq"), got.get("body")
-    if type(seq) is not int or not isinstance(body, str):
-        raise LogMalformed(f"{where}: a malformed entry item")
-    leaf = unb64(got.get("leaf_hash"), f"{where}: the leaf hash of entry {seq}")
-    return StoredEntry(seq, body.encode("utf-8", "surrogatepass"), leaf)
+    leaf = unb64(item.leaf_hash, f"{where}: the leaf hash of entry {item.seq}")
+    return StoredEntry(item.seq, item.body.encode("utf-8", "surrogatepass"), leaf)
 
 
-def _checkpoint(item: Any, where: str, limit: int) -> StoredCheckpoint | None:
+def _checkpoint(item: AuditCheckpoint, where: str, limit: int) -> StoredCheckpoint | None:
     """The checkpoint ``item`` describes; None if it covers more than ``limit`` entries."""
-    got = item if isinstance(item, dict) else {}
-    size, note, proof = got.get("size"), got.get("note"), got.get("consistency")
-    if type(size) is not int or not isinstance(note, str) or not isinstance(proof, list):
-        raise LogMalformed(f"{where}: a malformed checkpoint item")
+    size, note = item.size, item.note
     if size > limit:
         return None
-    hashes = tuple(unb64(p, f"{where}: a proof hash of checkpoint {size}") for p in proof)
-    root = unb64(got.get("root"), f"{where}: the root of checkpoint {size}")
-    signed = got.get("signed_at")  # absent from a node that predates it
+    hashes = tuple(
+        unb64(p, f"{where}: a proof hash of checkpoint {size}") for p in item.consistency
+    )
+    root = unb64(item.root, f"{where}: the root of checkpoint {size}")
+    signed = item.signed_at  # absent from a node that predates it
     signed_at = (
         None
         if signed is None

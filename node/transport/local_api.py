@@ -6,15 +6,17 @@ tokens: the CLI (``ingest``, ``manifest submit``, ``authorise submit``, ``audit`
 the local federation and its demo (readiness, ``/v1/local/stats``, the analyzer's
 summary, the audit log's size and latest checkpoint). :func:`open_client` makes the
 ``httpx.Client`` (base URL and token set on it); :class:`LocalApiClient` reads JSON
-over it; :func:`post_document` sends one JSON document as it is and hands back the
-node's :class:`Answer` for the caller to judge; :func:`node_ready` asks ``/readyz``.
+over it (:class:`~node.transport.api_client.NodeApiClient` adds the typed operations);
+:func:`post_document` sends one JSON document as it is and hands back the node's
+:class:`Answer` for the caller to judge; :func:`node_ready` asks ``/readyz``.
 
 Errors, all carrying a ``message``::
 
     NodeApiError
     ├── NodeUnreachable   no answer: refused connection, timeout, ... or an unusable URL
     │                     (``bad_url``); ``reason``/``kind``: the cause's text and type
-    ├── NodeRefused       an answer other than 200 (``status``, ``detail``)
+    ├── NodeRefused       an answer other than the operation's success (``status``,
+    │                     ``detail``; ``problem``: the RFC 9457 problem, if it is one)
     └── AnswerMalformed   an answer that is not the documented JSON
 """
 
@@ -27,7 +29,9 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 import httpx
+from pydantic import ValidationError
 
+from clearinghouse.node.api.models.problem import Problem
 from clearinghouse.protocol.encoding import parse_json
 from clearinghouse.protocol.errors import EncodingError
 
@@ -41,6 +45,7 @@ __all__ = [
     "node_ready",
     "open_client",
     "post_document",
+    "refusal",
     "tls_context",
 ]
 
@@ -68,17 +73,40 @@ class NodeUnreachable(NodeApiError):
 
 
 class NodeRefused(NodeApiError):
-    """The node answered with an HTTP status other than 200; ``detail``: the problem
-    document's ``detail``, else the start of the answer's text."""
+    """The node answered with an HTTP status other than the one of success; ``detail``:
+    the problem document's ``detail``, else the start of the answer's text; ``document``:
+    the answer parsed as JSON (None if it is not); ``problem``: that document as the
+    API's :class:`~node.api.models.Problem`, if it is one; ``text``: the answer."""
 
-    def __init__(self, message: str, *, status: int, detail: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        detail: str,
+        document: Any = None,
+        problem: Problem | None = None,
+        text: str = "",
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.detail = detail
+        self.document = document
+        self.problem = problem
+        self.text = text
 
 
 class AnswerMalformed(NodeApiError):
-    """The node answered 200, but not with the JSON object the API documents."""
+    """The node answered with success, but not with the JSON the API documents;
+    ``status``, ``text`` and ``document`` (parsed, None if not JSON) say what it was."""
+
+    def __init__(
+        self, message: str, *, status: int = 200, text: str = "", document: Any = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.text = text
+        self.document = document
 
 
 @functools.cache
@@ -120,6 +148,27 @@ def _detail(response: httpx.Response) -> str:
         return response.text[:200]
 
 
+def refusal(where: str, response: httpx.Response) -> NodeRefused:
+    """The error for the node's answer ``response`` refusing a request to ``where``."""
+    try:
+        document = parse_json(response.content) if response.content else None
+    except EncodingError:
+        document = None
+    try:
+        problem = Problem.model_validate(document, strict=True)
+    except ValidationError:
+        problem = None
+    status, detail = response.status_code, _detail(response)
+    return NodeRefused(
+        f"{where}: HTTP {status}: {detail}",
+        status=status,
+        detail=detail,
+        document=document,
+        problem=problem,
+        text=response.text,
+    )
+
+
 class LocalApiClient:
     """GETs on a node's API over an injected ``httpx.Client`` (its base URL and token set).
 
@@ -147,8 +196,7 @@ class LocalApiClient:
             raise unreachable(where, exc) from exc
         if response.status_code == 200:
             return response
-        status, detail = response.status_code, _detail(response)
-        raise NodeRefused(f"{where}: HTTP {status}: {detail}", status=status, detail=detail)
+        raise refusal(where, response)
 
     def json(self, path: str, **params: int) -> dict[str, Any]:
         """The JSON object the node answers to ``GET path``; what :meth:`get` raises, or

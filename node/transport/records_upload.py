@@ -4,7 +4,9 @@ What ``clearinghouse ingest``, the demo, the benchmarks and the tests use to fee
 node: :func:`post_batches` takes ``(line, record or RowRejected)`` items as the
 importers yield them, sends the records in batches of ``batch`` (each with an
 ``Idempotency-Key`` if asked), and collects what the node refused, by line, besides
-the rows the importer refused. Raises what :mod:`node.transport.local_api` defines:
+the rows the importer refused. Each batch is the typed client's ``submitRecords``
+(:meth:`node.transport.api_client.NodeApiClient.submit_records`). Raises what
+:mod:`node.transport.local_api` defines:
 :class:`~node.transport.local_api.NodeUnreachable` (no answer),
 :class:`~node.transport.local_api.NodeRefused` (the node refused a whole batch) or
 :class:`~node.transport.local_api.AnswerMalformed` (an answer without its counts).
@@ -19,11 +21,11 @@ from typing import Any
 
 import httpx
 
+from clearinghouse.node.api.models import RejectedRecord
 from clearinghouse.node.importers import ImportCounts, RowRejected
 from clearinghouse.node.importers.records_file import Item
-from clearinghouse.node.transport.local_api import AnswerMalformed, NodeRefused, unreachable
-from clearinghouse.protocol.encoding import parse_json
-from clearinghouse.protocol.errors import EncodingError
+from clearinghouse.node.transport.api_client import NodeApiClient
+from clearinghouse.node.transport.local_api import AnswerMalformed, NodeRefused
 
 __all__ = ["post_batches"]
 
@@ -61,6 +63,7 @@ def post_batches(
     (its packet is the one issued before).
     """
     upload = _Upload(counts, on_accepted)
+    api = NodeApiClient(client)  # over the caller's client, which the caller closes
     for index in itertools.count():
         chunk = list(itertools.islice(items, batch))
         if not chunk:
@@ -76,14 +79,14 @@ def post_batches(
                 lines.append(line)
         if records:
             key = None if idempotency_prefix is None else f"{idempotency_prefix}-{index}"
-            _post_batch(client, upload, schema, records, lines, key)
+            _post_batch(api, upload, schema, records, lines, key)
         if on_progress:
             on_progress(len(chunk))
     return upload.accepted, upload.problems
 
 
 def _post_batch(
-    client: httpx.Client,
+    api: NodeApiClient,
     upload: _Upload,
     schema: str,
     records: list[dict[str, Any]],
@@ -91,41 +94,36 @@ def _post_batch(
     idempotency_key: str | None,
 ) -> None:
     """Send one batch; count what the node accepted, note what it refused, by line."""
-    headers = {} if idempotency_key is None else {"idempotency-key": idempotency_key}
+    rejected: list[RejectedRecord]
     try:
-        response = client.post(
-            RECORDS_PATH, json={"schema": schema, "records": records}, headers=headers
-        )
-    except httpx.HTTPError as exc:
-        raise unreachable(str(client.base_url).rstrip("/"), exc) from exc
-    document = _document(response)
-    if response.status_code == 200:
-        if not isinstance(document.get("accepted"), int) or "rejected" not in document:
-            raise AnswerMalformed(
-                f"node answered HTTP 200 without its counts: {response.text[:300]}"
-            )
-        upload.accepted += document["accepted"]
+        answer = api.submit_records(schema, records, idempotency_key=idempotency_key)
+    except NodeRefused as exc:  # none accepted: each record's refusal is in the problem
+        problem = exc.problem
+        if exc.status not in (409, 422) or problem is None or problem.rejected is None:
+            raise NodeRefused(
+                f"node answered HTTP {exc.status}: {exc.detail}",
+                status=exc.status,
+                detail=exc.detail,
+                document=exc.document,
+                problem=problem,
+                text=exc.text,
+            ) from exc
+        rejected = problem.rejected
+    except AnswerMalformed as exc:
+        raise AnswerMalformed(
+            f"node answered HTTP {exc.status} without its counts: {exc.text[:300]}",
+            status=exc.status,
+            text=exc.text,
+            document=exc.document,
+        ) from exc
+    else:
+        upload.accepted += answer.accepted
         if upload.counts is not None:
-            upload.counts.accept(document["accepted"])
+            upload.counts.accept(answer.accepted)
         if upload.on_accepted:
-            upload.on_accepted(document["packets"])
-    elif response.status_code not in (409, 422) or "rejected" not in document:
-        detail = str(document.get("detail", response.text[:300]))
-        raise NodeRefused(
-            f"node answered HTTP {response.status_code}: {detail}",
-            status=response.status_code,
-            detail=detail,
-        )
-    for r in document["rejected"]:
-        upload.problems.append(f"line {lines[r['index']]}: {r['code']}: {r['detail']}")
+            upload.on_accepted([p.model_dump(exclude_unset=True) for p in answer.packets])
+        rejected = answer.rejected
+    for r in rejected:
+        upload.problems.append(f"line {lines[r.index]}: {r.code}: {r.detail}")
         if upload.counts is not None:
-            upload.counts.refuse(f"node refused: {r['code']}")
-
-
-def _document(response: httpx.Response) -> dict[str, Any]:
-    """The answer's JSON object; an empty one if it has none (a proxy's error page)."""
-    try:
-        document = parse_json(response.content) if response.content else {}
-    except EncodingError:
-        return {}
-    return document if isinstance(document, dict) else {}
+            upload.counts.refuse(f"node refused: {r.code}")

@@ -16,6 +16,8 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from clearinghouse.node.api.deps import MAX_INT, ContextDep, PeerDep, parse_json_body
+from clearinghouse.node.api.models import FeedPage, PacketBatch, ReceiptsAnswer
+from clearinghouse.node.api.openapi import json_request
 from clearinghouse.node.api.peer_quota import PeerQuota
 from clearinghouse.node.api.problems import problem_responses
 from clearinghouse.node.errors import BadRequest, PayloadTooLarge, QuotaExceeded
@@ -33,30 +35,23 @@ router = APIRouter(
     tags=["federation"],
     responses=problem_responses(400, 401, 403, 413, 415, 422, 429),
 )
-#: The body of ``POST /v1/packets`` (read as bytes, after the request signature).
-_BATCH = {
-    "type": "object",
-    "required": ["views"],
-    "properties": {
-        # Items are not constrained here: each bad one gets its own refusal, the batch
-        # goes on (a receipt 'rejected' per view, an unusable authorisation named).
-        "views": {"type": "array", "items": {"description": "An SD-JWT view (a string)"}},
-        "authorisations": {"type": "array", "items": {"description": "An authorisation"}},
-    },
-}
+# The answers of both routes are documented by their model (``responses``) but not
+# validated through it: a batch or a feed page holds up to ``max_batch`` views, these
+# are the federation's hot paths, and a model costs ~12 ms more per 5,000 views than
+# the plain dict FastAPI serializes now.
 
 
 @router.post(
     "",
+    operation_id="receiveViews",
     summary="Deliver a batch of views",
     description='A batch `{"views": [SD-JWT, ...], "authorisations": [...]}` from a peer '
     "(the oversight authorisations some views rely on, if any). Answers one signed "
     "receipt per view, in order: accepted, duplicate, rejected, quarantined or deferred "
     "(with reason; deferred: not now, send it again later). A batch beyond the peer's "
     "quota of views or bytes per period is refused whole: 429 with Retry-After.",
-    openapi_extra={
-        "requestBody": {"required": True, "content": {"application/json": {"schema": _BATCH}}}
-    },
+    responses={200: {"model": ReceiptsAnswer, "description": "One receipt per view"}},
+    openapi_extra=json_request(PacketBatch),
 )
 async def post_packets(request: Request, ctx: ContextDep, peer: PeerDep) -> dict[str, Any]:
     try:
@@ -87,9 +82,11 @@ async def post_packets(request: Request, ctx: ContextDep, peer: PeerDep) -> dict
 
 @router.get(
     "",
+    operation_id="getFeed",
     summary="Catch-up feed",
     description="The views this node still owes the calling peer after `since`, in order. "
     "Asking with `since=C` acknowledges every view up to C as received.",
+    responses={200: {"model": FeedPage, "description": "The views owed, in order"}},
 )
 async def get_packets(
     ctx: ContextDep,

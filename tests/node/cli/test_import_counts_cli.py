@@ -143,12 +143,13 @@ def node_that_refuses(code: str, every: int) -> httpx.MockTransport:
     def handle(request: httpx.Request) -> httpx.Response:
         records = json.loads(request.content)["records"]
         rejected = [
-            {"index": i, "code": code, "detail": "seen before"}
+            {"index": i, "status": 422, "code": code, "detail": "seen before"}
             for i in range(len(records))
             if i % every == every - 1
         ]
         accepted = len(records) - len(rejected)
-        return httpx.Response(200, json={"accepted": accepted, "rejected": rejected, "packets": []})
+        answer = {"accepted": accepted, "issued": accepted, "duplicates": 0}
+        return httpx.Response(200, json={**answer, "rejected": rejected, "packets": []})
 
     return httpx.MockTransport(handle)
 
