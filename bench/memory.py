@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ from bench._local import DEMO_FOUR, Probe, federation_config, running
 from bench._report import Row, console, figures, log, note, write_json
 from bench._seed import NODE, PULLER, RESULT_EVERY, Sample, analyses, seed, templates
 from clearinghouse.node.audit_tool import open_node_log, write_bundle
+from clearinghouse.node.auth.sessions import COOKIE
 from clearinghouse.node.clock import SystemClock
 from clearinghouse.node.keyfiles import read_private_key
 from clearinghouse.node.localfed import LocalFederation
@@ -58,7 +60,6 @@ from clearinghouse.protocol.manifest import parse_manifest
 __all__ = ["main", "measure_node"]
 
 FEED_LIMIT = 5_000
-COOKIE = "clearinghouse_token"  # the UI's sign-in cookie (node.api.routes.ui.COOKIE)
 #: The area page asked for: the governorate with the most events in the UCDP file.
 AREA = {"country": "Syria", "admin1": "Aleppo Governorate"}
 #: One request, made whole: how many of what it read (count, unit).
@@ -117,12 +118,25 @@ async def pull_feed(federation: LocalFederation, pages: int) -> int:
 def _exercises(federation: LocalFederation, pages: int, folder: Path) -> dict[str, Work]:
     node, manifest = federation.nodes[NODE], parse_manifest(federation.manifest_path.read_bytes())
 
+    session: dict[str, str] = {}
+
+    def page_cookie() -> dict[str, str]:
+        """A session of the analyst on the pages, as the sign-in form starts it."""
+        if not session:
+            token, origin = node.tokens["analyst"], {"origin": node.url}
+            with httpx.Client(base_url=node.url, timeout=60) as browser:
+                answer = browser.post("/ui/login", data={"token": token}, headers=origin)
+            if answer.status_code != 303:
+                raise RuntimeError(f"signing in to {node.url}: HTTP {answer.status_code}")
+            morsel = SimpleCookie(answer.headers["set-cookie"])[COOKIE]
+            session["cookie"] = f"{COOKIE}={morsel.value}"
+        return session
+
     def read(path: str, *, role: str = "auditor", **params: str) -> tuple[int, str]:
         """The whole body of one GET, streamed; its size in bytes."""
         with node.client(role, timeout=1800) as client:
-            if role == "analyst":
-                client.cookies.set(COOKIE, node.tokens["analyst"])
-            with client.stream("GET", path, params=params) as response:
+            headers = page_cookie() if role == "analyst" else {}
+            with client.stream("GET", path, params=params, headers=headers) as response:
                 response.raise_for_status()
                 return sum(len(chunk) for chunk in response.iter_bytes()), "bytes"
 

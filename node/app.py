@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -21,12 +22,14 @@ from fastapi import Depends, FastAPI
 
 from clearinghouse.node.api.body_limit import BodyLimitMiddleware
 from clearinghouse.node.api.deps import no_nul_characters
+from clearinghouse.node.api.openapi import openapi_document
 from clearinghouse.node.api.peer_quota import PeerQuota
 from clearinghouse.node.api.problems import install_problem_handlers
 from clearinghouse.node.api.rate_limit import PeerRateLimiter, RateLimiter
 from clearinghouse.node.api.request_id import RequestIdMiddleware
 from clearinghouse.node.api.routes import (
     audit,
+    docs,
     local,
     meta,
     packets,
@@ -34,6 +37,7 @@ from clearinghouse.node.api.routes import (
     situation,
     trust,
     ui,
+    ui_sign_in,
     ui_situation,
 )
 from clearinghouse.node.api.ui_headers import UiHeadersMiddleware
@@ -99,7 +103,10 @@ def create_app(
                 for task in tasks:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
+                if ctx.oidc is not None:
+                    ctx.oidc.close()
                 ctx.engine.dispose()
+                ctx.key_source.close()
 
     app = FastAPI(
         title=f"Clearinghouse node ({settings.participant})",
@@ -107,7 +114,11 @@ def create_app(
         summary="Signed, policy-filtered exchange of data packets between international bodies.",
         lifespan=lifespan,
         dependencies=[Depends(no_nul_characters)],
+        docs_url=None,  # served offline by node.api.routes.docs
+        redoc_url=None,
     )
+    # the document FastAPI builds, completed with security schemes and problems
+    app.openapi = functools.partial(openapi_document, app, settings)  # type: ignore[method-assign]
     _add_limits(app, settings)
     install_problem_handlers(app)
     app.add_middleware(
@@ -117,7 +128,8 @@ def create_app(
     )
     app.add_middleware(UiHeadersMiddleware)  # outside the body limit: its 413 on /ui too
     app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)  # the outermost
-    for module in (packets, local, meta, situation, audit, trust, ui, ui_situation, sign_in_links):
+    routers = (packets, local, meta, situation, audit, trust, ui, ui_sign_in, ui_situation)
+    for module in (*routers, sign_in_links, docs):
         app.include_router(module.router)
     return app
 

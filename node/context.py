@@ -15,18 +15,19 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, text
 
 from clearinghouse.analyzers.base import Analyzer
 from clearinghouse.analyzers.state import State
+from clearinghouse.node.auth.oidc import RelyingParty
 from clearinghouse.node.clock import Clock
 from clearinghouse.node.errors import ServiceUnavailable
-from clearinghouse.node.keyring import SigningKey
+from clearinghouse.node.keyring import KeySource, SigningKey
 from clearinghouse.node.metrics import NodeMetrics
 from clearinghouse.node.settings import Settings, TokenSetting
 from clearinghouse.protocol.authorisation import Authorisation
 from clearinghouse.protocol.errors import ProtocolError
+from clearinghouse.protocol.keys import Signer
 from clearinghouse.protocol.manifest import AnalyzerDeclaration, Manifest, Participant, signing_key
 from clearinghouse.protocol.pseudonyms import PseudonymKey
 
@@ -69,6 +70,8 @@ class NodeContext:
     manifest: Manifest
     #: the key this node signs with now, and every private key it holds (by kid)
     signing: SigningKey
+    #: where the private keys are held (files or a PKCS#11 token), read again on rotation
+    key_source: KeySource
     pseudonym_key: PseudonymKey | None
     metrics: NodeMetrics
     #: wakes the delivery workers when views are queued (from any thread)
@@ -83,7 +86,7 @@ class NodeContext:
     analysis_signal: Waker = field(default_factory=lambda: Waker())
     #: held while the analyzer's state is read or changed (worker thread vs API threads)
     analysis_lock: threading.Lock = field(default_factory=threading.Lock)
-    private_keys: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
+    private_keys: dict[str, Signer] = field(default_factory=dict)
     #: when the manifest in force was accepted (views queued before may need narrowing)
     manifest_since: datetime | None = None
     #: wakes the per-peer workers and the manifest spreader when the manifest changes
@@ -101,12 +104,19 @@ class NodeContext:
     #: (its kid, and since when, by :attr:`clock`)
     key_held_back: tuple[str, datetime] | None = None
     #: the sign-in links not yet used (:mod:`node.services.sign_in_links`), in this
-    #: process's memory only: SHA-256 (hex) of a link's code -> (the bearer token it
-    #: signs in with, its expiry by :attr:`clock`)
+    #: process's memory only: SHA-256 (hex) of a link's code -> (the name of the token it
+    #: signs in as, its expiry by :attr:`clock`)
     sign_in_links: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    #: this node at its OpenID Connect provider, if ``settings.oidc`` configures one
+    oidc: RelyingParty | None = None
+    #: the key of its people's pseudonyms (:mod:`node.auth.people`), read on first use
+    person_key: bytes | None = None
+    #: the people whose directory entry this process wrote or read, and the name it holds
+    #: (a bearer JWT writes it once, and usually carries no name of its own)
+    people_seen: dict[str, str] = field(default_factory=dict)
 
     @property
-    def key(self) -> Ed25519PrivateKey:
+    def key(self) -> Signer:
         """The signing key now; read :attr:`signing` once where key and kid go together."""
         return self.signing.key
 
@@ -114,7 +124,7 @@ class NodeContext:
     def kid(self) -> str:
         return self.signing.kid
 
-    def signing_pair(self) -> tuple[Ed25519PrivateKey, str]:
+    def signing_pair(self) -> tuple[Signer, str]:
         """Key and kid of one moment (a rotation between two reads cannot split them)."""
         signing = self.signing
         return signing.key, signing.kid

@@ -4,6 +4,10 @@ Precedence: explicit arguments, then environment variables (nested sections with
 ``__``, e.g. ``CLEARINGHOUSE_DELIVERY__BATCH_SIZE``), then the TOML file named by
 ``CLEARINGHOUSE_CONFIG`` (or given to :func:`load_settings`), then defaults.
 
+Any setting X may be read from a file instead: ``CLEARINGHOUSE_X_FILE`` in the
+environment, ``x_file`` in the TOML file (:mod:`node.settings_files`), so that secrets
+(``database_password``, ``database_url``, ``tokens``) come from mounted files.
+
 Tokens are configured by their SHA-256 only (``clearinghouse init`` prints the
 secrets once); a placeholder or short token hash is refused.
 """
@@ -15,20 +19,26 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, IPvAnyNetwork, field_validator, model_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
+from pydantic import (
+    BaseModel,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    field_validator,
+    model_validator,
 )
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from clearinghouse.node.storage.db import normalise_database_url
+from clearinghouse.node.settings_files import settings_sources
+from clearinghouse.node.storage.db import normalise_database_url, url_with_password
 
 __all__ = [
     "ROLES",
     "AuditSettings",
     "DeliverySettings",
+    "OidcSettings",
+    "Pkcs11Settings",
+    "SessionSettings",
     "Settings",
     "TokenSetting",
     "load_settings",
@@ -96,13 +106,137 @@ class AuditSettings(BaseModel):
     )
 
 
+class OidcSettings(BaseModel):
+    """Sign-in through the agency's OpenID Connect provider (:mod:`node.auth.oidc`).
+
+    The web pages use the authorization code flow with PKCE; the local API also takes
+    the provider's access tokens (JWTs) as bearer tokens, checked against its JWKS. A
+    person's roles on this node come from one claim of theirs (``roles_claim``) through
+    ``role_map``; a person none of whose values maps to a role is refused.
+    """
+
+    model_config = {"extra": "forbid"}
+
+    issuer: str = Field(
+        description="The provider's issuer URL, exactly as its discovery document and its "
+        "tokens' `iss` say (its /.well-known/openid-configuration is read at start)."
+    )
+    client_id: str = Field(min_length=1, description="This node's client id at the provider.")
+    client_secret_file: Path | None = Field(
+        None,
+        description="File holding the client secret (client_secret_basic at the token "
+        "endpoint); refused if every local account may read it.",
+    )
+    scopes: list[str] = Field(
+        default_factory=lambda: ["openid", "profile", "email"],
+        description="Scopes asked for at sign-in (`openid` is always asked for).",
+    )
+    roles_claim: str = Field(
+        "groups",
+        min_length=1,
+        description="The claim carrying a person's groups or roles (a string or a list of "
+        "strings); a dotted path reaches into objects, e.g. `realm_access.roles`. Read "
+        "from the ID token or userinfo at sign-in, and from the access token on the API.",
+    )
+    role_map: dict[str, Role] = Field(
+        default_factory=dict,
+        description="Which value of roles_claim gives which role on this node, e.g. "
+        '{"ops-analysts" = "analyst", "ops-audit" = "auditor"}. Values not listed give none.',
+    )
+    audience: str | None = Field(
+        None,
+        description="The `aud` an access token must carry to be taken on the local API; "
+        "default: this node's public URL.",
+    )
+    display_name_claim: str = Field(
+        "name", description="The claim shown as a person's name on this node's pages."
+    )
+    provider_name: str = Field(
+        "your organisation", description="How the sign-in button names the provider."
+    )
+    algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "PS256", "ES256", "Ed25519", "EdDSA"],
+        description="Signature algorithms accepted on ID and access tokens (never `none` "
+        "or an HMAC one).",
+    )
+    leeway_s: int = Field(60, ge=0, le=600, description="Clock skew allowed on exp/iat/nbf.")
+    http_timeout_s: float = Field(10.0, gt=0, description="Timeout of calls to the provider.")
+
+    @field_validator("issuer")
+    @classmethod
+    def _an_http_url(cls, value: str) -> str:
+        if not re.match(r"https?://[^/?#]+", value):
+            raise ValueError("issuer must be an http(s) URL")
+        return value
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        refused = [a for a in value if a == "none" or a.upper().startswith("HS")]
+        if refused:
+            raise ValueError(f"algorithms {refused} are refused: only public-key signatures")
+        return value
+
+
+class SessionSettings(BaseModel):
+    """The web pages' sessions (:mod:`node.auth.sessions`)."""
+
+    model_config = {"extra": "forbid"}
+
+    idle_s: float = Field(
+        1800.0, gt=0, description="A session unused this long ends (sign in again)."
+    )
+    max_s: float = Field(
+        8 * 3600.0, gt=0, description="A session ends this long after sign-in, used or not."
+    )
+    cookie_secure: bool = Field(
+        True,
+        description="Mark the session cookie `Secure`: browsers send it over HTTPS and to "
+        "http://localhost only. Turn off only for a node reached over plain HTTP on a "
+        "trusted network other than localhost.",
+    )
+
+
+class Pkcs11Settings(BaseModel):
+    """The participant's Ed25519 key in a PKCS#11 token (an HSM), instead of ``key_file``
+    (:mod:`node.signers.pkcs11`). The PIN is never a setting: it is read from
+    ``pin_file``, or else from the environment variable ``CLEARINGHOUSE_PKCS11_PIN``."""
+
+    model_config = {"extra": "forbid"}
+
+    module: Path = Field(
+        description="The token's PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so."
+    )
+    token_label: str = Field(
+        min_length=1, max_length=32, description="The token's label (at most 32 characters)."
+    )
+    key_label: str = Field(
+        min_length=1,
+        description="The label of the key pair in the token (its private and public key). "
+        "A key made by 'clearinghouse key rotate' beside it is labelled KEY_LABEL.<kid8>; "
+        "the node holds both, as it holds the key files beside key_file.",
+    )
+    pin_file: Path | None = Field(
+        None,
+        description="A file holding the token's user PIN (one line; refused if every local "
+        "account may read it). None: the PIN is read from CLEARINGHOUSE_PKCS11_PIN.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CLEARINGHOUSE_", env_nested_delimiter="__", extra="forbid"
     )
 
     participant: str = Field(description="This node's participant id in the manifest.")
-    key_file: Path = Field(description="PKCS#8 PEM Ed25519 private key of the participant.")
+    key_file: Path | None = Field(
+        None,
+        description="PKCS#8 PEM Ed25519 private key of the participant; this or pkcs11.",
+    )
+    pkcs11: Pkcs11Settings | None = Field(
+        None,
+        description="The participant's key in a PKCS#11 token (an HSM); this or key_file.",
+    )
     manifest_file: Path = Field(
         description="The quorum-signed federation manifest (JSON), the anchor this node "
         "trusts; or a chain of them (a JSON array, oldest first), each signed by a quorum "
@@ -114,6 +248,13 @@ class Settings(BaseSettings):
         None, description="Pseudonymisation key (base64url); needed to issue pseudonymised fields."
     )
     database_url: str = Field("sqlite:///clearinghouse.db", description="SQLAlchemy URL.")
+    database_password: SecretStr | None = Field(
+        None,
+        description="The password of database_url's user, kept out of the URL: best "
+        "from a file (CLEARINGHOUSE_DATABASE_PASSWORD_FILE, or database_password_file in "
+        "the TOML file). It is put into database_url, URL-escaped; refused if the URL holds "
+        "a password already or is SQLite's. (PostgreSQL also reads libpq's PGPASSFILE.)",
+    )
     host: str = "127.0.0.1"
     port: int = Field(8100, ge=0, le=65535)
     public_url: str | None = Field(
@@ -225,11 +366,38 @@ class Settings(BaseSettings):
     )
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    oidc: OidcSettings | None = Field(
+        None, description="Sign-in through an OpenID Connect provider; none: tokens only."
+    )
+    session: SessionSettings = Field(default_factory=SessionSettings)
 
     @field_validator("database_url")
     @classmethod
     def _normalise_url(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @model_validator(mode="after")
+    def _password_into_the_url(self) -> Settings:
+        password = self.database_password
+        if password is None:
+            return self
+        try:
+            self.database_url = url_with_password(self.database_url, password.get_secret_value())
+        except ValueError as exc:
+            raise ValueError(f"database_password: {exc}") from exc
+        return self
+
+    @model_validator(mode="after")
+    def _one_key(self) -> Settings:
+        if self.key_file is not None and self.pkcs11 is not None:
+            raise ValueError(
+                "both key_file and pkcs11 are set: give one, the PEM file or the key in a token"
+            )
+        if self.key_file is None and self.pkcs11 is None:
+            raise ValueError(
+                "no key: set key_file (a PEM file) or pkcs11 (a key in a PKCS#11 token)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _a_full_batch_fits_the_quota(self) -> Settings:
@@ -254,10 +422,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if settings_cls.model_config.get("toml_file"):
-            sources.append(TomlConfigSettingsSource(settings_cls))
-        return tuple(sources)
+        return settings_sources(settings_cls, init_settings)
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
@@ -280,6 +445,9 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         value = getattr(settings, name)
         if value is not None and not value.is_absolute():
             updates[name] = base / value
+    pkcs11 = settings.pkcs11
+    if pkcs11 is not None and pkcs11.pin_file is not None and not pkcs11.pin_file.is_absolute():
+        updates["pkcs11"] = pkcs11.model_copy(update={"pin_file": base / pkcs11.pin_file})
     if settings.database_url.startswith("sqlite:///") and not settings.database_url.startswith(
         "sqlite:////"
     ):

@@ -15,29 +15,32 @@ Every refusal is a :class:`~node.errors.ServiceUnavailable` naming the setting a
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from sqlalchemy import Engine
 
 from clearinghouse.analyzers.base import Analyzer
 from clearinghouse.analyzers.registry import AnalyzerNotFound, code_digest, load
 from clearinghouse.analyzers.state import State
+from clearinghouse.node.auth.oidc import RelyingParty
 from clearinghouse.node.clock import Clock
 from clearinghouse.node.context import NodeContext
 from clearinghouse.node.errors import ServiceUnavailable
-from clearinghouse.node.keyfiles import passphrase_from_env, read_pseudonym_key
-from clearinghouse.node.keyring import load_keys, select_signing_key
+from clearinghouse.node.keyfiles import read_pseudonym_key
+from clearinghouse.node.keyring import KeySource, SigningKey, open_key_source, select_signing_key
 from clearinghouse.node.metrics import NodeMetrics
 from clearinghouse.node.services.authorisations import refresh_active
 from clearinghouse.node.services.manifests import startup_manifest
 from clearinghouse.node.services.trust_events import record_trust_state
-from clearinghouse.node.settings import Settings
+from clearinghouse.node.settings import OidcSettings, Settings
 from clearinghouse.node.storage import analysis, outbox
 from clearinghouse.node.storage.db import make_engine, transaction
 from clearinghouse.node.storage.migrate import upgrade
 from clearinghouse.protocol.errors import ProtocolError
-from clearinghouse.protocol.manifest import AnalyzerDeclaration
+from clearinghouse.protocol.keys import Signer
+from clearinghouse.protocol.manifest import AnalyzerDeclaration, Manifest
 
-__all__ = ["load_declared_analyzer", "open_node"]
+__all__ = ["load_declared_analyzer", "open_node", "open_relying_party"]
 
 log = logging.getLogger("clearinghouse.node")
 
@@ -63,17 +66,12 @@ def open_node(settings: Settings, clock: Clock) -> NodeContext:
         raise
     try:
         me = manifest.participant(settings.participant)
-        private_keys, problems = load_keys(
-            settings.key_file, settings.participant, passphrase_from_env()
-        )
-        signing = select_signing_key(manifest, settings.participant, private_keys, now)
         pseudonym_key = (
             read_pseudonym_key(settings.pseudonym_key_file) if settings.pseudonym_key_file else None
         )
     except ProtocolError as exc:
-        raise ServiceUnavailable(f"participant/key_file/pseudonym_key_file: {exc}") from exc
-    for problem in problems:
-        log.warning("key file skipped: %s", problem)
+        raise ServiceUnavailable(f"participant/pseudonym_key_file: {exc}") from exc
+    key_source, private_keys, signing = _open_keys(settings, manifest, now)
     analyzer, state = None, None
     if me.analyzer is not None:
         analyzer = load_declared_analyzer(me.analyzer)
@@ -85,6 +83,7 @@ def open_node(settings: Settings, clock: Clock) -> NodeContext:
         engine=engine,
         manifest=manifest,
         signing=signing,
+        key_source=key_source,
         pseudonym_key=pseudonym_key,
         metrics=NodeMetrics(lambda: _outbox_depth(engine)),
         analyzer=analyzer,
@@ -93,10 +92,50 @@ def open_node(settings: Settings, clock: Clock) -> NodeContext:
         private_keys=private_keys,
         manifest_since=since,
     )
+    if settings.oidc is not None:
+        context.oidc = open_relying_party(settings.oidc, context.public_url)
     context.metrics.manifest_serial.set(manifest.serial)
     record_trust_state(context)
     refresh_active(context)
     return context
+
+
+def open_relying_party(oidc: OidcSettings, public_url: str) -> RelyingParty:
+    """This node at its provider: the pages' callback and the API's audience are at
+    ``public_url``. The provider is asked nothing yet (a node starts while it is down).
+
+    :raises ServiceUnavailable: the client secret file cannot be used.
+    """
+    try:
+        return RelyingParty(
+            oidc, redirect_uri=public_url + "/ui/oidc/callback", audience=public_url
+        )
+    except ProtocolError as exc:
+        raise ServiceUnavailable(f"oidc.client_secret_file: {exc}") from exc
+
+
+def _open_keys(
+    settings: Settings, manifest: Manifest, now: datetime
+) -> tuple[KeySource, dict[str, Signer], SigningKey]:
+    """The key source, the keys it holds, and the one that signs now.
+
+    :raises ServiceUnavailable: naming ``key_file`` or ``pkcs11``: the source cannot be
+        opened, its key cannot be read, or no key it holds may sign now.
+    """
+    setting = "pkcs11" if settings.pkcs11 is not None else "key_file"
+    try:
+        source = open_key_source(settings)
+    except ProtocolError as exc:
+        raise ServiceUnavailable(f"{setting}: {exc}") from exc
+    try:
+        private_keys, problems = source.load()
+        signing = select_signing_key(manifest, settings.participant, private_keys, now)
+    except ProtocolError as exc:
+        source.close()
+        raise ServiceUnavailable(f"participant/{setting}: {exc}") from exc
+    for problem in problems:
+        log.warning("key skipped: %s", problem)
+    return source, private_keys, signing
 
 
 def load_declared_analyzer(declaration: AnalyzerDeclaration) -> Analyzer:

@@ -38,6 +38,9 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from clearinghouse.node.api.rate_limit import PeerRateLimiter, RateLimiter, client_address
+from clearinghouse.node.auth.directory import person_principal
+from clearinghouse.node.auth.oidc import looks_like_jwt
+from clearinghouse.node.auth.principal import Principal, token_principal
 from clearinghouse.node.context import NodeContext
 from clearinghouse.node.errors import (
     BadRequest,
@@ -50,7 +53,6 @@ from clearinghouse.node.errors import (
     UnsupportedMediaType,
 )
 from clearinghouse.node.logs import PEER
-from clearinghouse.node.settings import TokenSetting
 from clearinghouse.node.storage import peers
 from clearinghouse.node.storage.db import MAX_INT, transaction
 from clearinghouse.node.transport.httpsig import (
@@ -226,35 +228,46 @@ def _failures_charged(request: Request) -> Iterator[None]:
         raise limited from exc
 
 
-def _bearer_token(request: Request, roles: tuple[str, ...]) -> TokenSetting:
-    """The bearer token of ``request`` if it has one of ``roles`` (``admin`` always)."""
+async def _bearer_principal(request: Request, roles: tuple[str, ...]) -> Principal:
+    """Who the bearer token of ``request`` stands for, if they have one of ``roles``
+    (``admin`` always): a configured token, or (with ``oidc`` set) an access token JWT
+    of the node's identity provider for this node's audience."""
     ctx = _context(request)
     header = request.headers.get("authorization", "")
     scheme, _, bearer = header.partition(" ")
-    if scheme.lower() != "bearer" or not bearer.strip():
+    bearer = bearer.strip()
+    if scheme.lower() != "bearer" or not bearer:
         raise Unauthenticated("this endpoint needs 'Authorization: Bearer <token>'")
-    token = ctx.token(bearer.strip())
-    if token is None:
-        raise Unauthenticated("the bearer token is not known to this node")
-    if token.role not in roles and token.role != "admin":
-        raise Forbidden(
-            f"token {token.name!r} has role {token.role!r}; this endpoint needs "
-            f"{' or '.join(roles)}"
+    token = ctx.token(bearer)
+    principal: Principal
+    if token is not None:
+        principal = token_principal(token)
+    elif ctx.oidc is not None and looks_like_jwt(bearer):
+        identity = await run_in_threadpool(ctx.oidc.verify_access_token, bearer)
+        principal = await run_in_threadpool(person_principal, ctx, identity, sign_in=False)
+    else:
+        raise Unauthenticated(
+            "the bearer token is not known to this node"
+            + (", nor an access token of its identity provider" if ctx.oidc else "")
         )
-    return token
+    if not principal.has(*roles):
+        raise Forbidden(f"{principal.describe()}: this endpoint needs {' or '.join(roles)}")
+    return principal
 
 
-def require_role(*roles: str) -> Callable[[Request], Awaitable[TokenSetting]]:
+def require_role(*roles: str) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency admitting a bearer token with one of ``roles`` (``admin`` always).
 
     The token is checked from the header alone, before any body is read; a refusal
     (401, 403) is charged to the client address (429 once it has no token left).
-    ``async`` so that FastAPI runs it inline: a hash and a compare, no thread hop."""
+    ``async`` so that FastAPI runs it inline: a static token costs a hash and a
+    compare, no thread hop (an access token JWT is verified in a worker thread)."""
 
-    async def check(request: Request) -> TokenSetting:
+    async def check(request: Request) -> Principal:
         with _failures_charged(request):
-            return _bearer_token(request, roles)
+            return await _bearer_principal(request, roles)
 
+    check.roles = roles  # type: ignore[attr-defined]  # what the OpenAPI document names
     return check
 
 
@@ -340,11 +353,13 @@ _auditor = require_role("auditor")
 
 
 async def _audit_reader(request: Request) -> str:
-    """A peer's signed request (``peer:<id>``) or a local ``auditor`` token (``token:<name>``)."""
+    """A peer's signed request (``peer:<id>``), or a local ``auditor``: its actor
+    (``token:<name>``, ``person:<id>``)."""
     if "signature" in request.headers or "signature-input" in request.headers:
         peer = await _authenticated_peer(request)
         return f"peer:{peer.id}"
-    return f"token:{(await _auditor(request)).name}"
+    reader: Principal = await _auditor(request)
+    return reader.actor
 
 
 AuditReader = Annotated[str, Depends(_audit_reader)]
@@ -355,7 +370,8 @@ _admin = require_role("admin")
 
 @dataclass(frozen=True)
 class AdminOrPeerRequest:
-    """Who sent a trust change (``token:<name>`` or ``peer:<id>``) and its exact body."""
+    """Who sent a trust change (``token:<name>``, ``person:<id>`` or ``peer:<id>``) and its
+    exact body."""
 
     actor: str
     body: bytes
@@ -366,11 +382,11 @@ async def _admin_or_peer(request: Request) -> AdminOrPeerRequest:
     if "signature" in request.headers or "signature-input" in request.headers:
         peer = await _authenticated_peer(request)
         return AdminOrPeerRequest(f"peer:{peer.id}", peer.body)
-    token = await _admin(request)
+    admin = await _admin(request)
     body = await read_body(request, _context(request))
     if body:
         require_json(request)
-    return AdminOrPeerRequest(f"token:{token.name}", body)
+    return AdminOrPeerRequest(admin.actor, body)
 
 
 AdminOrPeer = Annotated[AdminOrPeerRequest, Depends(_admin_or_peer)]

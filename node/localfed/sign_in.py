@@ -1,7 +1,7 @@
 """A one-click sign-in to a local node's pages, for the demo's newcomer.
 
 :func:`sign_in_link` asks the node (with its admin token, which the federation's folder
-holds) for a single-use link that signs a browser in with the token of ``role``
+holds) for a single-use link that signs a browser in as the token of ``role``
 (``POST /v1/local/sign-in-links``, :mod:`node.api.routes.sign_in_links`), and gives the
 full URL and until when it may be used.
 """
@@ -34,7 +34,7 @@ def sign_in_link(node: NodeHandle, role: str = "analyst") -> SignInLink:
 
     Raises :class:`~node.transport.local_api.NodeUnreachable`, ``NodeRefused`` (the node
     answered other than 201) or ``AnswerMalformed``."""
-    body = json.dumps({"name": role, "token": node.tokens[role]}).encode()
+    body = json.dumps({"name": role}).encode()
     answer = post_document(node.url, SIGN_IN_LINKS, body, token=node.tokens["admin"])
     where = f"{node.url}{SIGN_IN_LINKS}"
     if answer.status != 201:

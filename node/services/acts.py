@@ -1,14 +1,16 @@
 """The audit entries each service writes, built in one place so they stay uniform.
 
 Actors: ``token:<name>`` (a local user or system, by its token's name),
-``peer:<id>`` (a peer's signed request), ``node:<id>`` (this node's own workers).
+``person:<id>`` (a person signed in through the node's OpenID Connect provider, by
+pseudonymous id: :mod:`node.auth.people`), ``peer:<id>`` (a peer's signed request),
+``node:<id>`` (this node's own workers).
 Entries carry packet references, peers and field *names*, never field values.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from clearinghouse.protocol.audit import Act, format_time
 from clearinghouse.protocol.authorisation import Authorisation
@@ -19,12 +21,15 @@ from clearinghouse.protocol.packet import IssuedPacket, PacketRef
 __all__ = [
     "authorisation_accepted",
     "authorisation_used",
+    "data_read",
     "manifest_chain_broken",
     "node_actor",
     "packet_issued",
     "packet_received",
     "peer_actor",
     "policy_digest",
+    "session_ended",
+    "session_started",
     "token_actor",
     "view_queued",
     "view_sent",
@@ -180,3 +185,39 @@ def authorisation_used(
             "fields": fields,
         },
     )
+
+
+#: The most jtis a ``data.read`` entry lists; a larger read lists the first ones, its
+#: count and the SHA-256 of all of them (newline-separated, in the order served).
+READ_JTIS_LISTED = 100
+
+
+def data_read(
+    actor: str,
+    what: str,
+    *,
+    jti: str | None = None,
+    jtis: Iterable[str] = (),
+    details: Mapping[str, object] | None = None,
+) -> Act:
+    """``actor`` read shared data: ``what`` (``packet``, ``packets``, ``result``,
+    ``situation``, ``area``, ``actor``, ``export``, ``audit``), the one packet ``jti`` or
+    the packets ``jtis`` it was shown, and the filters or entries it asked for
+    (``details``, those None left out)."""
+    listed = list(jtis)
+    shown: dict[str, object] = {k: v for k, v in (details or {}).items() if v is not None}
+    if listed:
+        shown["count"] = len(listed)
+        shown["jtis"] = listed[:READ_JTIS_LISTED]
+        if len(listed) > READ_JTIS_LISTED:
+            shown["jtis_sha256"] = hashlib.sha256("\n".join(listed).encode()).hexdigest()
+    return Act("data.read", actor, jti=jti, fields={"what": what, **shown})
+
+
+def session_started(actor: str, how: str) -> Act:
+    """``actor`` signed in to the web pages ``how`` (``oidc``, ``token`` or ``link``)."""
+    return Act("session.started", actor, fields={"how": how})
+
+
+def session_ended(actor: str) -> Act:
+    return Act("session.ended", actor)

@@ -136,6 +136,7 @@ class EntrySearch:
     until: datetime | None = None  # before
     before: int | None = None  # only seq below this (the page cursor)
     limit: int = 100
+    actor: str | None = None  # token:<name>, person:<id>, peer:<id>, node:<id>
 
 
 def find_entries(session: Session, search: EntrySearch) -> list[AuditEntry]:
@@ -145,6 +146,7 @@ def find_entries(session: Session, search: EntrySearch) -> list[AuditEntry]:
         act=search.act,
         peer=search.peer,
         jti=search.jti,
+        actor=search.actor,
         since=search.since,
         until=search.until,
         before=search.before,

@@ -5,7 +5,8 @@ A request whose ``created`` is outside the signature window is refused as stale,
 so its nonce need not be remembered past that window; without this the
 ``seen_nonce`` table would grow by one row per peer request forever. A refused view's
 record (``inbound_refusal``: digest, header and reason) is kept for operators to
-inspect for ``refusal_retention_days``, then deleted.
+inspect for ``refusal_retention_days``, then deleted. Web sessions past their idle or
+absolute end, and sign-ins at the provider that never came back, are deleted too.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import logging
 from datetime import timedelta
 
 from clearinghouse.node.context import NodeContext
-from clearinghouse.node.storage import packets, peers
+from clearinghouse.node.storage import packets, peers, sessions
 from clearinghouse.node.storage.db import transaction
 
-__all__ = ["forget_old_nonces", "forget_old_refusals", "run_housekeeping"]
+__all__ = ["forget_ended_sessions", "forget_old_nonces", "forget_old_refusals", "run_housekeeping"]
 
 log = logging.getLogger("clearinghouse.housekeeping")
 
@@ -37,8 +38,17 @@ def forget_old_refusals(ctx: NodeContext) -> int:
         return packets.purge_refusals(session, before=before)
 
 
+def forget_ended_sessions(ctx: NodeContext) -> int:
+    """Delete sessions past their idle or absolute end and expired pending sign-ins."""
+    now = ctx.clock.now()
+    idle_before = now - timedelta(seconds=ctx.settings.session.idle_s)
+    with transaction(ctx.engine) as session:
+        return sessions.purge(session, now, idle_before)
+
+
 def _tidy(ctx: NodeContext) -> None:
     forget_old_nonces(ctx)
+    forget_ended_sessions(ctx)
     if purged := forget_old_refusals(ctx):
         log.info("purged %d refused view record(s) past their retention period", purged)
 

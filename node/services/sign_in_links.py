@@ -1,13 +1,12 @@
 """Sign-in links for the browser pages: minted by an admin, each signs in once, within minutes.
 
 ``POST /v1/local/sign-in-links`` (role ``admin``) names a configured token with a role
-that may read the pages and gives that token in clear: the node holds only its tokens'
-SHA-256, and the page cookie holds the token itself (:mod:`node.api.routes.ui`), so a
-link can only sign in with a token its minter holds. :func:`mint_sign_in_link` answers
-a fresh random code (256 bits), good for :data:`LIFETIME`; ``GET /ui/sign-in/{code}``
-(:func:`redeem_sign_in_link`) gives the token back once, for the cookie.
+that may read the pages; :func:`mint_sign_in_link` answers a fresh random code (256
+bits), good for :data:`LIFETIME`; ``GET /ui/sign-in/{code}`` (:func:`redeem_sign_in_link`)
+names that token once, and the page starts a session for it (:mod:`node.auth.sessions`):
+the token's secret is never needed, nor sent.
 
-The node keeps, per link, only the SHA-256 of its code, beside the token and the
+The node keeps, per link, only the SHA-256 of its code, beside the token's name and the
 expiry, in this process's memory (:attr:`NodeContext.sign_in_links`): nothing reaches
 the database, and a restart forgets every link. A code is looked up by a constant-time
 compare of its SHA-256 against each one held; a link used, or found expired, is
@@ -74,11 +73,11 @@ def _drop_expired(ctx: NodeContext, now: datetime) -> None:
             del ctx.sign_in_links[digest]
 
 
-def _named_token(ctx: NodeContext, name: str, bearer: str, roles: Collection[str]) -> TokenSetting:
-    """The configured token ``name`` if ``bearer`` is it and its role is one of ``roles``.
+def _named_token(ctx: NodeContext, name: str, roles: Collection[str]) -> TokenSetting:
+    """The configured token ``name`` if its role is one of ``roles``.
 
     :raises NotFound: no token of that name is configured.
-    :raises Unprocessable: its role is not one of ``roles``, or ``bearer`` is not it."""
+    :raises Unprocessable: its role is not one of ``roles``."""
     named = [t for t in ctx.settings.tokens if t.name == name]
     if not named:
         known = ", ".join(sorted({t.name for t in ctx.settings.tokens}))
@@ -88,29 +87,25 @@ def _named_token(ctx: NodeContext, name: str, bearer: str, roles: Collection[str
             f"token {name!r} has role {named[0].role!r}: a sign-in link is only for a token "
             f"that may read the pages ({', '.join(roles)})"
         )
-    found = ctx.token(bearer)
-    if found is None or found.name != name or found.role not in roles:
-        raise Unprocessable(f"the token given is not token {name!r}")
-    return found
+    return next(t for t in named if t.role in roles)
 
 
 def mint_sign_in_link(
     ctx: NodeContext,
     name: str,
-    bearer: str,
     *,
     roles: Collection[str],
     minted_by: str,
     now: datetime,
     lifetime: timedelta = LIFETIME,
 ) -> MintedLink:
-    """A new link that signs in once with the token ``name`` (whose secret is ``bearer``)
-    until ``now + lifetime``; ``minted_by`` names the admin token that asked (logged).
+    """A new link that signs in once as the token ``name`` until ``now + lifetime``;
+    ``minted_by`` names who asked (logged).
 
     :raises NotFound: no token named ``name`` is configured.
-    :raises Unprocessable: its role is not one of ``roles``, ``bearer`` is not that
-        token, or :data:`MAX_OUTSTANDING` links wait already."""
-    token = _named_token(ctx, name, bearer, roles)
+    :raises Unprocessable: its role is not one of ``roles``, or :data:`MAX_OUTSTANDING`
+        links wait already."""
+    token = _named_token(ctx, name, roles)
     _drop_expired(ctx, now)
     if len(ctx.sign_in_links) >= MAX_OUTSTANDING:
         raise Unprocessable(
@@ -119,9 +114,9 @@ def mint_sign_in_link(
         )
     code = secrets.token_urlsafe(32)
     expires_at = now + lifetime
-    ctx.sign_in_links[_digest(code)] = (bearer, expires_at)
+    ctx.sign_in_links[_digest(code)] = (token.name, expires_at)
     log.info(
-        "sign-in link for token %r (role %s) minted by token %r, usable once until %s",
+        "sign-in link for token %r (role %s) minted by %s, usable once until %s",
         token.name,
         token.role,
         minted_by,
@@ -130,9 +125,8 @@ def mint_sign_in_link(
     return MintedLink(PATH + code, token.name, token.role, expires_at)
 
 
-def redeem_sign_in_link(ctx: NodeContext, code: str, *, now: datetime) -> tuple[str, TokenSetting]:
-    """The bearer token (and its setting) the link of ``code`` signs in with; the link is
-    spent.
+def redeem_sign_in_link(ctx: NodeContext, code: str, *, now: datetime) -> TokenSetting:
+    """The token the link of ``code`` signs in as; the link is spent.
 
     :raises NotFound: no link has this code (never minted, used already, or forgotten by
         a restart), or it expired."""
@@ -145,14 +139,14 @@ def redeem_sign_in_link(ctx: NodeContext, code: str, *, now: datetime) -> tuple[
     _drop_expired(ctx, now)
     if entry is None:
         raise NotFound("this sign-in link is unknown or was used already: each link signs in once")
-    bearer, expires_at = entry
+    name, expires_at = entry
     if expires_at <= now:
         raise NotFound(
             f"this sign-in link expired at {expires_at.isoformat(timespec='seconds')}: "
             "links may be used within minutes of being made"
         )
-    token = ctx.token(bearer)
+    token = next((t for t in ctx.settings.tokens if t.name == name), None)
     if token is None:  # the node's tokens are set at start-up: not while a link waits
         raise NotFound("the token this sign-in link was made for is no longer configured")
-    log.info("sign-in link used: signed in with token %r (role %s)", token.name, token.role)
-    return bearer, token
+    log.info("sign-in link used: signed in as token %r (role %s)", token.name, token.role)
+    return token

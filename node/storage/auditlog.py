@@ -270,6 +270,7 @@ def search(
     until: datetime | None = None,
     before: int | None = None,
     limit: int = 100,
+    actor: str | None = None,
 ) -> list[AuditEntry]:
     """The newest entries matching every given filter, newest first, below ``before``."""
     statement = select(AuditEntry)
@@ -279,6 +280,8 @@ def search(
         statement = statement.where(col(AuditEntry.peer) == peer)
     if jti is not None:
         statement = statement.where(col(AuditEntry.jti) == jti)
+    if actor is not None:
+        statement = statement.where(col(AuditEntry.actor) == actor)
     if since is not None:
         statement = statement.where(col(AuditEntry.time) >= since)
     if until is not None:

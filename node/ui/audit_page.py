@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from clearinghouse.node.auth.directory import display_names, known_people
 from clearinghouse.node.context import NodeContext
 from clearinghouse.node.services.audit_display import (
     CheckedCheckpoint,
@@ -48,6 +49,8 @@ __all__ = [
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+#: The kinds of actor an entry names (:mod:`node.services.acts`).
+ACTOR_KINDS = ("person", "token", "peer", "node")
 _FIELD_CHARS = 160  # an act field's value is cut to this in the table (whole on the entry)
 
 
@@ -69,6 +72,8 @@ class AuditQuery:
     until: datetime | None = None
     before: int | None = None
     limit: int = DEFAULT_LIMIT
+    #: who acted: ``person:<id>``, ``token:<name>``, ``peer:<id>`` or ``node:<id>``
+    actor: str | None = None
     errors: tuple[str, ...] = ()
     form: dict[str, str] = field(default_factory=dict)
 
@@ -81,6 +86,7 @@ class AuditQuery:
             act=self.act,
             peer=self.peer,
             jti=self.jti,
+            actor=self.actor,
             since=self.since,
             until=self.until,
             before=self.before,
@@ -117,12 +123,19 @@ def parse_query(
     end: str | None = None,
     before: int | None = None,
     limit: int = DEFAULT_LIMIT,
+    actor: str | None = None,
 ) -> AuditQuery:
     """Check the filters as typed; each one that does not parse becomes a message."""
     errors: list[str] = []
     act, peer, jti = (act or "").strip(), (peer or "").strip(), (jti or "").strip()
+    actor = (actor or "").strip()
     if act and act not in ACTS:
         errors.append(f"act: {act[:40]!r} is not an act this log records")
+    if actor and actor.split(":", 1)[0] not in ACTOR_KINDS:
+        errors.append(
+            f"actor: {actor[:40]!r} is not one an entry names "
+            f"({', '.join(k + ':…' for k in ACTOR_KINDS)})"
+        )
     times: dict[str, datetime | None] = {"from": None, "to": None}
     for name, text in (("from", start), ("to", end)):
         if text and text.strip():
@@ -137,6 +150,7 @@ def parse_query(
         "act": act,
         "peer": peer,
         "jti": jti,
+        "actor": actor,
         # datetime-local inputs show only this form; links carry the same, meant as UTC
         "from": since.strftime("%Y-%m-%dT%H:%M:%S") if since else (start or "").strip(),
         "to": until.strftime("%Y-%m-%dT%H:%M:%S") if until else (end or "").strip(),
@@ -145,6 +159,7 @@ def parse_query(
         act=act or None,
         peer=peer or None,
         jti=jti or None,
+        actor=actor or None,
         since=since,
         until=until,
         before=before,
@@ -213,7 +228,7 @@ def _compact(value: Any) -> str:
     return text if len(text) <= _FIELD_CHARS else text[: _FIELD_CHARS - 1] + "…"
 
 
-def _row(entry: EntryRow, covered: int) -> dict[str, Any]:
+def _row(entry: EntryRow, covered: int, names: dict[str, str]) -> dict[str, Any]:
     """One table row: the indexed columns and the act's other fields, compactly."""
     try:
         body = json.loads(entry.body)
@@ -228,6 +243,7 @@ def _row(entry: EntryRow, covered: int) -> dict[str, Any]:
         "time": format_time(entry.time),
         "act": entry.act,
         "actor": entry.actor,
+        "actor_name": names.get(entry.actor, ""),
         "peer": entry.peer or "",
         "jti": entry.jti or "",
         "fields": fields,
@@ -247,6 +263,7 @@ def audit_page(ctx: NodeContext, query: AuditQuery) -> dict[str, Any]:
     peers = [p.id for p in ctx.manifest.participants if p.id != ctx.participant]
     if query.peer and query.peer not in peers:
         peers.append(query.peer)  # an old peer, no longer in the manifest
+    people, names = _people(ctx, [r.actor for r in rows])
     return {
         "checkpoint": checkpoint,
         "head_size": overview.head_size,
@@ -269,10 +286,21 @@ def audit_page(ctx: NodeContext, query: AuditQuery) -> dict[str, Any]:
         "query": query,
         "default_limit": DEFAULT_LIMIT,
         "errors": query.errors,
-        "entries": [_row(r, covered) for r in rows],
+        "entries": [_row(r, covered, names) for r in rows],
+        "people": people,
         "older": query.link(before=older) if older is not None else None,
         "newest": query.link() if query.before is not None else None,
     }
+
+
+def _people(ctx: NodeContext, actors: list[str]) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """The people of this node's directory (for the person filter), and the display
+    name of each ``person:<id>`` actor among ``actors`` (this node's pages only)."""
+    choices = [
+        {"actor": f"person:{p.id}", "name": p.display_name, "roles": p.roles}
+        for p in known_people(ctx)
+    ]
+    return choices, display_names(ctx, actors)
 
 
 @dataclass(frozen=True)
@@ -307,7 +335,11 @@ def entry_page(ctx: NodeContext, seq: int) -> EntryView | None:
             "root": checkpoint.root_b64,
         }
     return EntryView(
-        entry=_row(entry, checkpoint.size if checkpoint is not None else 0),
+        entry=_row(
+            entry,
+            checkpoint.size if checkpoint is not None else 0,
+            display_names(ctx, [entry.actor]),
+        ),
         body=entry.body,
         leaf_hash=leaf,
         checkpoint=checkpoint,

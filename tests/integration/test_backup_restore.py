@@ -181,12 +181,12 @@ def test_a_node_restored_from_a_cold_backup_rejoins_its_federation(
 ) -> None:
     assert ingest(fed, events(0, 100)) == 100
     wait_settled(fed)
+    received = len(packets_at(fed, "unodc"))  # a read: recorded in the log (data.read)
     wait_witnessed(db, PARTICIPANTS)
     before = verify_audit_log(fed, "unodc", min_cosignatures=len(PEERS))
     assert before.checkpoints > 0 and before.last_checkpoint == before.entries
     cosigned = {p: witnessed(fed.nodes[p])["unodc"] for p in PEERS}
     assert all(c.size <= before.entries for c in cosigned.values())
-    received = len(packets_at(fed, "unodc"))
 
     # 1-5: stop, back up, lose the database, restore elsewhere, start again.
     fed.stop("unodc")

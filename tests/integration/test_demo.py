@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 
-from clearinghouse.node.api.routes.ui import COOKIE
 from clearinghouse.node.transport.local_api import node_ready
 from tests.integration._demo import (
     DEMO_RECORDS,
@@ -19,6 +18,7 @@ from tests.integration._demo import (
     DemoRun,
     start_serving_demo,
 )
+from tests.ui_sessions import session_cookie
 
 
 def test_demo_runs_a_whole_federation_and_counts_exactly(demo_run: DemoRun) -> None:
@@ -75,7 +75,7 @@ def test_demo_runs_a_whole_federation_and_counts_exactly(demo_run: DemoRun) -> N
         assert f"tokens: {demo_run.root / 'federation.json'}" in printed
         signed_in = httpx.get(link.group(0), follow_redirects=False, timeout=30)
         assert signed_in.status_code == 303
-        assert signed_in.cookies[COOKIE] == mission["analyst_token"]
+        assert session_cookie(signed_in)
         assert all(node_ready(p["url"]) for p in described["participants"].values())
     finally:
         again.process.send_signal(signal.SIGINT)

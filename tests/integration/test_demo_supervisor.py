@@ -23,7 +23,6 @@ import httpx
 import pytest
 from rich.console import Console
 
-from clearinghouse.node.api.routes.ui import COOKIE
 from clearinghouse.node.localfed import (
     LocalFederation,
     Supervisor,
@@ -35,6 +34,7 @@ from clearinghouse.node.localfed import (
 from clearinghouse.node.transport.local_api import node_ready
 from tests.integration.test_audit_federation import FAST
 from tests.nodes import running_federation
+from tests.ui_sessions import COOKIE, session_cookie
 
 PARTICIPANTS = ("mission", "unodc", "dpa")
 #: Records of each feed (mission's UCDP events, unodc's seizures), in batches of BATCH.
@@ -152,10 +152,16 @@ def test_kept_running_the_nodes_serve_and_a_link_signs_in_once(fed: LocalFederat
 
         link = sign_in_link(fed.nodes["mission"], "analyst")
         assert link.token == "analyst" and link.url.startswith(fed.nodes["mission"].url)
-        with httpx.Client(timeout=30) as browser:
-            page = browser.get(link.url, follow_redirects=True)
-            assert page.status_code == 200 and page.url.path == "/ui/situation"
-            assert browser.cookies[COOKIE] == fed.nodes["mission"].tokens["analyst"]
+        signed_in = httpx.get(link.url, follow_redirects=False, timeout=30)
+        assert signed_in.headers["location"] == "/ui/situation"
+        session = session_cookie(signed_in)
+        page = httpx.get(
+            fed.nodes["mission"].url + "/ui/situation",
+            headers={"cookie": f"{COOKIE}={session}"},
+            follow_redirects=False,
+            timeout=30,
+        )
+        assert page.status_code == 200, page.text[:300]
         again = httpx.get(link.url, follow_redirects=False, timeout=30)
         assert again.status_code == 404 and "set-cookie" not in again.headers
     finally:

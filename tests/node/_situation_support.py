@@ -13,14 +13,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from clearinghouse.node.api.routes.ui import COOKIE
 from clearinghouse.node.context import NodeContext
 from clearinghouse.node.keyfiles import read_private_key
 from clearinghouse.node.localfed import LocalFederation
@@ -32,6 +31,7 @@ from clearinghouse.protocol.packet import issue_packet, recipient_view
 from clearinghouse.protocol.results import result_record
 from tests.nodes import built_federation, served_node
 from tests.support import EXAMPLES
+from tests.ui_sessions import Sessions
 
 RESTRICTION = 'Not for sanctions designations: "source" <b>protected</b> & co'
 H3_AREA, H2_AREA, H0_AREAS = "Aleppo Governorate", "Daraa Governorate", ("Homs Governorate",)
@@ -133,6 +133,10 @@ class SituationNode:
     fed: LocalFederation
     ctx: NodeContext
     client: httpx.Client
+    sessions: Sessions = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sessions = Sessions(str(self.client.base_url))
 
     def get(self, path: str, *, role: str = "analyst", **params: str) -> httpx.Response:
         """``path`` as ``role`` would fetch it: its token as bearer and as page cookie."""
@@ -140,7 +144,10 @@ class SituationNode:
         return self.client.get(
             path,
             params=params or None,
-            headers={"authorization": f"Bearer {token}", "cookie": f"{COOKIE}={token}"},
+            headers={
+                "authorization": f"Bearer {token}",
+                **self.sessions.headers(token),
+            },
         )
 
     def api(self, path: str, **params: str) -> httpx.Response:

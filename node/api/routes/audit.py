@@ -10,11 +10,24 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from clearinghouse.node.api.deps import MAX_INT, AuditReader, ContextDep, PeerDep, parse_json_body
+from clearinghouse.node.api.models import (
+    AuditAlertList,
+    AuditCheckpointList,
+    AuditEntryPage,
+    AuditSearchPage,
+    ConsistencyProofAnswer,
+    CosignAnswer,
+    CosignaturesIn,
+    InclusionProofAnswer,
+    WitnessedLogList,
+)
+from clearinghouse.node.api.openapi import json_request
 from clearinghouse.node.api.problems import problem_responses
+from clearinghouse.node.context import NodeContext
 from clearinghouse.node.errors import BadRequest
 from clearinghouse.node.services.audit_reads import (
     EntryRow,
@@ -30,6 +43,7 @@ from clearinghouse.node.services.audit_reads import (
     witnessing_alerts,
 )
 from clearinghouse.node.services.cosignatures import store_cosignatures
+from clearinghouse.node.services.reads import record_read
 from clearinghouse.protocol.encoding import b64_encode
 from clearinghouse.protocol.errors import EncodingError
 
@@ -60,18 +74,37 @@ def _checkpoint(served: ServedCheckpoint) -> dict[str, Any]:
     }
 
 
+#: A checkpoint as served: the C2SP signed note, then each witness's cosignature line.
+_NOTE_EXAMPLE = (
+    "clearinghouse.example/dpa\n2\nuR5ZQ2cZ2xgJ8C4mTzJ1D2l6b0ZpZ3l0c2Rvc3MzZWQ=\n\n"
+    "\u2014 dpa-1 AAAAAWV4YW1wbGVzaWduYXR1cmU=\n\u2014 mission AAAAAmNvc2lnbmF0dXJl\n"
+)
+
+
 @router.get(
     "/checkpoint",
+    operation_id="getAuditCheckpoint",
     summary="The latest signed checkpoint with every witness cosignature (text/plain)",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}}, **problem_responses(404)},
+    responses={
+        200: {
+            "description": "The C2SP signed note with its cosignature lines",
+            "content": {"text/plain": {"schema": {"type": "string"}, "example": _NOTE_EXAMPLE}},
+        },
+        **problem_responses(404),
+    },
 )
 async def checkpoint(ctx: ContextDep, _: AuditReader) -> Response:
     note = await run_in_threadpool(latest_checkpoint_note, ctx)
     return Response(note, media_type="text/plain; charset=utf-8")
 
 
-@router.get("/checkpoints", summary="Signed checkpoints after a size, each with a proof")
+@router.get(
+    "/checkpoints",
+    operation_id="listAuditCheckpoints",
+    response_model=AuditCheckpointList,
+    summary="Signed checkpoints after a size, each with a proof",
+)
 async def checkpoints(
     ctx: ContextDep,
     _: AuditReader,
@@ -84,10 +117,24 @@ async def checkpoints(
     return {"checkpoints": [_checkpoint(c) for c in served]}
 
 
-@router.get("/entries", summary="Log entries start <= seq < end, in order")
+async def _audited(ctx: NodeContext, reader: str, details: dict[str, object]) -> None:
+    """Record a local reader's read of entries (``data.read``, what ``audit``); a peer's
+    reads are the witnessing protocol's, not recorded (they would feed each other)."""
+    if not reader.startswith("peer:"):
+        await run_in_threadpool(lambda: record_read(ctx, reader, "audit", details=details))
+
+
+@router.get(
+    "/entries",
+    operation_id="getAuditEntries",
+    # documented by its model, not validated through it: a page holds up to 10,000
+    # entries, an auditor reads whole logs in such pages, and the model costs ~5x more
+    responses={200: {"model": AuditEntryPage, "description": "The entries and the log's size"}},
+    summary="Log entries start <= seq < end, in order",
+)
 async def entries(
     ctx: ContextDep,
-    _: AuditReader,
+    reader: AuditReader,
     start: int = Query(0, ge=0, le=MAX_INT),
     end: int | None = Query(
         None, ge=0, le=MAX_INT, description=f"Default start + 1000; at most start + {MAX_ENTRIES}."
@@ -99,6 +146,8 @@ async def entries(
     if stop - start > MAX_ENTRIES:
         raise BadRequest(f"at most {MAX_ENTRIES} entries per page; ask for a smaller range")
     found = await run_in_threadpool(entry_range, ctx, start, stop)
+    if found.entries:  # entries start <= seq < end were shown
+        await _audited(ctx, reader, {"start": start, "end": start + len(found.entries)})
     return {"size": found.size, "entries": [_entry(r) for r in found.entries]}
 
 
@@ -124,10 +173,16 @@ def _instant(name: str, text: str | None) -> datetime | None:
     raise BadRequest(f"{name} needs a time zone (RFC 3339, e.g. 2026-11-29T10:00:00Z)")
 
 
-@router.get("/search", summary="The newest entries matching filters (for browsing)")
+@router.get(
+    "/search",
+    operation_id="searchAuditLog",
+    response_model=AuditSearchPage,
+    summary="The newest entries matching filters (for browsing)",
+)
 async def search(
+    request: Request,
     ctx: ContextDep,
-    _: AuditReader,
+    reader: AuditReader,
     act: str | None = Query(None, max_length=32),
     peer: str | None = Query(None, max_length=64),
     jti: str | None = Query(None, max_length=64),
@@ -137,22 +192,31 @@ async def search(
         None, ge=0, le=MAX_INT, description="Page cursor: only seq below this."
     ),
     limit: int = Query(100, ge=1, le=1000),
+    actor: str | None = Query(
+        None, max_length=140, description="Who acted: person:<id>, token:<name>, peer:<id>."
+    ),
 ) -> dict[str, Any]:
     filters = EntrySearch(
         act=act,
         peer=peer,
         jti=jti,
+        actor=actor,
         since=_instant("since", since),
         until=_instant("until", until),
         before=before,
         limit=limit,
     )
     rows = await run_in_threadpool(search_entries, ctx, filters)
+    await _audited(
+        ctx, reader, {"filters": request.url.query[:1000] or None, "seqs": [r.seq for r in rows]}
+    )
     return {"entries": [_entry(r) for r in rows], "next": rows[-1].seq if rows else None}
 
 
 @router.get(
     "/proof/inclusion",
+    operation_id="getInclusionProof",
+    response_model=InclusionProofAnswer,
     summary="RFC 9162 inclusion proof of one entry",
     responses=problem_responses(404),
 )
@@ -172,7 +236,12 @@ async def inclusion(
     }
 
 
-@router.get("/proof/consistency", summary="RFC 9162 consistency proof between two sizes")
+@router.get(
+    "/proof/consistency",
+    operation_id="getConsistencyProof",
+    response_model=ConsistencyProofAnswer,
+    summary="RFC 9162 consistency proof between two sizes",
+)
 async def consistency(
     ctx: ContextDep,
     _: AuditReader,
@@ -189,36 +258,12 @@ async def consistency(
     }
 
 
-_COSIGNATURES = {
-    "type": "object",
-    "required": ["cosignatures"],
-    "properties": {
-        "cosignatures": {
-            "type": "array",
-            "minItems": 1,
-            "maxItems": 1000,
-            "items": {
-                "type": "object",
-                "required": ["size", "line"],
-                "properties": {
-                    "size": {"type": "integer", "minimum": 1},
-                    "line": {"type": "string", "description": "— <witness> <base64>"},
-                },
-            },
-        }
-    },
-}
-
-
 @router.post(
     "/cosign",
+    operation_id="submitCosignatures",
+    response_model=CosignAnswer,
     summary="A witness's cosignatures on this node's checkpoints",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": _COSIGNATURES}},
-        }
-    },
+    openapi_extra=json_request(CosignaturesIn),
 )
 async def cosign(ctx: ContextDep, peer: PeerDep) -> dict[str, Any]:
     """Body ``{"cosignatures": [{"size": N, "line": "— <witness> <base64>"}]}``; each line
@@ -236,7 +281,12 @@ async def cosign(ctx: ContextDep, peer: PeerDep) -> dict[str, Any]:
     return {"stored": stored, "received": len(items)}
 
 
-@router.get("/alerts", summary="Peers caught with an audit log inconsistent with one cosigned")
+@router.get(
+    "/alerts",
+    operation_id="listAuditAlerts",
+    response_model=AuditAlertList,
+    summary="Peers caught with an audit log inconsistent with one cosigned",
+)
 async def alerts(ctx: ContextDep, _: AuditReader) -> dict[str, Any]:
     rows = await run_in_threadpool(witnessing_alerts, ctx)
     return {
@@ -254,7 +304,12 @@ async def alerts(ctx: ContextDep, _: AuditReader) -> dict[str, Any]:
     }
 
 
-@router.get("/witnessed", summary="The latest checkpoint of each peer's log this node cosigned")
+@router.get(
+    "/witnessed",
+    operation_id="listWitnessedLogs",
+    response_model=WitnessedLogList,
+    summary="The latest checkpoint of each peer's log this node cosigned",
+)
 async def witnessed(ctx: ContextDep, _: AuditReader) -> dict[str, Any]:
     logs = await run_in_threadpool(witnessed_checkpoints, ctx)
     return {"logs": [{"peer": w.peer, "size": w.size, "note": w.note} for w in logs]}

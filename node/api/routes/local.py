@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from clearinghouse.node.api.deps import (
@@ -25,15 +24,25 @@ from clearinghouse.node.api.deps import (
     require_json,
     require_role,
 )
+from clearinghouse.node.api.models import (
+    AnalyzerReport,
+    HeldPacketPage,
+    NodeStats,
+    RecordsAnswer,
+    RecordsIn,
+    RelayAnswer,
+    RelayIn,
+)
+from clearinghouse.node.api.openapi import json_request
 from clearinghouse.node.api.problems import problem_responses
+from clearinghouse.node.auth.principal import Principal
 from clearinghouse.node.errors import BadRequest, PayloadTooLarge
-from clearinghouse.node.services.acts import token_actor
 from clearinghouse.node.services.analyzer_summary import analyzer_summary
 from clearinghouse.node.services.held_packets import HeldPacket, list_held_packets
 from clearinghouse.node.services.ingest import IdempotentRequest, submit_records
+from clearinghouse.node.services.reads import record_read
 from clearinghouse.node.services.relay import relay_packet
 from clearinghouse.node.services.stats import node_stats
-from clearinghouse.node.settings import TokenSetting
 from clearinghouse.protocol.packet import HANDLING_CODES
 
 __all__ = ["router"]
@@ -41,9 +50,9 @@ __all__ = ["router"]
 router = APIRouter(
     prefix="/v1/local", tags=["local"], responses=problem_responses(400, 401, 403, 422)
 )
-Submitter = Annotated[TokenSetting, Depends(require_role("submitter"))]
-Analyst = Annotated[TokenSetting, Depends(require_role("analyst", "auditor"))]
-Admin = Annotated[TokenSetting, Depends(require_role("admin"))]
+Submitter = Annotated[Principal, Depends(require_role("submitter"))]
+Analyst = Annotated[Principal, Depends(require_role("analyst", "auditor"))]
+Admin = Annotated[Principal, Depends(require_role("admin"))]
 IDEMPOTENCY_KEY = "idempotency-key"
 _KEY = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,255}")  # visible ASCII but quote, backslash
 
@@ -66,26 +75,9 @@ def _idempotency_key(request: Request) -> str | None:
     return value
 
 
-class RelayIn(BaseModel):
-    model_config = {"extra": "forbid"}
-
-    recipients: list[str] = Field(min_length=1, max_length=64)
-
-
-class RecordsIn(BaseModel):
-    """One record (``record``) or a batch (``records``) of one schema."""
-
-    model_config = {"extra": "forbid"}
-
-    schema_: str = Field(alias="schema", description="Schema id, e.g. conflict-event/1.")
-    record: dict[str, Any] | None = None
-    records: list[Any] | None = None
-    hc: str = Field("H0", description="Handling code H0..H3 of every packet issued.")
-    hc_restriction: str | None = Field(None, description="The restriction of an H3 packet.")
-
-
 @router.post(
     "/records",
+    operation_id="submitRecords",
     summary="Submit records",
     description="Turns records into signed packets and queues a view for every recipient "
     "the policy grants anything. Bad records are listed with their index, status and "
@@ -98,6 +90,8 @@ class RecordsIn(BaseModel):
     "`Idempotency-Key` header, the same key and body get the first answer again "
     "(`Idempotent-Replayed: true`), another body 422 `idempotency-key-reused`, and 409 "
     "`idempotency-key-in-use` while the first runs.",
+    response_model=RecordsAnswer,
+    response_model_exclude_unset=True,  # a refusal's jti, a packet's recipients: when known
     responses={
         **problem_responses(409, 413, 415),
         422: {
@@ -106,12 +100,7 @@ class RecordsIn(BaseModel):
             "Idempotency-Key used before with another body",
         },
     },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": RecordsIn.model_json_schema(by_alias=True)}},
-        }
-    },
+    openapi_extra=json_request(RecordsIn),
 )
 async def post_records(ctx: ContextDep, token: Submitter, request: Request) -> Any:
     key = _idempotency_key(request)
@@ -136,7 +125,8 @@ async def post_records(ctx: ContextDep, token: Submitter, request: Request) -> A
         records,
         hc=document.hc,
         hc_restriction=document.hc_restriction,
-        token=token.name,
+        actor=token.actor,
+        scope=token.name,
         idempotent=None if key is None else IdempotentRequest(key, hashlib.sha256(raw).hexdigest()),
     )
     if answer.replayed:
@@ -146,13 +136,15 @@ async def post_records(ctx: ContextDep, token: Submitter, request: Request) -> A
 
 @router.get(
     "/packets",
+    operation_id="listHeldPackets",
+    response_model=HeldPacketPage,
     summary="Packets held by this node (received and issued)",
     description="Each item shows its handling code ``hc`` and, for H3, the restriction "
     "``hcr``; ``pse`` is the pseudonym epoch of a packet with pseudonymised fields.",
 )
 async def get_local_packets(
     ctx: ContextDep,
-    _: Analyst,
+    reader: Analyst,
     schema: str | None = Query(None, description="Only this schema id."),
     issuer: str | None = Query(None, description="Only packets issued by this participant."),
     origin: str | None = Query(None, description="'local', or the peer it came from."),
@@ -167,6 +159,15 @@ async def get_local_packets(
         origin=origin,
         after=after,
         limit=limit,
+    )
+    await run_in_threadpool(
+        lambda: record_read(
+            ctx,
+            reader.actor,
+            "packets",
+            jtis=[h.packet.jti for h in held],
+            details={"schema": schema, "issuer": issuer, "origin": origin, "after": after or None},
+        )
     )
     return {
         "items": [_held(h) for h in held],
@@ -192,13 +193,20 @@ def _held(held: HeldPacket) -> dict[str, Any]:
     }
 
 
-@router.get("/stats", summary="Exact counts: issued, sent, received, accepted, refused")
+@router.get(
+    "/stats",
+    operation_id="getStats",
+    response_model=NodeStats,
+    summary="Exact counts: issued, sent, received, accepted, refused",
+)
 async def get_stats(ctx: ContextDep, _: Analyst) -> dict[str, Any]:
     return await run_in_threadpool(node_stats, ctx)
 
 
 @router.get(
     "/analyzer",
+    operation_id="getAnalyzer",
+    response_model=AnalyzerReport,
     summary="This node's analyzer and its picture so far",
     responses=problem_responses(404),  # the node declares no analyzer
 )
@@ -214,23 +222,18 @@ async def get_analyzer(ctx: ContextDep, _: Analyst) -> dict[str, Any]:
 
 @router.post(
     "/packets/{jti}/relay",
+    operation_id="relayPacket",
+    response_model=RelayAnswer,
     summary="Relay a held packet onward",
     description="Queue, for each recipient, the view of this packet that the policy grants "
     "it, cut from what this node holds (never more). Refused (403, "
     "`handling-violation`) for an H2 packet: no onward dissemination. Role `admin`.",
     responses=problem_responses(400, 404, 413, 415),
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": RelayIn.model_json_schema()}},
-        }
-    },
+    openapi_extra=json_request(RelayIn),
 )
 async def relay(ctx: ContextDep, token: Admin, jti: str, request: Request) -> dict[str, Any]:
     raw = await read_body(request, ctx)  # read only once the admin token checked
     require_json(request)
     body = await run_in_threadpool(parsed_body, RelayIn, raw)
-    done = await run_in_threadpool(
-        relay_packet, ctx, jti, body.recipients, actor=token_actor(token.name)
-    )
+    done = await run_in_threadpool(relay_packet, ctx, jti, body.recipients, actor=token.actor)
     return {"jti": done.jti, "queued": done.queued, "skipped": done.skipped}

@@ -19,20 +19,22 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from clearinghouse.node.api.deps import ContextDep, require_role
+from clearinghouse.node.api.models import Situation
 from clearinghouse.node.api.problems import problem_responses
+from clearinghouse.node.auth.principal import Principal
 from clearinghouse.node.context import NodeContext
 from clearinghouse.node.errors import Unprocessable
 from clearinghouse.node.services import exports
+from clearinghouse.node.services.reads import record_read
 from clearinghouse.node.services.situation import MAX_AREAS, situation
 from clearinghouse.node.services.situation_views import situation_rows
-from clearinghouse.node.settings import TokenSetting
 from clearinghouse.node.ui.situation_query import SituationQuery
 
 __all__ = ["EXPORT_ROLES", "Format", "export_file", "router"]
@@ -40,7 +42,7 @@ __all__ = ["EXPORT_ROLES", "Format", "export_file", "router"]
 router = APIRouter(tags=["analysis"], responses=problem_responses(400, 401, 403, 422))
 #: Who may read the situation and take it away (the API and the page's downloads).
 EXPORT_ROLES = ("analyst", "auditor")
-Analyst = Annotated[TokenSetting, Depends(require_role(*EXPORT_ROLES))]
+Analyst = Annotated[Principal, Depends(require_role(*EXPORT_ROLES))]
 #: A period filter: a year, a month or a day (``2016``, ``2016-01``, ``2016-01-15``).
 _PERIOD = r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"
 Format = Literal["json", "csv", "xlsx", "geojson"]
@@ -92,6 +94,7 @@ def export_query(
 
 @router.get(
     "/v1/situation",
+    operation_id="getSituation",
     summary="The common situation analysis",
     description="Every result held (this node's and its peers'), fused per area and period: "
     "each analyzer's latest findings, who produced them from which input, and where "
@@ -100,10 +103,12 @@ def export_query(
     "findings are listed apart. `format=csv|xlsx|geojson` exports every matching "
     "finding instead (CSV and XLSX with an HXL hashtag row; GeoJSON: the findings this "
     "node can place), each with its result's jti, issuer, analyzer and version.",
+    # documented, not validated: JSON or a file by `format`, and a page can be large
     response_model=None,
     responses={
         200: {
             "description": "The situation as JSON, or the export asked for by `format`.",
+            "model": Situation,
             "content": {
                 "application/json": {},
                 exports.CSV.media_type.split(";")[0]: {},
@@ -114,8 +119,9 @@ def export_query(
     },
 )
 async def get_situation(
+    request: Request,
     ctx: ContextDep,
-    _: Analyst,
+    reader: Analyst,
     q: Annotated[SituationQuery, Depends(export_query)],
     format: Annotated[Format, Query(description="json, csv, xlsx or geojson.")] = "json",
     history: bool = Query(
@@ -124,10 +130,20 @@ async def get_situation(
     limit: int = Query(1000, ge=1, le=5000, description="JSON: area-period groups per page."),
     offset: int = Query(0, ge=0, description="JSON: the page's first group (`page.next`)."),
 ) -> Response | dict[str, Any]:
+    filters = request.url.query[:1000] or None
     if format == "json":
-        return await run_in_threadpool(
+        picture = await run_in_threadpool(
             situation, ctx, where=q.where(), history=history, limit=limit, offset=offset
         )
+        await run_in_threadpool(
+            lambda: record_read(ctx, reader.actor, "situation", details={"filters": filters})
+        )
+        return picture
+    await run_in_threadpool(
+        lambda: record_read(
+            ctx, reader.actor, "export", details={"format": format, "filters": filters}
+        )
+    )
     return await export_file(ctx, q, format)
 
 

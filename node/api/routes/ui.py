@@ -1,4 +1,6 @@
-"""``/ui/*``: server-rendered pages for analysts (token kept in an HttpOnly cookie).
+"""``/ui/*``: server-rendered pages for analysts, behind a server-side session
+(:mod:`node.api.routes.ui_sign_in` signs in and out; :mod:`node.api.ui_session` says
+who is signed in). Every page a person opens is recorded as ``data.read``.
 
 ``/ui/audit`` (the audit log, one entry's inclusion proof) is for the ``auditor`` and
 ``admin`` roles only; an analyst gets a 403 page saying so, and the audit pages are never
@@ -11,18 +13,21 @@ proof data rides in a JSON data block.
 
 from __future__ import annotations
 
-from pathlib import Path
-from urllib.parse import parse_qs
-
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from clearinghouse.node.api.deps import MAX_INT, ContextDep, charge_address, read_body
+from clearinghouse.node.api.deps import MAX_INT, ContextDep
 from clearinghouse.node.api.ui_headers import CSP, SCRIPTED_PAGE_POLICY
+from clearinghouse.node.api.ui_session import (
+    AUDIT_ROLES,
+    UI_ROLES,
+    audited_read,
+    page_principal,
+    templates,
+)
 from clearinghouse.node.errors import NotFound
-from clearinghouse.node.settings import TokenSetting
+from clearinghouse.node.ui import UI_DIR
 from clearinghouse.node.ui.audit_page import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -32,14 +37,9 @@ from clearinghouse.node.ui.audit_page import (
 )
 from clearinghouse.node.ui.pages import provenance_page
 
-__all__ = ["COOKIE", "router", "signed_in", "signed_in_token", "templates"]
+__all__ = ["UI_ROLES", "router", "templates"]
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-UI_DIR = Path(__file__).resolve().parent.parent.parent / "ui"
-templates = Jinja2Templates(directory=UI_DIR / "templates")
-COOKIE = "clearinghouse_token"
-UI_ROLES = ("analyst", "auditor", "admin")
-AUDIT_ROLES = ("auditor", "admin")
 STATIC_DIR = UI_DIR / "static"
 #: The audit pages are not kept in any cache, and may run the node's own scripts (the
 #: entry page's in-browser inclusion check); the other pages' policy and ``nosniff`` are
@@ -49,74 +49,30 @@ AUDIT_HEADERS = {"cache-control": "no-store", CSP: SCRIPTED_PAGE_POLICY}
 STATIC_HEADERS = {"cache-control": "no-cache"}
 
 
-def signed_in_token(request: Request) -> TokenSetting | None:
-    """The signed-in user's token, if the cookie holds one with a UI role."""
-    token = request.cookies.get(COOKIE)
-    found: TokenSetting | None = request.app.state.node.token(token) if token else None
-    return found if found is not None and found.role in UI_ROLES else None
-
-
-def signed_in(request: Request) -> bool:
-    return signed_in_token(request) is not None
-
-
-@router.get("/login", response_class=HTMLResponse)
-async def login_form(request: Request, ctx: ContextDep) -> Response:
-    return templates.TemplateResponse(
-        request, "login.html", {"participant": ctx.participant, "error": None}
-    )
-
-
-def _login_token(raw: bytes) -> str:
-    """The ``token`` field of a sign-in form (``application/x-www-form-urlencoded``)."""
-    form = parse_qs(raw.decode("utf-8", "replace"))
-    return (form.get("token") or [""])[0].strip()
-
-
-@router.post("/login")
-async def login(request: Request, ctx: ContextDep) -> Response:
-    """Sign in with a token: work done for anybody, so bounded. Each attempt costs the
-    client address a token of its rate limit (429 beyond); the form is read up to
-    ``max_unauthenticated_body_bytes`` (413 beyond, from ``Content-Length`` before
-    reading when declared) and parsed in a worker thread, never on the event loop."""
-    charge_address(request, "login", "sign-in attempts")
-    raw = await read_body(request, ctx, limit=ctx.settings.max_unauthenticated_body_bytes)
-    token = await run_in_threadpool(_login_token, raw)
-    found = ctx.token(token) if token else None
-    if found is None or found.role not in UI_ROLES:
-        return templates.TemplateResponse(
-            request,
-            "login.html",
-            {"participant": ctx.participant, "error": "unknown token, or its role may not read"},
-            status_code=401,
-        )
-    response = RedirectResponse("/ui/situation", status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=8 * 3600)
-    return response
-
-
 @router.get("/results/{jti}", response_class=HTMLResponse)
 async def result_ui(request: Request, ctx: ContextDep, jti: str) -> Response:
-    if not signed_in(request):
+    principal = await page_principal(request)
+    if principal is None:
         return RedirectResponse("/ui/login", status_code=303)
     page = await run_in_threadpool(provenance_page, ctx, jti)
     if page is None:
         raise NotFound(f"no analysis result {jti!r} is held here")
+    await audited_read(ctx, principal, "result", jti=jti)
     return templates.TemplateResponse(
         request, "result.html", {"participant": ctx.participant, **page}
     )
 
 
-def _audit_refusal(request: Request, participant: str) -> Response | None:
+async def _audit_refusal(request: Request, participant: str) -> Response | None:
     """Not signed in: to the login page. Signed in without an audit role: a 403 page."""
-    token = signed_in_token(request)
-    if token is None:
+    principal = await page_principal(request)
+    if principal is None:
         return RedirectResponse("/ui/login", status_code=303)
-    if token.role in AUDIT_ROLES:
+    if principal.has(*AUDIT_ROLES):
         return None
     message = (
-        f"The audit log is for auditors: you are signed in with token {token.name!r}, "
-        f"role {token.role!r}. Sign in with an auditor or admin token to see it."
+        f"The audit log is for auditors: you are signed in as {principal.describe()}. "
+        "Sign in as an auditor or admin to see it."
     )
     return templates.TemplateResponse(
         request,
@@ -138,14 +94,33 @@ async def audit_ui(
     end: str | None = Query(None, alias="to", max_length=40),
     before: int | None = Query(None, ge=0, le=MAX_INT),
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+    actor: str | None = Query(None, max_length=140),
 ) -> Response:
-    refused = _audit_refusal(request, ctx.participant)
+    refused = await _audit_refusal(request, ctx.participant)
     if refused is not None:
         return refused
     query = parse_query(
-        act=act, peer=peer, jti=jti, start=start, end=end, before=before, limit=limit
+        act=act,
+        peer=peer,
+        jti=jti,
+        start=start,
+        end=end,
+        before=before,
+        limit=limit,
+        actor=actor,
     )
+    reader = await page_principal(request)
+    assert reader is not None  # _audit_refusal let it through
     page = await run_in_threadpool(audit_page, ctx, query)
+    await audited_read(
+        ctx,
+        reader,
+        "audit",
+        details={
+            "filters": request.url.query[:1000] or None,
+            "seqs": [e["seq"] for e in page["entries"]],
+        },
+    )
     return templates.TemplateResponse(
         request,
         "audit.html",
@@ -157,12 +132,15 @@ async def audit_ui(
 
 @router.get("/audit/entries/{seq}", response_class=HTMLResponse)
 async def audit_entry_ui(request: Request, ctx: ContextDep, seq: int) -> Response:
-    refused = _audit_refusal(request, ctx.participant)
+    refused = await _audit_refusal(request, ctx.participant)
     if refused is not None:
         return refused
+    reader = await page_principal(request)
+    assert reader is not None  # _audit_refusal let it through
     view = await run_in_threadpool(entry_page, ctx, seq) if 0 <= seq <= MAX_INT else None
     if view is None:
         raise NotFound(f"the audit log has no entry {seq}")
+    await audited_read(ctx, reader, "audit", details={"seqs": [seq]})
     return templates.TemplateResponse(
         request,
         "audit_entry.html",

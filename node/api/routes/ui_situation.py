@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from clearinghouse.node.api.deps import ContextDep
 from clearinghouse.node.api.routes.situation import EXPORT_ROLES, Format, export_file
-from clearinghouse.node.api.routes.ui import signed_in, signed_in_token, templates
+from clearinghouse.node.api.ui_session import audited_read, page_principal, templates
 from clearinghouse.node.errors import Forbidden, Unprocessable
 from clearinghouse.node.ui.drilldown import actor_page, area_page
 from clearinghouse.node.ui.situation_page import situation_page
@@ -79,9 +79,13 @@ QueryDep = Annotated[SituationQuery, Depends(situation_query)]
 
 @router.get("/situation", response_class=HTMLResponse)
 async def situation_ui(request: Request, ctx: ContextDep, q: QueryDep) -> Response:
-    if not signed_in(request):
+    reader = await page_principal(request)
+    if reader is None:
         return RedirectResponse("/ui/login", status_code=303)
     page = await run_in_threadpool(situation_page, ctx, q)
+    await audited_read(
+        ctx, reader, "situation", details={"filters": request.url.query[:1000] or None}
+    )
     return templates.TemplateResponse(
         request, "situation.html", {"participant": ctx.participant, **page}
     )
@@ -90,13 +94,15 @@ async def situation_ui(request: Request, ctx: ContextDep, q: QueryDep) -> Respon
 @router.get("/areas", response_class=HTMLResponse)
 async def area_ui(request: Request, ctx: ContextDep, q: QueryDep) -> Response:
     """One area over time, all analyzers (``country`` and/or ``admin1`` required)."""
-    if not signed_in(request):
+    reader = await page_principal(request)
+    if reader is None:
         return RedirectResponse("/ui/login", status_code=303)
     if not (q.country or q.admin1):
         raise Unprocessable("name the area: country=…, admin1=… or both")
     page = await run_in_threadpool(
         area_page, ctx, q.without_area(), country=q.country, admin1=q.admin1
     )
+    await audited_read(ctx, reader, "area", details={"filters": request.url.query[:1000] or None})
     return templates.TemplateResponse(
         request, "area.html", {"participant": ctx.participant, **page}
     )
@@ -110,9 +116,11 @@ async def actor_ui(
     name: Annotated[str, Query(min_length=1, max_length=255)],
 ) -> Response:
     """One actor: typology calls, sanctions hits, network role and events."""
-    if not signed_in(request):
+    reader = await page_principal(request)
+    if reader is None:
         return RedirectResponse("/ui/login", status_code=303)
     page = await run_in_threadpool(actor_page, ctx, q, name=name.strip())
+    await audited_read(ctx, reader, "actor", details={"filters": request.url.query[:1000] or None})
     return templates.TemplateResponse(
         request, "actor.html", {"participant": ctx.participant, **page}
     )
@@ -127,12 +135,17 @@ async def situation_export_ui(
 ) -> Response:
     """The page's download links: ``GET /v1/situation?format=`` for a signed-in browser
     (the page cookie, not a bearer token), the same filters, the same roles."""
-    token = signed_in_token(request)
-    if token is None:
+    reader = await page_principal(request)
+    if reader is None:
         return RedirectResponse("/ui/login", status_code=303)
-    if token.role not in EXPORT_ROLES:
+    if not reader.has(*EXPORT_ROLES):
         raise Forbidden(
-            f"exports are for the roles {', '.join(EXPORT_ROLES)}; token {token.name!r} "
-            f"has role {token.role!r}"
+            f"exports are for the roles {', '.join(EXPORT_ROLES)}; {reader.describe()} is not"
         )
+    await audited_read(
+        ctx,
+        reader,
+        "export",
+        details={"format": format, "filters": request.url.query[:1000] or None},
+    )
     return await export_file(ctx, q, format)

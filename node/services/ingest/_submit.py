@@ -25,7 +25,6 @@ from clearinghouse.node.errors import (
     RecordConflict,
     Unprocessable,
 )
-from clearinghouse.node.services import acts
 from clearinghouse.node.services.ingest._pipeline import ingest_records
 from clearinghouse.node.storage import idempotency
 from clearinghouse.node.storage.db import transaction
@@ -56,11 +55,14 @@ def submit_records(
     *,
     hc: str,
     hc_restriction: str | None,
-    token: str,
+    actor: str,
+    scope: str,
     idempotent: IdempotentRequest | None = None,
 ) -> Answer:
-    """Ingest ``records`` for the token named ``token`` and shape the answer: the
-    records accepted (issued or duplicates) and those rejected, by index.
+    """Ingest ``records`` for ``actor`` (what the audit entries name: ``token:<name>``,
+    ``person:<id>``) and shape the answer: the records accepted (issued or duplicates)
+    and those rejected, by index. ``scope`` is whose ``Idempotency-Key`` values these
+    are (a token's name, or ``person:<id>``).
 
     Raises :class:`Unprocessable` (422) if no record was accepted, :class:`RecordConflict`
     (409) if every refusal was a revision. With ``idempotent``: the same key and body
@@ -68,10 +70,9 @@ def submit_records(
     :class:`IdempotencyKeyReused` (422) for the same key with another body and
     :class:`IdempotencyKeyInUse` (409) while the first request runs.
     """
-    actor = acts.token_actor(token)
     if idempotent is None:
         return Answer(_records_answer(ctx, schema, records, hc, hc_restriction, actor))
-    scope = _scope(token)
+    scope = _scope(scope)
     held = _claim(ctx, scope, idempotent)
     if held is not None:
         return _replay(held, idempotent)
@@ -102,12 +103,12 @@ def _claim(
         )
 
 
-def _scope(token: str) -> str:
-    """The token's name as its keys' scope; a name longer than the column (255) by its
-    SHA-256, so that it still names one token and one only."""
-    if len(token) <= 255:
-        return token
-    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+def _scope(scope: str) -> str:
+    """``scope`` as its keys' scope; one longer than the column (255) by its SHA-256, so
+    that it still names one client and one only."""
+    if len(scope) <= 255:
+        return scope
+    return "sha256:" + hashlib.sha256(scope.encode()).hexdigest()
 
 
 def _records_answer(

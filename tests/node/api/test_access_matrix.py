@@ -16,13 +16,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from clearinghouse.node.api.routes.ui import COOKIE
 from clearinghouse.node.app import create_app
 from clearinghouse.node.localfed import LocalFederation, NodeHandle
 from clearinghouse.node.settings import load_settings
 from clearinghouse.protocol.keys import generate_private_key
 from tests.nodes import built_federation, served_node
 from tests.signer import participant_key, send, signed_request
+from tests.ui_sessions import signed_in_headers
 
 TOKENS = ("submitter", "analyst", "auditor", "admin")
 CALLERS = ("none", *TOKENS, "peer", "unknown-peer")
@@ -153,7 +153,7 @@ def test_exactly_the_documented_roles_see_each_page(
 ) -> None:
     let_in = set()
     for caller in ("none", *TOKENS):
-        cookie = {"cookie": f"{COOKIE}={dpa.tokens[caller]}"} if caller in TOKENS else {}
+        cookie = signed_in_headers(dpa.url, dpa.tokens[caller]) if caller in TOKENS else {}
         response = httpx.get(dpa.url + path, headers=cookie, follow_redirects=False, timeout=30)
         assert response.status_code < 500, (caller, response.text)
         if response.status_code == 303:

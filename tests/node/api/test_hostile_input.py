@@ -47,7 +47,6 @@ from sqlalchemy import bindparam, text
 
 from clearinghouse.node.api.peer_quota import PeerQuota
 from clearinghouse.node.api.rate_limit import PeerRateLimiter, RateLimiter
-from clearinghouse.node.api.routes.ui import COOKIE
 from clearinghouse.node.keyfiles import read_pseudonym_key
 from clearinghouse.node.localfed import LocalFederation, NodeHandle
 from clearinghouse.node.services.ingest import ingest_records
@@ -73,6 +72,7 @@ from tests.databases import throwaway_schema
 from tests.nodes import built_federation, served_node
 from tests.signer import participant_key, send, signed_request
 from tests.support import EXAMPLES
+from tests.ui_sessions import signed_in_headers
 
 RECORD = json.loads((EXAMPLES / "records" / "conflict-event.json").read_text())
 #: Claims of conflict-event/1 that the policy discloses to dpa: a view of just these is fine.
@@ -663,7 +663,7 @@ def planted_manifest(env: Env) -> httpx.Response:
 
 
 def result_page(env: Env) -> httpx.Response:
-    cookie = {"cookie": f"{COOKIE}={env.node.tokens['analyst']}"}
+    cookie = signed_in_headers(env.node.url, env.node.tokens["analyst"])
     return httpx.get(env.node.url + "/ui/results/' OR 1=1--", headers=cookie, timeout=30)
 
 

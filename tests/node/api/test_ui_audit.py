@@ -10,14 +10,13 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from clearinghouse.node.api.routes.ui import COOKIE
 from clearinghouse.node.context import NodeContext
 from clearinghouse.node.localfed import LocalFederation
 from clearinghouse.node.services.checkpoints import sign_checkpoint
@@ -29,6 +28,7 @@ from clearinghouse.protocol.merkle import leaf_hash, verify_inclusion
 from clearinghouse.protocol.notes import cosign, parse_checkpoint, parse_note
 from tests.nodes import built_federation, served_node
 from tests.signer import participant_key
+from tests.ui_sessions import COOKIE, Sessions, session_cookie, signed_in_headers
 
 PARTICIPANTS = ("dpa", "mission", "unodc")
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -46,9 +46,14 @@ class Node:
     size: int  # the checkpoint's size
     root: bytes  # its root, from the signed note
     awkward: int  # the seq of the entry with AWKWARD in it
+    sessions: Sessions = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sessions = Sessions(str(self.client.base_url))
 
     def get(self, path: str, role: str | None = "auditor", **params: Any) -> httpx.Response:
-        headers = {"cookie": f"{COOKIE}={self.fed.nodes['dpa'].tokens[role]}"} if role else {}
+        token = self.fed.nodes["dpa"].tokens[role] if role else None
+        headers = self.sessions.headers(token) if token else {}
         return self.client.get(  # (httpx drops a URL's query when given params={})
             path, params=params or None, headers=headers, follow_redirects=False
         )
@@ -145,7 +150,7 @@ def test_only_auditors_and_admins_see_the_audit_pages(node: Node, path: str) -> 
         assert (response.status_code, response.headers["location"]) == (303, "/ui/login")
     refused = node.get(path, "analyst")
     assert refused.status_code == 403
-    assert "for auditors" in refused.text and "role &#39;analyst&#39;" in refused.text
+    assert "for auditors" in refused.text and "(role analyst)" in refused.text
     for role in ("auditor", "admin"):
         response = node.get(path, role)
         assert response.status_code == 200, response.text
@@ -156,14 +161,14 @@ def test_only_auditors_and_admins_see_the_audit_pages(node: Node, path: str) -> 
 
 def test_signing_in_still_lands_on_the_situation_and_the_nav_links_the_audit(node: Node) -> None:
     token = node.fed.nodes["dpa"].tokens["auditor"]
-    try:
-        signed_in = node.client.post("/ui/login", data={"token": token}, follow_redirects=False)
-        assert (signed_in.status_code, signed_in.headers["location"]) == (303, "/ui/situation")
-        page = node.client.get("/ui/audit")  # the cookie the login set
-        assert page.status_code == 200 and 'id="entries"' in page.text
-        assert '<a href="/ui/audit">Audit log</a>' in node.client.get("/ui/situation").text
-    finally:
-        node.client.cookies.clear()
+    origin = {"origin": str(node.client.base_url).rstrip("/")}
+    signed_in = node.client.post("/ui/login", data={"token": token}, headers=origin)
+    assert (signed_in.status_code, signed_in.headers["location"]) == (303, "/ui/situation")
+    cookie = {"cookie": f"{COOKIE}={session_cookie(signed_in)}"}  # the cookie the login set
+    page = node.client.get("/ui/audit", headers=cookie)
+    assert page.status_code == 200 and 'id="entries"' in page.text
+    situation = node.client.get("/ui/situation", headers=cookie).text
+    assert '<a href="/ui/audit">Audit log</a>' in situation
 
 
 def test_the_script_is_served_from_the_node(node: Node) -> None:
@@ -178,13 +183,15 @@ def test_the_script_is_served_from_the_node(node: Node) -> None:
 
 
 def test_checkpoint_panel_counts_and_alerts(node: Node) -> None:
+    node.get("/ui/audit")  # signed in (session.started) and read (data.read) before
+    head = len(node.all_entries())
     page = node.get("/ui/audit").text
     origin = audit_origin(node.ctx.manifest.federation, "dpa")
     assert f"<code>{origin}</code>" in page
     assert f'id="checkpoint-size">{node.size}<' in page
     assert f'id="checkpoint-root">{base64.b64encode(node.root).decode()}<' in page
     assert "verified now: Ed25519 signature by" in page
-    assert f"{node.size + 2} entries (2 not yet checkpointed)" in page
+    assert f"{head} entries ({head - node.size} not yet checkpointed)" in page
     # Each witness with its cosignature time, re-verified against the manifest's keys.
     for offset, witness in enumerate(("mission", "unodc")):
         row = re.search(rf'<tr data-witness="{witness}">(.*?)</tr>', page)
@@ -233,9 +240,10 @@ FILTERS: list[tuple[dict[str, str], Filter]] = [
 def test_filters_return_exactly_the_matching_entries(
     node: Node, params: dict[str, str], expected: Filter
 ) -> None:
+    node.get("/ui/audit")  # signed in before: the entries held when the page is made
+    wanted = sorted((e.seq for e in node.all_entries() if expected(e)), reverse=True)
     response = node.get("/ui/audit", limit="500", **params)
     assert response.status_code == 200, response.text
-    wanted = sorted((e.seq for e in node.all_entries() if expected(e)), reverse=True)
     assert seqs_of(response.text) == wanted
     if not wanted:
         assert 'id="no-entries"' in response.text
@@ -245,6 +253,8 @@ def test_filters_return_exactly_the_matching_entries(
 
 
 def test_paging_newest_first_through_older_links(node: Node) -> None:
+    node.get("/ui/audit")  # signed in before: the entries held when paging starts
+    held = sorted((e.seq for e in node.all_entries()), reverse=True)
     seen: list[int] = []
     url: str | None = "/ui/audit?limit=5"
     pages = 0
@@ -256,7 +266,7 @@ def test_paging_newest_first_through_older_links(node: Node) -> None:
         seen += rows
         url = link(page, "older")
         pages += 1
-    assert seen == sorted((e.seq for e in node.all_entries()), reverse=True)
+    assert seen == held  # reading added entries, newer than the first page: not in it
     assert pages == -(-len(seen) // 5)
 
 
@@ -327,17 +337,18 @@ def test_entries_after_the_checkpoint_are_not_yet_checkpointed(node: Node) -> No
     assert page.status_code == 200
     assert 'id="not-checkpointed"' in page.text and "not yet checkpointed" in page.text
     assert "inclusion-data" not in page.text
-    missing = node.get(f"/ui/audit/entries/{node.size + 2}")
+    missing = node.get(f"/ui/audit/entries/{len(node.all_entries()) + 10}")
     assert missing.status_code == 404
     assert missing.json()["type"] == "urn:clearinghouse:problem:not-found"
 
 
 def test_a_log_without_a_checkpoint_says_so(tmp_path_factory: pytest.TempPathFactory) -> None:
     fed = built_federation(tmp_path_factory.mktemp("ui-audit-fresh"), PARTICIPANTS)
-    cookie = {"cookie": f"{COOKIE}={fed.nodes['dpa'].tokens['auditor']}"}
     with serve(fed) as (_, client):
+        cookie = signed_in_headers(str(client.base_url), fed.nodes["dpa"].tokens["auditor"])
         page = client.get("/ui/audit", headers=cookie).text
         assert 'id="no-checkpoint"' in page and "No checkpoint yet" in page
-        assert len(seqs_of(page)) == 3  # the trust state written at start-up
+        # the trust state written at start-up, and the auditor's sign-in
+        assert len(seqs_of(page)) == 4
         entry = client.get("/ui/audit/entries/0", headers=cookie).text
         assert "not yet checkpointed: the node has signed no checkpoint yet" in entry

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import pytest
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
-from clearinghouse.node.api.routes.ui import COOKIE
 from clearinghouse.node.api.ui_headers import PAGE_POLICY, SCRIPTED_PAGE_POLICY
 from clearinghouse.node.localfed import LocalFederation
 from tests.node._situation_support import load_mixed_situation
 from tests.nodes import built_federation, served_node
+from tests.ui_sessions import Sessions, signed_in_headers
 
 #: Each directive a /ui policy must carry, with the one value it must have.
 REQUIRED = {
@@ -38,12 +39,24 @@ class Node:
     client: httpx.Client
     ui_routes: list[APIRoute]
     result_jti: str
+    sessions: Sessions = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sessions = Sessions(str(self.client.base_url))
 
     def send(
-        self, method: str, path: str, role: str | None = None, **options: object
+        self, method: str, path: str, role: str | None = None, **options: Any
     ) -> httpx.Response:
+        """``method path`` as a browser signed in as ``role`` sends it (with the Origin a
+        browser puts on a form post, unless ``options`` give headers of their own)."""
         token = self.fed.nodes["mission"].tokens[role] if role else None
-        headers = {"cookie": f"{COOKIE}={token}"} if token else {}
+        if path == "/ui/logout" and token:  # a session of its own: signing out ends it
+            headers = signed_in_headers(str(self.client.base_url), token)
+        else:
+            headers = self.sessions.headers(token) if token else {}
+        if method == "POST":
+            headers["origin"] = str(self.client.base_url).rstrip("/")
+        headers.update(options.pop("headers", {}))
         return self.client.request(method, path, headers=headers, follow_redirects=False, **options)
 
 
@@ -168,6 +181,8 @@ def test_the_stylesheet_is_served_from_the_node(node: Node) -> None:
         ("DELETE", "/ui/situation", "analyst", {}, 405),
         ("POST", "/ui/login", None, {"data": {"token": "not-a-token"}}, 401),
         ("POST", "/ui/login", None, {"data": {"token": "x" * 1_000_000}}, 413),
+        ("POST", "/ui/login", None, {"data": {"token": "x"}, "headers": {"origin": "null"}}, 403),
+        ("POST", "/ui/logout", None, {"headers": {"origin": "https://evil.example"}}, 403),
     ],
 )
 def test_error_answers_on_ui_paths_carry_the_headers(

@@ -214,10 +214,11 @@ def test_a_30_mb_streamed_sign_in_form_is_cut_off_and_healthz_stays_responsive(
 
 
 def test_signing_in_still_works(dpa: ServedNode) -> None:
-    url = dpa.handle.url + "/ui/login"
-    good = httpx.post(url, data={"token": dpa.handle.tokens["analyst"]}, timeout=30)
+    url, origin = dpa.handle.url + "/ui/login", {"origin": dpa.handle.url}
+    token = dpa.handle.tokens["analyst"]
+    good = httpx.post(url, data={"token": token}, headers=origin, timeout=30)
     assert good.status_code == 303 and good.headers["location"] == "/ui/situation"
-    bad = httpx.post(url, data={"token": "not-a-token"}, timeout=30)
+    bad = httpx.post(url, data={"token": "not-a-token"}, headers=origin, timeout=30)
     assert bad.status_code == 401 and "unknown token" in bad.text
 
 

@@ -215,7 +215,9 @@ def test_usage_and_input_errors_exit_2(tmp_path: Path, manifest: Path) -> None:
         "error: --node must be an http(s) URL, not 'ftp://x'"
     )
     assert refused(2, "verify", "--node", "http://127.0.0.1:1") == (
-        "error: --node needs --token or --token-file (role auditor), or $CLEARINGHOUSE_AUDIT_TOKEN"
+        "error: --node needs a token of role auditor: --token-file FILE, "
+        "$CLEARINGHOUSE_AUDIT_TOKEN_FILE, $CLEARINGHOUSE_AUDIT_TOKEN or "
+        "$CLEARINGHOUSE_TOKEN_FILE (or --token, which ps shows)"
     )
     port = free_port()  # nobody listens there
     err = refused(2, "checkpoint", "--node", f"http://127.0.0.1:{port}")
@@ -268,17 +270,19 @@ def mission(fed: LocalFederation) -> Iterator[NodeHandle]:
 
 
 def size_of(node: NodeHandle) -> int:
+    """The node's log size now (``end=0`` reads no entry, so it adds no ``data.read``)."""
     with node.client("auditor") as client:
         return int(client.get("/v1/audit/entries", params={"end": 0}).json()["size"])
 
 
 def test_verify_node(mission: NodeHandle, fed: LocalFederation) -> None:
     token = mission.tokens["auditor"]
+    held = size_of(mission)  # reading the entries adds data.read entries after them
     out = ok("verify", "--node", mission.url, "--token", token).stdout
     assert out.startswith("audit log OK: ")
     assert f"  source:        node {mission.url}\n" in out
     assert f"  manifest:      served by {mission.url} (not independently trusted" in out
-    assert f"  entries:       {size_of(mission)}\n" in out
+    assert f"  entries:       {held}\n" in out
     assert "  checkpoints:   2, the last of size " in out and "  cosignatures:  dpa 1\n" in out
     env = {"CLEARINGHOUSE_AUDIT_TOKEN": token}
     trusted = audit("verify", "--node", mission.url, "--manifest", fed.manifest_path, env=env)
@@ -290,9 +294,10 @@ def test_export_node_then_verify_bundle(
     mission: NodeHandle, fed: LocalFederation, tmp_path: Path
 ) -> None:
     bundle = tmp_path / "mission.jsonl.gz"
+    held = size_of(mission)
     ok("export", "--node", mission.url, "--token", mission.tokens["auditor"], "--out", bundle)
     out = ok("verify-bundle", bundle, "--manifest", fed.manifest_path).stdout
-    assert f"  entries:       {size_of(mission)}\n" in out and "cosignatures:  dpa 1" in out
+    assert f"  entries:       {held}\n" in out and "cosignatures:  dpa 1" in out
 
 
 def test_checkpoint_node(mission: NodeHandle) -> None:
@@ -315,9 +320,10 @@ def test_node_errors_exit_2(mission: NodeHandle) -> None:
 
 
 def test_the_node_reader_pages(mission: NodeHandle) -> None:
+    held = size_of(mission)
     with open_node_log(mission.url, mission.tokens["auditor"], page=3, checkpoint_page=1) as log:
         summary = verify_log(log)
-    assert (summary.entries, summary.checkpoints) == (size_of(mission), 2)
+    assert (summary.entries, summary.checkpoints) == (held, 2)
     assert summary.cosignatures == {"dpa": 1}
 
 
@@ -325,8 +331,9 @@ def test_verify_db_of_the_running_node_agrees_with_verify_node(
     mission: NodeHandle, fed: LocalFederation
 ) -> None:
     token = mission.tokens["auditor"]
-    by_api = ok("verify", "--node", mission.url, "--token", token).stdout
+    # The database first: reading entries through the API adds data.read entries after them.
     by_db = ok("verify", "--db", mission.database_url, "--manifest", fed.manifest_path).stdout
+    by_api = ok("verify", "--node", mission.url, "--token", token).stdout
     assert by_api.splitlines()[3:] == by_db.splitlines()[3:]  # entries, root, checkpoints, ...
     assert by_db.splitlines()[1] == f"  source:        database {mission.database_url}"
 

@@ -82,7 +82,7 @@ def test_the_comparison_would_see_a_missing_index(engine: Engine) -> None:
 
 
 def test_revisions(database: TestDatabase, engine: Engine) -> None:
-    assert head_revision() == "0010"
+    assert head_revision() == "0011"
     assert current_revision(database.url, engine=engine) == head_revision()
     upgrade(database.url, engine=engine)  # already at head: nothing to do
     assert current_revision(database.url, engine=engine) == head_revision()
