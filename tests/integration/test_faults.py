@@ -1,10 +1,12 @@
 """Faults on a real federation: ``clearinghouse run`` processes, real databases, real data.
 
-1. Crash: all 16,566 UCDP events ingested at mission and carried to unodc, dpa and
-   undp (views, analyses, results) while nodes are SIGKILLed and restarted at random
-   moments, twelve times (seeded; the seed is printed and ``FAULTS_SEED=N`` repeats a
-   schedule). An ingest call that failed is looked up in mission's database and posted
-   again only if none of its records is there (the local API is not idempotent).
+1. Crash: 8,000 UCDP events (the first half of the demo's feed) ingested at mission
+   and carried to unodc, dpa and undp (views, analyses, results) while nodes are
+   SIGKILLed and restarted at random moments, twelve times (during ingest and the
+   delivery and analysis after it; seeded: the seed is printed and ``FAULTS_SEED=N``
+   repeats a schedule). An ingest call that failed is looked up in mission's database
+   and posted again only if none of its records is there (the local API is not
+   idempotent).
 2. Partition: dpa cut off for 20 s (each node in its own network namespace, dpa's
    link taken down; where namespaces are unavailable, or with ``FAULTS_NO_NETNS=1``,
    dpa is stopped instead, and the output says which) while ingest goes on; healed,
@@ -123,12 +125,18 @@ def fault_seed() -> int:
 # -- 1. crash ------------------------------------------------------------------------------
 
 KILLS = 12
+#: Events ingested: the first half of the UCDP feed, 16 calls of 500. The twelve kills
+#: (two to seven seconds apart, each node down up to two seconds, then restarted) span
+#: about as long as ingesting these takes, so that they fall during ingest and during
+#: the delivery and analysis that follow it. The whole feed (16,566) cost twice the time
+#: and the CPU for the same twelve kills on the same paths.
+CRASH_EVENTS = 8_000
 
 
 @pytest.mark.timeout(1200)
-def test_random_kills_during_the_whole_ucdp_run_lose_and_double_nothing(tmp_path: Path) -> None:
+def test_random_kills_during_a_ucdp_run_lose_and_double_nothing(tmp_path: Path) -> None:
     rng = random.Random(fault_seed())
-    items = ucdp_events()
+    items = ucdp_events()[:CRASH_EVENTS]
     fed = FaultFederation(tmp_path / "fed", FOUR, config_extra=FAST)
     fed.build()
     db = Databases(fed)

@@ -65,9 +65,9 @@ def test_a_writer_waits_for_another_writers_lock(database: TestDatabase) -> None
     with ThreadPoolExecutor(1) as pool:
         held = pool.submit(hold_the_write_lock)
         assert holding.wait(timeout=30)
-        threading.Timer(0.5, release.set).start()  # commits in half a second
         with transaction(engine) as session:
             assert peers.counters(session).get(COUNTER, 0) == 0  # not committed yet
-            peers.add_to_counter(session, COUNTER)  # waits for the lock, then writes
+            threading.Timer(0.5, release.set).start()  # it commits in half a second
+            peers.add_to_counter(session, COUNTER)  # meanwhile this waits for the lock
         held.result(timeout=30)
     assert count(engine) == 2
