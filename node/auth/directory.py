@@ -15,8 +15,8 @@ from clearinghouse.node.auth.people import KEY_NAME, person_id
 from clearinghouse.node.auth.principal import Principal
 from clearinghouse.node.context import NodeContext
 from clearinghouse.node.storage import people
+from clearinghouse.node.storage.access_models import Person
 from clearinghouse.node.storage.db import transaction
-from clearinghouse.node.storage.models import Person
 from clearinghouse.protocol.encoding import b64url_decode
 
 __all__ = ["display_names", "known_people", "person_principal"]

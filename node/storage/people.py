@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from clearinghouse.node.storage._core import table_of
-from clearinghouse.node.storage.models import NodeSecret, Person
+from clearinghouse.node.storage.access_models import NodeSecret, Person
 from clearinghouse.protocol.encoding import b64url_encode
 
 __all__ = ["display_names", "get", "known", "node_secret", "remember"]

@@ -13,7 +13,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, col
 
 from clearinghouse.node.storage._core import rowcount
-from clearinghouse.node.storage.models import OidcLogin, UiSession
+from clearinghouse.node.storage.access_models import OidcLogin, UiSession
 
 __all__ = [
     "PendingLogin",

@@ -13,6 +13,7 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
+import clearinghouse.node.storage.access_models
 import clearinghouse.node.storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from clearinghouse.node.storage.db import make_engine
 

@@ -24,8 +24,8 @@ from clearinghouse.node.localfed import NodeHandle
 from clearinghouse.node.services.housekeeping import forget_ended_sessions
 from clearinghouse.node.settings import load_settings
 from clearinghouse.node.storage import auditlog
+from clearinghouse.node.storage.access_models import UiSession
 from clearinghouse.node.storage.db import transaction
-from clearinghouse.node.storage.models import UiSession
 from tests.nodes import built_federation, served_node
 from tests.ui_sessions import COOKIE, session_cookie
 

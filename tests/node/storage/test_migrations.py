@@ -20,6 +20,7 @@ from sqlalchemy import BIGINT, Engine, func, inspect, select, text
 from sqlmodel import SQLModel
 from typer.testing import CliRunner
 
+import clearinghouse.node.storage.access_models
 import clearinghouse.node.storage.models  # noqa: F401  (the tables, on SQLModel.metadata)
 from clearinghouse.node.cli.main import app
 from clearinghouse.node.errors import ServiceUnavailable
