@@ -382,7 +382,9 @@ def resigned_packets(draw: st.DrawFn) -> str:
                 payload["_sd"] = [*(sd if isinstance(sd, list) else []), digest_of(encoded)]
                 disclosures.append(encoded)
         elif op == "sd":
-            sd = list(payload.get("_sd") or [])
+            # A claim op may have left ``_sd`` any JSON value: only a list is extended.
+            current = payload.get("_sd")
+            sd = list(current) if isinstance(current, list) else []
             choice = draw(st.sampled_from(["dup", "drop", "odd", "nested"]))
             if choice == "dup" and sd:
                 sd.append(draw(st.sampled_from(sd)))
