@@ -72,7 +72,20 @@ class DeliverySettings(BaseModel):
     lease_s: float = Field(60.0, gt=0)
     request_timeout_s: float = Field(30.0, gt=0)
     poll_interval_s: float = Field(1.0, gt=0)
+    idle_poll_max_s: float = Field(
+        30.0,
+        gt=0,
+        description="A delivery worker with nothing due for its peer sleeps until views are "
+        "queued (by this process), the next one falls due, or this long at most (views "
+        "queued by a replica, leases a crashed one left).",
+    )
     catchup_interval_s: float = Field(15.0, gt=0)
+    catchup_idle_max_s: float = Field(
+        120.0,
+        gt=0,
+        description="Each pull that finds a peer's feed empty doubles the wait before the "
+        "next, from catchup_interval_s up to this.",
+    )
     catchup_batch: int = Field(500, ge=1, le=5000)
     deferred_max_s: float = Field(
         86400.0,
@@ -88,10 +101,29 @@ class AuditSettings(BaseModel):
     model_config = {"extra": "forbid"}
 
     checkpoint_interval_s: float = Field(
-        1.0, gt=0, description="How often a checkpoint is signed while the log grows."
+        1.0,
+        gt=0,
+        description="How often the log's growth is looked at; a checkpoint is signed at "
+        "once when it grew by checkpoint_entries, else after the quiet interval, which "
+        "starts here.",
+    )
+    checkpoint_entries: int = Field(
+        1000,
+        ge=1,
+        description="A log that grew by this many entries since its last checkpoint gets "
+        "the next one at the next look (busy: every checkpoint_interval_s at most).",
+    )
+    checkpoint_max_interval_s: float = Field(
+        10.0,
+        gt=0,
+        description="The quiet interval between checkpoints of a log that grows by fewer "
+        "than checkpoint_entries doubles after each one, up to this.",
     )
     witness_interval_s: float = Field(
-        2.0, gt=0, description="How often each peer's new checkpoints are checked and cosigned."
+        2.0,
+        gt=0,
+        description="How often each log this node witnesses is asked for new checkpoints "
+        "(each wait jittered by 0.5-1.5x).",
     )
     witness_idle_max_s: float = Field(
         8.0,
@@ -102,7 +134,8 @@ class AuditSettings(BaseModel):
     gossip_interval_s: float = Field(
         30.0,
         gt=0,
-        description="How often what each peer cosigned is compared with what this node did.",
+        description="How often what each co-witness cosigned is compared with what this "
+        "node did (only peers witnessing a log this node witnesses).",
     )
 
 

@@ -18,6 +18,11 @@ the declared ``analyzer`` instead). :func:`check_origination` is the check, for 
 node's own ingest and for a receiver alike. An absent ``originates`` is never
 written, so older manifests keep their bytes and signatures.
 
+A participant may also declare ``witnesses``: the other participants that witness its
+audit log (absent: the default assignment of :mod:`protocol.witnessing`). Each must be
+another participant of the same manifest, named once. Absent, it is never written
+either.
+
 A successor is signed by participants of the manifest in force (``held``), with
 the keys listed there: :func:`sign_manifest` in place, or
 :func:`detached_signature` for one signature to send back and merge
@@ -136,6 +141,12 @@ class Participant(_Strict):
         default=None,
         description="The record schemas this participant issues packets of; absent: any.",
     )
+    witnesses: tuple[ParticipantId, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="The participants that witness this participant's audit log; absent: "
+        "the default assignment (protocol.witnessing).",
+    )
 
     @field_validator("originates")
     @classmethod
@@ -161,6 +172,23 @@ class Participant(_Strict):
         if not _URL.match(value):
             raise ValueError(f"base_url {value!r} is not an http(s) URL")
         return value.rstrip("/")
+
+
+def _check_witnesses(participant: Participant, ids: Sequence[str]) -> None:
+    """A declared ``witnesses`` names other participants of the manifest, each once."""
+    declared = participant.witnesses
+    if declared is None:
+        return
+    if participant.id in declared:
+        raise ValueError(f"participant {participant.id!r} names itself as its own witness")
+    if len(set(declared)) != len(declared):
+        raise ValueError(f"participant {participant.id!r} names a witness twice")
+    unknown = [w for w in declared if w not in ids]
+    if unknown:
+        raise ValueError(
+            f"participant {participant.id!r} names witnesses that are not participants: "
+            + ", ".join(unknown)
+        )
 
 
 class ManifestSignature(_Strict):
@@ -191,6 +219,8 @@ class Manifest(_Strict):
             raise ValueError("a key id appears twice")
         if self.quorum > len(ids):
             raise ValueError(f"quorum {self.quorum} exceeds the {len(ids)} participants")
+        for p in self.participants:
+            _check_witnesses(p, ids)
         return self
 
     def participant(self, participant_id: str) -> Participant:

@@ -90,9 +90,11 @@ def propose(
     An added participant is a mapping with ``id``, ``name``, ``base_url``, optional
     ``roles`` and ``analyzer`` (``{id, version, sha256}``), and ``keys``: public JWKs,
     each with optional ``not_before``/``not_after`` (default ``now`` and ``now`` +
-    730 days). A removed participant leaves with its keys and every policy rule
-    naming it as recipient. ``policy`` replaces the whole policy, per field or per
-    treatment (:func:`protocol.manifest.expand_policy`).
+    730 days). A removed participant leaves with its keys, every policy rule
+    naming it as recipient, and every declared ``witnesses`` entry naming it (a
+    declaration left empty goes: the default assignment applies). ``policy``
+    replaces the whole policy, per field or per treatment
+    (:func:`protocol.manifest.expand_policy`).
 
     Raises :class:`ManifestRejected`: an unknown participant to remove, one added
     that exists or has an unusable or duplicate key, fewer participants than the
@@ -111,7 +113,9 @@ def propose(
                 f"(serial {held.serial})"
             )
     gone = set(removing)
-    doc["participants"] = [p for p in doc["participants"] if p["id"] not in gone]
+    doc["participants"] = [
+        _without_witnesses(p, gone) for p in doc["participants"] if p["id"] not in gone
+    ]
     doc["policy"] = {
         schema: {r: rules for r, rules in per_recipient.items() if r not in gone}
         for schema, per_recipient in doc.get("policy", {}).items()
@@ -349,6 +353,20 @@ def _listed_key(manifest: Manifest, signer: str, kid: str) -> Ed25519PublicKey:
     raise UnknownKey(f"{signer!r} has no key {kid!r} in manifest serial {manifest.serial}")
 
 
+def _without_witnesses(participant: Mapping[str, Any], gone: set[str]) -> dict[str, Any]:
+    """``participant`` with those ``gone`` struck from its declared ``witnesses`` (none
+    left: the declaration goes, and the default assignment applies)."""
+    entry = dict(participant)
+    declared = entry.get("witnesses")
+    if isinstance(declared, list) and gone & set(declared):
+        kept = [w for w in declared if w not in gone]
+        if kept:
+            entry["witnesses"] = kept
+        else:
+            del entry["witnesses"]
+    return entry
+
+
 def _new_participant(
     entry: Mapping[str, Any], doc: Mapping[str, Any], gone: set[str], stamp: datetime
 ) -> dict[str, Any]:
@@ -422,7 +440,7 @@ def _validity(key: ManifestKey) -> str:
 
 def _participant_changes(old: Participant, new: Participant) -> list[str]:
     lines = []
-    for field in ("name", "base_url", "roles", "analyzer", "originates"):
+    for field in ("name", "base_url", "roles", "analyzer", "originates", "witnesses"):
         before, after = getattr(old, field), getattr(new, field)
         if before != after:
             lines.append(f"~ participant {new.id}: {field} {_show(before)} -> {_show(after)}")

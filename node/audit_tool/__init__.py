@@ -19,6 +19,7 @@ Errors (:mod:`.errors`), each with the exit code the CLI gives it::
 
     AuditToolError           exit_code
     ├── AccessFailed         2  a database, node or file that cannot be read or written
+    ├── CannotBeMet          2  a requirement no log can meet under its manifest
     ├── LogMalformed         1  readable, but not a log in the expected format (``.line``)
     └── VerificationFailed   1  the log does not verify (``.seq``: the first bad entry)
 """
@@ -28,12 +29,14 @@ from clearinghouse.node.audit_tool.database import open_database
 from clearinghouse.node.audit_tool.errors import (
     AccessFailed,
     AuditToolError,
+    CannotBeMet,
     LogMalformed,
     VerificationFailed,
 )
 from clearinghouse.node.audit_tool.log import Log, LogHeader, StoredCheckpoint, StoredEntry
 from clearinghouse.node.audit_tool.node_source import fetch_checkpoint, open_node_log
 from clearinghouse.node.audit_tool.verify import (
+    ALL_WITNESSES,
     CheckedNote,
     Summary,
     check_checkpoint,
@@ -43,9 +46,11 @@ from clearinghouse.node.audit_tool.verify import (
 from clearinghouse.protocol.key_use import KeyUse, KeyUseReport
 
 __all__ = [
+    "ALL_WITNESSES",
     "FORMAT",
     "AccessFailed",
     "AuditToolError",
+    "CannotBeMet",
     "CheckedNote",
     "ExportSummary",
     "KeyUse",

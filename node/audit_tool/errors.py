@@ -4,13 +4,14 @@
 
     AuditToolError           exit_code
     ├── AccessFailed         2  a database, node or file that cannot be read or written
+    ├── CannotBeMet          2  a requirement no log can meet under its manifest
     ├── LogMalformed         1  readable, but not a log in the expected format (``.line``)
     └── VerificationFailed   1  the log does not verify (``.seq``: the first bad entry)
 """
 
 from __future__ import annotations
 
-__all__ = ["AccessFailed", "AuditToolError", "LogMalformed", "VerificationFailed"]
+__all__ = ["AccessFailed", "AuditToolError", "CannotBeMet", "LogMalformed", "VerificationFailed"]
 
 
 class AuditToolError(Exception):
@@ -25,6 +26,14 @@ class AuditToolError(Exception):
 
 class AccessFailed(AuditToolError):
     """A database, node or file that cannot be read (or a bundle that cannot be written)."""
+
+    exit_code = 2
+
+
+class CannotBeMet(AuditToolError):
+    """What the auditor asks of the log cannot be met under its manifest (more witness
+    cosignatures than the manifest assigns the log witnesses): a usage problem, not a
+    verdict on the log."""
 
     exit_code = 2
 

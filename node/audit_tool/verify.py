@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from clearinghouse.node.audit_tool.errors import AccessFailed, VerificationFailed
+from clearinghouse.node.audit_tool.errors import AccessFailed, CannotBeMet, VerificationFailed
 from clearinghouse.node.audit_tool.log import (
     PROGRESS_EVERY,
     Log,
@@ -44,8 +45,19 @@ from clearinghouse.protocol.errors import (
 from clearinghouse.protocol.key_use import KeyUseCheck, KeyUseReport
 from clearinghouse.protocol.manifest import Manifest, parse_manifest, verify_manifest
 from clearinghouse.protocol.notes import parse_checkpoint, parse_note, verify_note
+from clearinghouse.protocol.witnessing import witnesses_of
 
-__all__ = ["CheckedNote", "Summary", "check_checkpoint", "read_manifest", "verify_log"]
+__all__ = [
+    "ALL_WITNESSES",
+    "CheckedNote",
+    "Summary",
+    "check_checkpoint",
+    "read_manifest",
+    "verify_log",
+]
+
+#: ``min_cosignatures`` meaning "as many as the manifest assigns the log witnesses".
+ALL_WITNESSES: Literal["all"] = "all"
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,7 @@ class Summary:
     checkpoints: int
     last_checkpoint: int | None
     cosignatures: dict[str, int]  # witness (participant id, else key name) -> checkpoints
+    witnesses: tuple[str, ...]  # the log's witnesses under the manifest (protocol.witnessing)
     uncosigned: int  # checkpoints without a valid witness cosignature
     uncosigned_last: tuple[int, ...]  # the sizes of the last few of those
     keys: KeyUseReport  # each key's validity when it signed; violations make a log INVALID
@@ -94,10 +107,18 @@ class _Witnessed:
 
 
 def verify_log(
-    log: Log, *, min_cosignatures: int = 0, on_progress: Progress | None = None
+    log: Log,
+    *,
+    min_cosignatures: int | Literal["all"] = 0,
+    on_progress: Progress | None = None,
 ) -> Summary:
     """Check the whole log; return what checked out or raise :class:`VerificationFailed`
     (or what reading raises: :class:`AccessFailed`, :class:`LogMalformed`).
+
+    ``min_cosignatures`` valid witness cosignatures are required on every checkpoint
+    (any participant's counts); :data:`ALL_WITNESSES`: as many as the manifest assigns
+    the log witnesses (k, :func:`protocol.witnessing.witnesses_of`). More than k is
+    refused at once with :class:`CannotBeMet`, naming k: only k nodes witness the log.
 
     A log whose keys signed outside their validity or after their revocation still
     verifies here (its history is intact): ``Summary.keys`` names those uses, and the
@@ -114,10 +135,12 @@ def verify_log(
     # each entry recording a packet signed.
     h = log.header
     verifier = _verifier(h)  # (1), (2)
+    witnesses = witnesses_of(h.manifest, h.participant)
+    required = _required(h, witnesses, min_cosignatures)
     keys = KeyUseCheck(h.manifest, h.participant)
     seen = _Witnessed()
     try:
-        _walk(log, verifier, keys, seen, min_cosignatures, on_progress)  # (3), (4), (6)
+        _walk(log, verifier, keys, seen, required, on_progress)  # (3), (4), (6)
         _check_end(h, verifier, seen.last)  # (5)
     except AuditLogInvalid as exc:
         raise VerificationFailed(
@@ -135,10 +158,28 @@ def verify_log(
         checkpoints=verifier.checkpoints,
         last_checkpoint=seen.last,
         cosignatures=dict(sorted(seen.cosigned.items())),
+        witnesses=witnesses,
         uncosigned=seen.uncosigned,
         uncosigned_last=tuple(seen.uncosigned_last),
         keys=keys.report(),
     )
+
+
+def _required(
+    h: LogHeader, witnesses: tuple[str, ...], min_cosignatures: int | Literal["all"]
+) -> int:
+    """The cosignatures each checkpoint needs; :class:`CannotBeMet` beyond the witnesses."""
+    k = len(witnesses)
+    if min_cosignatures == ALL_WITNESSES:
+        return k
+    if min_cosignatures > k:
+        named = ", ".join(witnesses) or "none"
+        raise CannotBeMet(
+            f"{min_cosignatures} witness cosignatures cannot be required of {h.participant}'s"
+            f" log: the manifest ({h.manifest_source}, serial {h.manifest.serial}) assigns it"
+            f" {k} witness(es) ({named}); require at most {k}, or all"
+        )
+    return min_cosignatures
 
 
 def _verifier(h: LogHeader) -> LogVerifier:

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.markup import escape
@@ -82,12 +82,27 @@ ParticipantOption = Annotated[
     str | None,
     typer.Option(help="Whose log (default: the origin of its checkpoints)."),
 ]
+
+
+def _cosignatures(value: str) -> str:
+    """``--min-cosignatures``, checked: a count, or ``all``."""
+    if value != audit_tool.ALL_WITNESSES and not value.isdigit():
+        raise typer.BadParameter(f"{value!r} is neither a count (0, 1, 2 ...) nor 'all'")
+    return value
+
+
+def _required(value: str) -> int | Literal["all"]:
+    return audit_tool.ALL_WITNESSES if value == audit_tool.ALL_WITNESSES else int(value)
+
+
 CosignaturesOption = Annotated[
-    int,
+    str,
     typer.Option(
         "--min-cosignatures",
-        min=0,
-        help="Fail unless every checkpoint has this many valid witness cosignatures.",
+        metavar="N|all",
+        callback=_cosignatures,
+        help="Fail unless every checkpoint has N valid witness cosignatures (all: as many "
+        "as the manifest assigns the log witnesses; more than that is refused).",
     ),
 ]
 
@@ -193,6 +208,7 @@ def _print_summary(summary: Summary) -> None:
         )
     cosigned = ", ".join(f"{w} {n}" for w, n in summary.cosignatures.items()) or "none"
     lines.append(f"  cosignatures:  {cosigned}")
+    lines.append(f"  witnesses:     {', '.join(summary.witnesses) or 'none'} (by the manifest)")
     if summary.uncosigned:
         sizes = ", ".join(map(str, summary.uncosigned_last))
         lines.append(f"  not cosigned:  {summary.uncosigned} checkpoint(s), the last: {sizes}")
@@ -239,7 +255,7 @@ def verify(
     db: DbOption = None,
     manifest: ManifestOption = None,
     participant: ParticipantOption = None,
-    min_cosignatures: CosignaturesOption = 0,
+    min_cosignatures: CosignaturesOption = "0",
 ) -> None:
     """Check a node's whole audit log, from its database or from the node."""
     token = bearer_token(token, token_file, "auditor", TOKEN_ENV)
@@ -247,7 +263,7 @@ def verify(
         _announce(log, "verifying")
         with _progress("verify", log.header.size) as progress:
             summary = audit_tool.verify_log(
-                log, min_cosignatures=min_cosignatures, on_progress=progress
+                log, min_cosignatures=_required(min_cosignatures), on_progress=progress
             )
     _print_summary(summary)
     _fail_on_key_use(summary.keys)
@@ -282,7 +298,7 @@ def export(
 def verify_bundle(
     bundle: Annotated[Path, typer.Argument(metavar="BUNDLE")],
     manifest: ManifestOption = None,
-    min_cosignatures: CosignaturesOption = 0,
+    min_cosignatures: CosignaturesOption = "0",
 ) -> None:
     """Check a bundle offline; with --manifest its keys, not the bundle's own, are used."""
     with _reporting():
@@ -291,7 +307,7 @@ def verify_bundle(
             _announce(log, "verifying")
             with _progress("verify", log.header.size) as progress:
                 summary = audit_tool.verify_log(
-                    log, min_cosignatures=min_cosignatures, on_progress=progress
+                    log, min_cosignatures=_required(min_cosignatures), on_progress=progress
                 )
     _print_summary(summary)
     _fail_on_key_use(summary.keys)

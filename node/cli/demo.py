@@ -7,7 +7,7 @@ events at ``mission``, the UNODC seizure figures at ``unodc``, the WFP Syria
 staple prices at ``undp``. Every body runs its declared analyzer on what it
 holds and broadcasts its results; the demo waits until every view, analysis and
 result has reached every participant, and prints what each node did. Then it
-waits until every node's latest audit checkpoint is cosigned by all its peers, and
+waits until every node's latest audit checkpoint is cosigned by its log's witnesses, and
 verifies each node's whole audit log from its API against the manifest, as an
 outside auditor would (``clearinghouse audit verify --node``). Each node logs JSON lines,
 one per request included, to ``logs/<participant>.log`` in the federation's folder,

@@ -4,7 +4,8 @@
 every view, analysis and result has reached every participant and returns the
 exact counts (:data:`COLUMNS` of each node's ``/v1/local/stats``).
 :func:`audit_federation` waits until every node's latest checkpoint is cosigned by
-all its peers, then verifies each node's whole audit log from its API against the
+each of its log's witnesses (all its peers up to four participants, else the k the
+manifest assigns), then verifies each node's whole audit log from its API against the
 manifest, as an outside auditor would (:mod:`node.audit_tool`). Both show their
 progress on a console (standard error unless given). ``clearinghouse demo``, the
 benchmarks and the tests drive the federation with them.
@@ -43,8 +44,10 @@ from clearinghouse.node.localfed.feeds import FEEDS, Feed, feed_items
 from clearinghouse.node.localfed.supervisor import Supervisor
 from clearinghouse.node.transport.local_api import NodeRefused
 from clearinghouse.node.transport.records_upload import post_batches
+from clearinghouse.protocol.audit import witness_name
 from clearinghouse.protocol.manifest import Manifest, parse_manifest
 from clearinghouse.protocol.notes import parse_checkpoint, parse_note
+from clearinghouse.protocol.witnessing import witnesses_of
 
 if TYPE_CHECKING:
     import httpx
@@ -222,8 +225,10 @@ def _settle(
 
 
 def witnessed(federation: LocalFederation) -> bool:
-    """Whether every node's latest checkpoint covers its whole log, cosigned by every peer."""
-    for node in federation.nodes.values():
+    """Whether every node's latest checkpoint covers its whole log, cosigned by each of
+    the witnesses the manifest assigns its log (:func:`protocol.witnessing.witnesses_of`)."""
+    manifest = parse_manifest(federation.manifest_path.read_bytes())
+    for p, node in federation.nodes.items():
         with node.api("auditor") as api:
             size = api.audit_size()
             try:
@@ -231,8 +236,9 @@ def witnessed(federation: LocalFederation) -> bool:
             except NodeRefused:
                 return False
         checkpoint = parse_checkpoint(note.text)
-        witnesses = {s.name for s in note.signatures} - {checkpoint.origin}
-        if checkpoint.size != size or len(witnesses) < len(federation.nodes) - 1:
+        cosigners = {s.name for s in note.signatures} - {checkpoint.origin}
+        assigned = {witness_name(manifest.federation, w) for w in witnesses_of(manifest, p)}
+        if checkpoint.size != size or not assigned <= cosigners:
             return False
     return True
 

@@ -3,7 +3,8 @@
 Delivery, catch-up and witnessing each run a loop per peer (:func:`run_per_peer`).
 When a new manifest adds a participant, its loops start; when one is removed, they
 stop; when a peer moves (a new ``base_url``), they restart with the new address. No
-restart of the node is needed.
+restart of the node is needed. A worker may run for some peers only (``only``, e.g.
+the logs this node witnesses), derived again from each manifest switched to.
 
 Each pass of such a loop, and of the manifest sync that talks to all peers in turn, is
 a round (:func:`peer_round`): it runs under a request id of its own, and a round that
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Collection, Coroutine
 from typing import Any, TypeVar
 
 from clearinghouse.node.context import NodeContext
@@ -29,24 +30,36 @@ from clearinghouse.node.transport.peer_client import (
 )
 from clearinghouse.protocol.manifest import Participant
 
-__all__ = ["PeerLoop", "peer_round", "run_per_peer"]
+__all__ = ["PeerLoop", "PeerSelection", "peer_round", "run_per_peer"]
 
 log = logging.getLogger("clearinghouse.node")
 
 #: A worker loop for one peer; it runs until cancelled.
 PeerLoop = Callable[[NodeContext, PeerClient, Participant], Coroutine[Any, Any, None]]
+#: The ids of the peers a worker runs for, under the manifest in force.
+PeerSelection = Callable[[NodeContext], Collection[str]]
 
 T = TypeVar("T")
 
 
-async def run_per_peer(ctx: NodeContext, client: PeerClient, name: str, loop: PeerLoop) -> None:
-    """Run ``loop`` for each peer until cancelled, following manifest switches."""
+async def run_per_peer(
+    ctx: NodeContext,
+    client: PeerClient,
+    name: str,
+    loop: PeerLoop,
+    *,
+    only: PeerSelection | None = None,
+) -> None:
+    """Run ``loop`` for each peer (each of those ``only`` selects, if given) until
+    cancelled, following manifest switches."""
     wake = ctx.manifest_signal.subscribe()
     running: dict[str, tuple[str, asyncio.Task[None]]] = {}
     try:
         while True:
             wake.clear()
-            wanted = {p.id: p for p in ctx.peers}
+            selected = None if only is None else set(only(ctx))
+            peers = {p.id: p for p in ctx.peers}
+            wanted = {i: p for i, p in peers.items() if selected is None or i in selected}
             for peer_id, (url, task) in list(running.items()):
                 peer = wanted.get(peer_id)
                 if peer is not None and peer.base_url == url and not task.done():
@@ -55,8 +68,10 @@ async def run_per_peer(ctx: NodeContext, client: PeerClient, name: str, loop: Pe
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
                 del running[peer_id]
-                if peer is None:
+                if peer_id not in peers:
                     log.info("%s: %s left the federation; its worker stopped", name, peer_id)
+                elif peer is None:
+                    log.info("%s: no longer runs for %s; its worker stopped", name, peer_id)
             for peer_id, peer in wanted.items():
                 if peer_id not in running:
                     task = asyncio.create_task(loop(ctx, client, peer), name=f"{name}-{peer_id}")

@@ -1,17 +1,34 @@
-"""Witnessing: every node checks and cosigns every peer's audit log checkpoints.
+"""Witnessing: a node checks and cosigns the audit logs the manifest assigns it.
 
-Each ``witness_interval_s`` (doubling, up to ``witness_idle_max_s``, while the peer's
-log stands still), for each peer, the node asks for the peer's checkpoints
-after the last one it cosigned (``GET /v1/audit/checkpoints?after=N``), each with a
-consistency proof from the one before. It checks each note's signature by the
-peer's key, that the tree only grew (RFC 9162 consistency proof), adds a C2SP
-``cosignature/v1`` line per checkpoint and posts them back (``POST /v1/audit/cosign``).
+Which logs (:mod:`protocol.witnessing`): each participant's log has k witnesses, its
+declared ``witnesses`` or the default (every other participant while the federation
+has at most four, else the three next in a ring of the ids), so each node witnesses
+about k logs and the work per interval grows with n, not n(n-1). The set is derived
+again whenever the manifest changes (:func:`~node.services.peer_tasks.run_per_peer`
+with a selection).
 
-Every ``gossip_interval_s`` it compares notes with the other witnesses (``GET
-/v1/audit/witnessed``): the checkpoint another witness cosigned for a log must be
-the same tree as the one this node cosigned (same size, same root) or consistent
-with it (a proof from the log).
-A node showing two histories to two witnesses is caught there.
+For each log it witnesses, every ``witness_interval_s`` (doubling, up to
+``witness_idle_max_s``, while the log stands still), the node asks for the log's
+checkpoints after the last one it cosigned (``GET /v1/audit/checkpoints?after=N``),
+each with a consistency proof from the one before. It checks each note's signature by
+the log's key, that the tree only grew (RFC 9162 consistency proof), adds a C2SP
+``cosignature/v1`` line per checkpoint and posts them back (``POST
+/v1/audit/cosign``).
+
+Pull, with jitter: every wait is drawn uniformly from 0.5 to 1.5 times its nominal
+value, so n nodes started together do not poll in lockstep. C2SP tlog-witness is push
+(the log submits each checkpoint to its witnesses); pull is kept because it leaves
+each witness in charge of its own load (it asks when it has time, a slow or
+overloaded witness just lags, and a log cannot flood it), and needs no new endpoint:
+the log already serves its checkpoints with consistency proofs. The price is latency,
+up to ``witness_idle_max_s`` before a quiet log's new checkpoint is cosigned.
+
+Every ``gossip_interval_s`` (jittered too) it compares notes with its co-witnesses,
+the peers that witness a log it witnesses (``GET /v1/audit/witnessed``), about the
+logs both witness only: the checkpoint another witness cosigned for a log must be the
+same tree as the one this node cosigned (same size, same root) or consistent with it
+(a proof from the log). A node showing two histories to two of its witnesses is
+caught there (what k protects against: docs/threat-model.md, A1).
 
 Anything inconsistent raises an alert (``/v1/audit/alerts``, a metric, an audit
 entry), and the node stops cosigning that log.
@@ -23,7 +40,7 @@ import asyncio
 import base64
 import binascii
 import logging
-import time
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,8 +74,17 @@ from clearinghouse.protocol.notes import (
     parse_vkey,
     verify_note,
 )
+from clearinghouse.protocol.witnessing import co_witnesses, witnessed_by
 
-__all__ = ["compare_with_witnesses", "raise_alert", "run_witness", "witness_round"]
+__all__ = [
+    "compare_with_witnesses",
+    "gossip_peers",
+    "jittered",
+    "raise_alert",
+    "run_witness",
+    "witness_round",
+    "witnessed_peers",
+]
 
 log = logging.getLogger("clearinghouse.witness")
 
@@ -260,12 +286,16 @@ def _check_and_cosign(
 async def compare_with_witnesses(
     ctx: NodeContext, client: PeerClient, witness: Participant
 ) -> None:
-    """Compare what ``witness`` cosigned of every third log with what this node cosigned."""
+    """Compare what ``witness`` cosigned of the logs both witness (third logs, per the
+    manifest) with what this node cosigned."""
+    shared = set(_shared_logs(ctx).get(witness.id, ()))
+    if not shared:
+        return
     document = await client.call("GET", f"{witness.base_url}/v1/audit/witnessed")
     logs = document.get("logs") if isinstance(document, dict) else None
     if not isinstance(logs, list):
         raise PeerUnavailable(f"{witness.id}: no witnessed list", kind="bad-answer")
-    others = {p.id: p for p in ctx.peers if p.id != witness.id}
+    others = {p.id: p for p in ctx.peers if p.id in shared}
     for item in logs:
         if not isinstance(item, dict) or item.get("peer") not in others:
             continue
@@ -316,28 +346,61 @@ async def _compare(
         ) from exc
 
 
-async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) -> None:
-    # Each node asks each peer: n(n-1) signed requests per interval even when nothing
-    # happens, which kept a 16-node federation's two cores busy while idle. A peer
-    # whose log stands still is asked less and less often, up to witness_idle_max_s.
+def jittered(wait: float) -> float:
+    """``wait`` times a factor drawn uniformly from 0.5 to 1.5: nodes started together
+    drift apart instead of polling in lockstep."""
+    return wait * random.uniform(0.5, 1.5)
+
+
+def witnessed_peers(ctx: NodeContext) -> list[str]:
+    """The peers whose logs this node witnesses, under the manifest in force (none once
+    a manifest no longer lists this node)."""
+    if ctx.participant not in ctx.manifest.participant_ids:
+        return []
+    return list(witnessed_by(ctx.manifest, ctx.participant))
+
+
+def _shared_logs(ctx: NodeContext) -> dict[str, tuple[str, ...]]:
+    """Each co-witness of this node, with the logs both witness."""
+    if ctx.participant not in ctx.manifest.participant_ids:
+        return {}
+    return co_witnesses(ctx.manifest, ctx.participant)
+
+
+def gossip_peers(ctx: NodeContext) -> list[str]:
+    """The peers this node compares notes with: those witnessing a log it witnesses."""
+    return list(_shared_logs(ctx))
+
+
+async def _witness_loop(ctx: NodeContext, client: PeerClient, peer: Participant) -> None:
+    # A log that stands still is asked less and less often, up to witness_idle_max_s:
+    # an idle federation costs each node k requests per witness_idle_max_s.
     base = ctx.settings.audit.witness_interval_s
     idle_max = max(base, ctx.settings.audit.witness_idle_max_s)
     wait = base
-    gossip, compared = ctx.settings.audit.gossip_interval_s, float("-inf")
 
     async def round_() -> None:
-        nonlocal wait, compared
+        nonlocal wait
         cosigned = await witness_round(ctx, client, peer)
         wait = base if cosigned else min(wait * 2, idle_max)
-        if time.monotonic() - compared >= gossip:
-            compared = time.monotonic()
-            await compare_with_witnesses(ctx, client, peer)
 
     while True:
         await peer_round(log, f"witnessing {peer.id}", round_)
-        await asyncio.sleep(wait)
+        await asyncio.sleep(jittered(wait))
+
+
+async def _gossip_loop(ctx: NodeContext, client: PeerClient, peer: Participant) -> None:
+    gossip = ctx.settings.audit.gossip_interval_s
+    while True:
+        await asyncio.sleep(jittered(gossip))
+        await peer_round(
+            log, f"comparing with {peer.id}", lambda: compare_with_witnesses(ctx, client, peer)
+        )
 
 
 async def run_witness(ctx: NodeContext, client: PeerClient) -> None:
-    """Witness every peer's log until cancelled."""
-    await run_per_peer(ctx, client, "witness", _peer_loop)
+    """Witness the logs this node is assigned, and compare notes with their other
+    witnesses, until cancelled (both sets follow manifest switches)."""
+    async with asyncio.TaskGroup() as group:
+        group.create_task(run_per_peer(ctx, client, "witness", _witness_loop, only=witnessed_peers))
+        group.create_task(run_per_peer(ctx, client, "gossip", _gossip_loop, only=gossip_peers))

@@ -39,6 +39,7 @@ catchup_interval_s = 1.0
 
 [audit]
 checkpoint_interval_s = 0.2
+checkpoint_max_interval_s = 1.0
 witness_interval_s = 0.5
 """
 RECORD = json.loads((EXAMPLES / "records" / "conflict-event.json").read_text())

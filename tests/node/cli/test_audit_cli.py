@@ -94,6 +94,7 @@ SUMMARY = """\
   root:          {root}
   checkpoints:   3, the last of size 25; the 3 entries after it are not signed yet
   cosignatures:  dpa 2, unodc 2
+  witnesses:     sanctions, undp, unodc (by the manifest)
   not cosigned:  1 checkpoint(s), the last: 25
   key validity:  checkpoint 3, cosignature 4, packet.issued 28; each by a key valid and not \
 revoked when it signed
@@ -155,6 +156,24 @@ def test_min_cosignatures(log: AuditDatabase, manifest: Path) -> None:
     assert err.startswith(
         "audit log INVALID: checkpoint 25 has 0 valid witness cosignature(s) of the 1 required"
     )
+    # all: the 3 witnesses the manifest assigns mission's log (five participants)
+    err = refused(1, "verify", "--db", log.url, "--manifest", manifest, "--min-cosignatures", "all")
+    assert err.startswith(
+        "audit log INVALID: checkpoint 10 has 2 valid witness cosignature(s) of the 3 required"
+    )
+
+
+def test_more_cosignatures_than_witnesses_is_a_usage_error_naming_k(
+    log: AuditDatabase, manifest: Path
+) -> None:
+    err = refused(2, "verify", "--db", log.url, "--manifest", manifest, "--min-cosignatures", "4")
+    assert err == (
+        "error: 4 witness cosignatures cannot be required of mission's log: the manifest"
+        f" (trusted file {manifest}, serial 1) assigns it 3 witness(es) (sanctions, undp,"
+        " unodc); require at most 3, or all"
+    )
+    err = refused(2, "verify", "--db", log.url, "--min-cosignatures", "three")
+    assert "Invalid value for '--min-cosignatures': 'three'" in err
 
 
 def test_verify_bundle_with_another_manifest_fails_clearly(

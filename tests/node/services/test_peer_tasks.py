@@ -198,3 +198,37 @@ def test_a_loop_that_ended_is_started_again_at_the_next_switch(mission: NodeCont
         assert len(loops.stopped) == 4
 
     asyncio.run(scenario())
+
+
+def test_a_selection_runs_loops_for_some_peers_and_is_derived_again_at_each_switch(
+    mission: NodeContext, log_lines: LogLines
+) -> None:
+    """``only`` picks the peers from the manifest in force (as witnessing picks the logs
+    it witnesses): a peer that stops being selected has its loop stopped while it stays
+    in the federation; one that becomes selected gets one."""
+    loops = Loops()
+    chosen = {1: {"dpa", "undp", "stranger"}, 2: {"dpa", "sanctions"}}
+
+    def only(ctx: NodeContext) -> set[str]:
+        return chosen[ctx.manifest.serial]
+
+    async def scenario() -> None:
+        runner = asyncio.create_task(
+            run_per_peer(mission, CLIENT, "witness", loops.loop, only=only)  # type: ignore[arg-type]
+        )
+        await until(lambda: len(loops.started) == 2)
+        await settle()
+        assert sorted(p for p, _, _ in loops.started) == ["dpa", "undp"]  # no stranger
+        switch(mission, moved(mission.manifest, "unodc", url(mission, "unodc")))  # serial 2
+        await until(lambda: len(loops.started) == 3)
+        await settle()
+        assert loops.stopped == [("undp", url(mission, "undp"))]
+        assert loops.started[-1][0] == "sanctions" and loops.starts("dpa") == 1
+        runner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await runner
+
+    asyncio.run(scenario())
+    messages = [line["message"] for line in log_lines()]
+    assert "witness: no longer runs for undp; its worker stopped" in messages
+    assert not any("left the federation" in m for m in messages)
