@@ -10,6 +10,17 @@ the log's RFC 9162 Merkle tree (:mod:`protocol.merkle`), and a C2SP checkpoint
 (:mod:`protocol.notes`) signs the root of the first ``size`` entries. Entries name
 fields, peers and packets, never field values.
 
+The acts on views — ``view.queued``, ``view.sent``, ``packet.received`` — record a
+*batch* with one peer in one entry: its ``views`` field lists each view in batch
+order, each an object naming the view's ``jti`` (when known) and ``digest`` with what
+became of it. An entry whose batch holds exactly one view also carries that view's
+``jti`` at the top level, as entries of one view always did (readers that look only
+there still find it); an entry of several views has no top-level ``jti``.
+:meth:`Act.covers` (and :meth:`Entry.covers`) lists every packet an entry covers, so a
+store can index each one (``GET /v1/audit/search?jti=`` finds the batch entry of each
+view). Entries written before batches (one view each, the view's fields at the top
+level, no ``views``) stay as they were signed and are read alongside.
+
 :class:`LogVerifier` takes a log's entries in order, interleaved with its signed
 checkpoints, and raises :class:`AuditLogInvalid` naming the first entry that is
 wrong (or the first one a mismatching checkpoint could cover). Memory is O(log n).
@@ -56,6 +67,7 @@ __all__ = [
     "Entry",
     "LogVerifier",
     "audit_origin",
+    "covered_jtis",
     "encode_entry",
     "format_time",
     "log_keys",
@@ -70,14 +82,23 @@ ACTS: dict[str, str] = {
     "packet.issued": (
         "a local record issued as a packet: jti, digest, schema, hc, kid (the key that signed it)"
     ),
-    "view.queued": "a view owed to peer: jti, digest, the field names disclosed, policy hash",
+    "view.queued": (
+        "views owed to peer, one entry per batch queued: policy hash (the sharing policy"
+        " in force) and views: [{jti, digest, fields (the claim names disclosed),"
+        " authorisation (the oversight authorisation relied on, if any)}]; relay (the"
+        " issuer, for views relayed) or authorisation (for views an authorisation queued)"
+    ),
     "view.sent": (
-        "a view handed to peer: jti, digest, via (push or catch-up); a push also records the"
-        " receipt peer signed for it: status, receipt hash, reason"
+        "views handed to peer, one entry per batch: via (push, or catch-up: one entry per"
+        " page served) and views: [{jti, digest}]; a push adds each view's status and"
+        " reason from the receipt peer signed, and receipts: the SHA-256 of each distinct"
+        " receipt text covering the batch (a view's receipt: its index in receipts, when"
+        " there are several)"
     ),
     "packet.received": (
-        "a view from peer: jti, digest, outcome (accepted, duplicate, rejected, quarantined,"
-        " deferred), reason"
+        "views from peer, one entry per batch: via (push or catch-up) and views: [{jti,"
+        " digest (both when known), outcome (accepted, duplicate, rejected, quarantined,"
+        " deferred), code, reason, widened}]"
     ),
     "analysis.run": "the node's analyzer ran on a packet: jti, analyzer, findings, error",
     "result.issued": (
@@ -150,15 +171,46 @@ def format_time(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
 
+def covered_jtis(jti: str | None, fields: Mapping[str, Any]) -> tuple[str, ...]:
+    """The packets an entry covers: its top-level ``jti`` and the ``jti`` of each of its
+    ``views``, each once, in order. Anything malformed in ``views`` is passed over (a
+    stored entry is read as it was signed)."""
+    covered = [jti] if jti else []
+    views = fields.get("views")
+    if isinstance(views, list):
+        covered += [
+            v["jti"] for v in views if isinstance(v, dict) and isinstance(v.get("jti"), str)
+        ]
+    return tuple(dict.fromkeys(j for j in covered if j))
+
+
 @dataclass(frozen=True, slots=True)
 class Act:
-    """One act to record: what, by whom, with which peer and packet, and its fields."""
+    """One act to record: what, by whom, with which peer and packet, and its fields
+    (a batch act lists its views in ``fields["views"]``: see the module docstring)."""
 
     act: str
     actor: str
     peer: str | None = None
     jti: str | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)
+
+    def covers(self) -> tuple[str, ...]:
+        """Every packet this act's entry covers (:func:`covered_jtis`)."""
+        return covered_jtis(self.jti, self.fields)
+
+
+def _check_views(views: object) -> None:
+    """A ``views`` field is a list of objects, each naming its packet by a non-empty
+    ``jti`` or none at all."""
+    if not isinstance(views, list | tuple):
+        raise AuditEntryMalformed("views must be a list")
+    for view in views:
+        if not isinstance(view, Mapping):
+            raise AuditEntryMalformed("each of views must be an object")
+        jti = view.get("jti")
+        if jti is not None and not (isinstance(jti, str) and jti):
+            raise AuditEntryMalformed("a view's jti must be a non-empty string or absent")
 
 
 def encode_entry(seq: int, at: datetime, act: Act) -> bytes:
@@ -176,6 +228,8 @@ def encode_entry(seq: int, at: datetime, act: Act) -> bytes:
     clash = RESERVED & set(act.fields)
     if clash:
         raise AuditEntryMalformed(f"act fields may not be named {sorted(clash)}")
+    if "views" in act.fields:
+        _check_views(act.fields["views"])
     body: dict[str, Any] = {**act.fields, "seq": seq, "time": format_time(at)}
     body["act"], body["actor"] = act.act, act.actor
     if act.peer is not None:
@@ -194,6 +248,11 @@ class Entry:
     peer: str | None
     jti: str | None
     body: dict[str, Any]
+
+    def covers(self) -> tuple[str, ...]:
+        """Every packet this entry covers (:func:`covered_jtis`): its top-level ``jti``
+        (an entry of one view, or written before batches) and each of its ``views``."""
+        return covered_jtis(self.jti, self.body)
 
 
 def parse_entry(body: bytes) -> Entry:

@@ -5,12 +5,15 @@ Actors: ``token:<name>`` (a local user or system, by its token's name),
 pseudonymous id: :mod:`node.auth.people`), ``peer:<id>`` (a peer's signed request),
 ``node:<id>`` (this node's own workers).
 Entries carry packet references, peers and field *names*, never field values.
+The acts on views record one entry per batch and peer, listing its views
+(:mod:`protocol.audit`): :func:`view_queued`, :func:`view_sent`, :func:`packet_received`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from clearinghouse.protocol.audit import Act, format_time
 from clearinghouse.protocol.authorisation import Authorisation
@@ -19,6 +22,8 @@ from clearinghouse.protocol.manifest import Manifest
 from clearinghouse.protocol.packet import IssuedPacket, PacketRef
 
 __all__ = [
+    "ReceivedView",
+    "SentView",
     "authorisation_accepted",
     "authorisation_used",
     "data_read",
@@ -28,6 +33,7 @@ __all__ = [
     "packet_received",
     "peer_actor",
     "policy_digest",
+    "queued_view",
     "session_ended",
     "session_started",
     "token_actor",
@@ -80,70 +86,125 @@ def packet_issued(actor: str, packet: IssuedPacket, kid: str, **fields: object) 
     )
 
 
-def view_queued(
-    actor: str, packet: IssuedPacket, recipient: str, granted: Iterable[str], policy: str
-) -> Act:
-    """A view owed to ``recipient``: the names of the claims it discloses."""
+def queued_view(
+    packet: IssuedPacket, granted: Iterable[str], *, authorisation: str | None = None
+) -> dict[str, object]:
+    """One view of a ``view.queued`` entry: the packet, the names of the claims the view
+    discloses (of those ``granted``, the ones the packet has) and the oversight
+    ``authorisation`` it relies on to disclose more than the policy grants, if any."""
     disclosed = sorted(c for c in granted if packet.disclosures_by_claim.get(c))
-    return Act(
-        "view.queued",
-        actor,
-        peer=recipient,
-        jti=packet.ref.jti,
-        fields={"digest": packet.ref.digest, "fields": disclosed, "policy": policy},
-    )
+    view: dict[str, object] = {
+        "jti": packet.ref.jti,
+        "digest": packet.ref.digest,
+        "fields": disclosed,
+    }
+    if authorisation is not None:
+        view["authorisation"] = authorisation
+    return view
 
 
-def view_sent(
+def view_queued(
     actor: str,
     recipient: str,
-    jti: str,
-    digest: str,
-    via: str,
-    *,
-    status: str | None = None,
-    receipt: object = None,
-    reason: str | None = None,
+    views: Sequence[dict[str, object]],
+    policy: str,
+    **fields: object,
 ) -> Act:
-    """A view handed to ``recipient``: pushed (with the receipt the peer signed for it:
-    its status, its SHA-256, the reason of a refusal) or offered in a catch-up page."""
-    fields: dict[str, object] = {"digest": digest, "via": via}
-    if status is not None:
-        fields["status"] = status
-    if isinstance(receipt, str):
-        fields["receipt"] = hashlib.sha256(receipt.encode()).hexdigest()
-    if reason:
-        fields["reason"] = reason
-    return Act("view.sent", actor, peer=recipient, jti=jti, fields=fields)
+    """Views owed to ``recipient``, one entry per batch: each view as
+    :func:`queued_view` makes it, in batch order, the digest of the sharing policy in
+    force, and ``fields`` (``relay``: the issuer a relayed packet is queued for,
+    ``authorisation``: the authorisation that queued them)."""
+    return _batch("view.queued", actor, recipient, views, {"policy": policy, **fields})
 
 
-def packet_received(
+@dataclass(frozen=True, slots=True)
+class SentView:
+    """One view handed to a peer: pushed, with what the receipt covering it says (its
+    ``status`` and the ``reason`` of a refusal) and that receipt's exact ``receipt``
+    text; or offered in a catch-up page (status and receipt None)."""
+
+    jti: str
+    digest: str
+    status: str | None = None
+    reason: str | None = None
+    receipt: str | None = None
+
+
+def view_sent(actor: str, recipient: str, views: Sequence[SentView], via: str) -> Act:
+    """Views handed to ``recipient``, one entry per batch pushed (or catch-up page
+    served), in batch order. The receipts are recorded by SHA-256, each distinct text
+    once (``receipts``; a receipt for the whole batch is hashed once); when they are
+    several, each view names its own by index (``receipt``)."""
+    hashes: dict[str, int] = {}
+    for view in views:
+        if view.receipt is not None and view.receipt not in hashes:
+            hashes[view.receipt] = len(hashes)
+    indexed = len(hashes) > 1 or (bool(hashes) and any(v.receipt is None for v in views))
+    listed = []
+    for view in views:
+        item: dict[str, object] = {"jti": view.jti, "digest": view.digest}
+        if view.status is not None:
+            item["status"] = view.status
+        if view.reason:
+            item["reason"] = view.reason
+        if indexed and view.receipt is not None:
+            item["receipt"] = hashes[view.receipt]
+        listed.append(item)
+    fields: dict[str, object] = {"via": via}
+    if hashes:
+        fields["receipts"] = [hashlib.sha256(text.encode()).hexdigest() for text in hashes]
+    return _batch("view.sent", actor, recipient, listed, fields)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedView:
+    """What became of one view of a batch received: its packet (None when the view did
+    not name one), ``outcome``, the refusal's ``code`` and ``reason``, and ``widened``:
+    a duplicate that replaced the narrower view held, under an oversight authorisation
+    (recorded beside it as ``authorisation.used``)."""
+
+    ref: PacketRef | None
+    outcome: str
+    code: str | None = None
+    reason: str | None = None
+    widened: bool = False
+
+
+def packet_received(peer: str, views: Sequence[ReceivedView], via: str) -> Act:
+    """A batch of views from ``peer`` (pushed or pulled by catch-up, ``via``), one entry
+    with each view's outcome in batch order; a reason is cut to 500 characters."""
+    listed = []
+    for view in views:
+        item: dict[str, object] = {}
+        if view.ref is not None:
+            item["jti"], item["digest"] = view.ref.jti, view.ref.digest
+        item["outcome"] = view.outcome
+        if view.code:
+            item["code"] = view.code
+        if view.reason:
+            item["reason"] = view.reason[:500]
+        if view.widened:
+            item["widened"] = True
+        listed.append(item)
+    return _batch("packet.received", peer_actor(peer), peer, listed, {"via": via})
+
+
+def _batch(
+    act: str,
+    actor: str,
     peer: str,
-    ref: PacketRef | None,
-    outcome: str,
-    via: str,
-    code: str | None = None,
-    reason: str | None = None,
-    *,
-    widened: bool = False,
+    views: Sequence[dict[str, object]],
+    fields: Mapping[str, object],
 ) -> Act:
-    """A view received; ``widened``: a duplicate that replaced the narrower view held,
-    under an oversight authorisation (recorded beside it as ``authorisation.used``)."""
-    fields: dict[str, object] = {"outcome": outcome, "via": via}
-    if widened:
-        fields["widened"] = True
-    if ref is not None:
-        fields["digest"] = ref.digest
-    if code:
-        fields["code"] = code
-    if reason:
-        fields["reason"] = reason[:500]
+    """An entry for a batch of ``views`` with ``peer``: a batch of exactly one view also
+    names its packet at the top level (:mod:`protocol.audit`)."""
+    single = views[0].get("jti") if len(views) == 1 else None
     return Act(
-        "packet.received",
-        peer_actor(peer),
+        act,
+        actor,
         peer=peer,
-        jti=ref.jti if ref is not None else None,
-        fields=fields,
+        jti=single if isinstance(single, str) else None,
+        fields={**fields, "views": list(views)},
     )
 
 

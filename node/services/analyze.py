@@ -231,8 +231,8 @@ def _audit_entries(
     *,
     kid: str,
 ) -> list[Act]:
-    """An ``analysis.run`` entry per packet, then per result ``result.issued`` and a
-    ``view.queued`` per recipient."""
+    """An ``analysis.run`` entry per packet, a ``result.issued`` per result, then one
+    ``view.queued`` per recipient listing its views of the results."""
     entries = [
         _run_entry(actor, analyzer, packet, run)
         for (_, packet), run in zip(batch.queued, batch.runs, strict=True)
@@ -243,8 +243,11 @@ def _audit_entries(
         entries.append(
             Act("result.issued", actor, jti=result.ref.jti, fields={**fields, "kid": kid})
         )
+    if batch.results:
         entries += [
-            acts.view_queued(actor, result, peer, granted, policy)
+            acts.view_queued(
+                actor, peer, [acts.queued_view(r, granted) for _, r in batch.results], policy
+            )
             for peer, granted in grants.items()
         ]
     return entries

@@ -9,6 +9,11 @@ the table (:func:`_checked_checkpoint`): its signed note (C2SP tlog-checkpoint,
 the stored size and root, and each witness's cosignature is verified against the
 manifest's cosignature keys. What fails is said in words, never raised: the pages show it.
 
+An entry for a batch of views (``view.queued``, ``view.sent``, ``packet.received``:
+:mod:`protocol.audit`) is summed up in words — "3 views sent to dpa (push): 2 accepted,
+1 duplicate" — with its views listed one by one (:func:`batch_views`); entries of one
+view written before batches have no ``views`` and are shown as they are.
+
 Formatting (times, base64, links) is the pages' business (:mod:`node.ui.audit_page`).
 """
 
@@ -33,10 +38,12 @@ from clearinghouse.protocol.notes import parse_checkpoint, parse_note, verify_no
 
 __all__ = [
     "AuditOverview",
+    "BatchViews",
     "CheckedCheckpoint",
     "CheckedCosignature",
     "EntryProof",
     "audit_overview",
+    "batch_views",
     "entry_with_proof",
 ]
 
@@ -186,3 +193,46 @@ def entry_with_proof(ctx: NodeContext, seq: int) -> EntryProof | None:
             except MerkleInputError as exc:
                 unproven = f"no proof: {exc.message}"
     return EntryProof(entry=found[0], checkpoint=checkpoint, proof=proof, unproven=unproven)
+
+
+# --- batch entries -----------------------------------------------------------------------
+
+#: How a summary names each batch act, and the key of a view's outcome in it.
+_BATCH_WORDS = {
+    "view.queued": ("queued for", None),
+    "view.sent": ("sent to", "status"),
+    "packet.received": ("received from", "outcome"),
+}
+
+
+@dataclass(frozen=True)
+class BatchViews:
+    """A batch entry's views, as listed (each an object of the entry), and a sentence
+    saying how many, with whom, and what became of them."""
+
+    summary: str
+    views: list[dict[str, Any]]
+
+
+def batch_views(act: str, peer: str | None, body: Any) -> BatchViews | None:
+    """The views an entry lists (its ``views``), summed up; None for an entry of
+    another act, or one without a list of views (written before batches)."""
+    words = _BATCH_WORDS.get(act)
+    views = body.get("views") if isinstance(body, dict) else None
+    if words is None or not isinstance(views, list):
+        return None
+    listed = [v for v in views if isinstance(v, dict)]
+    with_whom, outcome_key = words
+    count = f"{len(listed)} view{'s' if len(listed) != 1 else ''}"
+    summary = f"{count} {with_whom} {peer or 'no peer'}"
+    if isinstance(body.get("via"), str):
+        summary += f" ({body['via']})"
+    if outcome_key is not None:
+        tally: dict[str, int] = {}
+        for view in listed:
+            value = view.get(outcome_key)
+            if isinstance(value, str):
+                tally[value] = tally.get(value, 0) + 1
+        if tally:
+            summary += ": " + ", ".join(f"{n} {what}" for what, n in tally.items())
+    return BatchViews(summary, listed)

@@ -163,7 +163,8 @@ def _queue_issued(
     now: datetime,
 ) -> int:
     """Queue, for packets issued here that ``a`` covers, the recipient's view with the
-    unlocked fields; append an ``authorisation.used`` entry for each."""
+    unlocked fields; append one ``view.queued`` entry listing them, then an
+    ``authorisation.used`` entry for each; return how many were queued."""
     if a.recipient == ctx.participant:
         return 0
     query = select(StoredPacket).where(StoredPacket.origin == "local")
@@ -174,7 +175,8 @@ def _queue_issued(
         if issuers is not None and ctx.participant not in issuers:
             return 0
         query = query.where(StoredPacket.schema_id == a.scope.query.schema_id)
-    queued = 0
+    views: list[dict[str, object]] = []
+    used: list[Act] = []
     for row in session.exec(query.order_by(col(StoredPacket.id))):
         claims = frozenset(row.claims)
         if not covers(a, issuer=row.issuer, jti=row.jti, schema=row.schema_id, claims=row.claims):
@@ -189,27 +191,19 @@ def _queue_issued(
         outbox.enqueue(
             session, [(int(row.id or 0), ref, {a.recipient: view})], now=now, authorisation_id=a.id
         )
-        entries.append(
-            Act(
-                "view.queued",
-                actor,
-                peer=a.recipient,
-                jti=row.jti,
-                fields={
-                    "digest": row.digest,
-                    "fields": sorted((granted | extra) & claims),
-                    "policy": acts.policy_digest(ctx.manifest),
-                    "authorisation": a.id,
-                },
-            )
+        views.append(
+            {"jti": row.jti, "digest": row.digest, "fields": sorted((granted | extra) & claims)}
         )
-        entries.append(
+        used.append(
             acts.authorisation_used(
                 actor, a, peer=a.recipient, jti=row.jti, digest=row.digest, fields=sorted(extra)
             )
         )
-        queued += 1
-    return queued
+    if views:
+        policy = acts.policy_digest(ctx.manifest)
+        entries.append(acts.view_queued(actor, a.recipient, views, policy, authorisation=a.id))
+    entries += used
+    return len(views)
 
 
 def authorised_unlocks(ctx: NodeContext, packet: IssuedPacket, now: datetime) -> dict[str, Unlock]:

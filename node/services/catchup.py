@@ -2,7 +2,8 @@
 
 A node that was offline (a field mission on an intermittent link) pulls what it
 missed as soon as it is back, and then every ``catchup_interval_s`` from each peer
-that has not pushed to it within that interval (a peer that pushes needs no pull). Each page is
+that has not pushed to it within that interval (a peer that pushes needs no pull), less
+often (doubling up to ``catchup_idle_max_s``) while the peer's feed stays empty. Each page is
 received like a pushed batch; the cursor moves only after the page is stored, and
 the next request's ``since`` tells the peer everything before it arrived. A view
 deferred (issued in the future by this node's clock) is not acknowledged: the cursor
@@ -86,10 +87,13 @@ def _write_cursor(engine: Engine, peer: str, value: int, clock: Clock) -> None:
 
 async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) -> None:
     interval = ctx.settings.delivery.catchup_interval_s
+    idle_max = max(interval, ctx.settings.delivery.catchup_idle_max_s)
+    wait = interval
     while True:
         last_push = ctx.last_push.get(peer.id)
         if last_push is not None and time.monotonic() - last_push < interval:
             # The peer is pushing to us: its feed would only repeat what arrives anyway.
+            wait = interval
             await asyncio.sleep(interval)
             continue
         pulled = await peer_round(
@@ -97,7 +101,11 @@ async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) ->
         )
         if pulled:
             log.info("caught up %d view(s) from %s", pulled, peer.id)
-        await asyncio.sleep(interval)
+        # An empty feed is asked again less and less often: every node pulling from every
+        # peer is n(n - 1) signed requests per interval, and a peer with views for us
+        # pushes them. A failed pull (None) resets the pace: we may be the one cut off.
+        wait = min(wait * 2, idle_max) if pulled == 0 else interval
+        await asyncio.sleep(wait)
 
 
 async def run_catchup(ctx: NodeContext, client: PeerClient) -> None:

@@ -6,7 +6,8 @@ last view it stored, so asking acknowledges everything up to ``C`` as delivered
 that peer after ``C``, each marked as offered. Views queued before the manifest in force
 was accepted, or relying on an oversight authorisation, go out as
 :func:`node.services.authorisations.outgoing` cuts them now, with the authorisations
-they rely on; every view in the page is written to the audit log as sent by catch-up.
+they rely on; the page is written to the audit log as one ``view.sent`` entry (by
+catch-up) listing its views.
 All of it is one transaction: a page that is not committed was neither offered nor
 audited.
 
@@ -47,13 +48,11 @@ def serve_feed(ctx: NodeContext, *, peer: str, since: int, limit: int) -> FeedPa
         items = outbox.feed(session, recipient=peer, after=since, limit=limit, now=now)
         # (3) cut: each view as it may go now, with the authorisations relied on
         views, authorisations = outgoing(ctx, items, now, session)
-        # (4) audit: each view offered, as sent by catch-up
-        actor = acts.node_actor(ctx.participant)
-        auditlog.append(
-            session,
-            [acts.view_sent(actor, peer, i.jti, i.digest, "catch-up") for i in items],
-            now=now,
-        )
+        # (4) audit: the page offered, as sent by catch-up
+        if items:
+            actor = acts.node_actor(ctx.participant)
+            offered = [acts.SentView(i.jti, i.digest) for i in items]
+            auditlog.append(session, [acts.view_sent(actor, peer, offered, "catch-up")], now=now)
     if acknowledged:
         ctx.metrics.views_out.labels(peer=peer).inc(acknowledged)
     cursors = [i.id or 0 for i in items]  # stored rows: every one has its id

@@ -65,11 +65,17 @@ from clearinghouse.protocol.errors import (
 from clearinghouse.protocol.handling import check_hop
 from clearinghouse.protocol.manifest import Manifest, check_origination
 from clearinghouse.protocol.packet import PacketRef, VerifiedPacket, packet_ref, verify_view
-from clearinghouse.protocol.receipts import Status, bound_reason, sign_receipt
+from clearinghouse.protocol.receipts import (
+    ReceiptEntry,
+    Status,
+    bound_reason,
+    sign_batch_receipt,
+    sign_receipt,
+)
 from clearinghouse.protocol.results import check_result, check_result_input, result_input
 from clearinghouse.protocol.sdjwt import CompactSdJwt, decode_jws
 
-__all__ = ["Outcome", "ReceivedVia", "receive_views"]
+__all__ = ["Outcome", "ReceivedVia", "batch_receipt", "receive_views"]
 
 #: How views came: pushed by their sender, or pulled from its catch-up feed.
 ReceivedVia = Literal["push", "catch-up"]
@@ -83,7 +89,8 @@ DisclosureCheck = Callable[[VerifiedPacket], Unlocked | None]
 
 @dataclass(frozen=True)
 class Outcome:
-    """What became of view ``index`` of a batch; ``receipt``: the signed receipt, if asked."""
+    """What became of view ``index`` of a batch; ``receipt``: its own signed receipt, if
+    asked (a batch receipt covers them all instead: :func:`batch_receipt`)."""
 
     index: int
     status: Status
@@ -120,8 +127,9 @@ def receive_views(
     ``authorisations`` are the oversight authorisations the peer sent along: a view may
     disclose more than the policy grants only under one of them. The steps: verify each
     view on its own; in one transaction, check results against what this node holds,
-    store, queue for analysis, keep refusals aside and audit; then sign a receipt per
-    view."""
+    store, queue for analysis, keep refusals aside and audit; then (``sign``) sign a
+    receipt per view. A pushed batch that asks for one receipt over the whole batch is
+    received with ``sign=False`` and answered with :func:`batch_receipt`."""
     now = ctx.clock.now()
     offered, unusable = offered_authorisations(ctx, authorisations, now)
     checked = _verify(
@@ -315,18 +323,18 @@ def _record(
     received: int,
     now: datetime,
 ) -> None:
-    """Count the batch for ``peer`` and record every outcome in the audit log, followed by
-    ``entries`` (the authorisations' acts). Last in the transaction: the audit head stays
+    """Count the batch for ``peer`` and record its outcomes in the audit log, one
+    ``packet.received`` entry listing each view, followed by ``entries`` (the
+    authorisations' acts). Last in the transaction: the audit head stays
     locked only until commit."""
     peers.add_to_counter(session, "duplicates", sum(o.status == "duplicate" for o in outcomes))
     peers.add_to_counter(session, "views_received", received)
-    acts_received = [
-        acts.packet_received(
-            peer, o.ref, o.status, via, o.code, o.detail, widened=o.index in widened
-        )
+    views = [
+        acts.ReceivedView(o.ref, o.status, o.code, o.detail, widened=o.index in widened)
         for o in sorted(outcomes, key=lambda o: o.index)
     ]
-    auditlog.append(session, [*acts_received, *entries], now=now)
+    batch = [acts.packet_received(peer, views, via)] if views else []
+    auditlog.append(session, [*batch, *entries], now=now)
 
 
 def _stored_outcomes(
@@ -439,3 +447,28 @@ def _sign_receipts(
         )
         for o in outcomes
     ]
+
+
+def batch_receipt(
+    outcomes: Sequence[Outcome],
+    *,
+    receiver: str,
+    sender: str,
+    signing: SigningKey,
+    now: datetime,
+    request_sha256: str,
+) -> str:
+    """One receipt over the whole batch, signed by ``receiver``: every outcome (in batch
+    order) for the request whose body has SHA-256 ``request_sha256``."""
+    return sign_batch_receipt(
+        receiver=receiver,
+        sender=sender,
+        request_sha256=request_sha256,
+        entries=[
+            ReceiptEntry(o.index, o.ref, o.status, o.code, o.detail, o.retry_after)
+            for o in sorted(outcomes, key=lambda o: o.index)
+        ],
+        key=signing.key,
+        kid=signing.kid,
+        now=now,
+    )

@@ -150,17 +150,12 @@ def _queue(
         auditlog.append(
             session,
             [
-                Act(
-                    "view.queued",
+                acts.view_queued(
                     actor,
-                    peer=recipient,
-                    jti=row.jti,
-                    fields={
-                        "digest": row.digest,
-                        "fields": fields,
-                        "policy": policy,
-                        "relay": row.issuer,
-                    },
+                    recipient,
+                    [{"jti": row.jti, "digest": row.digest, "fields": fields}],
+                    policy,
+                    relay=row.issuer,
                 )
                 for recipient, fields in queued.items()
             ],

@@ -8,6 +8,10 @@ and right frontier (:class:`protocol.merkle.CompactRange`) — all in the caller
 transaction. Replicas on one database therefore append one after the other: no gap,
 no fork. Callers append last in their transaction, so the head is held briefly.
 
+An entry for a batch of views (:meth:`protocol.audit.Act.covers`) is indexed by each
+view's jti beyond its top-level one (``audit_entry_view``, written in the same
+executemany way): :func:`search` by jti finds the entry through either.
+
 Proofs and roots at any size ask only for complete aligned blocks, about 2·log2(n)
 of them, fetched in one query (:func:`inclusion_proof`, :func:`consistency_proof`,
 :func:`root_at`); nothing ever recomputes the tree.
@@ -20,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, union, update
 from sqlalchemy.engine import Row
 from sqlmodel import Session, col
 
@@ -31,6 +35,7 @@ from clearinghouse.node.storage.models import (
     AuditCheckpoint,
     AuditCosignature,
     AuditEntry,
+    AuditEntryView,
     AuditHead,
     WitnessedLog,
 )
@@ -94,6 +99,8 @@ _SET_HEAD = (
 )
 _INSERT_ENTRY = insert(table_of(AuditEntry))
 _INSERT_BLOCK = insert(table_of(AuditBlock))
+_VIEWS = table_of(AuditEntryView)
+_INSERT_VIEW = insert(_VIEWS)
 
 
 def append(session: Session, acts: Sequence[Act], *, now: datetime) -> range:
@@ -103,7 +110,7 @@ def append(session: Session, acts: Sequence[Act], *, now: datetime) -> range:
     # Lock first (a write), then read: the head cannot move under us until commit.
     size, frontier = session.execute(_LOCK_HEAD).one()
     tree = CompactRange.from_bytes(size, frontier)
-    rows, blocks = [], []
+    rows, blocks, views = [], [], []
     for seq, act in enumerate(acts, start=size):
         body = encode_entry(seq, now, act)
         leaf = leaf_hash(body)
@@ -121,10 +128,13 @@ def append(session: Session, acts: Sequence[Act], *, now: datetime) -> range:
                 "leaf_hash": leaf,
             }
         )
+        views += [{"jti": jti, "seq": seq} for jti in act.covers() if jti != act.jti]
     connection = session.connection()  # Core executemany: no ORM work per row
     connection.execute(_INSERT_ENTRY, rows)
     if blocks:
         connection.execute(_INSERT_BLOCK, blocks)
+    if views:
+        connection.execute(_INSERT_VIEW, views)
     connection.execute(
         _SET_HEAD, {"size": tree.size, "root": tree.root(), "frontier": tree.to_bytes()}
     )
@@ -272,14 +282,18 @@ def search(
     limit: int = 100,
     actor: str | None = None,
 ) -> list[AuditEntry]:
-    """The newest entries matching every given filter, newest first, below ``before``."""
+    """The newest entries matching every given filter, newest first, below ``before``.
+
+    ``jti``: the entries about that packet — its top-level ``jti`` (an entry of one
+    view, and every entry written before batches), or a batch entry listing it among
+    its views (``audit_entry_view``)."""
     statement = select(AuditEntry)
     if act is not None:
         statement = statement.where(col(AuditEntry.act) == act)
     if peer is not None:
         statement = statement.where(col(AuditEntry.peer) == peer)
     if jti is not None:
-        statement = statement.where(col(AuditEntry.jti) == jti)
+        statement = statement.where(col(AuditEntry.seq).in_(_seqs_about(jti)))
     if actor is not None:
         statement = statement.where(col(AuditEntry.actor) == actor)
     if since is not None:
@@ -290,6 +304,15 @@ def search(
         statement = statement.where(col(AuditEntry.seq) < before)
     statement = statement.order_by(col(AuditEntry.seq).desc()).limit(limit)
     return list(session.scalars(statement))
+
+
+def _seqs_about(jti: str) -> Any:
+    """The seqs of the entries about packet ``jti``: two index lookups, one union (an
+    ``OR`` of the two would have the planners scan the log)."""
+    return union(
+        select(col(AuditEntry.seq)).where(col(AuditEntry.jti) == jti),
+        select(_VIEWS.c.seq).where(_VIEWS.c.jti == jti),
+    )
 
 
 def count_by_act(session: Session) -> dict[str, int]:

@@ -5,6 +5,8 @@
   view text received) — with what was parsed from it. One row per (jti, digest).
 * ``outbox``: one row per view owed to a peer, written with the packet before
   any network I/O; its id is the catch-up cursor.
+* ``delivery_receipt``: the receipts peers signed for the views pushed to them, each
+  kept once (a batch receipt covers many outbox rows: ``receipt_id``, ``receipt_index``).
 * ``inbound_refusal``: views refused at receipt (rejected, quarantined for
   over-disclosure, or deferred as issued in the future) with the reason: never their
   text (it may hold values the policy withholds), only its SHA-256 and its JWS header.
@@ -14,8 +16,9 @@
 * ``node_counter``: exact counters kept in the same transaction as their act.
 * ``audit_entry``, ``audit_block``, ``audit_head``: the audit log (RFC 9162 leaves,
   the hash of every complete aligned block above them, and the log's size, root and
-  right frontier); ``audit_checkpoint`` and ``audit_cosignature``: its signed
-  checkpoints and the witnesses' cosignatures on them.
+  right frontier); ``audit_entry_view``: every packet a batch entry covers beyond its
+  top-level jti, by jti (searching by jti finds the batch); ``audit_checkpoint`` and
+  ``audit_cosignature``: its signed checkpoints and the witnesses' cosignatures on them.
 * ``witnessed_log``: the latest checkpoint of each peer's log this node cosigned;
   ``audit_alert``: peers caught showing an inconsistent log.
 * ``manifest``: every manifest this node accepted, as received (signatures too); the
@@ -67,7 +70,9 @@ __all__ = [
     "AuditCheckpoint",
     "AuditCosignature",
     "AuditEntry",
+    "AuditEntryView",
     "AuditHead",
+    "DeliveryReceipt",
     "FindingHead",
     "HeldManifest",
     "IdempotencyRecord",
@@ -167,13 +172,28 @@ class OutboxItem(SQLModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     delivered_via: str | None = Field(default=None, max_length=8)  # push | pull
     last_error: str | None = Field(default=None, sa_column=Column(Text))
-    receipt: str | None = Field(default=None, sa_column=Column(Text))
+    #: the peer's signed receipt for the view (a :class:`DeliveryReceipt`, kept once per
+    #: batch) and the view's position in it: the evidence per view
+    receipt_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    receipt_index: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     #: when the view was last offered to its recipient in a catch-up page
     offered_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     #: the oversight authorisation that unlocked more than the policy grants (its id)
     authorisation_id: str | None = Field(default=None, max_length=64)
     #: when the recipient first deferred the view (receipt status 'deferred'), if it did
     deferred_since: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class DeliveryReceipt(SQLModel, table=True):
+    """A receipt a peer signed for views this node pushed, kept once: a batch receipt
+    (one per delivered batch) or an older peer's per-view receipt."""
+
+    __tablename__ = "delivery_receipt"
+
+    id: int | None = Field(default=None, sa_column=_id())
+    recipient: str = Field(max_length=64)
+    jws: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime = Field(sa_column=_utc())
 
 
 class InboundRefusal(SQLModel, table=True):
@@ -293,6 +313,18 @@ class AuditEntry(SQLModel, table=True):
     jti: str | None = Field(default=None, max_length=64)
     body: str = Field(sa_column=Column(Text, nullable=False))
     leaf_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+
+
+class AuditEntryView(SQLModel, table=True):
+    """A packet an audit entry covers beyond its top-level ``jti``: one of the ``views``
+    of a batch entry (:meth:`protocol.audit.Act.covers`). Written with the entry, never
+    changed; keyed by ``(jti, seq)`` so the search by jti is an index range. Entries of
+    one view (and all entries written before batches) are found by ``audit_entry.jti``."""
+
+    __tablename__ = "audit_entry_view"
+
+    jti: str = Field(max_length=64, primary_key=True)
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
 
 
 class AuditBlock(SQLModel, table=True):

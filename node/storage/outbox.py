@@ -4,9 +4,12 @@ A view is ``pending`` until a receipt says the peer holds it (``delivered``, by
 push or acknowledged through the peer's catch-up pulls) or refused it for good
 (``refused``); a view the peer *deferred* (issued in the future by its clock) stays
 pending, due again later, with the time of its first deferral (:func:`defer`), until
-delivery gives up on it (``refused``). Delivery *claims* due items with a lease, so
-that several node processes on one PostgreSQL share the work without sending a view
-twice (``FOR UPDATE SKIP LOCKED``); a process that dies leaves its lease to expire.
+delivery gives up on it (``refused``). The peer's signed receipt is kept once
+(:func:`add_receipt`: a batch receipt covers many rows) and each row names its evidence:
+the receipt and the view's position in it (:func:`receipt_of`). Delivery *claims* due
+items with a lease, so that several node processes on one PostgreSQL share the work
+without sending a view twice (``FOR UPDATE SKIP LOCKED``); a process that dies leaves
+its lease to expire.
 """
 
 from __future__ import annotations
@@ -15,19 +18,24 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
-from sqlalchemy import Row, bindparam, func, insert, or_, update
+from sqlalchemy import Row, bindparam, case, func, insert, or_, type_coerce, update
 from sqlmodel import Session, col, select
 
 from clearinghouse.node.storage._core import rowcount, table_of
-from clearinghouse.node.storage.models import OutboxItem
+from clearinghouse.node.storage.models import DeliveryReceipt, OutboxItem, UTCDateTime
 from clearinghouse.protocol.packet import PacketRef
 
 #: A leased outbox item as :func:`claim_due` returns it: a row with the columns of
 #: :class:`OutboxItem` as attributes.
 DueItem: TypeAlias = Row[Any]
+#: The evidence for one view: a receipt's id (:func:`add_receipt`) and the view's position
+#: in it (0 for a per-view receipt).
+ReceiptRef: TypeAlias = tuple[int, int]
 
 __all__ = [
+    "ReceiptRef",
     "ack_through",
+    "add_receipt",
     "claim_due",
     "count_by_recipient_and_state",
     "defer",
@@ -35,7 +43,9 @@ __all__ = [
     "feed",
     "mark_delivered",
     "mark_refused",
+    "next_due",
     "pending_by_recipient",
+    "receipt_of",
     "retry_later",
 ]
 
@@ -107,14 +117,50 @@ def claim_due(
     return sorted(session.execute(statement).all(), key=lambda item: item.id)
 
 
+def add_receipt(session: Session, *, recipient: str, jws: str, now: datetime) -> int:
+    """Keep a receipt ``recipient`` signed (once, however many views it covers); its id."""
+    table = table_of(DeliveryReceipt)
+    inserted = session.execute(
+        insert(table).values(recipient=recipient, jws=jws, received_at=now).returning(table.c.id)
+    )
+    return int(inserted.scalar_one())
+
+
+def receipt_of(session: Session, item_id: int) -> tuple[str, int] | None:
+    """The evidence kept for outbox item ``item_id``: the text of the receipt its peer
+    signed and the view's position in it (None: no receipt, as for a view acknowledged
+    through the peer's catch-up pulls)."""
+    items, receipts = table_of(OutboxItem), table_of(DeliveryReceipt)
+    row = session.execute(
+        select(receipts.c.jws, items.c.receipt_index)
+        .join(receipts, receipts.c.id == items.c.receipt_id)
+        .where(items.c.id == item_id)
+    ).first()
+    return None if row is None else (row.jws, int(row.receipt_index or 0))
+
+
+def next_due(session: Session, *, recipient: str) -> datetime | None:
+    """When the first pending item for ``recipient`` may be claimed: its
+    ``next_attempt_at``, or the end of its lease if later; None when none is pending."""
+    attempt, lease = col(OutboxItem.next_attempt_at), col(OutboxItem.lease_until)
+    claimable = case((lease > attempt, lease), else_=attempt)
+    first = type_coerce(func.min(claimable), UTCDateTime())
+    statement = select(first).where(
+        OutboxItem.recipient == recipient, OutboxItem.state == "pending"
+    )
+    value: datetime | None = session.execute(statement).scalar_one_or_none()
+    return value
+
+
 def mark_delivered(
     session: Session,
     *,
-    receipts: Mapping[int, str | None],
+    receipts: Mapping[int, ReceiptRef | None],
     now: datetime,
     via: str = "push",
 ) -> int:
-    """Mark items delivered (with the peer's signed receipt); return how many changed.
+    """Mark items delivered (each with its evidence: the receipt and the view's position
+    in it); return how many changed.
 
     One read of which are still pending, then one executemany (no ORM work per row)."""
     if not receipts:
@@ -134,28 +180,35 @@ def mark_delivered(
             state="delivered",
             delivered_at=now,
             delivered_via=via,
-            receipt=bindparam("receipt_jws"),
+            receipt_id=bindparam("evidence_id"),
+            receipt_index=bindparam("evidence_index"),
             lease_owner=None,
             lease_until=None,
         )
     )
-    session.connection().execute(
-        statement,
-        [{"item_id": i, "receipt_jws": receipts[i]} for i in sorted(pending)],
-    )
+    rows = []
+    for item_id in sorted(pending):
+        evidence = receipts[item_id]
+        receipt_id, index = evidence if evidence is not None else (None, None)
+        rows.append({"item_id": item_id, "evidence_id": receipt_id, "evidence_index": index})
+    session.connection().execute(statement, rows)
     return len(pending)
 
 
 def mark_refused(
-    session: Session, *, item_id: int, receipt: str | None, reason: str, now: datetime
+    session: Session, *, item_id: int, receipt: ReceiptRef | None, reason: str, now: datetime
 ) -> None:
+    """The peer refused the view for good (``receipt``: its evidence, if signed), or
+    delivery gave up on it."""
+    receipt_id, index = receipt if receipt is not None else (None, None)
     session.execute(
         update(OutboxItem)
         .where(col(OutboxItem.id) == item_id, col(OutboxItem.state) == "pending")
         .values(
             state="refused",
             delivered_at=now,
-            receipt=receipt,
+            receipt_id=receipt_id,
+            receipt_index=index,
             last_error=reason,
             lease_owner=None,
             lease_until=None,

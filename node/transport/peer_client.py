@@ -18,6 +18,7 @@ is not covered by the signature, which covers only ``@method``, ``@target-uri`` 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import re
 from collections.abc import AsyncIterator, Callable
@@ -34,7 +35,14 @@ from clearinghouse.node.logs import REQUEST_ID, new_request_id
 from clearinghouse.node.transport.httpsig import sign_request
 from clearinghouse.protocol.keys import Signer
 
-__all__ = ["FeedPage", "PeerClient", "PeerRejectedRequest", "PeerUnavailable", "open_peer_client"]
+__all__ = [
+    "BatchAnswer",
+    "FeedPage",
+    "PeerClient",
+    "PeerRejectedRequest",
+    "PeerUnavailable",
+    "open_peer_client",
+]
 
 
 class PeerUnavailable(PeerFailed):
@@ -79,6 +87,22 @@ class FeedPage:
     next_cursor: int
     #: the oversight authorisations some of the page's views rely on
     authorisations: list[Any]
+
+
+@dataclass(frozen=True)
+class BatchAnswer:
+    """A peer's answer to a pushed batch, unverified: one batch receipt (``batch``), or an
+    older peer's receipts, one per view in order (``per_view``); and the SHA-256 (hex)
+    of the request body sent, which a batch receipt must name."""
+
+    request_sha256: str
+    batch: str | None = None
+    per_view: tuple[str, ...] = ()
+
+    def texts(self, views: int) -> list[str]:
+        """The receipt text the peer gave for each of ``views`` views (a batch receipt's
+        for all of them)."""
+        return [self.batch] * views if self.batch is not None else list(self.per_view)
 
 
 def _retry_after(response: httpx.Response, now: datetime) -> float | None:
@@ -181,23 +205,40 @@ class PeerClient:
         return await self._send("POST", url, body)
 
     async def post_views(
-        self, base_url: str, views: list[str], authorisations: list[Any] | None = None
-    ) -> list[str]:
-        """Deliver a batch (with the oversight authorisations some views rely on);
-        return the peer's receipts, one per view, in order."""
+        self,
+        base_url: str,
+        views: list[str],
+        authorisations: list[Any] | None = None,
+        *,
+        batch_receipt: bool = True,
+    ) -> BatchAnswer:
+        """Deliver a batch (with the oversight authorisations some views rely on), asking
+        for one receipt over the whole batch (``batch_receipt``); return the peer's answer:
+        that receipt, or (an older peer, or not asked) one receipt per view, in order."""
         batch: dict[str, Any] = {"views": views}
         if authorisations:
             batch["authorisations"] = authorisations
+        if batch_receipt:
+            batch["receipt"] = "batch"
         body = json.dumps(batch, separators=(",", ":")).encode()
         document = await self._send("POST", f"{base_url}/v1/packets", body)
+        request_sha256 = hashlib.sha256(body).hexdigest()
+        signed = document.get("receipt") if isinstance(document, dict) else None
+        if batch_receipt and signed is not None:
+            if not isinstance(signed, str):
+                raise PeerUnavailable(
+                    f"{base_url}: the batch receipt is not a string", kind="bad-answer"
+                )
+            return BatchAnswer(request_sha256, batch=signed)
         receipts = document.get("receipts") if isinstance(document, dict) else None
         if not isinstance(receipts, list) or len(receipts) != len(views):
             raise PeerUnavailable(
-                f"{base_url}: answer holds no receipt list of {len(views)}", kind="bad-answer"
+                f"{base_url}: answer holds no batch receipt and no receipt list of {len(views)}",
+                kind="bad-answer",
             )
         if not all(isinstance(r, str) for r in receipts):
             raise PeerUnavailable(f"{base_url}: a receipt is not a string", kind="bad-answer")
-        return receipts
+        return BatchAnswer(request_sha256, per_view=tuple(receipts))
 
     async def get_views(self, base_url: str, *, since: int, limit: int) -> FeedPage:
         """One page of the views the peer owes us after cursor ``since``."""

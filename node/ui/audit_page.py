@@ -5,6 +5,8 @@ latest signed checkpoint (C2SP tlog-checkpoint, :mod:`protocol.notes`) with the
 witnesses' cosignatures, both re-verified at display time against the manifest's keys;
 the number of entries per act; the witnessing alerts; and a filtered, paged list of
 entries (newest first). This module checks the filters and formats what the service read.
+A batch entry (one per batch of views and peer) is summed up in words, and the view a
+search by jti found it for is picked out of its list; its page lists every view.
 
 ``/ui/audit/entries/{seq}`` shows one entry's exact bytes, its stored leaf hash, and
 the RFC 9162 inclusion proof of leaf ``seq`` in the tree of the latest checkpoint's
@@ -30,6 +32,7 @@ from clearinghouse.node.context import NodeContext
 from clearinghouse.node.services.audit_display import (
     CheckedCheckpoint,
     audit_overview,
+    batch_views,
     entry_with_proof,
 )
 from clearinghouse.node.services.audit_reads import EntryRow, EntrySearch
@@ -228,16 +231,23 @@ def _compact(value: Any) -> str:
     return text if len(text) <= _FIELD_CHARS else text[: _FIELD_CHARS - 1] + "…"
 
 
-def _row(entry: EntryRow, covered: int, names: dict[str, str]) -> dict[str, Any]:
-    """One table row: the indexed columns and the act's other fields, compactly."""
+def _row(
+    entry: EntryRow, covered: int, names: dict[str, str], jti: str | None = None
+) -> dict[str, Any]:
+    """One table row: the indexed columns and the act's other fields, compactly; a batch
+    entry's views summed up (``batch``), listed (``views``), and the one about packet
+    ``jti`` picked out (``matched``: the view a search by jti found the entry for)."""
     try:
         body = json.loads(entry.body)
     except ValueError:
         body = None
+    batch = batch_views(entry.act, entry.peer, body)
     if isinstance(body, dict):
-        fields = [(k, _compact(v)) for k, v in sorted(body.items()) if k not in RESERVED]
+        shown = RESERVED | {"views"} if batch is not None else RESERVED
+        fields = [(k, _compact(v)) for k, v in sorted(body.items()) if k not in shown]
     else:
         fields = [("(body)", "not a JSON object")]
+    views = [_view(v) for v in batch.views] if batch is not None else []
     return {
         "seq": entry.seq,
         "time": format_time(entry.time),
@@ -248,6 +258,19 @@ def _row(entry: EntryRow, covered: int, names: dict[str, str]) -> dict[str, Any]
         "jti": entry.jti or "",
         "fields": fields,
         "checkpointed": entry.seq < covered,
+        "batch": batch.summary if batch is not None else None,
+        "views": views,
+        "matched": next((v for v in views if jti and v["jti"] == jti), None),
+    }
+
+
+def _view(view: dict[str, Any]) -> dict[str, Any]:
+    """One view of a batch entry: its packet, and what else the entry says of it."""
+    jti, digest = view.get("jti"), view.get("digest")
+    return {
+        "jti": jti if isinstance(jti, str) else "",
+        "digest": digest if isinstance(digest, str) else "",
+        "details": [(k, _compact(v)) for k, v in view.items() if k not in ("jti", "digest")],
     }
 
 
@@ -286,7 +309,7 @@ def audit_page(ctx: NodeContext, query: AuditQuery) -> dict[str, Any]:
         "query": query,
         "default_limit": DEFAULT_LIMIT,
         "errors": query.errors,
-        "entries": [_row(r, covered, names) for r in rows],
+        "entries": [_row(r, covered, names, query.jti) for r in rows],
         "people": people,
         "older": query.link(before=older) if older is not None else None,
         "newest": query.link() if query.before is not None else None,

@@ -159,7 +159,7 @@ def records(start: int, count: int) -> list[dict[str, Any]]:
 def received_again(db: Databases, participant: str) -> dict[str, int]:
     """Views ``participant`` received although it held them, by how they came (pushed
     by their sender, or pulled by its own catch-up)."""
-    entries = db.logged(participant, "packet.received")
+    entries = db.logged_views(participant, "packet.received")
     return dict(Counter(e["via"] for e in entries if e.get("outcome") == "duplicate"))
 
 
@@ -182,7 +182,8 @@ def assert_every_event_once(db: Databases, items: Sequence[tuple[int, Any]]) -> 
 
 def sender_duplicates(db: Databases, sender: str, peer: str) -> int:
     """Views ``sender`` pushed to ``peer`` that the peer answered ``duplicate``."""
-    return sum(entry.get("status") == "duplicate" for entry in db.logged(sender, "view.sent", peer))
+    sent = db.logged_views(sender, "view.sent", peer)
+    return sum(entry.get("status") == "duplicate" for entry in sent)
 
 
 def log_lines(fed: FaultFederation, participant: str, *needles: str) -> int:

@@ -4,7 +4,8 @@
 restored into another database is read there; :func:`wait_witnessed` waits until
 every log's latest checkpoint covers the whole log and every peer cosigned it;
 :func:`verify_audit_log` checks a participant's log end to end as ``clearinghouse
-audit verify --db`` does.
+audit verify --db`` does; :func:`per_view` reads the acts on views (an entry per batch,
+or per view before batches) one view at a time.
 """
 
 from __future__ import annotations
@@ -55,10 +56,41 @@ class Databases:
         rows = self.rows(participant, sql + " ORDER BY seq", act=act, peer=peer)
         return [json.loads(body) for (body,) in rows]
 
+    def logged_views(
+        self, participant: str, act: str, peer: str | None = None
+    ) -> list[dict[str, Any]]:
+        """``participant``'s entries of ``act`` (about ``peer``), a dict per view listed
+        (:func:`per_view`)."""
+        return per_view(self.logged(participant, act, peer))
+
     def close(self) -> None:
         for engine in self._engines.values():
             engine.dispose()
         self._engines.clear()
+
+
+def per_view(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One dict per view the entries record, in log and batch order: each view of a batch
+    entry over the entry's other keys (``batch``: the entry's seq; ``receipt``: the hash
+    of the receipt covering it, as an entry of one view recorded it), an entry written
+    before batches as it is. Checks each batch entry's shape on the way: views listed,
+    the packet at the top level exactly when the batch is of one view."""
+    flat = []
+    for entry in entries:
+        if "views" not in entry:
+            flat.append(entry)
+            continue
+        views, receipts = entry["views"], entry.get("receipts", [])
+        assert views, entry
+        single = views[0].get("jti") if len(views) == 1 else None
+        assert entry.get("jti") == single, entry
+        common = {k: v for k, v in entry.items() if k not in ("views", "receipts", "jti")}
+        for view in views:
+            item = {**common, "batch": entry["seq"], **view}
+            if receipts:
+                item["receipt"] = receipts[view.get("receipt", 0)]
+            flat.append(item)
+    return flat
 
 
 def wait_witnessed(db: Databases, participants: tuple[str, ...], timeout: float = 60) -> None:

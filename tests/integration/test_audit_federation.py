@@ -28,6 +28,7 @@ from clearinghouse.protocol.encoding import canonical_json
 from clearinghouse.protocol.manifest import Manifest, parse_manifest
 from clearinghouse.protocol.merkle import CompactRange, leaf_hash
 from clearinghouse.protocol.notes import checkpoint_text, parse_note, sign_note
+from tests.integration._nodes import per_view
 from tests.integration.test_federation import FAST as FEDERATION_FAST
 from tests.integration.test_federation import events, ingest, wait_settled
 from tests.nodes import running_federation
@@ -38,6 +39,7 @@ FAST = (
     + """
 [audit]
 checkpoint_interval_s = 0.3
+checkpoint_max_interval_s = 1.0
 witness_interval_s = 0.5
 """
 )
@@ -126,24 +128,40 @@ def test_logs_verify_are_witnessed_and_agree_pairwise(fed: LocalFederation) -> N
 
     issued = entries(fed, "mission", "packet.issued")
     assert len(issued) == 300
-    # Every view queued at a sender was sent, and the recipient logged it as received.
+    # Every view queued at a sender was sent, and the recipient logged it as received
+    # (each act an entry per batch and peer, listing its views).
     for sender in PARTICIPANTS:
         queued: dict[str, set[tuple[str, str]]] = defaultdict(set)
-        for e in entries(fed, sender, "view.queued"):
+        for e in per_view(entries(fed, sender, "view.queued")):
             queued[e["peer"]].add((e["jti"], e["digest"]))
             assert e["fields"] and "policy" in e  # field names, never values
         sent: dict[str, set[tuple[str, str]]] = defaultdict(set)
-        for e in entries(fed, sender, "view.sent"):
+        for e in per_view(entries(fed, sender, "view.sent")):
             sent[e["peer"]].add((e["jti"], e["digest"]))
         assert set(sent) == set(queued)
         for recipient, refs in sent.items():
             assert refs == queued[recipient], (sender, recipient)
             got = {
                 (e["jti"], e["digest"])
-                for e in entries(fed, recipient, "packet.received")
+                for e in per_view(entries(fed, recipient, "packet.received"))
                 if e["peer"] == sender and e["outcome"] in ("accepted", "duplicate")
             }
             assert got == refs, (sender, recipient)
+    # 300 records in batches: fewer entries than views, and the search by jti finds a
+    # view's batch entries at both ends.
+    sent_entries = entries(fed, "mission", "view.sent")
+    assert len(sent_entries) < len(per_view(sent_entries))
+    to_dpa = next(e for e in sent_entries if e["peer"] == "dpa" and len(e["views"]) > 1)
+    jti = to_dpa["views"][-1]["jti"]
+    for p, acts in (("mission", {"view.queued", "view.sent"}), ("dpa", {"packet.received"})):
+        found = httpx.get(
+            f"{fed.nodes[p].url}/v1/audit/search",
+            params={"jti": jti},
+            headers={"authorization": f"Bearer {fed.nodes[p].tokens['auditor']}"},
+        ).json()["entries"]
+        bodies = [json.loads(e["body"]) for e in found]
+        assert acts <= {b["act"] for b in bodies}, (p, bodies)
+        assert all(jti in [v.get("jti") for v in b.get("views", [b])] for b in bodies), p
     # Results were analysed, issued and logged by each analysing node.
     for p in ("unodc", "dpa", "undp"):
         runs = entries(fed, p, "analysis.run")

@@ -20,8 +20,9 @@ from clearinghouse.node.importers.records_file import read_records
 from clearinghouse.node.localfed import LocalFederation
 from clearinghouse.node.transport.records_upload import post_batches
 from clearinghouse.protocol.manifest import parse_manifest
-from clearinghouse.protocol.receipts import verify_receipt
+from clearinghouse.protocol.receipts import BATCH_RECEIPT_TYP, verify_view_receipt
 from clearinghouse.protocol.schemas import get_schema
+from clearinghouse.protocol.sdjwt import decode_jws
 from tests.nodes import running_federation
 from tests.support import EXAMPLES
 
@@ -110,22 +111,34 @@ def assert_exact(stats: dict[str, dict[str, Any]]) -> None:
 
 
 def test_sender_keeps_a_verified_receipt_for_every_view(fed: LocalFederation) -> None:
+    """Every view pushed names its evidence: the peer's batch receipt, kept once per batch
+    (``delivery_receipt``), and the view's position in it, naming the view sent."""
     wait_settled(fed)
     manifest = parse_manifest((fed.root / "manifest.json").read_bytes())
     database = Path(fed.nodes["mission"].database_url.removeprefix("sqlite:///"))
     with sqlite3.connect(database) as db:
         rows = db.execute(
-            "SELECT recipient, jti, digest, receipt, delivered_via FROM outbox WHERE state = ?",
+            "SELECT o.recipient, o.jti, o.digest, r.jws, o.receipt_index, r.recipient,"
+            " o.delivered_via FROM outbox o LEFT JOIN delivery_receipt r ON r.id = o.receipt_id"
+            " WHERE o.state = ?",
             ("delivered",),
         ).fetchall()
+        receipts_kept, distinct = db.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT jws) FROM delivery_receipt"
+        ).fetchone()
     assert rows
-    for recipient, jti, digest, receipt, via in rows:
+    pushed = 0
+    for recipient, jti, digest, receipt, position, kept_for, via in rows:
         if via == "pull":
             assert receipt is None  # acknowledged by the peer's own catch-up request
             continue
-        checked = verify_receipt(receipt, manifest, sender="mission")
+        pushed += 1
+        assert decode_jws(receipt).header["typ"] == BATCH_RECEIPT_TYP and kept_for == recipient
+        checked = verify_view_receipt(receipt, manifest, sender="mission", position=position)
         assert checked.receiver == recipient and checked.delivered
-        assert (checked.ref.jti, checked.ref.digest) == (jti, digest)
+        assert checked.ref is not None and (checked.ref.jti, checked.ref.digest) == (jti, digest)
+    assert receipts_kept == distinct  # each kept once
+    assert pushed and receipts_kept < pushed  # a receipt per batch, not per view
 
 
 def test_a_node_that_was_down_catches_up(fed: LocalFederation) -> None:

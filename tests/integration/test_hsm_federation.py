@@ -19,7 +19,7 @@ import pytest
 from clearinghouse.node.localfed import LocalFederation
 from clearinghouse.protocol.keys import public_jwk
 from clearinghouse.protocol.manifest import parse_manifest
-from clearinghouse.protocol.receipts import verify_receipt
+from clearinghouse.protocol.receipts import verify_view_receipt
 from clearinghouse.protocol.sdjwt import decode_jws
 from tests.integration._nodes import Databases, verify_audit_log, wait_witnessed
 from tests.integration.test_federation import FAST as FEDERATION_FAST
@@ -34,6 +34,7 @@ FAST = (
     + """
 [audit]
 checkpoint_interval_s = 0.3
+checkpoint_max_interval_s = 1.0
 witness_interval_s = 0.5
 """
 )
@@ -88,13 +89,13 @@ def test_packets_signed_in_the_token_are_delivered_and_receipted(
     database = Path(fed.nodes["mission"].database_url.removeprefix("sqlite:///"))
     with sqlite3.connect(database) as db:
         rows = db.execute(
-            "SELECT recipient, receipt FROM outbox"
-            " WHERE state = 'delivered' AND receipt IS NOT NULL"
+            "SELECT o.recipient, r.jws, o.receipt_index FROM outbox o"
+            " JOIN delivery_receipt r ON r.id = o.receipt_id WHERE o.state = 'delivered'"
         ).fetchall()
-    by_dpa = [receipt for recipient, receipt in rows if recipient == "dpa"]
+    by_dpa = [receipt for recipient, receipt, _ in rows if recipient == "dpa"]
     assert len(by_dpa) >= 20
-    for recipient, receipt in rows:
-        checked = verify_receipt(receipt, manifest, sender="mission")
+    for recipient, receipt, position in rows:
+        checked = verify_view_receipt(receipt, manifest, sender="mission", position=position)
         assert checked.receiver == recipient and checked.delivered
         assert decode_jws(receipt).header["kid"] == kids[recipient]  # dpa's: in the token
 

@@ -381,7 +381,7 @@ def test_a_revoked_key_signs_nothing_more(trust: Trust) -> None:
         assert response.json()["summary"]["rejected"] == 1
         ((peer, code, reason),) = trust.refusals(p)
         assert (peer, code) == ("mission", "key-revoked") and old_kid in reason
-        received = trust.db.logged(p, "packet.received", peer="mission")[-1]
+        received = trust.db.logged_views(p, "packet.received", peer="mission")[-1]
         assert (received["outcome"], received["code"]) == ("rejected", "key-revoked")
 
     # A request signed with the revoked key is refused before anything is read.
@@ -425,7 +425,7 @@ def test_an_h2_packet_never_leaves_its_recipients(trust: Trust) -> None:
         "dpa acknowledges unodc's relay of the H0 packet",
         lambda: any(
             e["jti"] == h0["jti"] and e["outcome"] == "duplicate"
-            for e in trust.db.logged("dpa", "packet.received", peer="unodc")
+            for e in trust.db.logged_views("dpa", "packet.received", peer="unodc")
         ),
     )
 
@@ -435,7 +435,7 @@ def test_an_h2_packet_never_leaves_its_recipients(trust: Trust) -> None:
     assert response.status_code == 200 and response.json()["summary"]["rejected"] == 1
     refusal = [r for r in trust.refusals("dpa") if r[0] == "unodc"]
     assert [r[1] for r in refusal] == ["handling-violation"] and "relayed" in refusal[0][2]
-    received = trust.db.logged("dpa", "packet.received", peer="unodc")[-1]
+    received = trust.db.logged_views("dpa", "packet.received", peer="unodc")[-1]
     assert (received["jti"], received["code"]) == (h2["jti"], "handling-violation")
 
 

@@ -20,6 +20,7 @@ from clearinghouse.protocol.audit import (
     CheckpointCheck,
     LogVerifier,
     audit_origin,
+    covered_jtis,
     encode_entry,
     format_time,
     log_keys,
@@ -180,6 +181,48 @@ def test_entries_are_canonical_and_round_trip(seq: int, at: datetime, act: Act) 
         act.jti,
     )
     assert {k: v for k, v in entry.body.items() if k not in RESERVED} == dict(act.fields)
+
+
+def test_a_batch_entry_covers_its_jti_and_each_view_once_in_order() -> None:
+    views = [{"jti": "j2", "digest": "d2"}, {"outcome": "rejected"}, {"jti": "j1"}, {"jti": "j2"}]
+    act = Act("packet.received", "peer:dpa", peer="dpa", fields={"via": "push", "views": views})
+    assert act.covers() == ("j2", "j1")
+    single = Act("view.sent", "node:dpa", peer="undp", jti="j1", fields={"views": [{"jti": "j1"}]})
+    assert single.covers() == ("j1",)
+    assert Act("view.sent", "node:dpa", jti="old", fields={"digest": "d"}).covers() == ("old",)
+    assert Act("key.loaded", "node:dpa", fields={"kid": "k"}).covers() == ()
+    # the entry read back covers the same packets
+    assert parse_entry(encode_entry(3, NOW, act)).covers() == ("j2", "j1")
+    assert parse_entry(encode_entry(3, NOW, single)).covers() == ("j1",)
+
+
+def test_covered_jtis_passes_over_what_is_not_a_view() -> None:
+    # stored entries are read as signed: a body of another shape covers what it names
+    assert covered_jtis("j0", {"views": "j1"}) == ("j0",)
+    assert covered_jtis(None, {"views": [["j1"], {"jti": 7}, {"jti": ""}, {"jti": "j3"}]}) == (
+        "j3",
+    )
+
+
+@pytest.mark.parametrize(
+    ("views", "message"),
+    [
+        ({"jti": "j1"}, "views must be a list"),
+        (["j1"], "each of views must be an object"),
+        ([{"jti": ""}], "a view's jti"),
+        ([{"jti": 7}], "a view's jti"),
+    ],
+    ids=["not-a-list", "not-objects", "empty-jti", "number-jti"],
+)
+def test_encode_entry_refuses_malformed_views(views: object, message: str) -> None:
+    act = Act("view.sent", "node:dpa", peer="undp", fields={"via": "push", "views": views})
+    with pytest.raises(AuditEntryMalformed, match=message):
+        encode_entry(0, NOW, act)
+
+
+def test_every_batch_act_describes_its_views() -> None:
+    for name in ("view.queued", "view.sent", "packet.received"):
+        assert "one entry per batch" in ACTS[name] and "views:" in ACTS[name], name
 
 
 @pytest.mark.parametrize("name", sorted(RESERVED))

@@ -53,7 +53,16 @@ from clearinghouse.protocol.packet import (
     stored_epoch,
     verify_view,
 )
-from clearinghouse.protocol.receipts import sign_receipt, verify_receipt
+from clearinghouse.protocol.receipts import (
+    BATCH_RECEIPT_TYP,
+    RECEIPT_TYP,
+    ReceiptEntry,
+    sign_batch_receipt,
+    sign_receipt,
+    verify_batch_receipt,
+    verify_receipt,
+    verify_view_receipt,
+)
 from clearinghouse.protocol.sdjwt import (
     MAX_DEPTH,
     CompactSdJwt,
@@ -487,6 +496,59 @@ def test_receipts_verify_or_raise_protocol_errors(raw: str) -> None:
     protocol_outcome(lambda: verify_receipt(raw, FED.manifest, sender="mission"))
 
 
+BATCH_RECEIPT = sign_batch_receipt(
+    receiver="undp",
+    sender="mission",
+    request_sha256="cd" * 32,
+    entries=[
+        ReceiptEntry(0, PACKETS["conflict-event/1"].ref, "accepted"),
+        ReceiptEntry(1, None, "rejected", "malformed-packet", "not a string"),
+        ReceiptEntry(2, None, "deferred", "issued-in-the-future", "ahead", retry_after=30),
+    ],
+    key=FED.keys["undp"],
+    kid=FED.kid("undp"),
+    now=NOW,
+)
+
+
+_RECEIPT_VALUES = st.sampled_from([RECEIPT_TYP, BATCH_RECEIPT_TYP, "accepted", "cd" * 32, 0, 1])
+
+
+@st.composite
+def resigned_batch_receipts(draw: st.DrawFn) -> str:
+    """A batch receipt whose header, payload or one view entry is edited, re-signed."""
+    jws = decode_jws(BATCH_RECEIPT)
+    header, payload = dict(jws.header), dict(jws.payload)
+    views = [dict(v) for v in payload["views"]]
+    payload["views"] = views
+    for _ in range(draw(st.integers(1, 3))):
+        target = draw(st.sampled_from([header, payload, *views]))
+        names = ["alg", "typ", "kid", "iss", "aud", "iat", "request", "views", "index"]
+        name = draw(st.sampled_from([*names, "status", "reason", "jti", "sha256"]))
+        if draw(st.booleans()):
+            target.pop(name, None)
+        else:
+            target[name] = draw(_PAYLOAD_VALUES | _HEADER_VALUES | _RECEIPT_VALUES)
+    return _sign(compact_json(header), compact_json(payload), "undp")
+
+
+@FUZZ
+@given(
+    raw=st.text() | mutations(BATCH_RECEIPT) | resigned_batch_receipts(),
+    position=st.integers(-1, 3),
+)
+def test_batch_receipts_verify_or_raise_protocol_errors(raw: str, position: int) -> None:
+    protocol_outcome(lambda: verify_batch_receipt(raw, FED.manifest, sender="mission"))
+    protocol_outcome(
+        lambda: verify_batch_receipt(
+            raw, FED.manifest, sender="mission", request_sha256="cd" * 32, max_views=2
+        )
+    )
+    protocol_outcome(
+        lambda: verify_view_receipt(raw, FED.manifest, sender="mission", position=position)
+    )
+
+
 # --- signed notes, checkpoints, cosignatures ------------------------------------------
 
 LOG = "clearinghouse.example/audit/mission"
@@ -627,6 +689,8 @@ def test_fuzz_corpus_is_valid_before_mutation() -> None:
         verify_view(raw, FED.manifest, recipient=None, now=NOW)
     assert len(verify_note(NOTE, VKEYS)) == 3
     assert verify_receipt(RECEIPT, FED.manifest, sender="mission").status == "accepted"
+    batch = verify_batch_receipt(BATCH_RECEIPT, FED.manifest, sender="mission")
+    assert [v.status for v in batch.views] == ["accepted", "rejected", "deferred"]
 
 
 def _with_claims(raw: str, *, added: tuple[str, ...] = (), **claims: object) -> str:

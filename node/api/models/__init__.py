@@ -21,9 +21,11 @@ from clearinghouse.node.api.models.audit import (
     WitnessedLogList,
 )
 from clearinghouse.node.api.models.federation import (
+    BatchReceiptAnswer,
     FeedItem,
     FeedPage,
     PacketBatch,
+    PacketsAnswer,
     ReceiptsAnswer,
     ReceiptSummary,
 )
@@ -60,6 +62,7 @@ __all__ = [
     "AuditEntryPage",
     "AuditSearchPage",
     "AuthorisationAnswer",
+    "BatchReceiptAnswer",
     "ConsistencyProofAnswer",
     "CosignAnswer",
     "Cosignature",
@@ -74,6 +77,7 @@ __all__ = [
     "ManifestAnswer",
     "NodeStats",
     "PacketBatch",
+    "PacketsAnswer",
     "Problem",
     "Readiness",
     "ReceiptSummary",

@@ -1,5 +1,11 @@
 """``/v1/packets``: node-to-node exchange (RFC 9421-signed requests from peers only).
 
+A pushed batch is answered with evidence per view (jti, digest, status with reason): one
+signed receipt over the whole batch when the peer asks for it (``"receipt": "batch"``
+in the body; the receipt names the SHA-256 of the body, the exact bytes the peer
+signed), else, as an older peer expects, a signed receipt per view
+(:mod:`protocol.receipts`).
+
 A pushed batch is charged to the peer's quotas of views and bytes
 (:mod:`node.api.peer_quota`) before any view is looked at: beyond them, the batch is
 refused whole with 429 ``quota-exceeded`` and ``Retry-After`` (the delivery worker of
@@ -9,6 +15,7 @@ and logged once, with no receipt, refusal row or audit entry per view.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -16,7 +23,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from clearinghouse.node.api.deps import MAX_INT, ContextDep, PeerDep, parse_json_body
-from clearinghouse.node.api.models import FeedPage, PacketBatch, ReceiptsAnswer
+from clearinghouse.node.api.models import FeedPage, PacketBatch, PacketsAnswer
 from clearinghouse.node.api.openapi import json_request
 from clearinghouse.node.api.peer_quota import PeerQuota
 from clearinghouse.node.api.problems import problem_responses
@@ -45,12 +52,15 @@ router = APIRouter(
     "",
     operation_id="receiveViews",
     summary="Deliver a batch of views",
-    description='A batch `{"views": [SD-JWT, ...], "authorisations": [...]}` from a peer '
-    "(the oversight authorisations some views rely on, if any). Answers one signed "
-    "receipt per view, in order: accepted, duplicate, rejected, quarantined or deferred "
-    "(with reason; deferred: not now, send it again later). A batch beyond the peer's "
-    "quota of views or bytes per period is refused whole: 429 with Retry-After.",
-    responses={200: {"model": ReceiptsAnswer, "description": "One receipt per view"}},
+    description='A batch `{"views": [SD-JWT, ...], "authorisations": [...], "receipt": '
+    '"batch"}` from a peer (the oversight authorisations some views rely on, if any). '
+    "Each view is accepted, duplicate, rejected, quarantined or deferred (with reason; "
+    'deferred: not now, send it again later). With `"receipt": "batch"` the answer is one '
+    "signed receipt over the whole batch (`receipt`: the SHA-256 of the request body and "
+    "each view's jti, digest and status, in order); without it, one signed receipt per "
+    "view, in order (`receipts`). A batch beyond the peer's quota of views or bytes per "
+    "period is refused whole: 429 with Retry-After.",
+    responses={200: {"model": PacketsAnswer, "description": "A batch receipt, or one per view"}},
     openapi_extra=json_request(PacketBatch),
 )
 async def post_packets(request: Request, ctx: ContextDep, peer: PeerDep) -> dict[str, Any]:
@@ -71,13 +81,21 @@ async def post_packets(request: Request, ctx: ContextDep, peer: PeerDep) -> dict
         ctx.metrics.quota_exceeded.labels(peer=peer.id, kind=over.kind).inc()
         log.info("batch from %s refused: %s", peer.id, over.detail)
         raise QuotaExceeded(over.detail, retry_after=over.retry_after)
-    outcomes = await run_in_threadpool(
-        take_pushed_batch, ctx, peer=peer.id, views=views, authorisations=authorisations
+    # Any other value (a later form this node does not know) gets the oldest form.
+    batch = document.get("receipt") == "batch"
+    taken = await run_in_threadpool(
+        take_pushed_batch,
+        ctx,
+        peer=peer.id,
+        views=views,
+        authorisations=authorisations,
+        request_sha256=hashlib.sha256(peer.body).hexdigest() if batch else None,
     )
-    return {
-        "receipts": [o.receipt for o in outcomes],
-        "summary": {status: sum(o.status == status for o in outcomes) for status in STATUSES},
-    }
+    outcomes = taken.outcomes
+    summary = {status: sum(o.status == status for o in outcomes) for status in STATUSES}
+    if taken.receipt is not None:
+        return {"receipt": taken.receipt, "summary": summary}
+    return {"receipts": [o.receipt for o in outcomes], "summary": summary}
 
 
 @router.get(

@@ -3,10 +3,12 @@
 All of a batch is written in one transaction, before any network I/O (DESIGN.md,
 "Outbox"): the packets, one view per recipient the policy grants something (or an
 oversight authorisation in force unlocks more for), the analysis queue entries, the
-natural keys, and the audit entries, last. Concurrent batches (replicas) race on the
-``record_key`` primary key: the loser's transaction rolls back and is written again
-without the packets whose key the winner stored; their records are answered with the
-winner's packets.
+natural keys, and the audit entries, last: a ``packet.issued`` per packet, one
+``view.queued`` per recipient listing its views of the batch, and an
+``authorisation.used`` per view an authorisation widened. Concurrent batches
+(replicas) race on the ``record_key`` primary key: the loser's transaction rolls
+back and is written again without the packets whose key the winner stored; their
+records are answered with the winner's packets.
 """
 
 from __future__ import annotations
@@ -139,17 +141,22 @@ def _write(session: Session, batch: Batch, storing: Sequence[Issued]) -> None:
         if i.record.key is not None
     ]
     record_keys.add_record_keys(session, batch.spec.id, keys, now=now)
-    entries: list[Act] = []
+    issued = [
+        acts.packet_issued(batch.actor, item.packet, batch.kid, record=item.record.index)
+        for item in storing
+    ]
+    queued: dict[str, list[dict[str, object]]] = {}
+    used: list[Act] = []
     for row_id, item in rows:
-        entries.append(
-            acts.packet_issued(batch.actor, item.packet, batch.kid, record=item.record.index)
-        )
-        entries += [
-            acts.view_queued(batch.actor, item.packet, r, granted, batch.policy)
-            for r, granted in batch.recipients.items()
-            if r not in item.unlocked
-        ]
-        entries += _queue_unlocked(session, batch, row_id, item)
+        for r, granted in batch.recipients.items():
+            if r not in item.unlocked:
+                queued.setdefault(r, []).append(acts.queued_view(item.packet, granted))
+        used += _queue_unlocked(session, batch, row_id, item, queued)
+    entries = [
+        *issued,
+        *(acts.view_queued(batch.actor, r, views, batch.policy) for r, views in queued.items()),
+        *used,
+    ]
     auditlog.append(session, entries, now=now)
 
 
@@ -162,9 +169,15 @@ def _policy_views(batch: Batch, item: Issued) -> dict[str, str]:
     }
 
 
-def _queue_unlocked(session: Session, batch: Batch, row_id: int, item: Issued) -> list[Act]:
-    """Queue the views authorisations widen (each naming its authorisation) and return
-    their audit entries: the view queued, and the authorisation used."""
+def _queue_unlocked(
+    session: Session,
+    batch: Batch,
+    row_id: int,
+    item: Issued,
+    queued: dict[str, list[dict[str, object]]],
+) -> list[Act]:
+    """Queue the views authorisations widen (each naming its authorisation), add them to
+    the views ``queued`` per recipient, and return the ``authorisation.used`` entries."""
     entries: list[Act] = []
     for r, unlock in item.unlocked.items():
         allowed = batch.recipients.get(r, frozenset()) | unlock.claims
@@ -174,7 +187,9 @@ def _queue_unlocked(session: Session, batch: Batch, row_id: int, item: Issued) -
             now=batch.now,
             authorisation_id=unlock.authorisation.id,
         )
-        entries.append(acts.view_queued(batch.actor, item.packet, r, allowed, batch.policy))
+        queued.setdefault(r, []).append(
+            acts.queued_view(item.packet, allowed, authorisation=unlock.authorisation.id)
+        )
         entries.append(
             acts.authorisation_used(
                 acts.node_actor(batch.issuer),

@@ -13,8 +13,8 @@ come back and where the refusal must show:
 * where the refusal is recorded: a counter on ``/metrics``
   (``clearinghouse_requests_refused_total`` by problem code for refused requests,
   ``clearinghouse_rate_limited_total`` by peer), and for refused views also an
-  ``inbound_refusal`` row and a ``packet.received`` audit entry with the outcome and
-  code; for manifests and local records the audit act (``manifest.refused``,
+  ``inbound_refusal`` row and a ``packet.received`` audit entry listing the view with
+  its outcome and code; for manifests and local records the audit act (``manifest.refused``,
   ``record.rejected``) and its counter.
 
 The federation's manifest (serial 5) gives mission two more keys, one revoked and
@@ -971,8 +971,9 @@ def test_hostile_input_is_refused_precisely_stored_never_and_recorded(env: Env, 
     if case.recorded.audit:
         acts = [e for e in entries if e["act"] == case.recorded.audit]
         assert acts, [e["act"] for e in entries]
-        if case.recorded.refusal:
-            assert (acts[-1]["outcome"], acts[-1]["code"]) == (case.recorded.refusal, case.code)
+        if case.recorded.refusal:  # the batch of one view, in one packet.received entry
+            (view,) = acts[-1]["views"]
+            assert (view["outcome"], view["code"]) == (case.recorded.refusal, case.code)
     if case.recorded.refusal:
         assert after["inbound_refusal"] == counts["inbound_refusal"] + 1
         assert _last_refusal(env) == (case.recorded.refusal, case.code)

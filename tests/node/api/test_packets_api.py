@@ -3,6 +3,7 @@ for real on loopback, the test playing the part of its peers."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,10 +14,11 @@ import pytest
 
 from clearinghouse.node.keyfiles import read_pseudonym_key
 from clearinghouse.node.localfed import LocalFederation, NodeHandle
+from clearinghouse.protocol.errors import MalformedPacket
 from clearinghouse.protocol.keys import generate_private_key, public_jwk
 from clearinghouse.protocol.manifest import parse_manifest
 from clearinghouse.protocol.packet import issue_packet, recipient_view
-from clearinghouse.protocol.receipts import verify_receipt
+from clearinghouse.protocol.receipts import Receipt, verify_batch_receipt, verify_receipt
 from tests.nodes import built_federation, served_node
 from tests.signer import participant_key, send, signed_request
 from tests.support import EXAMPLES
@@ -59,8 +61,39 @@ def signed(
     )
 
 
-def views_body(*views: str) -> bytes:
-    return json.dumps({"views": list(views)}).encode()
+def views_body(*views: str, receipt: str | None = None) -> bytes:
+    """A batch as an older sender sends it, or asking for a ``receipt`` form."""
+    batch: dict[str, Any] = {"views": list(views)}
+    if receipt is not None:
+        batch["receipt"] = receipt
+    return json.dumps(batch).encode()
+
+
+def receipts_of(
+    response: httpx.Response, body: bytes, manifest: Any, *, batch: bool
+) -> list[Receipt]:
+    """The answer's receipts, verified, one per view: a batch receipt over ``body``, or a
+    receipt per view, and the summary counting them."""
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    if batch:
+        assert set(answer) == {"receipt", "summary"}, answer
+        receipts = list(
+            verify_batch_receipt(
+                answer["receipt"],
+                manifest,
+                sender="mission",
+                request_sha256=hashlib.sha256(body).hexdigest(),
+            ).views
+        )
+    else:
+        assert set(answer) == {"receipts", "summary"}, answer
+        receipts = [verify_receipt(r, manifest, sender="mission") for r in answer["receipts"]]
+    counted = {s: n for s, n in answer["summary"].items() if n}
+    assert counted == {
+        s: [r.status for r in receipts].count(s) for s in {r.status for r in receipts}
+    }
+    return receipts
 
 
 def mission_packet(fed: LocalFederation, record: dict[str, Any] | None = None) -> str:
@@ -91,35 +124,73 @@ def manifest_of(fed: LocalFederation) -> Any:
     return parse_manifest((fed.root / "manifest.json").read_bytes())
 
 
-def test_a_signed_batch_gets_signed_receipts(fed: LocalFederation, dpa: NodeHandle) -> None:
+FORMS = pytest.mark.parametrize("batch", [True, False], ids=["batch receipt", "per view"])
+
+
+@FORMS
+def test_a_signed_batch_gets_signed_receipts(
+    fed: LocalFederation, dpa: NodeHandle, batch: bool
+) -> None:
+    """Asked for (``"receipt": "batch"``), one receipt over the batch; from an older sender
+    (no such field), a receipt per view: the same evidence per view either way."""
     manifest = manifest_of(fed)
+    form = "batch" if batch else None
     view = recipient_view(mission_packet(fed), manifest, "dpa")
-    response = send(signed(fed, dpa, "POST", "/v1/packets", views_body(view, view)))
-    assert response.status_code == 200, response.text
-    receipts = [verify_receipt(r, manifest, sender="mission") for r in response.json()["receipts"]]
+    body = views_body(view, view, receipt=form)
+    response = send(signed(fed, dpa, "POST", "/v1/packets", body))
+    receipts = receipts_of(response, body, manifest, batch=batch)
     assert [r.status for r in receipts] == ["accepted", "duplicate"]
+    assert [r.index for r in receipts] == [0, 1]
     assert receipts[0].receiver == "dpa" and receipts[0].ref == receipts[1].ref
-    again = send(signed(fed, dpa, "POST", "/v1/packets", views_body(view)))
-    assert verify_receipt(again.json()["receipts"][0], manifest, sender="mission").status == (
+    assert receipts[0].ref is not None
+    again_body = views_body(view, receipt=form)
+    again = send(signed(fed, dpa, "POST", "/v1/packets", again_body))
+    assert [r.status for r in receipts_of(again, again_body, manifest, batch=batch)] == [
         "duplicate"
-    )
+    ]
     with dpa.client("analyst") as client:
         items = client.get("/v1/local/packets", params={"origin": "mission"}).json()["items"]
     assert [i["jti"] for i in items].count(receipts[0].ref.jti) == 1  # stored once
 
 
-def test_bad_views_are_refused_one_by_one(fed: LocalFederation, dpa: NodeHandle) -> None:
+def test_a_receipt_form_this_node_does_not_know_gets_a_receipt_per_view(
+    fed: LocalFederation, dpa: NodeHandle
+) -> None:
+    view = recipient_view(mission_packet(fed), manifest_of(fed), "dpa")
+    body = views_body(view, receipt="merkle")
+    response = send(signed(fed, dpa, "POST", "/v1/packets", body))
+    receipts = receipts_of(response, body, manifest_of(fed), batch=False)
+    assert [r.status for r in receipts] == ["accepted"]
+
+
+def test_a_batch_receipt_names_the_body_it_answers(fed: LocalFederation, dpa: NodeHandle) -> None:
+    """The same views in another body (other spacing): another request digest."""
+    view = recipient_view(mission_packet(fed), manifest_of(fed), "dpa")
+    first = views_body(view, receipt="batch")
+    second = json.dumps({"receipt": "batch", "views": [view]}, indent=1).encode()
+    answers = [send(signed(fed, dpa, "POST", "/v1/packets", b)) for b in (first, second)]
+    manifest = manifest_of(fed)
+    assert [r.status for r in receipts_of(answers[1], second, manifest, batch=True)] == [
+        "duplicate"
+    ]
+    with pytest.raises(MalformedPacket, match="another request body"):
+        receipts_of(answers[1], first, manifest, batch=True)
+
+
+@FORMS
+def test_bad_views_are_refused_one_by_one(
+    fed: LocalFederation, dpa: NodeHandle, batch: bool
+) -> None:
     manifest = manifest_of(fed)
     full = mission_packet(fed)  # every field: over-disclosure for dpa
     good = recipient_view(mission_packet(fed), manifest, "dpa")
     flipped = good[:30] + ("A" if good[30] != "A" else "B") + good[31:]
-    body = views_body(full, "not an sd-jwt", flipped, good)
+    body = views_body(full, "not an sd-jwt", flipped, good, receipt="batch" if batch else None)
     response = send(signed(fed, dpa, "POST", "/v1/packets", body))
-    assert response.status_code == 200
-    receipts = [verify_receipt(r, manifest, sender="mission") for r in response.json()["receipts"]]
+    receipts = receipts_of(response, body, manifest, batch=batch)
     assert [r.status for r in receipts] == ["quarantined", "rejected", "rejected", "accepted"]
     assert receipts[0].reason_code == "over-disclosure" and "dpa" in (receipts[0].reason or "")
-    assert receipts[1].reason_code == "malformed-packet"
+    assert receipts[1].reason_code == "malformed-packet" and receipts[1].ref is None
     with dpa.client("auditor") as client:
         stats = client.get("/v1/local/stats").json()
     assert stats["quarantined"] >= 1 and stats["rejected"] >= 2

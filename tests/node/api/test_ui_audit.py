@@ -5,6 +5,7 @@ served for real on loopback (in this process, without workers) whose log the tes
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import json
 import re
@@ -19,13 +20,15 @@ import pytest
 
 from clearinghouse.node.context import NodeContext
 from clearinghouse.node.localfed import LocalFederation
+from clearinghouse.node.services import acts
 from clearinghouse.node.services.checkpoints import sign_checkpoint
 from clearinghouse.node.storage import auditlog
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.models import AuditEntry
-from clearinghouse.protocol.audit import Act, audit_origin, witness_name
+from clearinghouse.protocol.audit import Act, audit_origin, parse_entry, witness_name
 from clearinghouse.protocol.merkle import leaf_hash, verify_inclusion
 from clearinghouse.protocol.notes import cosign, parse_checkpoint, parse_note
+from clearinghouse.protocol.packet import PacketRef
 from tests.nodes import built_federation, served_node
 from tests.signer import participant_key
 from tests.ui_sessions import COOKIE, Sessions, session_cookie, signed_in_headers
@@ -78,6 +81,32 @@ def append(ctx: NodeContext, act: Act, at: datetime) -> int:
         return auditlog.append(session, [act], now=at)[0]
 
 
+#: A push of two views (one receipt for the batch) and a batch received with a refusal.
+BATCHES = [
+    acts.view_sent(
+        "node:dpa",
+        "mission",
+        [
+            acts.SentView("j-a", "d-a", "duplicate", None, "receipt-1"),
+            acts.SentView("j-d", "d-d", "accepted", None, "receipt-1"),
+        ],
+        "push",
+    ),
+    acts.packet_received(
+        "unodc",
+        [
+            acts.ReceivedView(None, "rejected", "malformed", "<i>bad</i>"),
+            acts.ReceivedView(PacketRef("j-e", "d-e"), "accepted"),
+        ],
+        "push",
+    ),
+]
+
+
+def covers(entry: AuditEntry, jti: str) -> bool:
+    return jti in parse_entry(entry.body.encode()).covers()
+
+
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     fed = built_federation(tmp_path_factory.mktemp("ui-audit"), PARTICIPANTS)
@@ -93,11 +122,15 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
             ("packet.received", "unodc", "j-c", {"outcome": "rejected", "reason": "<b>no</b>"}),
             ("authorisation.used", "mission", None, {"id": "auth-1", "note": AWKWARD}),
         ]
-        script += [("view.sent", "mission", f"j-{i}", {"via": "push"}) for i in range(12)]
-        seqs = [
-            append(ctx, Act(act, actor, peer=peer, jti=jti, fields=fields), T0 + i * HOUR)
-            for i, (act, peer, jti, fields) in enumerate(script)
+        acted = [
+            Act(act, actor, peer=peer, jti=jti, fields=fields) for act, peer, jti, fields in script
         ]
+        acted += BATCHES  # entries of a batch of views each, as the services write them now
+        acted += [
+            Act("view.sent", actor, peer="mission", jti=f"j-{i}", fields={"via": "push"})
+            for i in range(12)
+        ]
+        seqs = [append(ctx, act, T0 + i * HOUR) for i, act in enumerate(acted)]
         checkpoint = sign_checkpoint(ctx)
         assert checkpoint is not None
         text = parse_note(checkpoint.note).text
@@ -222,7 +255,8 @@ Filter = Callable[[AuditEntry], bool]
 FILTERS: list[tuple[dict[str, str], Filter]] = [
     ({"act": "view.sent"}, lambda e: e.act == "view.sent"),
     ({"peer": "unodc"}, lambda e: e.peer == "unodc"),
-    ({"jti": "j-a"}, lambda e: e.jti == "j-a"),
+    ({"jti": "j-a"}, lambda e: covers(e, "j-a")),  # entries of one view, and a batch's
+    ({"jti": "j-e"}, lambda e: covers(e, "j-e")),  # only in a batch
     (
         {"from": "2026-03-01T14:00", "to": "2026-03-01T18:00"},  # datetime-local, meant as UTC
         lambda e: T0 + 2 * HOUR <= e.time < T0 + 6 * HOUR,
@@ -300,6 +334,51 @@ def test_table_rows_show_the_acts_fields_escaped(node: Node) -> None:
     assert "&lt;b&gt;no&lt;/b&gt;" in page and "<b>no</b>" not in page
     late = node.get("/ui/audit", jti="j-late").text
     assert late.count('<span class="muted">not yet checkpointed</span>') == 2
+
+
+def test_a_batch_entry_is_summed_up_and_found_by_each_of_its_views(node: Node) -> None:
+    (received,) = [e for e in node.all_entries() if covers(e, "j-e")]
+    assert received.jti is None  # two views: no packet at the top level
+    page = node.get("/ui/audit", jti="j-e").text
+    assert seqs_of(page) == [received.seq]
+    row = re.search(rf'<tr data-seq="{received.seq}">(.*?)</tr>', page, re.S)
+    assert row, page
+    assert "2 views received from unodc (push): 1 rejected, 1 accepted" in row.group(1)
+    assert "this packet: <code>j-e</code> <b>outcome</b>=accepted" in row.group(1)
+    assert "<i>bad</i>" not in page  # the refusal's reason, escaped wherever shown
+    # searching by a packet sent in a batch and, before, on its own finds both
+    sent = [e for e in node.all_entries() if covers(e, "j-a") and e.act == "view.sent"]
+    page = node.get("/ui/audit", jti="j-a", act="view.sent").text
+    assert seqs_of(page) == sorted((e.seq for e in sent), reverse=True) and len(sent) == 3
+    assert "2 views sent to mission (push): 1 duplicate, 1 accepted" in page
+    assert "this packet: <code>j-a</code> <b>status</b>=duplicate" in page
+
+
+def test_a_batch_entry_page_lists_its_views_in_order(node: Node) -> None:
+    (sent,) = [e for e in node.all_entries() if covers(e, "j-d")]
+    page = node.get(f"/ui/audit/entries/{sent.seq}").text
+    assert 'id="batch-summary">2 views sent to mission (push): 1 duplicate, 1 accepted<' in page
+    rows = re.findall(r'<tr data-jti="([^"]*)">(.*?)</tr>', page, re.S)
+    assert [jti for jti, _ in rows] == ["j-a", "j-d"]
+    assert 'href="/ui/audit?jti=j-a"' in rows[0][1] and "<code>d-a</code>" in rows[0][1]
+    assert "<b>status</b>=duplicate" in rows[0][1] and "<b>status</b>=accepted" in rows[1][1]
+    receipt = hashlib.sha256(b"receipt-1").hexdigest()
+    assert receipt in page  # the batch's one receipt, by hash
+    (received,) = [e for e in node.all_entries() if covers(e, "j-e")]
+    rows = re.findall(
+        r'<tr data-jti="([^"]*)">(.*?)</tr>',
+        node.get(f"/ui/audit/entries/{received.seq}").text,
+        re.S,
+    )
+    assert [jti for jti, _ in rows] == ["", "j-e"]  # a refused view that named no packet
+    assert "<b>code</b>=malformed" in rows[0][1] and "&lt;i&gt;bad&lt;/i&gt;" in rows[0][1]
+
+
+def test_an_entry_written_before_batches_shows_as_it_was(node: Node) -> None:
+    (old,) = [e for e in node.all_entries() if e.jti == "j-b" and e.act == "view.sent"]
+    page = node.get(f"/ui/audit/entries/{old.seq}").text
+    assert "batch-summary" not in page and 'id="views"' not in page
+    assert "<code>j-b</code>" in page and "catch-up" in page
 
 
 # --- one entry and its proof -------------------------------------------------------------

@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import select
 
 from clearinghouse.node.context import NodeContext
+from clearinghouse.node.services import acts
 from clearinghouse.node.services.authorisations import (
     AuthorisationOutcome,
     Unlock,
@@ -184,8 +185,11 @@ def test_each_view_an_authorisation_queues_is_recorded_as_view_queued(
     take_on(mission, a)
     added = outbox_items(mission, "undp")[-1]
     queued = [e for e in audit_entries(mission, after=before) if e["act"] == "view.queued"]
-    assert [(e["peer"], e["jti"], e["digest"], e["fields"]) for e in queued] == [
-        ("undp", covered, added.digest, sorted(UNDP | SIDES))
+    assert [(e["peer"], e["authorisation"], e["policy"]) for e in queued] == [
+        ("undp", a.id, acts.policy_digest(mission.manifest))
+    ]
+    assert [(v["jti"], v["digest"], v["fields"]) for v in queued[0]["views"]] == [
+        (covered, added.digest, sorted(UNDP | SIDES))
     ]
 
 
@@ -285,6 +289,17 @@ def test_a_packet_issued_under_an_authorisation_goes_out_with_the_unlocked_field
     assert [(e["peer"], e["jti"], e["fields"]) for e in used] == [
         ("undp", jti, ["side_a", "side_b"])
     ]
+    # the batch's view.queued entry for undp names the authorisation the view relies on
+    queued = {
+        e["peer"]: e["views"]
+        for e in audit_entries(mission, after=before)
+        if e["act"] == "view.queued"
+    }
+    assert queued["undp"] == [
+        {"jti": jti, "digest": item.digest, "fields": sorted(UNDP | SIDES), "authorisation": a.id}
+    ]
+    others = [v for peer, views in queued.items() if peer != "undp" for v in views]
+    assert others and all("authorisation" not in v and v["jti"] == jti for v in others)
 
 
 # --- sending ------------------------------------------------------------------------------

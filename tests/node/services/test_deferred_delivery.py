@@ -38,12 +38,13 @@ from clearinghouse.node.services.catchup import catch_up
 from clearinghouse.node.services.deliver import deliver_round
 from clearinghouse.node.services.receive import receive_views
 from clearinghouse.node.services.relay import relay_packet
-from clearinghouse.node.storage import packets, peers
+from clearinghouse.node.storage import outbox, packets, peers
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.models import OutboxItem
 from clearinghouse.node.transport.peer_client import PeerClient
 from clearinghouse.protocol.keys import public_jwk
 from clearinghouse.protocol.packet import issue_packet, recipient_view
+from clearinghouse.protocol.receipts import Receipt, verify_view_receipt
 from tests.databases import node_database
 from tests.nodes import built_federation, opened_node, served_node
 from tests.support import EXAMPLES
@@ -120,6 +121,17 @@ def make_pair(backend: str, tmp_path: Path) -> Iterator[Callable[..., Pair]]:
         yield make
 
 
+def kept_receipt(pair: Pair, item: OutboxItem) -> Receipt:
+    """The receipt undp kept as the evidence for ``item``, verified: dpa's, for undp."""
+    with transaction(pair.undp.engine) as session:
+        kept = outbox.receipt_of(session, item.id or 0)
+    assert kept is not None, item
+    receipt = verify_view_receipt(kept[0], pair.undp.manifest, sender="undp", position=kept[1])
+    assert receipt.receiver == "dpa" and receipt.ref is not None
+    assert (receipt.ref.jti, receipt.ref.digest) == (item.jti, item.digest)
+    return receipt
+
+
 def relay_a_view_issued_ahead(pair: Pair) -> None:
     """mission issues a packet by its clock; undp takes it and relays it to dpa."""
     key = read_private_key(pair.fed.root / "keys" / "mission.key.pem")
@@ -161,7 +173,7 @@ def test_a_view_from_a_clock_ahead_is_deferred_then_taken_once_the_clocks_agree(
     pair.set_clocks(1000, 1000)  # time passes, the clocks agree: the iat is in the window
     assert pair.deliver() == 1
     item = pair.item()
-    assert item.state == "delivered" and item.receipt, item
+    assert item.state == "delivered" and kept_receipt(pair, item).status == "accepted", item
     assert pair.held_at_dpa() == 1
 
 
@@ -179,7 +191,7 @@ def test_a_view_deferred_for_longer_than_the_bound_is_refused_for_good(
     pair.set_clocks(UNDP_S + 280, UNDP_S - 10)
     assert pair.deliver() == 1
     item = pair.item()
-    assert item.state == "refused" and item.receipt, item
+    assert item.state == "refused" and kept_receipt(pair, item).status == "deferred", item
     # 280 s of clock offset, plus the real seconds the two rounds took
     assert re.match(r"given up after 28\d s deferred: deferred: ", item.last_error or ""), item
     assert pair.deliver() == 0 and pair.held_at_dpa() == 0

@@ -84,15 +84,16 @@ def refusals(ctx: NodeContext) -> list[InboundRefusal]:
 
 
 def received_entry(packet: IssuedPacket, peer: str, outcome: str, **extra: Any) -> dict[str, Any]:
+    """The ``packet.received`` entry of a batch of this one view (named at the top level
+    too); ``extra``: what else the entry says of the view (code, reason, widened)."""
+    view = {"jti": packet.ref.jti, "digest": packet.ref.digest, "outcome": outcome, **extra}
     return {
         "act": "packet.received",
         "actor": f"peer:{peer}",
         "peer": peer,
         "jti": packet.ref.jti,
-        "digest": packet.ref.digest,
-        "outcome": outcome,
         "via": "push",
-        **extra,
+        "views": [view],
     }
 
 

@@ -115,8 +115,7 @@ def test_each_recipient_gets_its_policy_cut_of_the_view_held_and_never_more(
             "actor": "token:analyst",
             "peer": recipient,
             "jti": packet.ref.jti,
-            "digest": packet.ref.digest,
-            "fields": fields,
+            "views": [{"jti": packet.ref.jti, "digest": packet.ref.digest, "fields": fields}],
             "policy": policy,
             "relay": "mission",
         }

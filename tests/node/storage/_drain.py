@@ -45,8 +45,11 @@ def drain(url: str, schema: str, recipient: str, owner: str, out: Path, go: Path
                 if not ids:
                     break
                 with transaction(engine) as session:
+                    kept = outbox.add_receipt(
+                        session, recipient=recipient, jws=f"sent by {owner}", now=now
+                    )
                     changed = outbox.mark_delivered(
-                        session, receipts={i: f"sent by {owner}" for i in ids}, now=now
+                        session, receipts={i: (kept, k) for k, i in enumerate(ids)}, now=now
                     )
                 record.write(" ".join(map(str, [changed, *ids])) + "\n")
                 record.flush()

@@ -16,7 +16,12 @@ from sqlalchemy import Engine, event, select
 
 from clearinghouse.node.storage import auditlog
 from clearinghouse.node.storage.db import transaction
-from clearinghouse.node.storage.models import AuditBlock, AuditEntry, AuditHead
+from clearinghouse.node.storage.models import (
+    AuditBlock,
+    AuditEntry,
+    AuditEntryView,
+    AuditHead,
+)
 from clearinghouse.protocol.audit import Act, encode_entry, parse_entry
 from clearinghouse.protocol.errors import AuditEntryMalformed, MerkleInputError
 from clearinghouse.protocol.merkle import (
@@ -240,6 +245,70 @@ def test_entries_iter_entries_search_and_counts(engine: Engine) -> None:
 
 
 # --- concurrent appenders ----------------------------------------------------------------
+
+
+def _batch(name: str, peer: str, jtis: list[str | None], **fields: Any) -> Act:
+    """A batch act listing a view per item of ``jtis`` (None: a view naming no packet);
+    one view's jti also stands at the top level, as :mod:`node.services.acts` writes it."""
+    views = [{"digest": f"d-{j}"} if j is None else {"jti": j, "digest": f"d-{j}"} for j in jtis]
+    top = jtis[0] if len(jtis) == 1 else None
+    return Act(name, "node:dpa", peer=peer, jti=top, fields={**fields, "views": views})
+
+
+def index_rows(engine: Engine) -> set[tuple[str, int]]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(AuditEntryView.jti, AuditEntryView.seq))
+        return {(str(jti), int(seq)) for jti, seq in rows}
+
+
+def test_append_indexes_each_view_a_batch_entry_covers(engine: Engine) -> None:
+    acts = [
+        Act("view.sent", "node:dpa", peer="mission", jti="old", fields={"digest": "d"}),
+        _batch("packet.received", "mission", ["j1", "j2", None, "j1"], via="push"),
+        _batch("view.sent", "unodc", ["solo"], via="push"),
+        Act("key.loaded", "node:dpa", fields={"kid": "k"}),
+        _batch("view.sent", "mission", ["j2", "j3"], via="catch-up"),
+        _batch("view.queued", "undp", ["j3", "j4"], policy="p"),
+    ]
+    with transaction(engine) as session:
+        assert auditlog.append(session, acts, now=NOW) == range(6)
+    # each packet a batch entry covers beyond its top-level jti, once per entry
+    assert index_rows(engine) == {
+        ("j1", 1), ("j2", 1), ("j2", 4), ("j3", 4), ("j3", 5), ("j4", 5),
+    }  # fmt: skip
+    with transaction(engine) as session:
+
+        def found(**filters: Any) -> list[int]:
+            return [e.seq for e in auditlog.search(session, limit=1000, **filters)]
+
+        assert found(jti="j2") == [4, 1]  # newest first
+        assert found(jti="j3") == [5, 4]
+        assert found(jti="j1") == [1]  # listed twice in its batch, found once
+        assert found(jti="solo") == [2]  # by the top-level jti alone
+        assert found(jti="old") == [0]  # an entry of one view written before batches
+        assert found(jti="j9") == []
+        # the other filters still apply to what the jti finds
+        assert found(jti="j2", act="view.sent") == [4]
+        assert found(jti="j3", peer="undp") == [5]
+        assert found(jti="j2", before=4) == [1]
+        assert [e.seq for e in auditlog.search(session, jti="j3", limit=1)] == [5]
+        assert found(jti="j2", actor="node:other") == []
+        # the entries read back name the packets the index lists
+        for seq in range(6):
+            (entry,) = auditlog.entries(session, seq, seq + 1)
+            covered = set(parse_entry(entry.body.encode()).covers()) - {entry.jti}
+            assert covered == {j for j, s in index_rows(engine) if s == seq}
+
+
+def test_a_rolled_back_batch_leaves_no_index_rows(engine: Engine) -> None:
+    with pytest.raises(RuntimeError), transaction(engine) as session:
+        auditlog.append(session, [_batch("view.sent", "mission", ["a", "b"])], now=NOW)
+        raise RuntimeError("the act failed")
+    assert index_rows(engine) == set()
+    with transaction(engine) as session:
+        assert auditlog.search(session, jti="a") == []
+        auditlog.append(session, [_batch("view.sent", "mission", ["a", "b"])], now=NOW)
+    assert index_rows(engine) == {("a", 0), ("b", 0)}
 
 
 def test_concurrent_appenders_get_contiguous_seqs_and_one_tree(engine: Engine) -> None:

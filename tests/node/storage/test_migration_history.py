@@ -5,9 +5,10 @@ database is migrated to that revision only, filled with raw SQL the way that
 release's schema allows (packets as issued and as received, outbox items pending,
 delivered and offered, a refusal, a nonce, a cursor, a counter, and from 0002 on
 the analyzer's queue, a run and its state), then upgraded to head. This code's
-repositories must then read every row as written, keep working on them (claim,
-acknowledge, insert after them), and find the audit log tables with the empty
-log's head. Then everything is downgraded to base and upgraded to head again.
+repositories must then read every row as written (the receipt an outbox row held too,
+moved to ``delivery_receipt`` by 0013), keep working on them (claim, acknowledge,
+insert after them), and find the audit log tables with the empty log's head. Then
+everything is downgraded to base and upgraded to head again.
 
 Also: the ``clearinghouse`` console script migrates an empty SQLite file and an
 empty PostgreSQL schema to head.
@@ -60,6 +61,7 @@ ADDED = {
 ANALYZER = "mission.security-risk"
 ID_TABLES = {"packet", "outbox", "inbound_refusal", "analysis_queue", "analysis_run"}
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+RECEIPT = "eyJhbGciOiJFZERTQSJ9.receipt.sig"  # as the row of a view pushed holds it
 
 
 @pytest.fixture
@@ -207,7 +209,7 @@ class Scenario:
             state="delivered",
             delivered_at=NOW,
             delivered_via="push",
-            receipt="eyJhbGciOiJFZERTQSJ9.receipt.sig",
+            receipt=RECEIPT,
         )
         w.insert(
             "inbound_refusal",
@@ -293,6 +295,9 @@ class Scenario:
             if "offered" in self.ids:
                 assert outbox.ack_through(session, recipient="sanctions", cursor=10**6, now=later)
             assert outbox.count_by_recipient_and_state(session)[("undp", "delivered")] == 1
+            # (0013) the receipt the row held, kept in delivery_receipt: its evidence
+            assert outbox.receipt_of(session, self.ids["delivered"]) == (RECEIPT, 0)
+            assert outbox.receipt_of(session, self.ids["pending"]) is None
             # Refusals, nonces, cursors, counters.
             assert packets.count_refusals(session) == {"quarantined": 1}
             # (0009) kept as a digest, a length and the header, the text itself dropped

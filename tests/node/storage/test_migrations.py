@@ -38,11 +38,13 @@ from tests.node.storage._support import NOW, TestDatabase
 TABLES = {
     "packet",
     "outbox",
+    "delivery_receipt",
     "inbound_refusal",
     "seen_nonce",
     "peer_cursor",
     "node_counter",
     "audit_entry",
+    "audit_entry_view",
     "audit_block",
     "audit_head",
     "audit_checkpoint",
@@ -83,7 +85,7 @@ def test_the_comparison_would_see_a_missing_index(engine: Engine) -> None:
 
 
 def test_revisions(database: TestDatabase, engine: Engine) -> None:
-    assert head_revision() == "0011"
+    assert head_revision() == "0013"
     assert current_revision(database.url, engine=engine) == head_revision()
     upgrade(database.url, engine=engine)  # already at head: nothing to do
     assert current_revision(database.url, engine=engine) == head_revision()

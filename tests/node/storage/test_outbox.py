@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from clearinghouse.node.storage import outbox
 from clearinghouse.node.storage.db import transaction
-from clearinghouse.node.storage.models import OutboxItem
+from clearinghouse.node.storage.models import DeliveryReceipt, OutboxItem
 from clearinghouse.protocol.packet import PacketRef
 from tests.node.storage._support import NOW
 
@@ -86,8 +86,9 @@ def test_claim_due_skips_what_is_not_pending_or_not_yet_due(engine: Engine) -> N
     enqueue(engine, 5)
     ids = [r.id or 0 for r in rows(engine)]
     with transaction(engine) as session:
-        outbox.mark_delivered(session, receipts={ids[0]: "r0"}, now=NOW)
-        outbox.mark_refused(session, item_id=ids[1], receipt="r1", reason="no", now=NOW)
+        kept = outbox.add_receipt(session, recipient="dpa", jws="r", now=NOW)
+        outbox.mark_delivered(session, receipts={ids[0]: (kept, 0)}, now=NOW)
+        outbox.mark_refused(session, item_id=ids[1], receipt=(kept, 1), reason="no", now=NOW)
         outbox.retry_later(session, item_ids=[ids[2]], error="503", at=NOW + timedelta(minutes=1))
     assert claim(engine) == ids[3:]
     # not yet due one second before next_attempt_at; due at it
@@ -114,22 +115,50 @@ def test_mark_delivered_changes_only_pending_rows(engine: Engine) -> None:
         outbox.mark_refused(session, item_id=ids[3], receipt=None, reason="policy", now=NOW)
     later = NOW + timedelta(seconds=3)
     with transaction(engine) as session:
+        batch = outbox.add_receipt(session, recipient="dpa", jws="batch receipt", now=later)
         changed = outbox.mark_delivered(
             session,
-            receipts={ids[0]: "receipt-0", ids[2]: None, ids[3]: "x", 99_999: "y"},
+            receipts={ids[0]: (batch, 0), ids[2]: None, ids[3]: (batch, 3), 99_999: (batch, 4)},
             now=later,
         )
     assert changed == 2  # ids[3] is refused, 99_999 does not exist
     with transaction(engine) as session:
-        assert outbox.mark_delivered(session, receipts={ids[0]: "again"}, now=later) == 0
+        again = outbox.add_receipt(session, recipient="dpa", jws="again", now=later)
+        assert outbox.mark_delivered(session, receipts={ids[0]: (again, 0)}, now=later) == 0
         assert outbox.mark_delivered(session, receipts={}, now=later) == 0
+        evidence = {i: outbox.receipt_of(session, i) for i in [*ids, 99_999]}
     got = {r.id: r for r in rows(engine)}
-    assert got[ids[0]].state == "delivered" and got[ids[0]].receipt == "receipt-0"
+    assert got[ids[0]].state == "delivered" and evidence[ids[0]] == ("batch receipt", 0)
     assert got[ids[0]].delivered_at == later and got[ids[0]].delivered_via == "push"
     assert got[ids[0]].lease_owner is None and got[ids[0]].lease_until is None
     assert got[ids[1]].state == "pending" and got[ids[1]].lease_owner == "w1"
-    assert got[ids[2]].state == "delivered" and got[ids[2]].receipt is None
+    assert got[ids[2]].state == "delivered" and evidence[ids[2]] is None
     assert got[ids[3]].state == "refused" and got[ids[3]].last_error == "policy"
+    assert evidence[ids[1]] is evidence[ids[3]] is evidence[99_999] is None
+
+
+def test_a_receipt_is_kept_once_and_each_view_names_its_place_in_it(engine: Engine) -> None:
+    enqueue(engine, 4)
+    ids = [r.id or 0 for r in rows(engine)]
+    with transaction(engine) as session:
+        first = outbox.add_receipt(session, recipient="dpa", jws="batch one", now=NOW)
+        second = outbox.add_receipt(session, recipient="dpa", jws="batch two", now=NOW)
+        assert second > first
+        outbox.mark_delivered(session, receipts={ids[0]: (first, 0), ids[1]: (first, 1)}, now=NOW)
+        outbox.mark_refused(session, item_id=ids[2], receipt=(second, 0), reason="r", now=NOW)
+        outbox.mark_refused(session, item_id=ids[3], receipt=None, reason="given up", now=NOW)
+    with transaction(engine) as session:
+        assert [outbox.receipt_of(session, i) for i in ids] == [
+            ("batch one", 0),
+            ("batch one", 1),
+            ("batch two", 0),
+            None,
+        ]
+        held = session.exec(select(DeliveryReceipt).order_by(col(DeliveryReceipt.id))).all()
+    assert [(r.recipient, r.jws, r.received_at) for r in held] == [
+        ("dpa", "batch one", NOW),
+        ("dpa", "batch two", NOW),
+    ]
 
 
 def test_retry_later_counts_the_attempt_and_releases_the_lease(engine: Engine) -> None:
@@ -151,7 +180,7 @@ def test_retry_later_counts_the_attempt_and_releases_the_lease(engine: Engine) -
     assert got[ids[2]].lease_owner == "w1" and got[ids[2]].attempts == 0
     # a delivered item is not rescheduled
     with transaction(engine) as session:
-        outbox.mark_delivered(session, receipts={ids[2]: "r"}, now=NOW)
+        outbox.mark_delivered(session, receipts={ids[2]: None}, now=NOW)
         outbox.retry_later(session, item_ids=[ids[2]], error="late", at=at)
     assert {r.id: r for r in rows(engine)}[ids[2]].attempts == 0
     assert min(r.next_attempt_at for r in rows(engine, "dpa") if r.state == "pending") == at
@@ -162,7 +191,8 @@ def test_ack_through_delivers_offered_items_up_to_the_cursor(engine: Engine) -> 
     enqueue(engine, 5, ("dpa", "unodc"))
     dpa = [r.id or 0 for r in rows(engine, "dpa")]
     with transaction(engine) as session:
-        outbox.mark_delivered(session, receipts={dpa[0]: "pushed"}, now=NOW)
+        pushed = outbox.add_receipt(session, recipient="dpa", jws="pushed", now=NOW)
+        outbox.mark_delivered(session, receipts={dpa[0]: (pushed, 0)}, now=NOW)
         offered = outbox.feed(session, recipient="dpa", after=0, limit=3, now=NOW)
     assert [i.id for i in offered] == dpa[1:4]
     claim(engine, limit=2)  # a lease does not stop an acknowledgement
@@ -172,7 +202,10 @@ def test_ack_through_delivers_offered_items_up_to_the_cursor(engine: Engine) -> 
         assert outbox.ack_through(session, recipient="dpa", cursor=dpa[4], now=later) == 3
         assert outbox.ack_through(session, recipient="dpa", cursor=dpa[4], now=later) == 0
     got = {r.id: r for r in rows(engine, "dpa")}
-    assert got[dpa[0]].delivered_via == "push" and got[dpa[0]].receipt == "pushed"
+    assert got[dpa[0]].delivered_via == "push"
+    with transaction(engine) as session:
+        assert outbox.receipt_of(session, dpa[0]) == ("pushed", 0)
+        assert [outbox.receipt_of(session, i) for i in dpa[1:4]] == [None] * 3  # pulled
     for i in dpa[1:4]:
         assert got[i].state == "delivered" and got[i].delivered_via == "pull"
         assert got[i].delivered_at == later and got[i].lease_owner is None
@@ -184,7 +217,7 @@ def test_feed_is_what_is_still_owed_in_cursor_order(engine: Engine) -> None:
     enqueue(engine, 8, ("dpa", "unodc"))
     dpa = [r.id or 0 for r in rows(engine, "dpa")]
     with transaction(engine) as session:
-        outbox.mark_delivered(session, receipts={dpa[1]: "r"}, now=NOW)  # pushed already
+        outbox.mark_delivered(session, receipts={dpa[1]: None}, now=NOW)  # pushed already
         (leased,) = outbox.claim_due(
             session, recipient="dpa", owner="w", now=NOW, lease=timedelta(seconds=30), limit=1
         )  # dpa[0]: a push in flight is still owed, so it stays in the feed
@@ -206,7 +239,7 @@ def test_pending_by_recipient_and_counts_by_recipient_and_state(engine: Engine) 
     enqueue(engine, 2, ("undp",), start=3)
     dpa = [r.id or 0 for r in rows(engine, "dpa")]
     with transaction(engine) as session:
-        outbox.mark_delivered(session, receipts={dpa[0]: "r", dpa[1]: "r"}, now=NOW)
+        outbox.mark_delivered(session, receipts={dpa[0]: None, dpa[1]: None}, now=NOW)
         outbox.mark_refused(session, item_id=dpa[2], receipt=None, reason="x", now=NOW)
     with transaction(engine) as session:
         assert outbox.pending_by_recipient(session) == {"unodc": 3, "undp": 2}
