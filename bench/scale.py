@@ -25,13 +25,37 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+
+from bench import cost_model
 from bench._local import Probe, federation_config, ingest, running, ucdp_events, wait_until
 from bench._report import Row, figures, log, loglog_slope, note, write_json
 from bench.crypto import MESSAGE_BYTES, yardstick
 from bench.federation import crypto_bound
-from clearinghouse.node.localfed import COLUMNS
+from clearinghouse.node.localfed import COLUMNS, LocalFederation
+from clearinghouse.node.storage._core import table_of
+from clearinghouse.node.storage.db import make_engine
+from clearinghouse.node.storage.models import AuditCheckpoint, AuditCosignature, AuditEntry
 
 __all__ = ["main", "measure"]
+
+
+def bookkeeping(federation: LocalFederation) -> dict[str, int]:
+    """Audit entries, checkpoints signed and cosignatures received, over all nodes, read
+    from each node's own database."""
+    totals = dict.fromkeys(("entries", "checkpoints", "cosignatures"), 0)
+    for node in federation.nodes.values():
+        engine = make_engine(node.database_url)
+        try:
+            with engine.connect() as connection:
+                for key, table in (("entries", AuditEntry), ("checkpoints", AuditCheckpoint),
+                                   ("cosignatures", AuditCosignature)):  # fmt: skip
+                    totals[key] += connection.execute(
+                        select(func.count()).select_from(table_of(table))
+                    ).scalar_one()
+        finally:
+            engine.dispose()
+    return totals
 
 
 def measure(n: int, items: list[tuple[int, Any]], *, postgres: str | None,
@@ -42,19 +66,24 @@ def measure(n: int, items: list[tuple[int, Any]], *, postgres: str | None,
     with running(participants, config=config, postgres=postgres) as federation:
         boot_s = time.monotonic() - booting
         probe = Probe(federation)
-        # what the nodes burn doing nothing: checkpoints, witnessing every peer, catch-up
+        # what the nodes burn doing nothing: checkpoints, witnessing, catch-up, polling
         idle_before = sum(probe.cpu().values())
         time.sleep(idle_s)
         idle_cpu_per_s = (sum(probe.cpu().values()) - idle_before) / idle_s
-        cpu_before = sum(probe.cpu().values())
+        cpu_before = probe.cpu()
+        kept_before = bookkeeping(federation)
         started = time.monotonic()
         records = ingest(federation, items)
         done = wait_until(federation, timeout=7200)
         elapsed = done - started
-        cpu = sum(probe.cpu().values()) - cpu_before
+        cpu_after = probe.cpu()
+        node_cpu = {p: cpu_after[p] - cpu_before[p] for p in cpu_after}
+        cpu = sum(node_cpu.values())
+        kept = {k: v - kept_before[k] for k, v in bookkeeping(federation).items()}
         stats = federation.all_stats()
         peak = max(probe.peak_rss_mib().values())
     counts = {p: {c: s[c] for c in COLUMNS} for p, s in stats.items()}
+    busiest = max(node_cpu, key=node_cpu.__getitem__)
     bound = crypto_bound({"nodes": counts, "records": records}, stick)
     results = sum(c["results_issued"] for c in counts.values())
     return {
@@ -72,6 +101,14 @@ def measure(n: int, items: list[tuple[int, Any]], *, postgres: str | None,
         "results_per_record": results / records,
         "crypto": {"signs": bound["signs"], "verifies": bound["verifies"]},
         "max_peak_rss_mib": peak,
+        # per node: the originator (mission) does the most; each on its own machine,
+        # the busiest node's CPU per record bounds the federation's rate
+        "node_cpu_ms_per_record": {p: 1000 * c / records for p, c in node_cpu.items()},
+        "busiest": busiest,
+        "busiest_cpu_ms_per_record": 1000 * node_cpu[busiest] / records,
+        "audit_entries_per_record": kept["entries"] / records,
+        "checkpoints_per_s": kept["checkpoints"] / elapsed,
+        "cosignatures_per_s": kept["cosignatures"] / elapsed,
     }
 
 
@@ -87,6 +124,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--idle", type=float, help="seconds of idle CPU measured (5; 3 quick)")
     parser.add_argument("--postgres", help="run the nodes on PostgreSQL at this server URL")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    parser.add_argument("--predict", default="50,200", help="sizes the cost model predicts")
     args = parser.parse_args(argv)
     try:
         sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
@@ -94,6 +132,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.error("--sizes: comma-separated integers")
     if len(sizes) < 2 or sizes[0] < 2:
         parser.error("--sizes: at least two sizes, each >= 2")
+    try:
+        predict_at = [int(s) for s in args.predict.split(",") if s.strip()]
+    except ValueError:
+        parser.error("--predict: comma-separated integers")
     count = args.records or (150 if args.quick else 3000)
     idle_s = args.idle or (3.0 if args.quick else 5.0)
 
@@ -104,7 +146,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     exponents = {
         key: loglog_slope(ns, [r[key] for r in runs])
         for key in ("wall_ms_per_record", "cpu_ms_per_record", "cpu_ms_per_record_net_of_idle",
-                    "crypto_ms_per_record", "views_per_record")
+                    "crypto_ms_per_record", "views_per_record", "busiest_cpu_ms_per_record",
+                    "audit_entries_per_record")
         if all(r[key] > 0 for r in runs)
     }  # fmt: skip
     out: dict[str, Any] = {
@@ -133,9 +176,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ("  the same, net of idle CPU", f"{r['cpu_ms_per_record_net_of_idle']:,.2f} ms",
              f"crypto {r['crypto_ms_per_record']:,.2f} ms",
              f"{r['cpu_ms_per_record_net_of_idle'] / r['crypto_ms_per_record']:.1f}"),
+            (f"  busiest node ({r['busiest']}) CPU per record",
+             f"{r['busiest_cpu_ms_per_record']:,.2f} ms", "", ""),
             ("  idle CPU of all nodes", f"{r['idle_cpu_per_s']:.2f} s/s", "", ""),
             ("  views / results per record",
              f"{r['views_per_record']:.2f} / {r['results_per_record']:.3f}", "", ""),
+            ("  audit entries per record", f"{r['audit_entries_per_record']:.2f}", "", ""),
+            ("  checkpoints / cosignatures per s",
+             f"{r['checkpoints_per_s']:.2f} / {r['cosignatures_per_s']:.2f}", "", ""),
         ]  # fmt: skip
     figures(f"scale: {count:,} real UCDP events at mission, per federation size", rows)
     slopes = ", ".join(
@@ -143,9 +191,47 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for k, v in exponents.items()
     )
     note(f"observed exponent k in cost ~ n^k, log-log slope over n = {ns}: {slopes}")
+    out["model"] = _model(runs, predict_at)
     write_json(args.out, out)
     return out
 
 
 if __name__ == "__main__":
     main()
+
+
+def _model(runs: list[dict[str, Any]], sizes: list[int]) -> dict[str, Any]:
+    """Fit docs/scaling.md's cost model to the runs, show it against them, predict."""
+    model = cost_model.fit(runs)
+    rows: list[Row | None] = []
+    for who, check in (
+        ("originator", model.originator_check),
+        ("each other node", model.others_check),
+    ):
+        for n, measured, modelled in check:
+            rows.append((f"{who} at {n}: CPU per record", f"{measured:,.2f} ms",
+                         f"model {modelled:,.2f} ms", f"{measured / modelled:.2f}"))  # fmt: skip
+    predictions = [cost_model.predict(model, n) for n in sizes]
+    for p in predictions:
+        rows += [
+            None,
+            (f"{p.participants} participants (predicted)", f"{p.records_per_s:,.1f} records/s",
+             "each node on its own core", ""),
+            ("  views / results per record",
+             f"{p.views_per_record:,.1f} / {p.results_per_record:.2f}", "", ""),
+            ("  originator / other node CPU per record",
+             f"{p.originator_cpu_ms_per_record:,.2f} / {p.other_cpu_ms_per_record:,.2f} ms",
+             "", ""),
+        ]  # fmt: skip
+    figures("scale: the cost model (docs/scaling.md), measured against modelled", rows,
+            ratio="measured/model")  # fmt: skip
+    note(
+        f"results per record per analyser rho = {model.rho:.4f}; originator "
+        f"{model.o0:.2f} + {model.o1:.3f}(n-1) ms, other nodes {model.p0:.2f} + "
+        f"{model.p1:.3f}(1+R) ms per record"
+    )
+    return {
+        "constants": {k: getattr(model, k) for k in ("rho", "o0", "o1", "p0", "p1")},
+        "check": {"originator": model.originator_check, "others": model.others_check},
+        "predictions": [p.as_dict() for p in predictions],
+    }
