@@ -19,6 +19,8 @@ from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session
 
+from clearinghouse.node.storage.sqlite_writers import LOCK_TIMEOUT_S, WriterQueuedConnection
+
 __all__ = [
     "MAX_INT",
     "is_postgres",
@@ -73,7 +75,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         _create_private_file(make_url(url).database)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+            url,
+            connect_args={
+                "check_same_thread": False,
+                "timeout": LOCK_TIMEOUT_S,
+                # writers queue on a lock, not in SQLite's sleeping busy handler
+                "factory": WriterQueuedConnection,
+            },
+            **kwargs,
         )
 
         @event.listens_for(engine, "connect")
