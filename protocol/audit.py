@@ -11,15 +11,16 @@ the log's RFC 9162 Merkle tree (:mod:`protocol.merkle`), and a C2SP checkpoint
 fields, peers and packets, never field values.
 
 The acts on views — ``view.queued``, ``view.sent``, ``packet.received`` — record a
-*batch* with one peer in one entry: its ``views`` field lists each view in batch
-order, each an object naming the view's ``jti`` (when known) and ``digest`` with what
-became of it. An entry whose batch holds exactly one view also carries that view's
-``jti`` at the top level, as entries of one view always did (readers that look only
-there still find it); an entry of several views has no top-level ``jti``.
-:meth:`Act.covers` (and :meth:`Entry.covers`) lists every packet an entry covers, so a
-store can index each one (``GET /v1/audit/search?jti=`` finds the batch entry of each
-view). Entries written before batches (one view each, the view's fields at the top
-level, no ``views``) stay as they were signed and are read alongside.
+*batch* with one peer in one entry, and ``analysis.run`` the packets one analysis
+batch took: its ``views`` field lists each view (or packet) in batch order, each an
+object naming the view's ``jti`` (when known) and ``digest`` with what became of it.
+An entry whose batch holds exactly one view also carries that view's ``jti`` at the
+top level, as entries of one view always did (readers that look only there still find
+it); an entry of several views has no top-level ``jti``. :meth:`Act.covers` (and
+:meth:`Entry.covers`) lists every packet an entry covers, so a store can index each
+one (``GET /v1/audit/search?jti=`` finds the batch entry of each view). Entries
+written before batches (one view each, the view's fields at the top level, no
+``views``) stay as they were signed and are read alongside.
 
 :class:`LogVerifier` takes a log's entries in order, interleaved with its signed
 checkpoints, and raises :class:`AuditLogInvalid` naming the first entry that is
@@ -100,7 +101,11 @@ ACTS: dict[str, str] = {
         " digest (both when known), outcome (accepted, duplicate, rejected, quarantined,"
         " deferred), code, reason, widened}]"
     ),
-    "analysis.run": "the node's analyzer ran on a packet: jti, analyzer, findings, error",
+    "analysis.run": (
+        "the node's analyzer ran on a batch of packets: analyzer, and views (each packet's"
+        " jti, digest, issuer, findings, error); written before batches: one packet's jti,"
+        " digest, issuer, analyzer, findings, error"
+    ),
     "result.issued": (
         "an analysis result issued as a packet: jti, digest, input jti, hc, kid (the key that"
         " signed it)"

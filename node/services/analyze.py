@@ -231,12 +231,10 @@ def _audit_entries(
     *,
     kid: str,
 ) -> list[Act]:
-    """An ``analysis.run`` entry per packet, a ``result.issued`` per result, then one
-    ``view.queued`` per recipient listing its views of the results."""
-    entries = [
-        _run_entry(actor, analyzer, packet, run)
-        for (_, packet), run in zip(batch.queued, batch.runs, strict=True)
-    ]
+    """One ``analysis.run`` entry for the batch (each packet analysed in its ``views``),
+    a ``result.issued`` per result, then one ``view.queued`` per recipient listing its
+    views of the results."""
+    entries = [_runs_entry(actor, analyzer, batch)] if batch.queued else []
     for run_index, result in batch.results:
         input_packet = batch.queued[run_index][1]
         fields = {"digest": result.ref.digest, "input": input_packet.jti, "hc": result.hc}
@@ -253,19 +251,26 @@ def _audit_entries(
     return entries
 
 
-def _run_entry(actor: str, analyzer: Analyzer, packet: analysis.QueuedPacket, run: _Run) -> Act:
-    error = run["error"]
+def _runs_entry(actor: str, analyzer: Analyzer, batch: _Analysed) -> Act:
+    """The batch's ``analysis.run``: the analyzer, and per packet analysed its jti,
+    digest, issuer, findings and error (the packet also at the top level when alone)."""
+    views = []
+    for (_, packet), run in zip(batch.queued, batch.runs, strict=True):
+        error = run["error"]
+        views.append(
+            {
+                "jti": packet.jti,
+                "digest": packet.digest,
+                "issuer": packet.issuer,
+                "findings": run["findings"],
+                **({"error": error[:300]} if error else {}),
+            }
+        )
     return Act(
         "analysis.run",
         actor,
-        jti=packet.jti,
-        fields={
-            "digest": packet.digest,
-            "issuer": packet.issuer,
-            "analyzer": f"{analyzer.id} {analyzer.version}",
-            "findings": run["findings"],
-            **({"error": error[:300]} if error else {}),
-        },
+        jti=views[0]["jti"] if len(views) == 1 else None,
+        fields={"analyzer": f"{analyzer.id} {analyzer.version}", "views": views},
     )
 
 

@@ -202,6 +202,7 @@ _BATCH_WORDS = {
     "view.queued": ("queued for", None),
     "view.sent": ("sent to", "status"),
     "packet.received": ("received from", "outcome"),
+    "analysis.run": ("analysed by", None),
 }
 
 
@@ -223,8 +224,10 @@ def batch_views(act: str, peer: str | None, body: Any) -> BatchViews | None:
         return None
     listed = [v for v in views if isinstance(v, dict)]
     with_whom, outcome_key = words
-    count = f"{len(listed)} view{'s' if len(listed) != 1 else ''}"
-    summary = f"{count} {with_whom} {peer or 'no peer'}"
+    noun = "packet" if act == "analysis.run" else "view"
+    count = f"{len(listed)} {noun}{'s' if len(listed) != 1 else ''}"
+    who = body.get("analyzer") if act == "analysis.run" else peer
+    summary = f"{count} {with_whom} {who if isinstance(who, str) else 'no peer'}"
     if isinstance(body.get("via"), str):
         summary += f" ({body['via']})"
     if outcome_key is not None:

@@ -153,7 +153,8 @@ def test_logs_verify_are_witnessed_and_agree_pairwise(fed: LocalFederation) -> N
     assert len(sent_entries) < len(per_view(sent_entries))
     to_dpa = next(e for e in sent_entries if e["peer"] == "dpa" and len(e["views"]) > 1)
     jti = to_dpa["views"][-1]["jti"]
-    for p, acts in (("mission", {"view.queued", "view.sent"}), ("dpa", {"packet.received"})):
+    ends = (("mission", {"view.queued", "view.sent"}), ("dpa", {"packet.received", "analysis.run"}))
+    for p, acts in ends:
         found = httpx.get(
             f"{fed.nodes[p].url}/v1/audit/search",
             params={"jti": jti},
@@ -165,7 +166,9 @@ def test_logs_verify_are_witnessed_and_agree_pairwise(fed: LocalFederation) -> N
     # Results were analysed, issued and logged by each analysing node.
     for p in ("unodc", "dpa", "undp"):
         runs = entries(fed, p, "analysis.run")
-        assert len({r["jti"] for r in runs}) == 300
+        assert len({r["jti"] for r in per_view(runs)}) == 300
+        assert len(runs) < 300  # one entry per analysis batch
+        assert all(r["analyzer"] and "findings" in r for r in per_view(runs))
         assert entries(fed, p, "manifest.accepted") and entries(fed, p, "key.loaded")
 
 

@@ -23,7 +23,7 @@ from clearinghouse.node.services.ingest import ingest_records
 from clearinghouse.node.services.receive import receive_views
 from clearinghouse.node.settings import load_settings
 from clearinghouse.node.startup import open_node
-from clearinghouse.node.storage import analysis
+from clearinghouse.node.storage import analysis, auditlog
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.models import AnalysisRun, OutboxItem, StoredPacket
 from clearinghouse.protocol.keys import public_jwk
@@ -208,3 +208,37 @@ def test_a_result_from_an_undeclared_analyzer_is_refused(fed: LocalFederation) -
         assert "9.9.9" in (outcome.detail or "")
     finally:
         dpa.engine.dispose()
+
+
+def test_each_analysis_batch_is_one_audit_entry_naming_every_packet(
+    mission: NodeContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest_records(mission, "conflict-event/1", EVENTS[:40])
+    real, calls = mission.analyzer.analyze, {"n": 0}
+
+    def failing_once(view: Any, state: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise ValueError("cannot read this one")
+        return real(view, state)
+
+    monkeypatch.setattr(mission.analyzer, "analyze", failing_once)
+    assert [analyse_batch(mission, limit=15) for _ in range(4)] == [15, 15, 10, 0]
+    with transaction(mission.engine) as session:
+        found = auditlog.search(session, act="analysis.run", limit=100)
+    bodies = [json.loads(e.body) for e in reversed(found)]
+    assert [len(b["views"]) for b in bodies] == [15, 15, 10]  # one entry per batch
+    views = [v for b in bodies for v in b["views"]]
+    packets = {p.id: p for p in rows(mission, StoredPacket)}
+    issued = {p.jti: p for p in packets.values() if p.schema_id == "conflict-event/1"}
+    runs = sorted(rows(mission, AnalysisRun), key=lambda r: r.id)
+    assert [v["jti"] for v in views] == [packets[r.packet_id].jti for r in runs]
+    assert {v["jti"] for v in views} == set(issued)
+    assert all(v["digest"] == issued[v["jti"]].digest and v["issuer"] == "mission" for v in views)
+    assert [v.get("error") for v in views].count("ValueError: cannot read this one") == 1
+    assert all(
+        b["analyzer"].startswith("mission.security-risk ") and "jti" not in b for b in bodies
+    )
+    with transaction(mission.engine) as session:  # the search by jti finds a packet's batch
+        [entry] = auditlog.search(session, act="analysis.run", jti=views[20]["jti"])
+    assert json.loads(entry.body)["views"][5]["jti"] == views[20]["jti"]
