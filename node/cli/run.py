@@ -17,6 +17,7 @@ from clearinghouse.node.cli._common import fail
 from clearinghouse.node.clock import Clock, OffsetClock, SystemClock
 from clearinghouse.node.errors import NodeError
 from clearinghouse.node.logs import configure_logging
+from clearinghouse.node.malloc_arenas import limit_malloc_arenas
 from clearinghouse.node.settings import Settings, load_settings
 from clearinghouse.node.startup import open_node
 
@@ -47,6 +48,7 @@ def run(
 ) -> None:
     """Serve one node: check manifest, key and database, then listen. Logs are JSON lines
     on stderr (uvicorn's too); see README.md, "Observability"."""
+    limit_malloc_arenas()  # before any thread starts (node/malloc_arenas.py)
     settings = load_or_fail(config)
     try:
         configure_logging(settings.log_level, settings.participant)
