@@ -388,6 +388,13 @@ class Settings(BaseSettings):
     manifest_poll_interval_s: float = Field(
         30.0, gt=0, description="How often the node compares manifest serials with each peer."
     )
+    manifest_poll_max_s: float = Field(
+        300.0,
+        gt=0,
+        description="While every peer holds this node's serial, each comparison doubles the "
+        "wait before the next, from manifest_poll_interval_s up to this (a switch is "
+        "spread at once by the node that makes it).",
+    )
     key_prepublish_max_s: float = Field(
         120.0,
         ge=0,

@@ -353,15 +353,17 @@ async def spread_round(ctx: NodeContext, client: PeerClient) -> None:
 async def run_manifest_sync(ctx: NodeContext, client: PeerClient) -> None:
     """Keep the manifest and signing key current until cancelled: pick up a replica's
     switch, change keys when validity windows say so, and exchange manifests with
-    peers on every switch and every ``manifest_poll_interval_s``."""
+    peers on every switch and every ``manifest_poll_interval_s`` (doubling up to
+    ``manifest_poll_max_s`` while every peer holds the same serial)."""
     wake = ctx.manifest_signal.subscribe()
     tick = ctx.settings.manifest_sync_interval_s
-    poll = ctx.settings.manifest_poll_interval_s
+    base = ctx.settings.manifest_poll_interval_s
+    poll_max = max(base, ctx.settings.manifest_poll_max_s)
     loop = asyncio.get_running_loop()
-    last_poll = float("-inf")
+    last_poll, poll = float("-inf"), base
 
     async def round_() -> None:
-        nonlocal last_poll
+        nonlocal last_poll, poll
         await asyncio.to_thread(sync_from_database, ctx)
         await asyncio.to_thread(refresh_signing_key, ctx)
         await asyncio.to_thread(refresh_active, ctx)  # expiries, a replica's new ones
@@ -371,6 +373,14 @@ async def run_manifest_sync(ctx: NodeContext, client: PeerClient) -> None:
             await spread_round(ctx, client)
             if ctx.key_held_back is not None:  # the round may have shown every peer has it
                 await asyncio.to_thread(refresh_signing_key, ctx)
+            # Every node asking every peer is n(n - 1) signed requests per interval. Once
+            # every peer answered with our serial, ask less and less often: a switch
+            # anywhere is spread at once by whoever made it (the wake above), and a node
+            # that was away asks when it starts. Any peer behind, ahead or silent: as often
+            # as configured.
+            serial = ctx.manifest.serial
+            agreed = all(ctx.peer_serials.get(p.id) == serial for p in ctx.peers)
+            poll = min(poll * 2, poll_max) if agreed else base
 
     while True:
         await peer_round(log, "manifest sync round", round_)

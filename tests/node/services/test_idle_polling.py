@@ -1,9 +1,9 @@
-"""The delivery and catch-up loops ask less while there is nothing to do.
+"""The delivery, catch-up and manifest loops ask less while there is nothing to do.
 
-Each node runs one delivery and one catch-up loop per peer: polled at a fixed pace,
-that is n(n - 1) database transactions or signed requests per interval across a
-federation whatever the traffic (a tenth of a 16-node run's CPU went to delivery
-polls alone). The loops run here for real, against a node's own database, with the
+Each node runs one delivery and one catch-up loop per peer and compares manifests
+with every peer: polled at a fixed pace, that is n(n - 1) database transactions or
+signed requests per interval across a federation whatever the traffic (a tenth of a
+16-node run's CPU went to delivery polls alone). The loops run here for real, against a node's own database, with the
 round itself counted.
 """
 
@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from clearinghouse.node.context import NodeContext
-from clearinghouse.node.services import catchup, deliver
+from clearinghouse.node.services import catchup, deliver, manifests
 from clearinghouse.node.services.ingest import ingest_records
 from clearinghouse.node.transport.peer_client import PeerClient
 from tests.nodes import built_federation, opened_node
@@ -111,3 +111,43 @@ def test_catch_up_backs_off_from_an_empty_feed_only(
     asyncio.run(_run_for(1.2, catchup._peer_loop, ctx))
     # doubling from 0.05 s up to 0.4 s: about 5 pulls in 1.2 s; at 0.05 s about 24
     assert least <= len(calls) <= most, calls
+
+
+@pytest.mark.parametrize(
+    ("agree", "most", "least"),
+    [(True, 6, 3), (False, 40, 12)],
+    ids=["every peer holds our serial: backs off", "a peer behind: keeps the pace"],
+)
+def test_manifest_comparisons_back_off_while_every_peer_agrees(
+    ctx: NodeContext, monkeypatch: pytest.MonkeyPatch, agree: bool, most: int, least: int
+) -> None:
+    ctx.settings = ctx.settings.model_copy(
+        update={
+            "manifest_sync_interval_s": 0.02,
+            "manifest_poll_interval_s": 0.05,
+            "manifest_poll_max_s": 0.4,
+        }
+    )
+    rounds: list[float] = []
+
+    async def counted(ctx: NodeContext, client: PeerClient) -> None:
+        rounds.append(asyncio.get_running_loop().time())
+        for peer in ctx.peers:
+            behind = not agree and peer.id == "dpa"
+            ctx.peer_serials[peer.id] = ctx.manifest.serial - behind
+
+    monkeypatch.setattr(manifests, "spread_round", counted)
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient() as http:
+            client = PeerClient(http, key=ctx.key, kid=ctx.kid, clock=ctx.clock)
+            task = asyncio.create_task(manifests.run_manifest_sync(ctx, client))
+            try:
+                await asyncio.sleep(1.2)
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(scenario())
+    # doubling from 0.05 s up to 0.4 s: about 5 rounds in 1.2 s; at 0.05 s about 24
+    assert least <= len(rounds) <= most, rounds
