@@ -228,7 +228,7 @@ def _model(runs: list[dict[str, Any]], sizes: list[int]) -> dict[str, Any]:
     note(
         f"results per record per analyser rho = {model.rho:.4f}; originator "
         f"{model.o0:.2f} + {model.o1:.3f}(n-1) ms, other nodes {model.p0:.2f} + "
-        f"{model.p1:.3f}(1+R) ms per record"
+        f"{model.p1:.3f}(n-1) ms per record"
     )
     return {
         "constants": {k: getattr(model, k) for k in ("rho", "o0", "o1", "p0", "p1")},

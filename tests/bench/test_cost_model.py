@@ -13,7 +13,7 @@ def _run(n: int, *, rho: float, o: tuple[float, float], p: tuple[float, float]) 
     """A scale run whose nodes cost exactly what the model says."""
     results = rho * (n - 1)
     cpu = {"mission": o[0] + o[1] * (n - 1)}
-    cpu.update({f"body-{i}": p[0] + p[1] * (1 + results) for i in range(n - 1)})
+    cpu.update({f"body-{i}": p[0] + p[1] * (n - 1) for i in range(n - 1)})
     return {"participants": n, "results_per_record": results, "node_cpu_ms_per_record": cpu}
 
 
@@ -46,6 +46,7 @@ def test_predict_bounds_the_rate_by_the_busiest_node() -> None:
     assert at_200.results_per_record == pytest.approx(1.99)
     assert at_200.views_per_record == pytest.approx(199 * 2.99)
     assert at_200.originator_cpu_ms_per_record == pytest.approx(1.5 + 0.4 * 199)
-    assert at_200.records_per_s == pytest.approx(1000 / (1.5 + 0.4 * 199))
-    small = fit([_run(n, rho=0.01, o=(0.1, 0.0), p=(2.0, 0.0)) for n in (4, 8)])
-    assert predict(small, 50).records_per_s == pytest.approx(500.0)  # the receivers bound it
+    assert at_200.other_cpu_ms_per_record == pytest.approx(0.9 + 0.6 * 199)
+    assert at_200.records_per_s == pytest.approx(1000 / (0.9 + 0.6 * 199))  # the others bound it
+    small = fit([_run(n, rho=0.0, o=(0.1, 0.0), p=(2.0, 0.0)) for n in (4, 8)])
+    assert predict(small, 50).records_per_s == pytest.approx(500.0)  # 2 ms at every receiver
