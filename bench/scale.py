@@ -81,7 +81,8 @@ def measure(n: int, items: list[tuple[int, Any]], *, postgres: str | None,
         cpu = sum(node_cpu.values())
         kept = {k: v - kept_before[k] for k, v in bookkeeping(federation).items()}
         stats = federation.all_stats()
-        peak = max(probe.peak_rss_mib().values())
+        peaks = probe.peak_rss_mib()
+        peak = max(peaks.values())
     counts = {p: {c: s[c] for c in COLUMNS} for p, s in stats.items()}
     busiest = max(node_cpu, key=node_cpu.__getitem__)
     bound = crypto_bound({"nodes": counts, "records": records}, stick)
@@ -101,6 +102,7 @@ def measure(n: int, items: list[tuple[int, Any]], *, postgres: str | None,
         "results_per_record": results / records,
         "crypto": {"signs": bound["signs"], "verifies": bound["verifies"]},
         "max_peak_rss_mib": peak,
+        "peak_rss_mib": peaks,
         # per node: the originator (mission) does the most; each on its own machine,
         # the busiest node's CPU per record bounds the federation's rate
         "node_cpu_ms_per_record": {p: 1000 * c / records for p, c in node_cpu.items()},
@@ -179,6 +181,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             (f"  busiest node ({r['busiest']}) CPU per record",
              f"{r['busiest_cpu_ms_per_record']:,.2f} ms", "", ""),
             ("  idle CPU of all nodes", f"{r['idle_cpu_per_s']:.2f} s/s", "", ""),
+            ("  largest peak RSS of a node",
+             f"{r['max_peak_rss_mib']:,.0f} MiB ({_largest(r['peak_rss_mib'])})",
+             "budget 250 MiB", f"{r['max_peak_rss_mib'] / 250:.2f}"),
             ("  views / results per record",
              f"{r['views_per_record']:.2f} / {r['results_per_record']:.3f}", "", ""),
             ("  audit entries per record", f"{r['audit_entries_per_record']:.2f}", "", ""),
@@ -198,6 +203,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 if __name__ == "__main__":
     main()
+
+
+def _largest(peaks: dict[str, float]) -> str:
+    return max(peaks, key=peaks.__getitem__)
 
 
 def _model(runs: list[dict[str, Any]], sizes: list[int]) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 Each node runs one delivery and one catch-up loop per peer and compares manifests
 with every peer: polled at a fixed pace, that is n(n - 1) database transactions or
 signed requests per interval across a federation whatever the traffic (a tenth of a
-16-node run's CPU went to delivery polls alone). The loops run here for real, against a node's own database, with the
-round itself counted.
+16-node run's CPU went to delivery polls alone). The loops run here for real, against
+a node's own database, with the round itself counted.
 """
 
 from __future__ import annotations
