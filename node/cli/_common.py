@@ -32,6 +32,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 import yaml
+from pydantic import ValidationError
 from rich.console import Console
 
 from clearinghouse.node.keyfiles import read_token_file
@@ -51,6 +52,7 @@ __all__ = [
     "stderr",
     "token_option",
     "token_sources",
+    "validation_problems",
 ]
 
 stderr = Console(stderr=True, highlight=False)
@@ -81,6 +83,13 @@ def token_option(env: str, role: str) -> Any:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def validation_problems(exc: ValidationError) -> str:
+    """Each field a pydantic model refused, dotted, with why: ``a.b: msg; c: msg``."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
+    )
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

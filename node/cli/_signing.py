@@ -22,7 +22,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from clearinghouse.node.cli._common import fail
+from clearinghouse.node.cli._common import fail, validation_problems
 from clearinghouse.node.errors import NodeError
 from clearinghouse.node.keyfiles import PASSPHRASE_ENV, passphrase_from_env, read_private_key
 from clearinghouse.node.settings import Pkcs11Settings
@@ -100,11 +100,7 @@ def token_settings(
     try:
         return Pkcs11Settings(module=module, token_label=token, key_label=label, pin_file=pin_file)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        )
-        fail(f"--pkcs11-*: {problems}")
+        fail(f"--pkcs11-*: {validation_problems(exc)}")
 
 
 def required_token_settings(

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from clearinghouse.node.app import create_app
-from clearinghouse.node.cli._common import fail
+from clearinghouse.node.cli._common import fail, validation_problems
 from clearinghouse.node.clock import Clock, OffsetClock, SystemClock
 from clearinghouse.node.errors import NodeError
 from clearinghouse.node.logs import configure_logging
@@ -34,11 +34,7 @@ def load_or_fail(config: Path | None) -> Settings:
     except SettingsError as exc:  # a _FILE variable or a JSON value that cannot be used
         fail(f"settings: {exc}")
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        )
-        fail(f"settings: {problems}")
+        fail(f"settings: {validation_problems(exc)}")
 
 
 def run(

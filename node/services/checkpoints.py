@@ -54,10 +54,13 @@ def origin(ctx: NodeContext) -> str:
 
 def sign_checkpoint(ctx: NodeContext) -> AuditCheckpoint | None:
     """Sign and store a checkpoint of the current head if the log grew; return it."""
-    with transaction(ctx.engine) as session:  # a read first: an idle log takes no lock
-        head, latest = auditlog.head(session), auditlog.latest_checkpoint(session)
-        if head.size == 0 or (latest is not None and latest.size >= head.size):
-            return None
+    size, checkpointed = _growth(ctx)  # a read first: an idle log takes no lock
+    return _sign_head(ctx) if size > checkpointed else None
+
+
+def _sign_head(ctx: NodeContext) -> AuditCheckpoint | None:
+    """Under the head row's lock, sign and store a checkpoint of the head unless one of
+    that size (or larger, by a replica) is stored already; return it."""
     with transaction(ctx.engine) as session:
         session.execute(
             update(AuditHead)
@@ -136,7 +139,7 @@ def look_and_sign(ctx: NodeContext, cadence: Cadence, now: float) -> AuditCheckp
     size, checkpointed = _growth(ctx)
     if not cadence.due(size - checkpointed, now):
         return None
-    row = sign_checkpoint(ctx)
+    row = _sign_head(ctx)
     if row is not None:
         cadence.signed(row.size - checkpointed, now)
     return row

@@ -102,19 +102,17 @@ class WriterQueuedConnection(sqlite3.Connection):
 
 class _QueuedCursor(sqlite3.Cursor):
     def execute(self, sql: str, *args: Any) -> Any:
-        connection: WriterQueuedConnection = self.connection  # type: ignore[assignment]
-        if _writes(sql):
-            connection.before_write()
-        try:
-            return super().execute(sql, *args)
-        finally:
-            connection.after_statement()
+        return self._queued(super().execute, sql, args)
 
     def executemany(self, sql: str, *args: Any) -> Any:
+        return self._queued(super().executemany, sql, args)
+
+    def _queued(self, run: Any, sql: str, args: tuple[Any, ...]) -> Any:
+        """``run(sql, *args)``, behind the writer lock when ``sql`` writes."""
         connection: WriterQueuedConnection = self.connection  # type: ignore[assignment]
         if _writes(sql):
             connection.before_write()
         try:
-            return super().executemany(sql, *args)
+            return run(sql, *args)
         finally:
             connection.after_statement()
