@@ -90,7 +90,7 @@ def reconcile(state: State, scope: str, findings: Iterable[Finding]) -> list[Fin
             raise ValueError(f"two findings in scope {scope!r} share the key {key}")
         now[key] = finding.as_json()
     state_key = REPORTED_PREFIX + scope
-    before: dict[str, dict[str, Any]] = state.get(state_key) or {}
+    before: dict[str, dict[str, Any]] = state.peek(state_key) or {}  # read only
     if now == before:
         return []
     changed = [Finding.from_json(now[k]) for k in sorted(now) if before.get(k) != now[k]]

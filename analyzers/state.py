@@ -8,7 +8,8 @@ result, and calls :meth:`State.commit`; if that transaction fails it calls
 never yields a lost or doubled result.
 
 Values are JSON data. :meth:`State.get` returns a copy: to change a value, assign
-it back (``state[key] = value``).
+it back (``state[key] = value``). :meth:`State.peek` returns the value itself, for
+reading only.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ class State:
     def get(self, key: str, default: Any = None) -> Any:
         """A copy of the value at ``key``, or of ``default`` when absent."""
         return _copy(self._values.get(key, default))
+
+    def peek(self, key: str, default: Any = None) -> Any:
+        """The value at ``key`` itself, not a copy, or ``default`` when absent: for
+        reading only, where a copy would cost more than the reading (an analyzer that
+        consults many documents per view). Never change what it returns."""
+        return self._values.get(key, default)
 
     def __contains__(self, key: object) -> bool:
         return key in self._values

@@ -63,12 +63,10 @@ def series_id(parts: list[str]) -> str:
 
 
 def _add_to_sorted(state: State, key: str, value: str) -> bool:
-    values: list[str] = state.get(key) or []
+    values: list[str] = state.peek(key) or []
     if value in values:
         return False
-    values.append(value)
-    values.sort()
-    state[key] = values
+    state[key] = sorted([*values, value])
     return True
 
 
@@ -152,12 +150,12 @@ def _index_basket(
 
 
 def join_of(state: State, country: str) -> Join:
-    names = state.get(f"areas:{country}") or {}
+    names = state.peek(f"areas:{country}") or {}
     return join_areas(tuple(names.get("price", [])), tuple(names.get("conflict", [])))
 
 
 def label(state: State, country: str) -> str:
-    names: list[str] = state.get(f"country-names:{country}") or []
+    names: list[str] = state.peek(f"country-names:{country}") or []
     return names[0] if names else country_label(country)
 
 
@@ -173,12 +171,11 @@ def _all_price_scopes(state: State, country: str) -> set[str]:
 def _add_area_name(state: State, country: str, side: str, name: str) -> set[str]:
     """Record an area name; every price scope of the country if the join changed."""
     key = f"areas:{country}"
-    names = state.get(key) or {"price": [], "conflict": []}
+    names = state.peek(key) or {"price": [], "conflict": []}
     if name in names[side]:
         return set()
     before = join_of(state, country)
-    names[side] = sorted([*names[side], name])
-    state[key] = names
+    state[key] = {**names, side: sorted([*names[side], name])}
     after = join_of(state, country)
     return set() if before.pairs == after.pairs else _all_price_scopes(state, country)
 
@@ -209,7 +206,7 @@ def absorb_event(view: View, state: State) -> tuple[set[str], str | None]:
         joined = {n for names in join_of(state, country).pairs.values() for n in names}
         if area in joined:
             scopes |= _scopes_of_month(state, country, month)
-    span = state.get(f"span:{country}")
+    span = state.peek(f"span:{country}")
     new_span = [min(month, *(span or [month])), max(month, *(span or [month]))]
     if new_span != span:
         state[f"span:{country}"] = new_span
@@ -230,7 +227,7 @@ def covered(span: list[str] | None, month: str) -> bool:
 
 def _scopes_of_month(state: State, country: str, month: str) -> set[str]:
     out = set()
-    for currency in state.get(f"currencies:{country}") or []:
+    for currency in state.peek(f"currencies:{country}") or []:
         if f"xs:{country}|{currency}|{month}" in state:
             out.add(f"prices|{country}|{currency}|{month}")
     return out

@@ -139,7 +139,7 @@ class SecurityRiskAnalyzer:
 
         def tallies(m: str) -> dict[str, Any]:
             if m not in cache:
-                cache[m] = state.get(month_key(country, m)) or {}
+                cache[m] = state.peek(month_key(country, m)) or {}  # judged, never changed
             return cache[m]
 
         findings: list[Finding] = []

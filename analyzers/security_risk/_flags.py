@@ -49,7 +49,7 @@ Nothing here depends on a country: no place names, no country constants.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from clearinghouse.analyzers.base import Finding
@@ -107,9 +107,17 @@ class MonthData:
     month: str
     first_month: str | None  # first month of the data held for the country
     months: Mapping[str, Tallies]  # this month and the BASELINE_MONTHS before it
+    #: each month's :func:`top_areas`, ranked once rather than once per area judged
+    _tops: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
 
     def tallies(self, month: str) -> Tallies:
         return self.months.get(month) or {}
+
+    def top(self, month: str) -> list[str]:
+        """The month's :func:`top_areas`."""
+        if month not in self._tops:
+            self._tops[month] = top_areas(self.tallies(month))
+        return self._tops[month]
 
     def held(self, month: str) -> bool:
         return self.first_month is not None and month >= self.first_month
@@ -206,9 +214,9 @@ def _new_hotspot(d: MonthData, area: str, t: Mapping[str, Any]) -> Outcome | Non
     previous = months_before(d.month, 1)[0]
     if deaths < HOTSPOT_MIN_FATALITIES or not d.held(previous):
         return None
-    top = top_areas(d.tallies(d.month))
+    top = d.top(d.month)
     before = d.tallies(previous)
-    if area not in top or area in top_areas(before):
+    if area not in top or area in d.top(previous):
         return None
     position = top.index(area) + 1
     was = int(before.get(area, {}).get("fatalities_best", 0))

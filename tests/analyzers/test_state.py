@@ -81,3 +81,12 @@ def test_a_savepoint_undoes_only_its_own_block() -> None:
     assert state.get("a") == 1 and state.get("b") == 2 and "c" not in state
     state.commit()
     assert state.changes() == ({}, [])
+
+
+def test_peek_reads_the_value_itself_without_copying() -> None:
+    state = State({"k": {"months": ["2020-01"]}})
+    assert state.peek("k") == {"months": ["2020-01"]}
+    assert state.peek("k") is state.peek("k")  # no copy: for reading only
+    assert state.peek("absent") is None
+    assert state.peek("absent", []) == []
+    assert state.changes() == ({}, [])
