@@ -202,7 +202,7 @@ class SpoilerRiskAnalyzer:
 
     def _derive(self, state: State, group: str, period: str, formal: int) -> list[Finding]:
         scope = _scope(group, period)
-        tally = state.get(GROUP_PREFIX + scope)
+        tally = state.peek(GROUP_PREFIX + scope)  # assessed, never changed
         organisation, reason = organisation_of(group, formal)
         a = assess(tally, organisation)
         findings = []
