@@ -37,10 +37,15 @@ __all__ = [
 ]
 
 
+_INSERT_QUEUED = insert(table_of(AnalysisQueue))
+
+
 def enqueue(session: Session, packet_ids: Iterable[int], *, now: datetime) -> None:
+    """Queue packets for the analyzer, in the caller's transaction (a Core executemany:
+    no ORM bulk-insert bookkeeping per row)."""
     rows = [{"packet_id": pid, "enqueued_at": now} for pid in packet_ids]
     if rows:
-        session.execute(insert(AnalysisQueue), rows)
+        session.connection().execute(_INSERT_QUEUED, rows)
 
 
 #: What an analyzer and its result need of a queued packet (not its 7 KB of text).

@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import String, cast, delete, func, insert, null, union_all
+from sqlalchemy import Connection, String, bindparam, cast, delete, func, insert, null, union_all
 from sqlalchemy import select as select_rows
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import ReturningInsert
@@ -54,7 +54,15 @@ _PACKET = table_of(StoredPacket)
 def add_issued(
     session: Session, issued: Sequence[IssuedPacket], *, issuer: str, kid: str, now: datetime
 ) -> list[int]:
-    """Store packets issued here (the full SD-JWT each); return their row ids, in order."""
+    """Store packets issued here (the full SD-JWT each); return their row ids, in order.
+
+    One Core executemany without ``RETURNING``, then one read of the new rows' ids by
+    (jti, digest). An ordered ``RETURNING`` (``sort_by_parameter_order``) made SQLite
+    insert row by row, and a batched one makes psycopg parse a statement of thousands of
+    parameters per page; both cost more than the read. The pair is unique
+    (``uq_packet_ref``) and these rows are this transaction's, so the read finds exactly
+    them (a packet held already fails the insert, as before).
+    """
     if not issued:
         return []
     rows = [
@@ -74,10 +82,29 @@ def add_issued(
         }
         for packet in issued
     ]
-    statement = insert(StoredPacket).returning(_PACKET.c.id, sort_by_parameter_order=True)
-    ids = [int(row_id) for row_id in session.scalars(statement, rows).all()]
+    connection = session.connection()
+    connection.execute(_INSERT_PACKET, rows)
+    refs = [(packet.ref.jti, packet.ref.digest) for packet in issued]
+    stored = _ids_of(connection, set(refs))
+    ids = [stored[ref] for ref in refs]
     index_packets(session, list(zip(ids, rows, strict=True)))
     return ids
+
+
+_INSERT_PACKET = insert(_PACKET)
+#: The ids of packets by jti (the leading column of ``uq_packet_ref``'s index): the
+#: digest is matched in Python, for SQLite plans a row-value ``IN`` as a scan.
+_IDS_BY_JTI = select_rows(_PACKET.c.jti, _PACKET.c.digest, _PACKET.c.id).where(
+    _PACKET.c.jti.in_(bindparam("jtis", expanding=True))
+)
+
+
+def _ids_of(
+    connection: Connection, refs: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """The row ids of the packets held under ``refs`` (jti, digest), by ref."""
+    found = connection.execute(_IDS_BY_JTI, {"jtis": sorted({jti for jti, _ in refs})})
+    return {(jti, digest): int(row_id) for jti, digest, row_id in found if (jti, digest) in refs}
 
 
 def add_received(

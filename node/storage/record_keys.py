@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
+from clearinghouse.node.storage._core import table_of
 from clearinghouse.node.storage.models import OutboxItem, RecordKey
 
 __all__ = [
@@ -54,15 +55,22 @@ def key_sha256(natural_key: str) -> str:
 
 
 def held_record_keys(session: Session, schema_id: str, keys: Collection[str]) -> dict[str, HeldKey]:
-    """The packets held for those of ``keys`` (stored forms) that this node issued, by key."""
+    """The packets held for those of ``keys`` (stored forms) that this node issued, by key
+    (the four columns read, not ``RecordKey`` objects built)."""
     if not keys:
         return {}
-    rows = session.exec(
-        select(RecordKey).where(
-            RecordKey.schema_id == schema_id, col(RecordKey.key_sha256).in_(sorted(set(keys)))
-        )
-    ).all()
-    return {r.key_sha256: HeldKey(r.jti, r.digest, r.record_sha256) for r in rows}
+    rows = session.execute(
+        select(
+            col(RecordKey.key_sha256),
+            col(RecordKey.jti),
+            col(RecordKey.digest),
+            col(RecordKey.record_sha256),
+        ).where(RecordKey.schema_id == schema_id, col(RecordKey.key_sha256).in_(sorted(set(keys))))
+    )
+    return {key: HeldKey(jti, digest, record) for key, jti, digest, record in rows}
+
+
+_INSERT_KEY = insert(table_of(RecordKey))
 
 
 def add_record_keys(
@@ -72,12 +80,13 @@ def add_record_keys(
 
     A key recorded meanwhile by a concurrent transaction (another replica) makes this
     insert fail with an ``IntegrityError``, and the whole transaction with it: the
-    caller looks the keys up again and answers with the packet held.
+    caller looks the keys up again and answers with the packet held. A Core executemany:
+    no ORM bulk-insert bookkeeping per row.
     """
     if not keys:
         return
-    session.execute(
-        insert(RecordKey),
+    session.connection().execute(
+        _INSERT_KEY,
         [
             {
                 "schema_id": schema_id,

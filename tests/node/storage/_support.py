@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from clearinghouse.node.storage.db import make_engine
 from clearinghouse.protocol.packet import (
@@ -92,3 +94,19 @@ class Packets:
 
 def ref(packet: IssuedPacket | VerifiedPacket) -> tuple[str, str]:
     return (packet.ref.jti, packet.ref.digest)
+
+
+@contextmanager
+def count_statements(engine: Engine) -> Iterator[list[int]]:
+    """Count the statements sent to the driver on ``engine`` meanwhile (an executemany,
+    or each page of a batched insert, is one): ``counted[0]``."""
+    counted = [0]
+
+    def count(*_: Any) -> None:
+        counted[0] += 1
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield counted
+    finally:
+        event.remove(engine, "before_cursor_execute", count)

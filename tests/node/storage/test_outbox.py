@@ -11,7 +11,7 @@ from clearinghouse.node.storage import outbox
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.models import DeliveryReceipt, OutboxItem
 from clearinghouse.protocol.packet import PacketRef
-from tests.node.storage._support import NOW
+from tests.node.storage._support import NOW, count_statements
 
 LEASE = timedelta(minutes=2)
 
@@ -135,6 +135,30 @@ def test_mark_delivered_changes_only_pending_rows(engine: Engine) -> None:
     assert got[ids[2]].state == "delivered" and evidence[ids[2]] is None
     assert got[ids[3]].state == "refused" and got[ids[3]].last_error == "policy"
     assert evidence[ids[1]] is evidence[ids[3]] is evidence[99_999] is None
+
+
+def test_a_batch_is_queued_leased_and_settled_in_as_many_statements_as_one_view(
+    engine: Engine,
+) -> None:
+    """Queueing, leasing and marking delivered cost no statement per view; what changed
+    is counted by the executemany itself."""
+
+    def statements(n: int, peer: str) -> int:
+        with count_statements(engine) as counted, transaction(engine) as session:
+            outbox.enqueue(session, [(i + 1, ref(i), {peer: f"v{i}"}) for i in range(n)], now=NOW)
+            due = outbox.claim_due(
+                session, recipient=peer, owner="w", now=NOW, lease=LEASE, limit=n
+            )
+            receipts = {int(item.id or 0): (1, k) for k, item in enumerate(due)}
+            assert outbox.mark_delivered(session, receipts=receipts, now=NOW, via="pull") == n
+        delivered = rows(engine, peer)
+        assert [(r.state, r.delivered_via, r.receipt_index) for r in delivered] == [
+            ("delivered", "pull", k) for k in range(n)
+        ]
+        return counted[0]
+
+    one = statements(1, "p1")  # after the engine's first connection (which may ask the server)
+    assert statements(30, "p30") == one == statements(1, "p1b")
 
 
 def test_a_receipt_is_kept_once_and_each_view_names_its_place_in_it(engine: Engine) -> None:

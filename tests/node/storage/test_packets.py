@@ -6,6 +6,7 @@ import hashlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -16,7 +17,8 @@ from sqlmodel import col, select
 from clearinghouse.node.storage import packets
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.models import InboundRefusal, StoredPacket
-from tests.node.storage._support import NOW, Packets, ref
+from clearinghouse.protocol.packet import PacketRef
+from tests.node.storage._support import NOW, Packets, count_statements, ref
 
 
 def count(engine: Engine) -> int:
@@ -48,6 +50,39 @@ def test_add_issued_twice_is_refused_by_the_unique_ref(
     with pytest.raises(IntegrityError), transaction(engine) as session:
         packets.add_issued(session, [issued], issuer="mission", kid="k", now=NOW)
     assert count(engine) == 1
+
+
+def test_add_issued_answers_each_packets_id_in_batch_order(
+    engine: Engine, packet_factory: Packets
+) -> None:
+    """The ids are read back by (jti, digest): another packet held under the same jti
+    (another digest) is never taken for one of the batch."""
+    first, second, third = (packet_factory.issued() for _ in range(3))
+    same_jti = replace(second, ref=PacketRef(first.ref.jti, "f" * 64))
+    with transaction(engine) as session:
+        (held,) = packets.add_issued(session, [first], issuer="mission", kid="k", now=NOW)
+    batch = [third, same_jti, second]
+    with transaction(engine) as session:
+        ids = packets.add_issued(session, batch, issuer="mission", kid="k", now=NOW)
+    assert len(set(ids)) == 3 and held not in ids
+    with transaction(engine) as session:
+        stored = [session.get(StoredPacket, row_id) for row_id in ids]
+    assert [(row.jti, row.digest) for row in stored if row] == [ref(p) for p in batch]
+
+
+def test_add_issued_writes_a_batch_in_as_many_statements_as_one_packet(
+    engine: Engine, packet_factory: Packets
+) -> None:
+    """No statement per packet (as an ordered ``RETURNING`` made SQLite do)."""
+
+    def statements(n: int) -> int:
+        batch = [packet_factory.issued() for _ in range(n)]
+        with count_statements(engine) as counted, transaction(engine) as session:
+            packets.add_issued(session, batch, issuer="mission", kid="k", now=NOW)
+        return counted[0]
+
+    one = statements(1)  # after the engine's first connection (which may ask the server)
+    assert statements(12) == one == statements(1)
 
 
 def test_add_received_dedupes_within_a_batch_and_across_calls(
