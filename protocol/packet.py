@@ -41,11 +41,11 @@ from clearinghouse.protocol.schemas import SchemaSpec, get_schema
 from clearinghouse.protocol.sdjwt import (
     SD_ALG,
     CompactSdJwt,
-    conceal_by_claim,
+    Jws,
+    conceal_encoded,
     decode_jws,
     numeric_date,
-    parse_disclosure,
-    process,
+    process_encoded,
     sign_jws,
     verify_jws,
 )
@@ -156,7 +156,7 @@ def issue_packet(
     spec = get_schema(schema)
     claims = spec.validate_record(record)
     epoch = _add_derived_claims(claims, spec, key_of_epoch)
-    digests, disclosures, by_claim = conceal_by_claim(claims, random_bytes, decoys=decoys)
+    digests, disclosures, by_claim = conceal_encoded(claims, random_bytes, decoys=decoys)
     jti = uuid7(now, random_bytes)
     payload: dict[str, Any] = {
         "iss": issuer,
@@ -172,7 +172,7 @@ def issue_packet(
     payload["_sd"] = digests
     payload["_sd_alg"] = SD_ALG
     jwt = sign_jws({"alg": "EdDSA", "typ": PACKET_TYP, "kid": kid}, payload, key)
-    sd_jwt = CompactSdJwt(jwt, tuple(d.encoded for d in disclosures)).serialize()
+    sd_jwt = CompactSdJwt(jwt, tuple(disclosures)).serialize()
     return IssuedPacket(
         sd_jwt=sd_jwt,
         ref=packet_ref(jti, jwt),
@@ -244,21 +244,27 @@ def make_view(sd_jwt: str, granted: Iterable[str]) -> str:
     """
     compact = CompactSdJwt.parse(sd_jwt)
     keep = frozenset(granted)
-    jws = decode_jws(compact.jwt)
-    disclosures = [parse_disclosure(e) for e in compact.disclosures]
-    _, landed = process(jws.payload, disclosures)
-    kept = [d.encoded for d in disclosures if landed[d.digest][0] in keep]
+    return _cut_view(compact, decode_jws(compact.jwt), keep)
+
+
+def _cut_view(compact: CompactSdJwt, jws: Jws, keep: frozenset[str]) -> str:
+    """:func:`make_view` on an SD-JWT already split and decoded."""
+    _, landed = process_encoded(jws.payload, compact.disclosures)
+    kept = [e for e, path in zip(compact.disclosures, landed, strict=True) if path[0] in keep]
     return compact.with_disclosures(kept).serialize()
 
 
 def recipient_view(sd_jwt: str, manifest: Manifest, recipient: str) -> str:
     """The view ``recipient`` is entitled to under the manifest's policy."""
     compact = CompactSdJwt.parse(sd_jwt)
-    schema = decode_jws(compact.jwt).payload.get("sch")
+    jws = decode_jws(compact.jwt)
+    schema = jws.payload.get("sch")
     if not isinstance(schema, str):
         raise MalformedPacket("packet has no schema claim 'sch'")
     manifest.participant(recipient)
-    return make_view(sd_jwt, manifest.sharing.granted_claims(get_schema(schema), recipient))
+    keep = frozenset(manifest.sharing.granted_claims(get_schema(schema), recipient))
+    # make_view without splitting and decoding the same text again (a tenth of its cost)
+    return _cut_view(compact, jws, keep)
 
 
 def stored_epoch(raw: str) -> str | None:
@@ -446,8 +452,7 @@ def _disclosed_claims(payload: dict[str, Any], encoded: Iterable[str]) -> dict[s
     Raises :class:`MalformedPacket`."""
     if payload.get("_sd_alg") != SD_ALG:
         raise MalformedPacket(f"_sd_alg is {payload.get('_sd_alg')!r}, only {SD_ALG} is used")
-    disclosures = [parse_disclosure(e) for e in encoded]
-    processed, _ = process(payload, disclosures)
+    processed, _ = process_encoded(payload, encoded)
     return {k: v for k, v in processed.items() if k not in _ALWAYS_VISIBLE}
 
 

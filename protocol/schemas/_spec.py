@@ -32,6 +32,7 @@ import hashlib
 import json
 import types
 import typing
+from _json import encode_basestring_ascii, make_encoder
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -115,10 +116,7 @@ class SchemaSpec:
         return None
 
     def derived_claim(self, claim: str) -> Derivation | None:
-        for d in self.derivations:
-            if d.claim == claim:
-                return d
-        return None
+        return self._derived_claims.get(claim)
 
     def validate_record(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Validate a whole record; return its JSON form without absent fields.
@@ -194,13 +192,36 @@ class SchemaSpec:
         return schema
 
     @cached_property
+    def _derived_claims(self) -> dict[str, Derivation]:
+        """Each derived claim by name (the first, if two had one): verifying a view
+        looks up every claim it discloses."""
+        by_claim: dict[str, Derivation] = {}
+        for d in self.derivations:
+            by_claim.setdefault(d.claim, d)
+        return by_claim
+
+    @cached_property
     def _partial_model(self) -> type[BaseModel]:
         return _partial(self.model)
 
 
+#: What ``json.dumps`` passes the C encoder as ``default`` (it raises the TypeError).
+_JSON_DEFAULT = json.JSONEncoder().default
+
+
 def _to_json(value: Any, schema_id: str) -> str:
+    """``json.dumps(value, allow_nan=False)``: the same text or error, without building
+    a ``JSONEncoder`` and its Python-level ``encode`` per call (half the cost of
+    encoding a view's claims; three calls per view verified). This is the C encoder
+    with the arguments ``JSONEncoder.iterencode`` gives it for those settings, a fresh
+    ``markers`` dict for the circular-reference check included."""
     try:
-        return json.dumps(value, allow_nan=False)
+        if isinstance(value, str):
+            return encode_basestring_ascii(value)
+        encode = make_encoder(
+            {}, _JSON_DEFAULT, encode_basestring_ascii, None, ": ", ", ", False, False, False
+        )
+        return "".join(encode(value, 0))
     except (TypeError, ValueError) as exc:
         raise SchemaViolation(f"{schema_id}: not JSON data: {exc}") from exc
 

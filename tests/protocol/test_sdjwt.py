@@ -7,6 +7,8 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clearinghouse.protocol.encoding import b64url_decode, b64url_encode, parse_json
 from clearinghouse.protocol.errors import (
@@ -14,16 +16,20 @@ from clearinghouse.protocol.errors import (
     DuplicateClaim,
     DuplicateDisclosure,
     MalformedPacket,
+    ProtocolError,
 )
 from clearinghouse.protocol.sdjwt import (
     SALT_BYTES,
     CompactSdJwt,
     conceal,
+    conceal_by_claim,
+    conceal_encoded,
     decode_jws,
     digest_of,
     make_disclosure,
     parse_disclosure,
     process,
+    process_encoded,
 )
 from tests.support import VECTORS
 
@@ -167,3 +173,95 @@ def test_compact_parse_refuses_key_binding_and_empty_parts() -> None:
     with pytest.raises(MalformedPacket):
         CompactSdJwt.parse("a.b.c")
     assert CompactSdJwt.parse("a.b.c~d~e~").disclosures == ("d", "e")
+
+
+# -- the fast paths against the reference forms -------------------------------------------
+
+_claim_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=6),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+_claims = st.dictionaries(st.text(max_size=6), _claim_values, max_size=5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_claims, st.integers(0, 3), st.integers(0, 2**32))
+def test_conceal_encoded_is_conceal_by_claim(claims: dict, decoys: int, seed: int) -> None:
+    top, disclosures, owners = conceal_by_claim(
+        claims, random.Random(seed).randbytes, decoys=decoys
+    )
+    assert conceal_encoded(claims, random.Random(seed).randbytes, decoys=decoys) == (
+        top,
+        [d.encoded for d in disclosures],
+        owners,
+    )
+    for d in disclosures:  # and each disclosure is what make_disclosure would write
+        again = make_disclosure(b64url_decode(d.salt), d.name, d.value)
+        assert again == d
+
+
+def _outcome(call: object) -> tuple[str, object]:
+    try:
+        return "value", call()  # type: ignore[operator]
+    except ProtocolError as exc:
+        return type(exc).__name__, exc.message
+
+
+@st.composite
+def _presentations(draw: st.DrawFn) -> tuple[dict, list[str]]:
+    """A concealed payload and its disclosures, perhaps damaged: some withheld, repeated,
+    reordered, replaced by odd text or by other disclosures, or the payload's digests
+    shuffled into other places."""
+    claims = draw(_claims)
+    top, disclosures, _ = conceal_by_claim(claims, random.Random(draw(st.integers())).randbytes)
+    encoded = [d.encoded for d in disclosures]
+    payload: dict = {"iss": "x", "_sd": top}
+    for _ in range(draw(st.integers(0, 3))):
+        action = draw(st.sampled_from(["drop", "repeat", "swap", "odd", "foreign", "digest"]))
+        if action == "drop" and encoded:
+            encoded.pop(draw(st.integers(0, len(encoded) - 1)))
+        elif action == "repeat" and encoded:
+            encoded.append(draw(st.sampled_from(encoded)))
+        elif action == "swap" and len(encoded) > 1:
+            i, j = draw(st.permutations(range(len(encoded))))[:2]
+            encoded[i], encoded[j] = encoded[j], encoded[i]
+        elif action == "odd":
+            text = draw(
+                st.sampled_from(
+                    ['["s","_sd",1]', '["s",1,2]', "[1,2]", '["s"]', "{}", ' ["s",2]', '["s",2] ']
+                )
+                | st.text(max_size=8)
+            )
+            encoded.append(b64url_encode(text.encode("utf-8", "surrogatepass")))
+        elif action == "foreign":
+            name = draw(st.none() | st.sampled_from(["iss", "a", ""]))
+            encoded.append(make_disclosure(b"\x05" * 16, name, draw(_claim_values)).encoded)
+        elif action == "digest" and encoded:
+            where = draw(st.sampled_from(["_sd", "list", "plain"]))
+            digest = digest_of(draw(st.sampled_from(encoded)))
+            if where == "_sd":
+                payload["_sd"] = [*payload["_sd"], digest]
+            else:
+                payload["z"] = [{"...": digest}] if where == "list" else {"_sd": [digest, 5]}
+    return payload, encoded
+
+
+@settings(max_examples=500, deadline=None)
+@given(_presentations())
+def test_process_encoded_is_parse_disclosure_then_process(case: tuple[dict, list[str]]) -> None:
+    """The same claims and paths, or the same error, as the two public steps it fuses."""
+    payload, encoded = case
+
+    def reference() -> tuple[dict, list]:
+        disclosures = [parse_disclosure(e) for e in encoded]
+        claims, landed = process(payload, disclosures)
+        return claims, [landed[d.digest] for d in disclosures]
+
+    assert _outcome(lambda: process_encoded(payload, encoded)) == _outcome(reference)

@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clearinghouse.protocol.errors import SchemaViolation, UnknownSchema
 from clearinghouse.protocol.packet import pseudonym
-from clearinghouse.protocol.schemas import SCHEMAS, get_schema
+from clearinghouse.protocol.schemas import SCHEMAS, _spec, get_schema
 from clearinghouse.protocol.schemas import _generalise as g
 
 RECORDS = Path(__file__).resolve().parents[3] / "deploy" / "examples" / "records"
@@ -412,3 +414,63 @@ def test_market_price_without_a_usd_price_or_coordinates_is_valid() -> None:
     drop = ("usd_price", "latitude", "longitude", "admin1", "admin2", "market_id")
     record = {k: v for k, v in example("market-price/1").items() if k not in drop}
     assert get_schema("market-price/1").validate_record(record) == record
+
+
+# -- the encoder behind validation ------------------------------------------------------
+
+_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text()
+    | st.binary(max_size=2)  # not JSON: the same TypeError
+    | st.sets(st.integers(), max_size=1),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.tuples(children)
+        | st.dictionaries(st.text(max_size=3) | st.integers() | st.none(), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+def _dumps_outcome(call: Any) -> tuple[str, str]:
+    try:
+        return "text", call()
+    except SchemaViolation as exc:
+        return "error", exc.message
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_values)
+def test_to_json_is_json_dumps_without_nan(value: Any) -> None:
+    """``_to_json`` reuses the C encoder: exactly ``json.dumps(value, allow_nan=False)``."""
+
+    def reference() -> str:
+        try:
+            return json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise SchemaViolation(f"s: not JSON data: {exc}") from exc
+
+    assert _dumps_outcome(lambda: _spec._to_json(value, "s")) == _dumps_outcome(reference)
+
+
+def test_to_json_refuses_a_circular_value_and_forgets_it() -> None:
+    """Each call has its own circular-reference markers, as ``json.dumps`` has: the
+    objects a refused call left half-encoded encode normally afterwards."""
+    outer: dict[str, Any] = {"a": [1.5, "\u00e9"]}
+    outer["a"].append(outer)
+    with pytest.raises(SchemaViolation, match="Circular reference detected"):
+        _spec._to_json(outer, "s")
+    outer["a"].pop()
+    assert _spec._to_json(outer, "s") == json.dumps(outer) == '{"a": [1.5, "\\u00e9"]}'
+
+
+@pytest.mark.parametrize("schema_id", SCHEMA_IDS)
+def test_derived_claim_finds_each_derivation_by_name(schema_id: str) -> None:
+    spec = get_schema(schema_id)
+    for d in spec.derivations:
+        assert spec.derived_claim(d.claim) is d
+    for name in (*spec.fields, "nonexistent"):
+        assert spec.derived_claim(name) is None
