@@ -102,13 +102,20 @@ def running(
     postgres: str | None = None,
     start: Sequence[str] | None = None,
     config_extra: str = "",
+    replicas: dict[str, int] | None = None,
 ) -> Iterator[LocalFederation]:
-    """A federation in a temporary folder, its nodes (or only ``start``) running and ready."""
+    """A federation in a temporary folder, its nodes (or only ``start``) running and ready;
+    ``replicas``: more processes for a participant (PostgreSQL only)."""
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ch-bench-")))
         urls = stack.enter_context(private_databases(postgres, participants)) if postgres else {}
         federation = LocalFederation(
-            tmp, tuple(participants), database_urls=urls, config=config, config_extra=config_extra
+            tmp,
+            tuple(participants),
+            database_urls=urls,
+            config=config,
+            config_extra=config_extra,
+            replicas=replicas,
         )
         federation.build()
         stack.callback(federation.stop)
@@ -128,9 +135,10 @@ class Probe:
         self.federation = federation
 
     def pids(self) -> dict[str, int]:
+        """Each running process by name: the participant, or e.g. ``mission.replica1``."""
         return {
-            p: n.process.pid
-            for p, n in self.federation.nodes.items()
+            n.log.stem: n.process.pid
+            for n in self.federation.processes()
             if n.process is not None and n.running
         }
 

@@ -13,7 +13,9 @@ Variants: ``protocol`` is the same without analysis (no participant declares an
 analyzer, so no results either: only packets, views, receipts and the audit log);
 ``--feeds demo`` runs the five-body demo instead (mission, unodc, dpa, undp,
 sanctions, fed UCDP events, UNODC seizures and WFP prices); ``--postgres URL``
-repeats the run with each node in a private PostgreSQL database (dropped after).
+repeats the run with each node in a private PostgreSQL database (dropped after), and
+``--replicas K`` with it runs it once more with mission as 1 + K processes on its one
+database (replicas: README "Deployment"), the feed's batches spread over them.
 
 Yardstick, measured in the same run on one core before the nodes start: Ed25519
 verifies/s, and the crypto bound — the Ed25519 work the run needed, counted from
@@ -24,7 +26,8 @@ core (request signatures and receipts, one each per batch and peer, are left out
 a few per hundred views).
 
     python -m bench federation [--records N] [--quick] [--feeds ucdp|demo]
-                               [--variants full,protocol] [--postgres URL] [--out FILE]
+                               [--variants full,protocol] [--postgres URL [--replicas K]]
+                               [--out FILE]
 """
 
 from __future__ import annotations
@@ -75,11 +78,14 @@ def measure(
     feeds: str = "ucdp",
     analysis: bool = True,
     postgres: str | None = None,
+    replicas: int = 0,
     stick: dict[str, float],
 ) -> dict[str, Any]:
-    """One run: the federation started, fed, settled; its counts, rates, RSS and CPU."""
+    """One run: the federation started, fed, settled; its counts, rates, RSS and CPU (per
+    process: ``mission.replica1`` is mission's second)."""
     config, participants = _config(feeds, analysis)
-    with running(participants, config=config, postgres=postgres) as federation:
+    extra = {"mission": replicas} if replicas else None
+    with running(participants, config=config, postgres=postgres, replicas=extra) as federation:
         probe = Probe(federation)
         cpu_before = probe.cpu()
         result = run_demo(
@@ -94,6 +100,7 @@ def measure(
         "participants": list(participants),
         "analysis": analysis,
         "database": "postgresql" if postgres else "sqlite",
+        "mission_processes": 1 + replicas,
         "records_per_s": rate,
         "crypto": {"signs": bound["signs"], "verifies": bound["verifies"]},
         "crypto_bound_records_per_s_single_core": bound["records_per_s"],
@@ -138,28 +145,48 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--feeds", choices=("ucdp", "demo"), default="ucdp")
     parser.add_argument("--variants", default="full,protocol", help="full, protocol or both")
     parser.add_argument("--postgres", help="also run (full) on PostgreSQL at this server URL")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=0,
+        help="with --postgres: once more with mission as 1 + K processes on its database",
+    )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args(argv)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     if not variants or set(variants) - set(VARIANTS):
         parser.error(f"--variants: a comma-separated subset of {', '.join(VARIANTS)}")
+    if args.replicas and not args.postgres:
+        parser.error("--replicas: replicas share a PostgreSQL database; give --postgres URL")
+    if args.replicas < 0:
+        parser.error("--replicas: a number of extra processes, 0 or more")
     records = args.records or (1500 if args.quick else None)
 
     log("federation: the single-core yardstick ...")
     stick = yardstick(MESSAGE_BYTES)
     verify_per_s = stick["ed25519_verify_per_s"]
     out: dict[str, Any] = {"feeds": args.feeds, "yardstick": stick}
-    runs = []
+    runs: list[tuple[str, bool, str | None, int]] = []
     if "full" in variants:
-        runs.append(("sqlite", True, None))
+        runs.append(("sqlite", True, None, 0))
         if args.postgres:
-            runs.append(("postgresql", True, args.postgres))
+            runs.append(("postgresql", True, args.postgres, 0))
+            if args.replicas:
+                name = f"postgresql_mission_x{1 + args.replicas}"
+                runs.append((name, True, args.postgres, args.replicas))
     if "protocol" in variants:
-        runs.append(("protocol_only", False, None))
-    for name, analysis, url in runs:
+        runs.append(("protocol_only", False, None, 0))
+    for name, analysis, url, replicas in runs:
         log(f"federation: {name}, feeds {args.feeds}, {records or 'all'} records per feed ...")
         started = time.monotonic()
-        out[name] = measure(records, feeds=args.feeds, analysis=analysis, postgres=url, stick=stick)
+        out[name] = measure(
+            records,
+            feeds=args.feeds,
+            analysis=analysis,
+            postgres=url,
+            replicas=replicas,
+            stick=stick,
+        )
         out[name]["wall_s_with_start_and_stop"] = time.monotonic() - started
     first = out[runs[0][0]]
     out["records_per_s"] = first["records_per_s"]
@@ -171,11 +198,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ("Ed25519 sign / verify, one core",
          f"{stick['ed25519_sign_per_s']:,.0f} / {verify_per_s:,.0f}/s", "", ""),
     ]  # fmt: skip
-    for name, _, _ in runs:
+    for name, *_ in runs:
         rows += _rows(name, out[name], verify_per_s)
     participants = ", ".join(first["participants"])
     figures(f"federation ({participants}; feeds {args.feeds})", rows)
-    for name, _, _ in runs:
+    for name, *_ in runs:
         note(_notes(name, out[name]))
     write_json(args.out, out)
     return out

@@ -146,20 +146,27 @@ def _ingest(
     batch: int,
     supervisor: Supervisor,
 ) -> int:
-    """Every feed posted at its body, all at once; how many records were accepted. Once
-    one fails (or the run is interrupted), the others stop after their current batch."""
+    """Every feed posted at its body, all at once; how many records were accepted. A body
+    with replicas gets its feed's batches spread over its processes, one stream each (a
+    replica takes the batches the first process does not). Once one stream fails (or the
+    run is interrupted), the others stop after their current batch."""
     tasks = {feed.label: progress.add_task(feed.label, total=len(items)) for feed, items in loaded}
     run = secrets.token_hex(6)  # this run's Idempotency-Keys: never met in an earlier run
+    streams = [
+        (feed, items, node, first, len(processes))
+        for feed, items in loaded
+        for processes in [federation.processes_of(feed.participant)]
+        for first, node in enumerate(processes)
+    ]
 
-    def ingest(feed: Feed, items: list[Item]) -> int:
+    def ingest(feed: Feed, items: list[Item], node: NodeHandle, first: int, step: int) -> int:
         task = tasks[feed.label]
-        node = federation.nodes[feed.participant]
         accepted, problems = 0, []
         with node.client("submitter", timeout=600) as client:
-            for index, start in enumerate(range(0, len(items), batch)):
+            for index in range(first, -(-len(items) // batch), step):
                 if supervisor.stopping.is_set():
                     break
-                chunk = items[start : start + batch]
+                chunk = items[index * batch : (index + 1) * batch]
                 key = f"demo-{run}-{feed.participant}-{index}"
                 n, refused = supervisor.call(
                     functools.partial(_post_batch, client, feed.schema, chunk, key)
@@ -171,8 +178,8 @@ def _ingest(
             raise RuntimeError(f"{feed.label}: {len(problems)} refused; first: {problems[0]}")
         return accepted
 
-    with ThreadPoolExecutor(len(loaded) or 1) as pool:
-        futures = [pool.submit(ingest, feed, items) for feed, items in loaded]
+    with ThreadPoolExecutor(len(streams) or 1) as pool:
+        futures = [pool.submit(ingest, *stream) for stream in streams]
         try:
             return sum(future.result() for future in futures)
         except BaseException:

@@ -220,6 +220,10 @@ class LocalFederation:
             yield self.nodes[p]
             yield from self.replica_nodes.get(p, [])
 
+    def processes_of(self, participant: str) -> list[NodeHandle]:
+        """The processes of ``participant``: its first, then its replicas."""
+        return list(self._processes(participant))
+
     def processes(self) -> list[NodeHandle]:
         """Every process of every node, replicas included."""
         return list(self._processes(None))
