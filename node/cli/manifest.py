@@ -216,8 +216,10 @@ def propose_command(
         typer.Option(
             metavar="FILE",
             help="YAML or JSON: id, name, base_url, roles, analyzer (an installed id, or "
-            "{id, version, sha256}) and keys: [JWK...] or jwk: ID.jwk.json (relative to "
-            "FILE). Repeatable.",
+            "{id, version, sha256}), keys: [JWK...] or jwk: ID.jwk.json (relative to "
+            "FILE), and optionally witnesses: [ID...], the peers that witness its audit log "
+            "(default: every other participant up to four, else the next three in the ring "
+            "of ids). Repeatable.",
         ),
     ] = None,
     remove_participant: Annotated[
@@ -237,7 +239,8 @@ def propose_command(
     quorum: Annotated[int | None, typer.Option(min=1, help="The new quorum.")] = None,
 ) -> None:
     """Draft the next manifest (serial + 1): add or remove participants, replace the
-    policy, change the quorum. Prints what changes."""
+    policy, change the quorum. Prints what changes. A removed participant is also struck
+    from every declared ``witnesses`` list."""
     with reporting():
         held = read_manifest(from_)
         entries = [_read_participant(path) for path in add_participant or []]
