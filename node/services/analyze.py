@@ -29,9 +29,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 from sqlalchemy import Connection, text
@@ -59,7 +60,14 @@ from clearinghouse.protocol.packet import IssuedPacket
 from clearinghouse.protocol.results import RESULT_SCHEMA
 from clearinghouse.protocol.schemas import get_schema
 
-__all__ = ["ANALYSIS_LOCK_ID", "AnalysedElsewhere", "analyse_batch", "reload_state", "run_analysis"]
+__all__ = [
+    "ANALYSIS_LOCK_ID",
+    "AnalysedElsewhere",
+    "analyse_batch",
+    "reload_state",
+    "results_due",
+    "run_analysis",
+]
 
 log = logging.getLogger("clearinghouse.analyze")
 BATCH = 200
@@ -133,7 +141,15 @@ def _analyse_batch(ctx: NodeContext, limit: int) -> int:
     changed, deleted = state.changes()
     try:
         with transaction(ctx.engine) as session:
-            _store_results(session, batch, grants, issuer=ctx.participant, kid=signing.kid, now=now)
+            _store_results(
+                session,
+                batch,
+                grants,
+                issuer=ctx.participant,
+                kid=signing.kid,
+                now=now,
+                due=results_due(now, ctx.settings.delivery.result_batch_s),
+            )
             analysis.add_runs(session, batch.runs)
             analysis.save_state(session, analyzer.id, changed, deleted)
             analysis.save_heads(session, analyzer.id, new_heads(batch.results, batch.reported))
@@ -282,8 +298,10 @@ def _store_results(
     issuer: str,
     kid: str,
     now: datetime,
+    due: datetime,
 ) -> None:
-    """Store the results and queue their views, noting each in its analysis's run."""
+    """Store the results and queue their views (due for delivery at ``due``), noting each
+    in its analysis's run."""
     ids = packets.add_issued(
         session, [r for _, r in batch.results], issuer=issuer, kid=kid, now=now
     )
@@ -292,7 +310,18 @@ def _store_results(
         batch.runs[run_index]["result_packet_id"] = result_id
         views = {peer: result.view(granted) for peer, granted in grants.items()}
         entries.append((result_id, result.ref, views))
-    outbox.enqueue(session, entries, now=now)
+    outbox.enqueue(session, entries, now=now, due=due)
+
+
+def results_due(now: datetime, interval_s: float) -> datetime:
+    """When results issued at ``now`` fall due for delivery: the next multiple of
+    ``interval_s`` seconds since the epoch (``now`` itself if it is one, or if the
+    interval is 0). Every result of one interval falls due at the same instant, so each
+    peer's delivery worker claims them together and sends them as one batch."""
+    if interval_s <= 0:
+        return now
+    tick = math.ceil(now.timestamp() / interval_s) * interval_s
+    return max(now, datetime.fromtimestamp(tick, UTC))
 
 
 def _dequeue(session: Session, batch: _Analysed) -> None:

@@ -73,11 +73,13 @@ def enqueue(
     *,
     now: datetime,
     authorisation_id: str | None = None,
+    due: datetime | None = None,
 ) -> int:
     """One pending row per (packet, recipient), in the caller's transaction.
 
     ``entries`` are ``(packet row id, packet ref, {recipient: view})``;
-    ``authorisation_id`` names the oversight authorisation the views rely on.
+    ``authorisation_id`` names the oversight authorisation the views rely on; ``due``
+    is when they may first be claimed for delivery (default: ``now``).
     A Core executemany on the session's connection: the ORM's bulk insert of
     ``insert(OutboxItem)`` did per-row bookkeeping that cost more than the insert.
     """
@@ -91,7 +93,7 @@ def enqueue(
             "state": "pending",
             "attempts": 0,
             "created_at": now,
-            "next_attempt_at": now,
+            "next_attempt_at": due or now,
             "authorisation_id": authorisation_id,
         }
         for packet_id, ref, views in entries

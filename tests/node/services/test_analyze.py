@@ -242,3 +242,24 @@ def test_each_analysis_batch_is_one_audit_entry_naming_every_packet(
     with transaction(mission.engine) as session:  # the search by jti finds a packet's batch
         [entry] = auditlog.search(session, act="analysis.run", jti=views[20]["jti"])
     assert json.loads(entry.body)["views"][5]["jti"] == views[20]["jti"]
+
+
+def test_results_fall_due_on_the_next_tick_so_peers_get_them_as_one_batch(
+    mission: NodeContext,
+) -> None:
+    ingest_records(mission, "conflict-event/1", EVENTS[:100])
+    drain(mission)
+    interval = mission.settings.delivery.result_batch_s
+    assert interval == 1.0  # the default
+    results = {p.id for p in rows(mission, StoredPacket) if p.schema_id == "analysis-result/1"}
+    owed = rows(mission, OutboxItem)
+    assert results and {o.packet_id for o in owed} > results
+    for item in owed:
+        created = item.created_at.replace(tzinfo=UTC)
+        due = item.next_attempt_at.replace(tzinfo=UTC)
+        if item.packet_id in results:
+            assert due == analyze_service.results_due(created, interval)
+        else:  # a record's views are due at once
+            assert due == created
+    # One analysis batch, one instant: every result of it falls due together.
+    assert len({o.next_attempt_at for o in owed if o.packet_id in results}) == 1
