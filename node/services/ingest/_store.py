@@ -36,6 +36,11 @@ __all__ = ["Batch", "Issued", "store_issued"]
 
 #: Attempts at writing a batch whose natural keys a concurrent batch took meanwhile.
 _WRITE_ATTEMPTS = 3
+#: Packets whose views are cut and queued at a time, in the batch's one transaction: a
+#: batch's views are (recipients x packets) texts of a few KiB each, held only until the
+#: database has them. All at once, a 500-record batch at 16 participants held 7,500
+#: views (about 30 MiB) and set the originator's peak memory.
+_VIEWS_CUT_AT_ONCE = 50
 
 
 @dataclass(frozen=True)
@@ -130,9 +135,15 @@ def _write(session: Session, batch: Batch, storing: Sequence[Issued]) -> None:
         session, [i.packet for i in storing], issuer=batch.issuer, kid=batch.kid, now=now
     )
     rows = list(zip(ids, storing, strict=True))
-    outbox.enqueue(
-        session, [(row_id, i.packet.ref, _policy_views(batch, i)) for row_id, i in rows], now=now
-    )
+    for start in range(0, len(rows), _VIEWS_CUT_AT_ONCE):
+        outbox.enqueue(
+            session,
+            [
+                (row_id, i.packet.ref, _policy_views(batch, i))
+                for row_id, i in rows[start : start + _VIEWS_CUT_AT_ONCE]
+            ],
+            now=now,
+        )
     if batch.analyse:
         analysis.enqueue(session, ids, now=now)
     keys = [
