@@ -429,13 +429,18 @@ def _process(
         return out
 
     claims = walk_object(payload, ())
+    _check_every_disclosure_landed(by_digest, landed)
+    return claims, landed
+
+
+def _check_every_disclosure_landed(by_digest: dict[str, _Entry], landed: dict[str, Path]) -> None:
+    """Raise :class:`DisclosureMismatch` if a disclosure matches no digest in the payload."""
     unused = [e for digest, e in by_digest.items() if digest not in landed]
     if unused:
         raise DisclosureMismatch(
             f"{len(unused)} disclosure(s) match no digest in the signed payload "
             f"(first: {unused[0][0][:16]}...)"
         )
-    return claims, landed
 
 
 def _show(path: Path) -> str:
