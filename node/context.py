@@ -78,6 +78,8 @@ class NodeContext:
     outbox_signal: Waker = field(default_factory=lambda: Waker())
     #: when each peer last pushed to us (monotonic seconds); catch-up skips busy peers
     last_push: dict[str, float] = field(default_factory=dict)
+    #: when this node's latest results fell due for delivery (analyze.results_due)
+    results_last_due: datetime | None = None
     #: this participant's declared analyzer, its declaration and its state (if it has one)
     analyzer: Analyzer | None = None
     analyzer_declaration: AnalyzerDeclaration | None = None

@@ -80,13 +80,14 @@ class DeliverySettings(BaseModel):
         "queued by a replica, leases a crashed one left).",
     )
     result_batch_s: float = Field(
-        1.0,
+        5.0,
         ge=0,
-        description="This node's analysis results fall due for delivery at the next "
-        "multiple of this many seconds (since the epoch), so that the results of one "
-        "interval go to each peer as one batch: one request and one receipt instead of one "
-        "per result. Results are sparse and go to every peer; sent one by one, their "
-        "requests grew as the square of the participants. 0: each result at once.",
+        description="This node's analysis results go out at once when its previous ones "
+        "went this long ago or more; otherwise they wait for the next of these intervals, "
+        "so that each peer gets at most one batch of results per interval (one request and "
+        "one receipt, not one per result). Results are sparse and go to every peer: sent "
+        "one by one, their requests grew as the square of the participants. 0: each "
+        "result at once.",
     )
     catchup_interval_s: float = Field(15.0, gt=0)
     catchup_idle_max_s: float = Field(

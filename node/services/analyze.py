@@ -29,10 +29,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
 from sqlalchemy import Connection, text
@@ -139,6 +138,7 @@ def _analyse_batch(ctx: NodeContext, limit: int) -> int:
     actor, policy = acts.node_actor(ctx.participant), acts.policy_digest(ctx.manifest)
     entries = _audit_entries(batch, analyzer, actor, grants, policy, kid=signing.kid)
     changed, deleted = state.changes()
+    due = results_due(now, ctx.settings.delivery.result_batch_s, ctx.results_last_due)
     try:
         with transaction(ctx.engine) as session:
             _store_results(
@@ -148,7 +148,7 @@ def _analyse_batch(ctx: NodeContext, limit: int) -> int:
                 issuer=ctx.participant,
                 kid=signing.kid,
                 now=now,
-                due=results_due(now, ctx.settings.delivery.result_batch_s),
+                due=due,
             )
             analysis.add_runs(session, batch.runs)
             analysis.save_state(session, analyzer.id, changed, deleted)
@@ -159,6 +159,8 @@ def _analyse_batch(ctx: NodeContext, limit: int) -> int:
         state.rollback()
         raise
     state.commit()
+    if batch.results:
+        ctx.results_last_due = due
     ctx.metrics.analyses.inc(len(queued))
     ctx.metrics.results_issued.inc(len(batch.results))
     if batch.results:
@@ -313,15 +315,20 @@ def _store_results(
     outbox.enqueue(session, entries, now=now, due=due)
 
 
-def results_due(now: datetime, interval_s: float) -> datetime:
-    """When results issued at ``now`` fall due for delivery: the next multiple of
-    ``interval_s`` seconds since the epoch (``now`` itself if it is one, or if the
-    interval is 0). Every result of one interval falls due at the same instant, so each
-    peer's delivery worker claims them together and sends them as one batch."""
-    if interval_s <= 0:
+def results_due(now: datetime, interval_s: float, previous: datetime | None) -> datetime:
+    """When results issued at ``now`` fall due for delivery, given when this node's
+    previous results did (``previous``; None: none since it started).
+
+    At once if those fell due ``interval_s`` or more ago (or the interval is 0): a
+    result that comes alone is not held back. With the previous results still waiting,
+    with them. Otherwise one interval after them. So each peer gets at most one batch of
+    this node's results per interval (one request, one receipt, one ``view.sent``), each
+    at most one interval late; results that come fast go together."""
+    if interval_s <= 0 or previous is None:
         return now
-    tick = math.ceil(now.timestamp() / interval_s) * interval_s
-    return max(now, datetime.fromtimestamp(tick, UTC))
+    if now <= previous:
+        return previous
+    return max(now, previous + timedelta(seconds=interval_s))
 
 
 def _dequeue(session: Session, batch: _Analysed) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -244,22 +244,20 @@ def test_each_analysis_batch_is_one_audit_entry_naming_every_packet(
     assert json.loads(entry.body)["views"][5]["jti"] == views[20]["jti"]
 
 
-def test_results_fall_due_on_the_next_tick_so_peers_get_them_as_one_batch(
+def test_results_coming_fast_wait_to_go_as_one_batch_and_records_views_go_at_once(
     mission: NodeContext,
 ) -> None:
-    ingest_records(mission, "conflict-event/1", EVENTS[:100])
-    drain(mission)
     interval = mission.settings.delivery.result_batch_s
-    assert interval == 1.0  # the default
+    assert interval == 5.0  # the default
+    ingest_records(mission, "conflict-event/1", EVENTS[:100])
+    drain(mission)  # the first results: due at once
+    ingest_records(mission, "conflict-event/1", EVENTS[100:200])
+    drain(mission)  # more, within the interval: due an interval after the first
     results = {p.id for p in rows(mission, StoredPacket) if p.schema_id == "analysis-result/1"}
     owed = rows(mission, OutboxItem)
-    assert results and {o.packet_id for o in owed} > results
-    for item in owed:
-        created = item.created_at.replace(tzinfo=UTC)
-        due = item.next_attempt_at.replace(tzinfo=UTC)
-        if item.packet_id in results:
-            assert due == analyze_service.results_due(created, interval)
-        else:  # a record's views are due at once
-            assert due == created
-    # One analysis batch, one instant: every result of it falls due together.
-    assert len({o.next_attempt_at for o in owed if o.packet_id in results}) == 1
+    due = {o.next_attempt_at.replace(tzinfo=UTC) for o in owed if o.packet_id in results}
+    assert len(due) == 2, "each analysis batch's results fall due together"
+    first, second = sorted(due)
+    assert second - first == timedelta(seconds=interval)
+    records = [o for o in owed if o.packet_id not in results]
+    assert records and all(o.next_attempt_at == o.created_at for o in records)
