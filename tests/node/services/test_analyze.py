@@ -247,8 +247,10 @@ def test_each_analysis_batch_is_one_audit_entry_naming_every_packet(
 def test_results_coming_fast_wait_to_go_as_one_batch_and_records_views_go_at_once(
     mission: NodeContext,
 ) -> None:
-    interval = mission.settings.delivery.result_batch_s
-    assert interval == 5.0  # the default
+    assert mission.settings.delivery.result_batch_s == 0  # the default: each at once
+    interval = 5.0
+    delivery = mission.settings.delivery.model_copy(update={"result_batch_s": interval})
+    mission.settings = mission.settings.model_copy(update={"delivery": delivery})
     ingest_records(mission, "conflict-event/1", EVENTS[:100])
     drain(mission)  # the first results: due at once
     ingest_records(mission, "conflict-event/1", EVENTS[100:200])
