@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,11 +82,21 @@ class Recorder:
         return {peer for peer, p in self.calls if p == path}
 
 
-async def run_for(ctx: NodeContext, client: Recorder, seconds: float) -> None:
+async def until(done: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Wait until ``done()`` (checked every 20 ms), at most ``timeout`` seconds: the loops
+    run at their own pace on a loaded machine, so no test counts on a fixed window."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not done() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.02)
+
+
+async def run_until(ctx: NodeContext, client: Recorder, done: Callable[[], bool]) -> None:
     task = asyncio.create_task(run_witness(ctx, client))  # type: ignore[arg-type]
-    await asyncio.sleep(seconds)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    try:
+        await until(done)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def test_a_node_polls_only_the_logs_it_witnesses_and_gossips_with_their_witnesses(
@@ -94,7 +105,14 @@ def test_a_node_polls_only_the_logs_it_witnesses_and_gossips_with_their_witnesse
     assert witnessed_peers(dpa) == ["undp", "unodc", "wfp"]
     assert gossip_peers(dpa) == ["mission", "sanctions", "unodc", "wfp"]
     client = Recorder(dpa)
-    asyncio.run(run_for(dpa, client, 0.6))
+
+    def each_loop_went_twice() -> bool:
+        return (
+            len(client.calls) >= 7  # 3 logs polled, 4 co-witnesses asked
+            and all(n >= 2 for n in client.calls.values())
+        )
+
+    asyncio.run(run_until(dpa, client, each_loop_went_twice))
     assert client.peers("/v1/audit/checkpoints") == {"undp", "unodc", "wfp"}
     assert client.peers("/v1/audit/witnessed") == {"mission", "sanctions", "unodc", "wfp"}
     assert all(n >= 2 for (_, path), n in client.calls.items())  # each loop kept going
@@ -114,17 +132,22 @@ def test_the_logs_polled_follow_a_manifest_switch(dpa: NodeContext) -> None:
 
     async def scenario() -> tuple[set[str], set[str]]:
         client = Recorder(dpa)
+        polled = functools.partial(client.peers, "/v1/audit/checkpoints")
         task = asyncio.create_task(run_witness(dpa, client))  # type: ignore[arg-type]
-        await asyncio.sleep(0.4)
-        before = client.peers("/v1/audit/checkpoints")
-        dpa.manifest = switched
-        dpa.manifest_signal.set()
-        await asyncio.sleep(0.1)  # the switch taken, a round of a stopped loop ended
-        client.calls.clear()
-        await asyncio.sleep(0.5)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        return before, client.peers("/v1/audit/checkpoints")
+        try:
+            await until(lambda: len(polled()) >= 3)
+            before = polled()
+            dpa.manifest = switched
+            dpa.manifest_signal.set()
+            await until(lambda: "mission" in polled())  # the switch taken
+            await asyncio.sleep(0.1)  # a round of a stopped loop ended
+            client.calls.clear()
+            calls = client.calls
+            await until(lambda: len(polled()) >= 3 and min(calls.values()) >= 3)
+            return before, polled()
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     before, after = asyncio.run(scenario())
     assert before == {"undp", "unodc", "wfp"}
