@@ -24,6 +24,7 @@ from sqlmodel import col, select
 
 from clearinghouse.node.context import NodeContext
 from clearinghouse.node.keyfiles import write_private_key, write_secret
+from clearinghouse.node.services.ingest import ingest_records
 from clearinghouse.node.settings import Settings
 from clearinghouse.node.storage import auditlog, packets
 from clearinghouse.node.storage.db import transaction
@@ -112,6 +113,13 @@ def signed(proposal: Manifest, held: Manifest, keys: Mapping[str, Ed25519Private
     for signer, key in keys.items():
         proposal = sign_manifest(proposal, signer, key, held=held)
     return proposal
+
+
+def ingest(ctx: NodeContext, *records: dict[str, object]) -> list[str]:
+    """Ingest conflict events at ``ctx``, none refused; their packets' jtis."""
+    result = ingest_records(ctx, "conflict-event/1", list(records))
+    assert result.rejected == []
+    return [a["jti"] for a in result.accepted]
 
 
 def record(schema: str = "conflict-event", **changes: Any) -> dict[str, Any]:

@@ -23,7 +23,6 @@ from clearinghouse.node.services.authorisations import (
     check_disclosure,
     outgoing,
 )
-from clearinghouse.node.services.ingest import ingest_records
 from clearinghouse.node.services.manifests import accept_manifest
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.models import OversightAuthorisation
@@ -50,6 +49,7 @@ from tests.node.services._trust_support import (
     authorise,
     counter,
     disclosed,
+    ingest,
     issue,
     make_trust_federation,
     opened_trust_node,
@@ -86,12 +86,6 @@ def mission(
     template = sqlite_template(tmp_path_factory)
     with opened_trust_node(tmp_path / "mission", fed, "mission", clock, template=template) as ctx:
         yield ctx
-
-
-def ingest(ctx: NodeContext, *records: dict[str, object]) -> list[str]:
-    result = ingest_records(ctx, "conflict-event/1", list(records))
-    assert result.rejected == []
-    return [a["jti"] for a in result.accepted]
 
 
 def take_on(ctx: NodeContext, a: Authorisation) -> AuthorisationOutcome:

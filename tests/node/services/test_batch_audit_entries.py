@@ -12,7 +12,6 @@ import pytest
 from clearinghouse.node.context import NodeContext
 from clearinghouse.node.services import acts
 from clearinghouse.node.services.feed import serve_feed
-from clearinghouse.node.services.ingest import ingest_records
 from clearinghouse.node.storage import auditlog
 from clearinghouse.node.storage.db import transaction
 from tests.databases import sqlite_template
@@ -23,6 +22,7 @@ from tests.node.services._trust_support import (
     TrustFederation,
     audit_entries,
     audit_size,
+    ingest,
     make_trust_federation,
     opened_trust_node,
     outbox_items,
@@ -43,12 +43,6 @@ def mission(
     clock = FixedClock(NOW)
     with opened_trust_node(tmp_path / "mission", fed, "mission", clock, template=template) as ctx:
         yield ctx
-
-
-def ingest(ctx: NodeContext, *records: dict[str, object]) -> list[str]:
-    result = ingest_records(ctx, "conflict-event/1", list(records))
-    assert result.rejected == []
-    return [a["jti"] for a in result.accepted]
 
 
 def searched(ctx: NodeContext, jti: str) -> list[int]:

@@ -6,10 +6,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import Engine, event
 
+from clearinghouse.node.storage import migrate
 from clearinghouse.node.storage.db import make_engine
 from clearinghouse.protocol.packet import (
     IssuedPacket,
@@ -110,3 +114,14 @@ def count_statements(engine: Engine) -> Iterator[list[int]]:
         yield counted
     finally:
         event.remove(engine, "before_cursor_execute", count)
+
+
+def downgrade_to(engine: Engine, revision: str) -> None:
+    """Migrate the database of ``engine`` down to ``revision`` ("base": no tables)."""
+    cfg = Config()
+    cfg.set_main_option(
+        "script_location", str(Path(migrate.__file__).resolve().parent / "migrations")
+    )
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, revision)

@@ -10,19 +10,16 @@ entries' bodies.
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, inspect, select
 
-from clearinghouse.node.storage import auditlog, migrate
+from clearinghouse.node.storage import auditlog
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.migrate import upgrade
 from clearinghouse.node.storage.models import AuditEntryView
 from clearinghouse.protocol.audit import Act
 from clearinghouse.protocol.merkle import MemoryTree, leaf_hash
-from tests.node.storage._support import NOW, TestDatabase
+from tests.node.storage._support import NOW, TestDatabase, downgrade_to
 from tests.node.storage.test_migration_history import empty, migrate_to
 
 __all__ = ["empty"]  # the fixture, imported for this module's tests
@@ -45,16 +42,6 @@ BATCH = Act(
     peer="undp",
     fields={"via": "push", "views": [{"jti": "j-1", "digest": "d1"}, {"jti": "j-3"}]},
 )
-
-
-def downgrade_to(engine: Engine, revision: str) -> None:
-    cfg = Config()
-    cfg.set_main_option(
-        "script_location", str(Path(migrate.__file__).resolve().parent / "migrations")
-    )
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.downgrade(cfg, revision)
 
 
 def seqs(engine: Engine, jti: str) -> list[int]:

@@ -11,32 +11,21 @@ downgrade puts the text back in each row (a batch receipt's in each row it cover
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import inspect, text
 from sqlmodel import col, select
 
-from clearinghouse.node.storage import migrate, outbox
+from clearinghouse.node.storage import outbox
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.migrate import upgrade
 from clearinghouse.node.storage.models import DeliveryReceipt
-from tests.node.storage._support import NOW, TestDatabase
+from tests.node.storage._support import NOW, TestDatabase, downgrade_to
 from tests.node.storage.test_migration_history import Writer, empty, migrate_to
 from tests.node.storage.test_migrations import differences
 
 __all__ = ["empty"]  # the fixture, shared with the migration history tests
 
 LATER = NOW + timedelta(minutes=3)
-
-
-def downgrade_to(engine: Engine, revision: str) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(migrate.__file__).parent / "migrations"))
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.downgrade(cfg, revision)
 
 
 def outbox_row(w: Writer, recipient: str, n: int, **state: object) -> int:

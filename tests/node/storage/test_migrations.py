@@ -12,9 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import BIGINT, Engine, func, inspect, select, text
 from sqlmodel import SQLModel
@@ -24,7 +22,7 @@ import clearinghouse.node.storage.access_models
 import clearinghouse.node.storage.models  # noqa: F401  (the tables, on SQLModel.metadata)
 from clearinghouse.node.cli.main import app
 from clearinghouse.node.errors import ServiceUnavailable
-from clearinghouse.node.storage import migrate, outbox
+from clearinghouse.node.storage import outbox
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.migrate import (
     MIGRATION_LOCK_ID,
@@ -33,7 +31,7 @@ from clearinghouse.node.storage.migrate import (
     upgrade,
 )
 from clearinghouse.protocol.packet import PacketRef
-from tests.node.storage._support import NOW, TestDatabase
+from tests.node.storage._support import NOW, TestDatabase, downgrade_to
 
 TABLES = {
     "packet",
@@ -66,11 +64,7 @@ def differences(engine: Engine) -> list[object]:
 
 
 def downgrade_to_base(engine: Engine) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(migrate.__file__).parent / "migrations"))
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.downgrade(cfg, "base")
+    downgrade_to(engine, "base")
 
 
 def test_the_migrated_schema_equals_the_models(database: TestDatabase, engine: Engine) -> None:

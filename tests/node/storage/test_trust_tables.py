@@ -8,15 +8,12 @@ import json
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, inspect, text
 from sqlmodel import Session, col, select
 
-from clearinghouse.node.storage import authorisations, manifests, migrate, outbox, packets
+from clearinghouse.node.storage import authorisations, manifests, outbox, packets
 from clearinghouse.node.storage.db import transaction
 from clearinghouse.node.storage.migrate import current_revision, head_revision, upgrade
 from clearinghouse.node.storage.models import (
@@ -27,7 +24,7 @@ from clearinghouse.node.storage.models import (
 )
 from clearinghouse.protocol.manifest import Manifest, manifest_json, parse_manifest
 from clearinghouse.protocol.packet import PacketRef, VerifiedPacket, make_view, verify_view
-from tests.node.storage._support import NOW, Packets, TestDatabase
+from tests.node.storage._support import NOW, Packets, TestDatabase, downgrade_to
 from tests.support import NOW as ISSUED_AT
 from tests.support import Federation
 
@@ -255,14 +252,6 @@ def test_only_a_strictly_wider_view_replaces_a_received_one(
 
 
 # --- migration 0005 ------------------------------------------------------------------------
-
-
-def downgrade_to(engine: Engine, revision: str) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(migrate.__file__).parent / "migrations"))
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.downgrade(cfg, revision)
 
 
 def test_migration_0005_adds_and_removes_the_trust_tables_keeping_the_outbox(
