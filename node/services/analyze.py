@@ -159,11 +159,10 @@ def _analyse_batch(ctx: NodeContext, limit: int) -> int:
         state.rollback()
         raise
     state.commit()
-    if batch.results:
-        ctx.results_last_due = due
     ctx.metrics.analyses.inc(len(queued))
     ctx.metrics.results_issued.inc(len(batch.results))
     if batch.results:
+        ctx.results_last_due = due
         ctx.outbox_signal.set()
     return len(queued)
 
