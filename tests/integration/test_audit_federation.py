@@ -151,7 +151,14 @@ def test_logs_verify_are_witnessed_and_agree_pairwise(fed: LocalFederation) -> N
     # view's batch entries at both ends.
     sent_entries = entries(fed, "mission", "view.sent")
     assert len(sent_entries) < len(per_view(sent_entries))
-    to_dpa = next(e for e in sent_entries if e["peer"] == "dpa" and len(e["views"]) > 1)
+    records = {e["jti"] for e in issued}  # not mission's results: dpa does not analyse those
+    to_dpa = next(
+        e
+        for e in sent_entries
+        if e["peer"] == "dpa"
+        and len(e["views"]) > 1
+        and all(v["jti"] in records for v in e["views"])
+    )
     jti = to_dpa["views"][-1]["jti"]
     ends = (("mission", {"view.queued", "view.sent"}), ("dpa", {"packet.received", "analysis.run"}))
     for p, acts in ends:
