@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from clearinghouse.analyzers.base import Finding, View
 from clearinghouse.analyzers.converge import reconcile
-from clearinghouse.analyzers.spoiler_risk._events import Event, Side, event_of
+from clearinghouse.analyzers.spoiler_risk._events import Event, Side, event_of, government_labels
 from clearinghouse.analyzers.spoiler_risk._lexicon import lexicon, narrative_digest, normalise
 from clearinghouse.analyzers.spoiler_risk._typology import (
     CONFIDENCE_LEVELS,
@@ -70,11 +70,6 @@ def _bump(counts: dict[str, int], key: object) -> None:
 
 def _scope(group: str, period: str) -> str:
     return f"{group} @ {period}"
-
-
-def _government_label(key: str) -> str:
-    ucdp_id, name = key.split("|", 1)
-    return f"{name} (UCDP actor {ucdp_id})" if ucdp_id else name
 
 
 def _absorb(
@@ -141,8 +136,8 @@ def _explain(group: str, period: str, a: Assessment, tally: dict[str, Any], org:
     """Why the call, from the tallies; counts in bands (:func:`band`), so that the
     finding changes when the evidence changes band, not with every event."""
     e = {k: band(v) for k, v in a.evidence.items()}
-    fought = ", ".join(_government_label(k) for k in sorted(tally["hostile_to"]))
-    alongside = ", ".join(_government_label(k) for k in sorted(tally["alongside_with"]))
+    fought = ", ".join(government_labels(tally["hostile_to"]))
+    alongside = ", ".join(government_labels(tally["alongside_with"]))
     levels = ", ".join(f"{level} from {n}" for n, level in reversed(CONFIDENCE_LEVELS))
     return (
         f"{group} in {period} (calendar year): {a.call}, {a.rule}. Confidence {a.confidence}: "
@@ -166,7 +161,7 @@ class SpoilerRiskAnalyzer:
     """Armed groups called predatory, parasitic or symbiotic per year, with the evidence."""
 
     id: ClassVar[str] = "dpa.spoiler-risk"
-    version: ClassVar[str] = "2.0.0"
+    version: ClassVar[str] = "2.0.1"
     schemas: ClassVar[frozenset[str]] = frozenset({"conflict-event/1"})
 
     def analyze(self, view: View, state: State) -> list[Finding]:

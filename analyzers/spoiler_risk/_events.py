@@ -32,11 +32,20 @@ the civilians; the other pseudonyms stand for groups (``ref:<pseudonym>``).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from clearinghouse.analyzers.base import View
 
-__all__ = ["CIVILIANS", "STATE_PREFIX", "Event", "Side", "event_of"]
+__all__ = [
+    "CIVILIANS",
+    "STATE_PREFIX",
+    "Event",
+    "Side",
+    "event_of",
+    "government_count",
+    "government_labels",
+]
 
 STATE_PREFIX = "Government of "
 CIVILIANS = "Civilians"
@@ -72,6 +81,34 @@ def _int(value: object) -> int | None:
 
 def _government(raw_id: int | None, name: str) -> str:
     return f"{'' if raw_id is None else raw_id}|{name}"
+
+
+def government_labels(keys: Iterable[str]) -> list[str]:
+    """One label per government named in ``keys`` ("id|name"), in name order.
+
+    A government that stood alone on its side carries its UCDP actor id; in a coalition
+    the side's id is the coalition's, so the same government comes without one. Both
+    are the same actor: it is listed once, with every id it was seen under.
+    """
+    ids = _ids_by_name(keys)
+    return [
+        f"{name} (UCDP actor {', '.join(sorted(ids[name], key=int))})" if ids[name] else name
+        for name in sorted(ids)
+    ]
+
+
+def government_count(keys: Iterable[str]) -> int:
+    """How many governments ``keys`` ("id|name") name: one per name (see
+    :func:`government_labels`)."""
+    return len(_ids_by_name(keys))
+
+
+def _ids_by_name(keys: Iterable[str]) -> dict[str, set[str]]:
+    ids: dict[str, set[str]] = {}
+    for key in keys:
+        ucdp_id, name = key.split("|", 1)
+        ids.setdefault(name, set()).update([ucdp_id] if ucdp_id else [])
+    return ids
 
 
 def _side(view: View, which: str, type_of_violence: int) -> Side | None:

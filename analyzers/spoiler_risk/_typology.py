@@ -61,6 +61,7 @@ from typing import Any
 
 import pycountry
 
+from clearinghouse.analyzers.spoiler_risk._events import government_count
 from clearinghouse.analyzers.spoiler_risk._lexicon import normalise
 
 __all__ = [
@@ -275,7 +276,7 @@ def evidence_of(tally: dict[str, Any]) -> dict[str, int]:
     return {
         "events": int(tally["events"]),
         "hostility_events": int(tally["hostility"]),
-        "governments_fought": len(tally["hostile_to"]),
+        "governments_fought": government_count(tally["hostile_to"]),
         "hostile_conflicts": len(tally["hostile_conflicts"]),
         "hostile_dyads": len(tally["hostile_dyads"]),
         "one_sided_events": int(tally["one_sided"]),

@@ -15,6 +15,7 @@ from typing import Any
 from clearinghouse.analyzers.base import WITHDRAWN, Analyzer, Finding, View
 from clearinghouse.analyzers.registry import load
 from clearinghouse.analyzers.spoiler_risk import SpoilerRiskAnalyzer
+from clearinghouse.analyzers.spoiler_risk._events import government_labels
 from clearinghouse.analyzers.spoiler_risk._lexicon import lexicon, normalise, parse
 from clearinghouse.analyzers.spoiler_risk._typology import (
     COMMUNAL,
@@ -103,7 +104,7 @@ def _held(state: State) -> dict[tuple[str, str], str]:
 def test_entry_point_loads_the_analyzer_at_a_new_major_version() -> None:
     analyzer = load("dpa.spoiler-risk")
     assert isinstance(analyzer, SpoilerRiskAnalyzer) and isinstance(analyzer, Analyzer)
-    assert analyzer.version == "2.0.0" and analyzer.schemas == frozenset({SCHEMA})
+    assert analyzer.version == "2.0.1" and analyzer.schemas == frozenset({SCHEMA})
 
 
 def test_hostility_alone_is_not_predatory() -> None:
@@ -150,6 +151,30 @@ def test_the_government_is_recognised_by_ucdp_conventions_and_ids_not_only_names
     assert _periods(analyzer, state, f"ref:{'B' * 43}")["2019"]["evidence"]["hostility_events"] == 1
     names = {g["name"] for g in analyzer.summary(state)["groups"]}
     assert "Army of Y" not in names and "Mali" not in names and "Civilians" not in names
+
+
+def test_a_government_alone_and_in_a_coalition_is_one_government() -> None:
+    """A coalition side carries the coalition's id, so the same government comes once
+    with its own actor id and once without: one government fought, named once."""
+    views = [_event(MALI, (7001, "Raiders"), 1) for _ in range(3)]
+    views += [_event((4, "Government of Mali, Government of France"), "Raiders", 1)]
+    views += [_event((7001, "Raiders"), (1, "Civilians"), 3, civilians=5) for _ in range(2)]
+    analyzer, state, findings = _run(views)
+    year = _periods(analyzer, state, "Raiders")["2019"]
+    assert year["evidence"]["governments_fought"] == 2  # Mali and France
+    text = findings[-1].explanation
+    assert "(against Government of France, Government of Mali (UCDP actor 90432))" in text
+    assert text.count("Government of Mali") == 1
+
+
+def test_government_labels_list_each_name_once_with_every_id() -> None:
+    keys = ["90432|Government of Mali", "|Government of Mali", "|Government of Chad", "7|X"]
+    assert government_labels(keys) == [
+        "Government of Chad",
+        "Government of Mali (UCDP actor 90432)",
+        "X (UCDP actor 7)",
+    ]
+    assert government_labels(["10|A", "9|A"]) == ["A (UCDP actor 9, 10)"]
 
 
 def test_interstate_fighting_makes_no_group() -> None:
