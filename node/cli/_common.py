@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,11 +36,13 @@ import yaml
 from pydantic import ValidationError
 from rich.console import Console
 
+from clearinghouse.node.importers import ImportFailed, wfp
 from clearinghouse.node.keyfiles import read_token_file
 from clearinghouse.protocol.errors import ProtocolError
 
 __all__ = [
     "TOKEN_FILE_ENV",
+    "CountryOption",
     "TokenFileOption",
     "bearer_token",
     "fail",
@@ -47,6 +50,7 @@ __all__ = [
     "read_json_file",
     "read_text_arg",
     "read_yaml_file",
+    "records_country",
     "reporting",
     "require_token",
     "stderr",
@@ -58,6 +62,16 @@ __all__ = [
 stderr = Console(stderr=True, highlight=False)
 
 TOKEN_FILE_ENV = "CLEARINGHOUSE_TOKEN_FILE"
+
+CountryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--country",
+        metavar="ISO3",
+        help="The country of a wfp-prices file that does not say it (HDX names its files "
+        "wfp_food_prices_<iso3>.csv; a renamed file's prices would carry no country).",
+    ),
+]
 
 TokenFileOption = Annotated[
     Path | None,
@@ -90,6 +104,25 @@ def validation_problems(exc: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
     )
+
+
+def records_country(file: Path, format: str, country: str | None) -> str | None:
+    """``--country`` checked (ISO3, wfp-prices only), upper-cased; warns on standard error
+    when a wfp-prices file's prices would carry no country (:func:`wfp.unplaced`)."""
+    if country is not None:
+        if format != "wfp-prices":
+            fail(f"--country is for wfp-prices files, not {format}")
+        if not re.fullmatch(r"[A-Za-z]{3}", country):
+            fail(f"--country takes an ISO 3166-1 alpha-3 code such as SYR, not {country!r}")
+        return country.upper()
+    if format == "wfp-prices" and file.is_file():
+        try:
+            problem = wfp.unplaced(file)
+        except ImportFailed as exc:
+            fail(exc.message)
+        if problem:
+            stderr.print(f"[bold yellow]warning:[/] {problem}", markup=True, soft_wrap=True)
+    return None
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -29,7 +29,13 @@ from clearinghouse.analyzers.base import Analyzer
 from clearinghouse.analyzers.converge import finding_key
 from clearinghouse.analyzers.offline import OfflineRun
 from clearinghouse.analyzers.registry import AnalyzerNotFound, available, load
-from clearinghouse.node.cli._common import fail, reporting, stderr
+from clearinghouse.node.cli._common import (
+    CountryOption,
+    fail,
+    records_country,
+    reporting,
+    stderr,
+)
 from clearinghouse.node.importers import ImportCounts, ImportFailed, RowRejected
 from clearinghouse.node.importers.records_file import FORMATS, Item, read_records
 from clearinghouse.node.localfed.config import FEDERATION_YAML
@@ -75,18 +81,20 @@ def analyze(
             "instead of the final findings; depends on the order of FILE.",
         ),
     ] = False,
+    country: CountryOption = None,
 ) -> None:
     """Print the final findings of ANALYZER on FILE as sorted JSON lines (the same for any
     order of FILE's records); with --stream, one line per record that changed findings.
     Standard error ends with rows read, accepted and refused by reason."""
     instance, schema = _analyzer(analyzer, format, schema)
+    country = records_country(file, format, country)
     config = yaml.safe_load(federation.read_text())
     run = OfflineRun.start(instance, config, participant=participant, issuer=issuer)
     counts = ImportCounts()
     with reporting():
         try:
             with_findings = _analyse(
-                run, read_records(file, format, schema), schema, counts, stream
+                run, read_records(file, format, schema, country=country), schema, counts, stream
             )
         except ImportFailed as exc:
             fail(exc.message)

@@ -23,8 +23,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from clearinghouse.node.cli._common import (
+    CountryOption,
     TokenFileOption,
     fail,
+    records_country,
     require_token,
     stderr,
     token_option,
@@ -61,6 +63,7 @@ def ingest(
     batch: Annotated[int, typer.Option(min=1, max=5000, help="Records per request.")] = 500,
     token: Annotated[str | None, token_option(TOKEN_ENV, "submitter")] = None,
     token_file: TokenFileOption = None,
+    country: CountryOption = None,
 ) -> None:
     """Send FILE's records to a node; show progress; print rows read, accepted and
     refused by reason (exit code 1 if any row was refused)."""
@@ -68,6 +71,7 @@ def ingest(
         fail(f"--format must be one of {', '.join(FORMATS)}")
     if not file.is_file():
         fail(f"{file} is not a file")
+    country = records_country(file, format, country)
     bearer = require_token(token, token_file, "submitter", TOKEN_ENV)
     with open_client(node.rstrip("/"), bearer, timeout=300) as client:
         columns = (
@@ -84,7 +88,7 @@ def ingest(
                 _, problems = post_batches(
                     client,
                     schema,
-                    read_records(file, format, schema),
+                    read_records(file, format, schema, country=country),
                     batch=batch,
                     on_progress=lambda n: progress.advance(task, n),
                     counts=counts,

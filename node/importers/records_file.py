@@ -30,13 +30,21 @@ Item = tuple[int, dict[str, Any] | RowRejected]
 _CSV_IMPORTERS: dict[str, Callable[[Path], Iterator[Item]]] = {
     "ucdp-ged": ucdp.read_items,
     "unodc-seizures": unodc.read_items,
-    "wfp-prices": wfp.read_items,
 }
 
 
-def read_records(path: Path, fmt: str, schema: str) -> Iterator[Item]:
-    """Yield ``(line, record or RowRejected)``; raise :class:`ImportFailed` if unreadable."""
-    if fmt in _CSV_IMPORTERS:
+def read_records(
+    path: Path, fmt: str, schema: str, *, country: str | None = None
+) -> Iterator[Item]:
+    """Yield ``(line, record or RowRejected)``; raise :class:`ImportFailed` if unreadable.
+
+    ``country`` (ISO3) is the country of a ``wfp-prices`` file that does not say it
+    (:func:`wfp.unplaced`); no other format takes one."""
+    if country is not None and fmt != "wfp-prices":
+        raise ImportFailed(f"a country is given only with wfp-prices files, not {fmt}")
+    if fmt == "wfp-prices":
+        yield from wfp.read_items(path, country_code=country)
+    elif fmt in _CSV_IMPORTERS:
         yield from _CSV_IMPORTERS[fmt](path)
     elif fmt == "jsonl":
         yield from _jsonl(path)

@@ -59,9 +59,11 @@ __all__ = [
     "SCHEMA",
     "HxlPattern",
     "columns_of",
+    "country_in_file_name",
     "read_items",
     "read_prices",
     "record_from_row",
+    "unplaced",
 ]
 
 SCHEMA = SPEC.id
@@ -234,11 +236,8 @@ def read_items(
     if the file cannot be opened.
     """
     if country_code is None:
-        match = _FILE_NAME.match(Path(path).name)
-        country_code = match.group(1).upper() if match else None
-    head = first_rows(path, 2)
-    header = head[0] if head else []
-    hxl = head[1] if len(head) > 1 and is_hxl_row(head[1]) else None
+        country_code = country_in_file_name(path)
+    header, hxl = _head(path)
     columns = columns_of(header, hxl)
     missing = [field for field in _REQUIRED if field not in columns]
     if header and missing:
@@ -258,6 +257,39 @@ def read_items(
             yield line, record_from_row(row, line=line, country_code=country_code, columns=columns)
         except RowRejected as refused:
             yield line, refused
+
+
+def country_in_file_name(path: str | Path) -> str | None:
+    """The ISO3 code in an HDX file name such as ``wfp_food_prices_syr.csv.gz``."""
+    match = _FILE_NAME.match(Path(path).name)
+    return match.group(1).upper() if match else None
+
+
+def unplaced(path: str | Path, *, country_code: str | None = None) -> str | None:
+    """Why the prices of ``path`` would carry no ``country_code``, or None if they do.
+
+    WFP's per-country files have no country column: HDX puts the country in the file
+    name only. A renamed file's prices are still prices (kept, never dropped), but
+    nothing can join them to conflict data by country, so the reader is told.
+    """
+    if country_code is not None or country_in_file_name(path) is not None:
+        return None
+    header, hxl = _head(path)
+    if "country_code" in columns_of(header, hxl):
+        return None
+    return (
+        f"{Path(path).name} names no country: it has no {COLUMNS['country_code']!r} or "
+        f"#country+code column and its name is not HDX's wfp_food_prices_<iso3>.csv, so "
+        "its prices carry no country_code and join no conflict data; give the country "
+        "with --country ISO3"
+    )
+
+
+def _head(path: str | Path) -> tuple[list[str], list[str] | None]:
+    """The header row, and the HXL hashtag row if the file has one."""
+    head = first_rows(path, 2)
+    header = head[0] if head else []
+    return header, head[1] if len(head) > 1 and is_hxl_row(head[1]) else None
 
 
 def read_prices(path: str | Path, *, country_code: str | None = None) -> Iterator[dict[str, Any]]:

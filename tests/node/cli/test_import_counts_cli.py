@@ -20,7 +20,7 @@ from clearinghouse.node.cli import ingest as ingest_cli
 from clearinghouse.node.cli.main import app
 from clearinghouse.node.importers import ImportCounts
 from clearinghouse.node.importers.records_file import read_records
-from tests.codebooks import ucdp_ged
+from tests.codebooks import ucdp_ged, wfp_prices
 
 runner = CliRunner()
 
@@ -219,3 +219,25 @@ def test_analyze_counts_a_json_record_that_breaks_the_schema(
     assert "rows read 4, accepted 2, refused 2" in result.stderr
     assert "refused 1: not JSON" in result.stderr
     assert "refused: line 2: " in result.stderr
+
+
+def test_a_wfp_file_that_names_no_country_is_warned_of_and_placed_by_country(
+    tmp_path: Path,
+) -> None:
+    rows = wfp_prices.rows("Mali", 30, seed=4)
+    renamed = wfp_prices.write_csv(tmp_path / "prices.csv", rows)
+    args = ["analyze", "--analyzer", "undp.illicit-economy", "--format", "wfp-prices"]
+    told = runner.invoke(app, [*args, str(renamed)])
+    assert told.exit_code == 0, told.output
+    assert "warning: prices.csv names no country" in told.stderr
+    assert "rows read 30, accepted 30" in told.stderr  # warned of, never dropped
+    placed = runner.invoke(app, [*args, "--country", "mli", str(renamed)])
+    assert placed.exit_code == 0 and "warning" not in placed.stderr
+    hdx = wfp_prices.write_csv(tmp_path / "wfp_food_prices_mli.csv", rows)
+    assert runner.invoke(app, [*args, str(hdx)]).stdout == placed.stdout
+    wrong = runner.invoke(app, [*args, "--country", "Mali", str(renamed)])
+    assert wrong.exit_code == 2 and "ISO 3166-1 alpha-3" in wrong.stderr
+    ged = ged_file(tmp_path / "ged.csv", ucdp_ged.rows("Mali", 5, seed=1, layout="25.1"))
+    other = ["analyze", "--analyzer", "mission.security-risk", "--format", "ucdp-ged"]
+    misplaced = runner.invoke(app, [*other, "--country", "MLI", str(ged)])
+    assert misplaced.exit_code == 2 and "--country is for wfp-prices files" in misplaced.stderr

@@ -624,3 +624,27 @@ def test_wfp_column_without_a_hashtag_is_found_by_its_name(tmp_path: Path) -> No
     )
     (record,) = wfp.read_prices(path)
     assert (record["currency"], record["price"]) == ("XOF", 250)
+
+
+def test_a_renamed_wfp_file_is_told_apart_from_one_that_names_its_country(
+    tmp_path: Path,
+) -> None:
+    """HDX puts a per-country file's country in its name only: renamed, its prices
+    would carry no country. They are still read (never dropped), and ``unplaced`` says
+    why; a country given, or a ``#country+code`` column, places them."""
+    rows = codebook_wfp.rows("Mali", 20, seed=2)
+    renamed = codebook_wfp.write_csv(tmp_path / "prices.csv", rows)
+    hdx = codebook_wfp.write_csv(tmp_path / "wfp_food_prices_mli.csv", rows)
+    problem = wfp.unplaced(renamed)
+    assert problem is not None and "prices.csv names no country" in problem
+    assert "--country" in problem
+    assert wfp.unplaced(hdx) is None and wfp.unplaced(renamed, country_code="MLI") is None
+    unplaced = list(wfp.read_prices(renamed))
+    assert len(unplaced) == 20 and all("country_code" not in r for r in unplaced)
+    assert list(wfp.read_prices(renamed, country_code="MLI")) == list(wfp.read_prices(hdx))
+    assert wfp.country_in_file_name("wfp_food_prices_syr.csv.gz") == "SYR"
+    header = ["date", "market", "commodity", "unit", "currency", "price", "iso"]
+    hxl = ["#date", "#loc+market+name", "#item+name", "#item+unit", "#currency+code"]
+    hxl += ["#value", "#country+code"]
+    global_file = write_csv(tmp_path / "global.csv", [header, hxl])
+    assert wfp.unplaced(global_file) is None
