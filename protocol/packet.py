@@ -141,11 +141,16 @@ def issue_packet(
     hc_restriction: str | None = None,
     decoys: int = 0,
     random_bytes: Callable[[int], bytes] = os.urandom,
+    validated: bool = False,
 ) -> IssuedPacket:
     """Sign ``record`` as a packet of ``schema`` with every claim disclosable.
 
     ``pseudonym_key`` comes with the name of its epoch, ``pseudonym_epoch``; a
     packet in which a pseudonym is computed names that epoch in ``pse``.
+
+    ``validated`` says that ``record`` is what ``validate_record`` of this schema
+    returned (the node's ingest validates a record once, to key it): it is issued as
+    it is, without validating it again (a tenth of the cost of issuing).
 
     Raises :class:`SchemaViolation` or :class:`UnknownSchema` for a bad record and
     :class:`ProtocolError` for a bad handling code, a missing pseudonymisation key,
@@ -154,7 +159,8 @@ def issue_packet(
     _check_handling(hc, hc_restriction)
     key_of_epoch = _key_of_epoch(pseudonym_key, pseudonym_epoch)
     spec = get_schema(schema)
-    claims = spec.validate_record(record)
+    # A copy of validated claims: the derived claims are added to it.
+    claims = dict(record) if validated else spec.validate_record(record)
     epoch = _add_derived_claims(claims, spec, key_of_epoch)
     digests, disclosures, by_claim = conceal_encoded(claims, random_bytes, decoys=decoys)
     jti = uuid7(now, random_bytes)

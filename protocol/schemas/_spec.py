@@ -160,8 +160,9 @@ class SchemaSpec:
         and range. Raises :class:`SchemaViolation`.
         """
         record_part: dict[str, Any] = {}
+        derived_claims = self._derived_claims  # once, not once per claim
         for name, value in claims.items():
-            derivation = self.derived_claim(name)
+            derivation = derived_claims.get(name)
             if derivation is None:
                 record_part[name] = value
                 continue

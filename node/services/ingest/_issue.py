@@ -33,7 +33,7 @@ def issue_records(
     for item in fresh:
         try:
             packet = issue_packet(
-                item.record,
+                item.record if item.claims is None else item.claims,
                 schema=schema,
                 issuer=issuer,
                 key=signing.key,
@@ -43,6 +43,7 @@ def issue_records(
                 pseudonym_epoch=pseudonym_key.epoch if pseudonym_key else None,
                 hc=hc,
                 hc_restriction=hc_restriction,
+                validated=item.claims is not None,  # validated once, by key_records
             )
         except ProtocolError as exc:
             failed.append(RecordRejected(item.index, exc.code, exc.message))

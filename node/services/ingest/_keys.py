@@ -33,6 +33,9 @@ class Candidate:
     #: the stored form of its natural key (None: the schema has none)
     key: str | None = None
     record_sha256: str = ""
+    #: the record as the schema validated it, if it was validated to key it (it is
+    #: then issued as it is, not validated again)
+    claims: dict[str, Any] | None = None
 
 
 def key_records(
@@ -44,7 +47,8 @@ def key_records(
     result: IngestResult,
 ) -> list[Candidate]:
     """Each record that is an object, with its natural key and digest if the schema has
-    a key (validating it for that); the others go to ``result.rejected``."""
+    a key (validating it for that, and keeping the validated claims for issuing); the
+    others go to ``result.rejected``."""
     out: list[Candidate] = []
     for index, record in enumerate(records):
         try:
@@ -56,6 +60,7 @@ def key_records(
                 key = spec.natural_key(claims)
                 item.key = record_keys.key_sha256(key) if key is not None else None
                 item.record_sha256 = spec.record_digest(claims, hc=hc, hcr=hcr)
+                item.claims = claims
         except ProtocolError as exc:
             result.rejected.append(RecordRejected(index, exc.code, exc.message))
             continue
