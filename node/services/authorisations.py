@@ -49,7 +49,9 @@ from clearinghouse.protocol.authorisation import (
     verify_authorisation,
 )
 from clearinghouse.protocol.errors import AuthorisationRejected, OverDisclosure, ProtocolError
+from clearinghouse.protocol.manifest import Manifest
 from clearinghouse.protocol.packet import IssuedPacket, PacketRef, VerifiedPacket, make_view
+from clearinghouse.protocol.policy import SharingPolicy
 from clearinghouse.protocol.schemas import get_schema
 from clearinghouse.protocol.sdjwt import CompactSdJwt, decode_jws
 
@@ -318,6 +320,23 @@ def offered_authorisations(
     return good, bad
 
 
+#: The manifest :func:`_sharing` was last asked about, and its sharing policy.
+_LAST_SHARING: tuple[Manifest, SharingPolicy] | None = None
+
+
+def _sharing(manifest: Manifest) -> SharingPolicy:
+    """``manifest.sharing``, without asking the manifest again while it stays the one in
+    force: each view received is checked against it, and the manifest (a pydantic model)
+    answers a private attribute slowly, a fifth of the check."""
+    global _LAST_SHARING
+    last = _LAST_SHARING
+    if last is not None and last[0] is manifest:
+        return last[1]
+    sharing = manifest.sharing
+    _LAST_SHARING = (manifest, sharing)
+    return sharing
+
+
 def check_disclosure(
     ctx: NodeContext,
     packet: VerifiedPacket,
@@ -330,10 +349,11 @@ def check_disclosure(
     Raises :class:`OverDisclosure` (naming any authorisation that could not be used).
     """
     spec = get_schema(packet.sch)
-    sharing = ctx.manifest.sharing
-    extra = packet.disclosed - sharing.granted_claims(spec, ctx.participant)
-    if not extra:
+    sharing = _sharing(ctx.manifest)
+    granted = sharing.granted_claims(spec, ctx.participant)
+    if packet.disclosed <= granted:
         return None
+    extra = packet.disclosed - granted
     for a in offered.values():
         try:
             if covers_view(a, packet) and extra <= unlocked_claims(a, spec):

@@ -28,7 +28,7 @@ from sqlalchemy import and_, bindparam, func, insert, or_, select, union, update
 from sqlalchemy.engine import Row
 from sqlmodel import Session, col
 
-from clearinghouse.node.storage._core import table_of, upsert_insert
+from clearinghouse.node.storage._core import driver_executemany, table_of, upsert_insert
 from clearinghouse.node.storage.models import (
     AuditAlert,
     AuditBlock,
@@ -119,7 +119,6 @@ def append(session: Session, acts: Sequence[Act], *, now: datetime) -> range:
         rows.append(
             {
                 "seq": seq,
-                "time": now,
                 "act": act.act,
                 "actor": act.actor,
                 "peer": act.peer,
@@ -129,12 +128,14 @@ def append(session: Session, acts: Sequence[Act], *, now: datetime) -> range:
             }
         )
         views += [{"jti": jti, "seq": seq} for jti in act.covers() if jti != act.jti]
-    connection = session.connection()  # Core executemany: no ORM work per row
-    connection.execute(_INSERT_ENTRY, rows)
+    # Each an executemany handed to the driver, the time converted once (no ORM, nor
+    # SQLAlchemy, work per row: _core.driver_executemany)
+    connection = session.connection()
+    driver_executemany(connection, _INSERT_ENTRY, rows, shared={"time": now})
     if blocks:
-        connection.execute(_INSERT_BLOCK, blocks)
+        driver_executemany(connection, _INSERT_BLOCK, blocks, shared={})
     if views:
-        connection.execute(_INSERT_VIEW, views)
+        driver_executemany(connection, _INSERT_VIEW, views, shared={})
     connection.execute(
         _SET_HEAD, {"size": tree.size, "root": tree.root(), "frontier": tree.to_bytes()}
     )

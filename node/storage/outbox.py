@@ -34,12 +34,12 @@ from sqlalchemy import (
 from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
-from clearinghouse.node.storage._core import rowcount, table_of
+from clearinghouse.node.storage._core import driver_executemany, rowcount, table_of
 from clearinghouse.node.storage.models import DeliveryReceipt, OutboxItem, UTCDateTime
 from clearinghouse.protocol.packet import PacketRef
 
 #: A leased outbox item as :func:`claim_due` returns it: a row with the columns of
-#: :class:`OutboxItem` as attributes.
+#: :class:`OutboxItem` that delivery reads (:data:`_DUE_COLUMNS`) as attributes.
 DueItem: TypeAlias = Row[Any]
 #: The evidence for one view: a receipt's id (:func:`add_receipt`) and the view's position
 #: in it (0 for a per-view receipt).
@@ -64,7 +64,20 @@ __all__ = [
 
 
 _ITEMS = table_of(OutboxItem)
-_INSERT_ITEM = insert(_ITEMS)
+#: The columns :func:`enqueue` writes (the others start NULL).
+_ENQUEUED = (
+    "recipient",
+    "packet_id",
+    "jti",
+    "digest",
+    "view",
+    "state",
+    "attempts",
+    "created_at",
+    "next_attempt_at",
+    "authorisation_id",
+)
+_INSERT_ITEM = insert(_ITEMS).values({name: bindparam(name) for name in _ENQUEUED})
 
 
 def enqueue(
@@ -80,8 +93,9 @@ def enqueue(
     ``entries`` are ``(packet row id, packet ref, {recipient: view})``;
     ``authorisation_id`` names the oversight authorisation the views rely on; ``due``
     is when they may first be claimed for delivery (default: ``now``).
-    A Core executemany on the session's connection: the ORM's bulk insert of
-    ``insert(OutboxItem)`` did per-row bookkeeping that cost more than the insert.
+    One executemany handed to the driver (:func:`driver_executemany`), the values every
+    row shares (the timestamps among them) converted once: the ORM's bulk insert, then
+    SQLAlchemy's Core executemany, did per-row work that cost more than the insert.
     """
     rows = [
         {
@@ -90,17 +104,19 @@ def enqueue(
             "jti": ref.jti,
             "digest": ref.digest,
             "view": view,
+        }
+        for packet_id, ref, views in entries
+        for recipient, view in views.items()
+    ]
+    if rows:
+        shared = {
             "state": "pending",
             "attempts": 0,
             "created_at": now,
             "next_attempt_at": due or now,
             "authorisation_id": authorisation_id,
         }
-        for packet_id, ref, views in entries
-        for recipient, view in views.items()
-    ]
-    if rows:
-        session.connection().execute(_INSERT_ITEM, rows)
+        driver_executemany(session.connection(), _INSERT_ITEM, rows, shared=shared)
     return len(rows)
 
 
@@ -119,11 +135,26 @@ _DUE = (
     .limit(bindparam("limit", type_=Integer))
     .with_for_update(skip_locked=True)
 )
+#: What delivery reads of a leased item: the view to send (cut to what may go now by its
+#: authorisation and age), what its receipt must name, and what backing off or deferring
+#: it needs. Not the rest of the row: each column read back is converted per row, and the
+#: timestamps (six of them) cost the most.
+_DUE_COLUMNS = (
+    _ITEMS.c.id,
+    _ITEMS.c.recipient,
+    _ITEMS.c.jti,
+    _ITEMS.c.digest,
+    _ITEMS.c.view,
+    _ITEMS.c.attempts,
+    _ITEMS.c.created_at,
+    _ITEMS.c.authorisation_id,
+    _ITEMS.c.deferred_since,
+)
 _CLAIM = (
     update(_ITEMS)
     .where(_ITEMS.c.id.in_(_DUE.scalar_subquery()))
     .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"))
-    .returning(*_ITEMS.c)
+    .returning(*_DUE_COLUMNS)
 )
 
 
@@ -213,7 +244,8 @@ def mark_delivered(
     """Mark items delivered (each with its evidence: the receipt and the view's position
     in it); return how many changed (those still pending).
 
-    One executemany in id order, no ORM work per row. What changed is its row count,
+    One executemany in id order handed to the driver (:func:`driver_executemany`), the
+    time converted once. What changed is its row count,
     which both drivers sum over the rows (pysqlite; psycopg since 3.1), rather than a read
     of which are still pending first: one statement less, and exact even when another
     transaction settles a view in between."""
@@ -223,16 +255,9 @@ def mark_delivered(
     for item_id in sorted(receipts):
         evidence = receipts[item_id]
         receipt_id, index = evidence if evidence is not None else (None, None)
-        rows.append(
-            {
-                "item_id": item_id,
-                "evidence_id": receipt_id,
-                "evidence_index": index,
-                "now": now,
-                "via": via,
-            }
-        )
-    return rowcount(session.connection().execute(_MARK_DELIVERED, rows))
+        rows.append({"item_id": item_id, "evidence_id": receipt_id, "evidence_index": index})
+    shared = {"now": now, "via": via}
+    return rowcount(driver_executemany(session.connection(), _MARK_DELIVERED, rows, shared=shared))
 
 
 def mark_refused(

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import Session, col, select
 
-from clearinghouse.node.storage._core import UpsertInsert, rowcount, table_of
+from clearinghouse.node.storage._core import UpsertInsert, driver_executemany, rowcount, table_of
 from clearinghouse.node.storage.models import InboundRefusal, OutboxItem, StoredPacket
 from clearinghouse.node.storage.situation_index import index_packets, reindex_packet
 from clearinghouse.protocol.packet import IssuedPacket, VerifiedPacket
@@ -56,10 +56,11 @@ def add_issued(
 ) -> list[int]:
     """Store packets issued here (the full SD-JWT each); return their row ids, in order.
 
-    One Core executemany without ``RETURNING``, then one read of the new rows' ids by
-    (jti, digest). An ordered ``RETURNING`` (``sort_by_parameter_order``) made SQLite
-    insert row by row, and a batched one makes psycopg parse a statement of thousands of
-    parameters per page; both cost more than the read. The pair is unique
+    One executemany without ``RETURNING`` handed to the driver (the values every row
+    shares converted once: :func:`_core.driver_executemany`), then one read of the new
+    rows' ids by (jti, digest). An ordered ``RETURNING`` (``sort_by_parameter_order``)
+    made SQLite insert row by row, and a batched one makes psycopg parse a statement of
+    thousands of parameters per page; both cost more than the read. The pair is unique
     (``uq_packet_ref``) and these rows are this transaction's, so the read finds exactly
     them (a packet held already fails the insert, as before).
     """
@@ -83,7 +84,8 @@ def add_issued(
         for packet in issued
     ]
     connection = session.connection()
-    connection.execute(_INSERT_PACKET, rows)
+    shared = {"issuer": issuer, "kid": kid, "origin": "local", "stored_at": now}
+    driver_executemany(connection, _INSERT_PACKET, rows, shared=shared)
     refs = [(packet.ref.jti, packet.ref.digest) for packet in issued]
     stored = _ids_of(connection, set(refs))
     ids = [stored[ref] for ref in refs]
@@ -91,7 +93,22 @@ def add_issued(
     return ids
 
 
-_INSERT_PACKET = insert(_PACKET)
+#: The columns a packet is stored with (``id`` is the database's).
+_STORED = (
+    "jti",
+    "digest",
+    "issuer",
+    "kid",
+    "schema_id",
+    "hc",
+    "hcr",
+    "issued_at",
+    "origin",
+    "raw",
+    "claims",
+    "stored_at",
+)
+_INSERT_PACKET = insert(_PACKET).values({name: bindparam(name) for name in _STORED})
 #: The ids of packets by jti (the leading column of ``uq_packet_ref``'s index): the
 #: digest is matched in Python, for SQLite plans a row-value ``IN`` as a scan.
 _IDS_BY_JTI = select_rows(_PACKET.c.jti, _PACKET.c.digest, _PACKET.c.id).where(

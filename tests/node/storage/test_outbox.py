@@ -96,6 +96,31 @@ def test_claim_due_skips_what_is_not_pending_or_not_yet_due(engine: Engine) -> N
     assert claim(engine, owner="w2", at=NOW + timedelta(minutes=1)) == [ids[2]]
 
 
+def test_claim_due_reads_back_only_what_delivery_uses(engine: Engine) -> None:
+    """The view to send and what sending, checking its receipt, backing off or deferring
+    it read: not the whole row (each column read back is converted, row after row)."""
+    with transaction(engine) as session:
+        outbox.enqueue(session, [(7, ref(7), {"dpa": "the view"})], now=NOW, authorisation_id="a")
+        (item,) = outbox.claim_due(
+            session, recipient="dpa", owner="w", now=NOW, lease=LEASE, limit=1
+        )
+    assert item._fields == (
+        "id",
+        "recipient",
+        "jti",
+        "digest",
+        "view",
+        "attempts",
+        "created_at",
+        "authorisation_id",
+        "deferred_since",
+    )
+    assert (item.recipient, item.view) == ("dpa", "the view")
+    assert (item.jti, item.digest) == (ref(7).jti, ref(7).digest)
+    assert (item.attempts, item.created_at, item.authorisation_id) == (0, NOW, "a")
+    assert item.deferred_since is None
+
+
 def test_an_expired_lease_can_be_claimed_again(engine: Engine) -> None:
     enqueue(engine, 2)
     ids = claim(engine, owner="dead-worker")
