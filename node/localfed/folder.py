@@ -26,7 +26,7 @@ from clearinghouse.node.keyfiles import (
     write_secret,
 )
 from clearinghouse.node.localfed.config import restrict_federation
-from clearinghouse.node.localfed.processes import free_port
+from clearinghouse.node.localfed.processes import free_ports
 from clearinghouse.protocol.keys import Signer, generate_private_key, public_jwk
 from clearinghouse.protocol.manifest import build_manifest, manifest_json, sign_manifest
 
@@ -55,10 +55,14 @@ class State:
             saved = json.loads(path.read_text())
             state = cls(saved["ports"], saved["tokens"], saved.get("replica_ports", {}))
         else:
-            state = cls({p: free_port() for p in participants})
-        for p, count in replicas.items():
-            ports = state.replica_ports.setdefault(p, [])
-            ports += [free_port() for _ in range(count - len(ports))]
+            state = cls({})
+        # every port drawn at once, so that no two processes are given the same one
+        wanted = [p for p in participants if p not in state.ports]
+        more = {p: max(n - len(state.replica_ports.get(p, [])), 0) for p, n in replicas.items()}
+        fresh = iter(free_ports(len(wanted) + sum(more.values())))
+        state.ports.update({p: next(fresh) for p in wanted})
+        for p, n in more.items():
+            state.replica_ports.setdefault(p, []).extend(next(fresh) for _ in range(n))
         return state
 
     def save(self, root: Path) -> None:

@@ -15,12 +15,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Protocol
 
 from clearinghouse.node.transport.local_api import node_ready
 
-__all__ = ["NodeProcess", "free_port", "start_process", "stop_process", "wait_ready"]
+__all__ = ["NodeProcess", "free_port", "free_ports", "start_process", "stop_process", "wait_ready"]
 
 #: Seconds a node gets to stop after SIGTERM, then after SIGKILL.
 STOP_TIMEOUT, KILL_TIMEOUT = 20, 10
@@ -28,9 +29,22 @@ STOP_TIMEOUT, KILL_TIMEOUT = 20, 10
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now (for a node to take)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports on 127.0.0.1 that nothing listens on now.
+
+    Each is held until all are drawn: a port given back at once may be drawn again, and
+    two nodes given one port would be one node answering for both (the other fails to
+    bind, while its address still answers)."""
+    with ExitStack() as held:
+        ports = []
+        for _ in range(count):
+            s = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            s.bind(("127.0.0.1", 0))
+            ports.append(int(s.getsockname()[1]))
+        return ports
 
 
 class NodeProcess(Protocol):
