@@ -9,7 +9,7 @@ peer expects): :class:`PacketsAnswer` is either.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 from pydantic.json_schema import SkipJsonSchema
@@ -63,10 +63,13 @@ class PacketBatch(BaseModel):
     authorisations: list[Any] = Field(
         default_factory=list, description="Oversight authorisations the views rely on."
     )
-    receipt: Literal["batch"] | SkipJsonSchema[None] = Field(
+    # Any string: a form of receipt this node does not know yet gets the oldest form, so
+    # that a newer peer can ask for one without being refused by an older node.
+    receipt: str | SkipJsonSchema[None] = Field(
         None,
         description="`batch`: answer with one signed receipt over the whole batch. Without "
-        "it (or with another value) the answer is a signed receipt per view.",
+        "it (or with another string) the answer is a signed receipt per view.",
+        examples=["batch"],
     )
 
 

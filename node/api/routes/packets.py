@@ -74,6 +74,9 @@ async def post_packets(request: Request, ctx: ContextDep, peer: PeerDep) -> dict
     authorisations = document.get("authorisations", [])
     if not isinstance(authorisations, list):
         raise BadRequest("'authorisations', when given, must be an array of documents")
+    receipt = document.get("receipt")
+    if receipt is not None and not isinstance(receipt, str):
+        raise BadRequest("'receipt', when given, must be a string (\"batch\")")
     if len(views) > ctx.settings.max_batch:
         raise PayloadTooLarge(f"{len(views)} views in one batch; at most {ctx.settings.max_batch}")
     quota: PeerQuota | None = getattr(request.app.state, "peer_quota", None)
@@ -81,8 +84,8 @@ async def post_packets(request: Request, ctx: ContextDep, peer: PeerDep) -> dict
         ctx.metrics.quota_exceeded.labels(peer=peer.id, kind=over.kind).inc()
         log.info("batch from %s refused: %s", peer.id, over.detail)
         raise QuotaExceeded(over.detail, retry_after=over.retry_after)
-    # Any other value (a later form this node does not know) gets the oldest form.
-    batch = document.get("receipt") == "batch"
+    # Any other string (a later form this node does not know) gets the oldest form.
+    batch = receipt == "batch"
     taken = await run_in_threadpool(
         take_pushed_batch,
         ctx,

@@ -163,6 +163,19 @@ def test_a_receipt_form_this_node_does_not_know_gets_a_receipt_per_view(
     assert [r.status for r in receipts] == ["accepted"]
 
 
+def test_a_receipt_form_that_is_not_a_string_is_refused(
+    fed: LocalFederation, dpa: NodeHandle
+) -> None:
+    """Any string asks for a receipt form (one this node does not know gets one per view,
+    above); anything else is a malformed batch, refused before a view is looked at."""
+    view = recipient_view(mission_packet(fed), manifest_of(fed), "dpa")
+    for receipt in (7, ["batch"], {"form": "batch"}, True):
+        body = json.dumps({"views": [view], "receipt": receipt}).encode()
+        answer = send(signed(fed, dpa, "POST", "/v1/packets", body))
+        problem = assert_problem(answer, 400, "bad-request")
+        assert "'receipt'" in problem["detail"]
+
+
 def test_a_batch_receipt_names_the_body_it_answers(fed: LocalFederation, dpa: NodeHandle) -> None:
     """The same views in another body (other spacing): another request digest."""
     view = recipient_view(mission_packet(fed), manifest_of(fed), "dpa")
