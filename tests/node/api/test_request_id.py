@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,6 +71,16 @@ def access_lines(
     ]
 
 
+def the_access_line(log_lines: LogLines, request_id: str) -> dict[str, Any]:
+    """The one access line of a request, waited for: the server writes it after the
+    response has gone, so the client may read the log before it is there."""
+    deadline = time.monotonic() + 10
+    while not (found := access_lines(log_lines(), request_id)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    [line] = found
+    return line
+
+
 @pytest.mark.parametrize(
     ("value", "accepted"),
     [
@@ -94,7 +105,7 @@ def test_a_well_formed_id_is_kept_returned_and_logged(dpa: NodeHandle, log_lines
     response = get(dpa, "/healthz?probe=1", **{"X-Request-Id": "lb-7f3a.2_x"})
     assert response.status_code == 200
     assert response.headers["x-request-id"] == "lb-7f3a.2_x"
-    [line] = access_lines(log_lines(), "lb-7f3a.2_x")
+    line = the_access_line(log_lines, "lb-7f3a.2_x")
     assert line["request_id"] == "lb-7f3a.2_x" and line["participant"] == "testnode"
     assert (line["method"], line["path"], line["status"]) == ("GET", "/healthz", 200)
     assert line["message"] == "GET /healthz 200" and line["duration_ms"] >= 0
@@ -132,7 +143,7 @@ def test_an_unexpected_error_is_answered_and_logged_with_the_id(
     [error] = [line for line in lines if line["logger"] == "clearinghouse.api"]
     assert error["request_id"] == "boom-1" and error["message"] == "unexpected error on GET /boom"
     assert "RuntimeError: an unexpected failure" in error["exception"]
-    [access] = access_lines(lines, "boom-1")
+    access = the_access_line(log_lines, "boom-1")
     assert (access["request_id"], access["status"]) == ("boom-1", 500)
 
 
@@ -148,7 +159,7 @@ def test_a_peers_request_is_logged_with_the_peer(
     )
     response = send(request)
     assert response.status_code == 200, response.text
-    [line] = access_lines(log_lines(), "from-mission")
+    line = the_access_line(log_lines, "from-mission")
     assert (line["peer"], line["request_id"], line["path"]) == (
         "mission",
         "from-mission",
