@@ -45,7 +45,7 @@ from clearinghouse.node.keyfiles import read_private_key, read_pseudonym_key
 from clearinghouse.node.storage import auditlog
 from clearinghouse.node.storage.db import make_engine, transaction
 from clearinghouse.node.storage.migrate import upgrade
-from clearinghouse.node.storage.models import OutboxItem, StoredPacket
+from clearinghouse.node.storage.models import OutboxItem, OutboxView, StoredPacket
 from clearinghouse.node.storage.situation_index import index_packets
 from clearinghouse.protocol.ids import uuid7
 from clearinghouse.protocol.keys import public_jwk
@@ -216,7 +216,11 @@ def store(
     index of them, the views owed, and an audit entry each."""
     session.execute(insert(StoredPacket), packets)
     if outbox:
-        session.execute(insert(OutboxItem), outbox)
+        rows = [{k: v for k, v in row.items() if k != "view"} for row in outbox]
+        written = insert(OutboxItem).returning(OutboxItem.id, sort_by_parameter_order=True)
+        ids = session.execute(written, rows).scalars().all()
+        texts = [{"item_id": i, "view": row["view"]} for i, row in zip(ids, outbox, strict=True)]
+        session.execute(insert(OutboxView), texts)
     index_packets(session, [(row["id"], row) for row in packets])
     auditlog.append(session, view_queued_acts(len(packets), rng), now=now)
 

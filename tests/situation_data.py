@@ -31,7 +31,7 @@ from clearinghouse.node.services.analyze import analyse_batch
 from clearinghouse.node.services.ingest import ingest_records
 from clearinghouse.node.services.receive import receive_views
 from clearinghouse.node.storage.db import transaction
-from clearinghouse.node.storage.models import OutboxItem
+from clearinghouse.node.storage.models import OutboxItem, OutboxView
 from tests.nodes import ServedNode, built_federation, opened_node, served_node
 from tests.support import EXAMPLES
 
@@ -84,7 +84,8 @@ def _views_for(ctx: NodeContext, recipient: str) -> list[str]:
     """The views ``ctx``'s node owes ``recipient``, in the order it queued them."""
     with transaction(ctx.engine) as session:
         query = (
-            select(OutboxItem.view)
+            select(OutboxView.view)
+            .join(OutboxItem, col(OutboxItem.id) == OutboxView.item_id)
             .where(OutboxItem.recipient == recipient)
             .order_by(col(OutboxItem.id))
         )

@@ -35,7 +35,7 @@ from clearinghouse.node.context import NodeContext
 from clearinghouse.node.services import acts
 from clearinghouse.node.storage import auditlog, authorisations, outbox
 from clearinghouse.node.storage.db import transaction
-from clearinghouse.node.storage.models import OutboxItem, StoredPacket
+from clearinghouse.node.storage.models import StoredPacket
 from clearinghouse.node.storage.outbox import DueItem
 from clearinghouse.protocol.audit import Act
 from clearinghouse.protocol.authorisation import (
@@ -245,7 +245,7 @@ def authorised_unlocks(ctx: NodeContext, packet: IssuedPacket, now: datetime) ->
 
 def outgoing(
     ctx: NodeContext,
-    items: Sequence[OutboxItem | DueItem],
+    items: Sequence[DueItem],
     now: datetime,
     session: Session | None = None,
 ) -> tuple[list[str], list[dict[str, Any]]]:
@@ -283,18 +283,19 @@ def outgoing(
     return views, list(used.values())
 
 
-def _cut(ctx: NodeContext, item: OutboxItem | DueItem, a: Authorisation | None) -> str:
+def _cut(ctx: NodeContext, item: DueItem, a: Authorisation | None) -> str:
     """``item``'s view narrowed to the policy in force (and ``a``'s unlocks, if any)."""
+    view: str = item.view
     try:
-        sch = decode_jws(CompactSdJwt.parse(item.view).jwt).payload.get("sch")
+        sch = decode_jws(CompactSdJwt.parse(view).jwt).payload.get("sch")
         spec = get_schema(str(sch))
         allowed = set(ctx.manifest.sharing.granted_claims(spec, item.recipient))
         if a is not None:
             allowed |= unlocked_claims(a, spec)
-        return make_view(item.view, allowed)
+        return make_view(view, allowed)
     except ProtocolError as exc:
         log.warning("view %s for %s could not be narrowed: %s", item.jti, item.recipient, exc)
-        return item.view
+        return view
 
 
 # -- receiving --------------------------------------------------------------------------

@@ -55,7 +55,7 @@ def serve_feed(ctx: NodeContext, *, peer: str, since: int, limit: int) -> FeedPa
             auditlog.append(session, [acts.view_sent(actor, peer, offered, "catch-up")], now=now)
     if acknowledged:
         ctx.metrics.views_out.labels(peer=peer).inc(acknowledged)
-    cursors = [i.id or 0 for i in items]  # stored rows: every one has its id
+    cursors = [int(i.id) for i in items]
     return FeedPage(
         items=list(zip(cursors, views, strict=True)),
         next_cursor=cursors[-1] if cursors else since,

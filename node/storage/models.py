@@ -79,6 +79,7 @@ __all__ = [
     "InboundRefusal",
     "NodeCounter",
     "OutboxItem",
+    "OutboxView",
     "OversightAuthorisation",
     "PacketActor",
     "PacketPlace",
@@ -162,7 +163,6 @@ class OutboxItem(SQLModel, table=True):
     packet_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     jti: str = Field(max_length=64)
     digest: str = Field(max_length=64)
-    view: str = Field(sa_column=Column(Text, nullable=False))
     state: str = Field(max_length=16, default="pending")  # pending | delivered | refused
     attempts: int = 0
     created_at: datetime = Field(sa_column=_utc())
@@ -182,6 +182,17 @@ class OutboxItem(SQLModel, table=True):
     authorisation_id: str | None = Field(default=None, max_length=64)
     #: when the recipient first deferred the view (receipt status 'deferred'), if it did
     deferred_since: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class OutboxView(SQLModel, table=True):
+    """The text of an outbox row's view (:class:`OutboxItem`, by its id), kept apart from
+    the row: a view is about 5 KB, and SQLite writes a whole row again, overflow pages
+    included, each time delivery leases it and settles it."""
+
+    __tablename__ = "outbox_view"
+
+    item_id: int = Field(sa_column=Column(BIG_ID, primary_key=True, autoincrement=False))
+    view: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class DeliveryReceipt(SQLModel, table=True):

@@ -6,7 +6,9 @@ push or acknowledged through the peer's catch-up pulls) or refused it for good
 pending, due again later, with the time of its first deferral (:func:`defer`), until
 delivery gives up on it (``refused``). The peer's signed receipt is kept once
 (:func:`add_receipt`: a batch receipt covers many rows) and each row names its evidence:
-the receipt and the view's position in it (:func:`receipt_of`). Delivery *claims* due
+the receipt and the view's position in it (:func:`receipt_of`). A row's view text is
+kept apart from it (:class:`OutboxView`): a row changes as delivery leases and settles
+it, its view never does. Delivery *claims* due
 items with a lease, so that several node processes on one PostgreSQL share the work
 without sending a view twice (``FOR UPDATE SKIP LOCKED``); a process that dies leaves
 its lease to expire.
@@ -21,8 +23,11 @@ from typing import Any, TypeAlias
 from sqlalchemy import (
     Integer,
     Row,
+    Text,
     bindparam,
     case,
+    cast,
+    exists,
     func,
     insert,
     literal_column,
@@ -35,11 +40,17 @@ from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 from clearinghouse.node.storage._core import driver_executemany, rowcount, table_of
-from clearinghouse.node.storage.models import DeliveryReceipt, OutboxItem, UTCDateTime
+from clearinghouse.node.storage.models import (
+    DeliveryReceipt,
+    OutboxItem,
+    OutboxView,
+    UTCDateTime,
+)
 from clearinghouse.protocol.packet import PacketRef
 
-#: A leased outbox item as :func:`claim_due` returns it: a row with the columns of
-#: :class:`OutboxItem` that delivery reads (:data:`_DUE_COLUMNS`) as attributes.
+#: An outbox item as :func:`claim_due` and :func:`feed` return it: a row with the columns
+#: of :class:`OutboxItem` that delivery reads and its view (:data:`_DUE_COLUMNS`), as
+#: attributes.
 DueItem: TypeAlias = Row[Any]
 #: The evidence for one view: a receipt's id (:func:`add_receipt`) and the view's position
 #: in it (0 for a per-view receipt).
@@ -64,13 +75,13 @@ __all__ = [
 
 
 _ITEMS = table_of(OutboxItem)
+_VIEWS = table_of(OutboxView)
 #: The columns :func:`enqueue` writes (the others start NULL).
 _ENQUEUED = (
     "recipient",
     "packet_id",
     "jti",
     "digest",
-    "view",
     "state",
     "attempts",
     "created_at",
@@ -78,6 +89,19 @@ _ENQUEUED = (
     "authorisation_id",
 )
 _INSERT_ITEM = insert(_ITEMS).values({name: bindparam(name) for name in _ENQUEUED})
+#: A view's text, under the id of the row just written for its (packet, recipient): the
+#: one such row without a text yet. Found rather than returned by the insert, which an
+#: executemany cannot do on SQLite; a row committed by another transaction already has
+#: its text, and one not yet committed is not seen.
+_INSERT_VIEW = insert(_VIEWS).from_select(
+    ["item_id", "view"],
+    select_rows(_ITEMS.c.id, cast(bindparam("view"), Text)).where(
+        _ITEMS.c.jti == bindparam("jti"),
+        _ITEMS.c.recipient == bindparam("recipient"),
+        _ITEMS.c.packet_id == bindparam("packet_id"),
+        ~exists().where(_VIEWS.c.item_id == _ITEMS.c.id),
+    ),
+)
 
 
 def enqueue(
@@ -98,16 +122,12 @@ def enqueue(
     SQLAlchemy's Core executemany, did per-row work that cost more than the insert.
     """
     rows = [
-        {
-            "recipient": recipient,
-            "packet_id": packet_id,
-            "jti": ref.jti,
-            "digest": ref.digest,
-            "view": view,
-        }
+        {"recipient": recipient, "packet_id": packet_id, "jti": ref.jti, "digest": ref.digest}
         for packet_id, ref, views in entries
-        for recipient, view in views.items()
+        for recipient in views
     ]
+    if len({(row["packet_id"], row["recipient"]) for row in rows}) < len(rows):
+        raise ValueError("a packet's view is queued twice for one recipient in one call")
     if rows:
         shared = {
             "state": "pending",
@@ -116,7 +136,14 @@ def enqueue(
             "next_attempt_at": due or now,
             "authorisation_id": authorisation_id,
         }
-        driver_executemany(session.connection(), _INSERT_ITEM, rows, shared=shared)
+        connection = session.connection()
+        driver_executemany(connection, _INSERT_ITEM, rows, shared=shared)
+        texts = [
+            {"packet_id": packet_id, "jti": ref.jti, "recipient": recipient, "view": view}
+            for packet_id, ref, views in entries
+            for recipient, view in views.items()
+        ]
+        driver_executemany(connection, _INSERT_VIEW, texts, shared={})
     return len(rows)
 
 
@@ -144,7 +171,10 @@ _DUE_COLUMNS = (
     _ITEMS.c.recipient,
     _ITEMS.c.jti,
     _ITEMS.c.digest,
-    _ITEMS.c.view,
+    select_rows(_VIEWS.c.view)
+    .where(_VIEWS.c.item_id == _ITEMS.c.id)
+    .scalar_subquery()
+    .label("view"),
     _ITEMS.c.attempts,
     _ITEMS.c.created_at,
     _ITEMS.c.authorisation_id,
@@ -345,7 +375,7 @@ def ack_through(session: Session, *, recipient: str, cursor: int, now: datetime)
 
 def feed(
     session: Session, *, recipient: str, after: int, limit: int, now: datetime
-) -> list[OutboxItem]:
+) -> list[DueItem]:
     """Views still owed to ``recipient`` after cursor ``after``, in cursor order (catch-up),
     each marked as offered (see :func:`ack_through`).
 
@@ -353,14 +383,14 @@ def feed(
     are in, leased ones too.
     """
     items = list(
-        session.exec(
-            select(OutboxItem)
+        session.execute(
+            select_rows(*_DUE_COLUMNS)
             .where(
-                OutboxItem.recipient == recipient,
-                col(OutboxItem.id) > after,
-                OutboxItem.state == "pending",
+                _ITEMS.c.recipient == recipient,
+                _ITEMS.c.id > after,
+                _ITEMS.c.state == "pending",
             )
-            .order_by(col(OutboxItem.id))
+            .order_by(_ITEMS.c.id)
             .limit(limit)
         ).all()
     )

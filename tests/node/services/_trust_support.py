@@ -20,15 +20,17 @@ from typing import Any
 
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlmodel import col, select
+from sqlalchemy import Row
+from sqlalchemy import select as select_rows
 
 from clearinghouse.node.context import NodeContext
 from clearinghouse.node.keyfiles import write_private_key, write_secret
 from clearinghouse.node.services.ingest import ingest_records
 from clearinghouse.node.settings import Settings
 from clearinghouse.node.storage import auditlog, packets
+from clearinghouse.node.storage._core import table_of
 from clearinghouse.node.storage.db import transaction
-from clearinghouse.node.storage.models import OutboxItem
+from clearinghouse.node.storage.models import OutboxItem, OutboxView
 from clearinghouse.protocol.authorisation import (
     Authorisation,
     build_authorisation,
@@ -190,12 +192,18 @@ def without_time(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in e.items() if k not in ("seq", "time")} for e in entries]
 
 
-def outbox_items(ctx: NodeContext, recipient: str | None = None) -> list[OutboxItem]:
+def outbox_items(ctx: NodeContext, recipient: str | None = None) -> list[Row[Any]]:
+    """The outbox rows (of ``recipient``), each with its view, in the order queued."""
+    items, texts = table_of(OutboxItem), table_of(OutboxView)
+    query = (
+        select_rows(items, texts.c.view)
+        .join(texts, texts.c.item_id == items.c.id)
+        .order_by(items.c.id)
+    )
+    if recipient is not None:
+        query = query.where(items.c.recipient == recipient)
     with transaction(ctx.engine) as session:
-        query = select(OutboxItem).order_by(col(OutboxItem.id))
-        if recipient is not None:
-            query = query.where(OutboxItem.recipient == recipient)
-        return list(session.exec(query))
+        return list(session.execute(query).all())
 
 
 def counter(metric: Any, **labels: str) -> float:

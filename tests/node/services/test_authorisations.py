@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlmodel import select
@@ -299,6 +300,9 @@ def test_a_packet_issued_under_an_authorisation_goes_out_with_the_unlocked_field
 # --- sending ------------------------------------------------------------------------------
 
 
+UNKNOWN_AUTHORISATION = "0190a6c5-0000-7000-8000-000000000000"
+
+
 def test_outgoing_sends_each_authorisation_once_and_cuts_views_it_no_longer_covers(
     fed: TrustFederation, mission: NodeContext
 ) -> None:
@@ -326,8 +330,8 @@ def test_outgoing_sends_each_authorisation_once_and_cuts_views_it_no_longer_cove
     assert [disclosed(mission, v, "undp") for v in views] == [UNDP, UNDP]
 
     # An authorisation this node does not hold (any more) is not relied on either.
-    w1.authorisation_id = "0190a6c5-0000-7000-8000-000000000000"
-    views, documents = outgoing(mission, [w1], NOW)
+    unknown = SimpleNamespace(**{**w1._asdict(), "authorisation_id": UNKNOWN_AUTHORISATION})
+    views, documents = outgoing(mission, [unknown], NOW)  # type: ignore[list-item]
     assert (disclosed(mission, views[0]), documents) == (UNDP, [])
 
 

@@ -36,6 +36,7 @@ from tests.node.storage._support import NOW, TestDatabase, downgrade_to
 TABLES = {
     "packet",
     "outbox",
+    "outbox_view",
     "delivery_receipt",
     "inbound_refusal",
     "seen_nonce",
@@ -79,7 +80,7 @@ def test_the_comparison_would_see_a_missing_index(engine: Engine) -> None:
 
 
 def test_revisions(database: TestDatabase, engine: Engine) -> None:
-    assert head_revision() == "0013"
+    assert head_revision() == "0014"
     assert current_revision(database.url, engine=engine) == head_revision()
     upgrade(database.url, engine=engine)  # already at head: nothing to do
     assert current_revision(database.url, engine=engine) == head_revision()

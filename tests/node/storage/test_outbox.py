@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from clearinghouse.node.storage import outbox
 from clearinghouse.node.storage.db import transaction
-from clearinghouse.node.storage.models import DeliveryReceipt, OutboxItem
+from clearinghouse.node.storage.models import DeliveryReceipt, OutboxItem, OutboxView
 from clearinghouse.protocol.packet import PacketRef
 from tests.node.storage._support import NOW, count_statements
 
@@ -37,6 +37,12 @@ def rows(engine: Engine, recipient: str | None = None) -> list[OutboxItem]:
         return list(session.exec(query).all())
 
 
+def texts(engine: Engine) -> dict[int, str]:
+    """Each outbox row's view text, by the row's id."""
+    with transaction(engine) as session:
+        return {t.item_id: t.view for t in session.exec(select(OutboxView)).all()}
+
+
 def claim(
     engine: Engine,
     *,
@@ -56,13 +62,45 @@ def test_enqueue_writes_one_pending_row_per_recipient(engine: Engine) -> None:
     with transaction(engine) as session:
         outbox.enqueue(session, [(7, ref(7), {"dpa": "v-dpa", "unodc": "v-unodc"})], now=NOW)
         outbox.enqueue(session, [(8, ref(8), {})], now=NOW)
-    got = rows(engine)
-    assert [(r.recipient, r.view) for r in got] == [("dpa", "v-dpa"), ("unodc", "v-unodc")]
+    got, viewed = rows(engine), texts(engine)
+    assert [(r.recipient, viewed[r.id or 0]) for r in got] == [
+        ("dpa", "v-dpa"),
+        ("unodc", "v-unodc"),
+    ]
+    assert len(viewed) == 2
     for r in got:
         assert (r.packet_id, r.jti, r.digest) == (7, ref(7).jti, ref(7).digest)
         assert r.state == "pending" and r.attempts == 0
         assert r.created_at == NOW and r.next_attempt_at == NOW
         assert r.lease_owner is None and r.lease_until is None and r.delivered_at is None
+
+
+def test_each_row_gets_its_own_view_when_a_packet_is_queued_again_for_a_recipient(
+    engine: Engine,
+) -> None:
+    """An authorisation queues a second view of a packet for a recipient that has one:
+    each row keeps its own text, the older row's untouched."""
+    with transaction(engine) as session:
+        outbox.enqueue(session, [(7, ref(7), {"dpa": "policy view"})], now=NOW)
+    with transaction(engine) as session:
+        outbox.enqueue(session, [(7, ref(7), {"dpa": "wider view"})], now=NOW, authorisation_id="a")
+        outbox.enqueue(session, [(8, ref(8), {"dpa": "another"})], now=NOW)
+    first, second, third = (r.id or 0 for r in rows(engine))
+    assert texts(engine) == {first: "policy view", second: "wider view", third: "another"}
+
+
+def test_a_view_queued_twice_for_one_recipient_in_one_call_is_refused(engine: Engine) -> None:
+    with transaction(engine) as session:
+        outbox.enqueue(session, [(1, ref(1), {"dpa": "kept"})], now=NOW)
+    twice = [(7, ref(7), {"dpa": "one"}), (7, ref(7), {"dpa": "two"})]
+    try:
+        with transaction(engine) as session:
+            outbox.enqueue(session, twice, now=NOW)
+    except ValueError as exc:
+        assert "queued twice" in str(exc)
+    else:
+        raise AssertionError("enqueue took the same view twice")
+    assert [r.packet_id for r in rows(engine)] == [1] and list(texts(engine).values()) == ["kept"]
 
 
 def test_claim_due_leases_the_oldest_due_items_up_to_the_limit(engine: Engine) -> None:

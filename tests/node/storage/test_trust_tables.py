@@ -19,6 +19,7 @@ from clearinghouse.node.storage.migrate import current_revision, head_revision, 
 from clearinghouse.node.storage.models import (
     HeldManifest,
     OutboxItem,
+    OutboxView,
     OversightAuthorisation,
     StoredPacket,
 )
@@ -262,11 +263,12 @@ def test_migration_0005_adds_and_removes_the_trust_tables_keeping_the_outbox(
         outbox.enqueue(session, [(7, ref, {"dpa": "policy view"})], now=NOW)
         outbox.enqueue(session, [(7, ref, {"undp": "view"})], now=NOW, authorisation_id="a-1")
     with transaction(engine) as session:
-        rows = list(session.exec(select(OutboxItem).order_by(col(OutboxItem.id))))
-    assert [(r.recipient, r.view, r.authorisation_id) for r in rows] == [
-        ("dpa", "policy view", None),
-        ("undp", "view", "a-1"),
-    ]
+        rows = session.exec(
+            select(OutboxItem.recipient, OutboxView.view, OutboxItem.authorisation_id)
+            .join(OutboxView, OutboxView.item_id == OutboxItem.id)
+            .order_by(col(OutboxItem.id))
+        ).all()
+    assert [tuple(r) for r in rows] == [("dpa", "policy view", None), ("undp", "view", "a-1")]
 
     downgrade_to(engine, "0004")
     tables = set(inspect(engine).get_table_names())
