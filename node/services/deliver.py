@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 import uuid
@@ -429,13 +430,24 @@ async def _peer_loop(ctx: NodeContext, client: PeerClient, peer: Participant) ->
         # Nothing more due now: sleep until views are queued (``wake``) or the next one
         # falls due, not a fixed poll. Polling every peer each second was n(n - 1) write
         # transactions per second across a federation, a tenth of a 16-node run's CPU.
-        due_in = await asyncio.to_thread(_next_due_in, ctx, peer.id)
+        due_in = await peer_round(
+            log, f"looking for views due to {peer.id}", lambda: _due_in(ctx, peer.id)
+        )
         idle = ctx.settings.delivery.idle_poll_max_s
-        timeout = idle if due_in is None else min(idle, max(poll, due_in))
+        # Not known (the database failed; logged): look again after ``poll``.
+        timeout = poll if due_in is None else min(idle, max(poll, due_in))
         try:
             await asyncio.wait_for(wake.wait(), timeout=timeout)
         except TimeoutError:
             pass
+
+
+async def _due_in(ctx: NodeContext, peer: str) -> float:
+    """:func:`_next_due_in` off the event loop, ``inf`` when nothing is pending. Run as a
+    round of its own (:func:`peer_round`): the database may fail here too, and a worker
+    that let it through ended for good, its views owed until the next manifest switch."""
+    due = await asyncio.to_thread(_next_due_in, ctx, peer)
+    return math.inf if due is None else due
 
 
 def _next_due_in(ctx: NodeContext, peer: str) -> float | None:

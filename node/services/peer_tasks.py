@@ -10,7 +10,9 @@ Each pass of such a loop, and of the manifest sync that talks to all peers in tu
 a round (:func:`peer_round`): it runs under a request id of its own, and a round that
 fails never ends the loop. A peer that cannot be reached
 or refuses the request is an expected condition, logged at ``info``; anything else is
-logged with its traceback. Only cancellation stops the loop.
+logged with its traceback. Only cancellation stops the loop; a loop that ends all the
+same (a failure outside its rounds) is logged with its traceback and started again
+after :data:`RESTART_AFTER_S`, so that no peer is left without its worker.
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ PeerSelection = Callable[[NodeContext], Collection[str]]
 
 T = TypeVar("T")
 
+#: Seconds before a worker loop that ended is started again (not at once: a loop that
+#: fails as it starts must not spin).
+RESTART_AFTER_S = 1.0
+
 
 async def run_per_peer(
     ctx: NodeContext,
@@ -60,6 +66,11 @@ async def run_per_peer(
             selected = None if only is None else set(only(ctx))
             peers = {p.id: p for p in ctx.peers}
             wanted = {i: p for i, p in peers.items() if selected is None or i in selected}
+            ended = [p for p, (_, task) in running.items() if task.done()]
+            for peer_id in ended:
+                _report_ended(name, peer_id, running[peer_id][1])
+            if ended:
+                await asyncio.sleep(RESTART_AFTER_S)
             for peer_id, (url, task) in list(running.items()):
                 peer = wanted.get(peer_id)
                 if peer is not None and peer.base_url == url and not task.done():
@@ -76,13 +87,34 @@ async def run_per_peer(
                 if peer_id not in running:
                     task = asyncio.create_task(loop(ctx, client, peer), name=f"{name}-{peer_id}")
                     running[peer_id] = (peer.base_url, task)
-            await wake.wait()
+            await _woken_or_ended(wake, [task for _, task in running.values()])
     finally:
         for _, task in running.values():
             task.cancel()
         for _, task in running.values():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+async def _woken_or_ended(wake: asyncio.Event, tasks: Collection[asyncio.Task[None]]) -> None:
+    """Wait until ``wake`` is set (a manifest switch) or one of ``tasks`` has ended."""
+    woken = asyncio.create_task(wake.wait())
+    try:
+        await asyncio.wait({woken, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        woken.cancel()
+
+
+def _report_ended(name: str, peer_id: str, task: asyncio.Task[None]) -> None:
+    """Log a worker loop that ended though nothing cancelled it (it is started again)."""
+    failure = None if task.cancelled() else task.exception()
+    log.error(
+        "%s: the worker for %s ended; starting it again in %.0f s",
+        name,
+        peer_id,
+        RESTART_AFTER_S,
+        exc_info=failure,
+    )
 
 
 async def peer_round(

@@ -16,11 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from clearinghouse.node.context import NodeContext
 from clearinghouse.node.services import catchup, deliver, manifests
 from clearinghouse.node.services.ingest import ingest_records
 from clearinghouse.node.transport.peer_client import PeerClient
+from tests.node.conftest import LogLines
 from tests.nodes import built_federation, opened_node
 from tests.support import EXAMPLES
 
@@ -79,6 +81,36 @@ def test_a_delivery_loop_with_nothing_due_waits_to_be_woken(
             assert len(rounds) >= 2
 
     asyncio.run(scenario())
+
+
+def test_a_delivery_loop_goes_on_when_the_database_fails_between_rounds(
+    ctx: NodeContext, monkeypatch: pytest.MonkeyPatch, log_lines: LogLines
+) -> None:
+    """Asking when the next view falls due can fail (a PostgreSQL connection cut): the
+    loop logs it and looks again after ``poll_interval_s``. It had ended for good, its
+    peer's views owed until the next manifest switch (a fault test caught it)."""
+    _with_delivery(ctx, poll_interval_s=0.05, idle_poll_max_s=5.0)
+    rounds: list[float] = []
+    asked: list[float] = []
+    real = deliver._next_due_in
+
+    async def counted(*args: Any, **kwargs: Any) -> int:
+        rounds.append(asyncio.get_running_loop().time())
+        return 0
+
+    def failing_twice(context: NodeContext, peer: str) -> float | None:
+        asked.append(0)
+        if len(asked) <= 2:
+            raise OperationalError("SELECT ...", {}, Exception("server closed the connection"))
+        return real(context, peer)
+
+    monkeypatch.setattr(deliver, "deliver_round", counted)
+    monkeypatch.setattr(deliver, "_next_due_in", failing_twice)
+    asyncio.run(_run_for(1.0, deliver._peer_loop, ctx))
+    assert len(rounds) == 3 and len(asked) == 3  # a round after each failure, then asleep
+    failed = [line for line in log_lines() if line["message"].startswith("looking for views due")]
+    assert [line["message"] for line in failed] == ["looking for views due to mission failed"] * 2
+    assert "server closed the connection" in failed[0]["exception"]
 
 
 def test_a_view_due_later_is_claimed_when_due_not_before(ctx: NodeContext) -> None:
