@@ -2,11 +2,12 @@
 
 The lifespan opens the node (:func:`node.startup.open_node`: manifest verified, key
 loaded, database migrated), keeps it on ``app.state.node``, and runs the workers
-(delivery, catch-up, analysis, housekeeping, checkpoints, witnessing, manifest
-sync) with one shared peer client (:mod:`node.transport.peer_client`) until
-shutdown. Requests go through the middleware (request ids, the ``/ui`` security
-headers, body limits), the dependencies that authenticate them (:mod:`node.api.deps`),
-and the thin route modules, each of which calls one service.
+(delivery, catch-up, analysis, housekeeping, checkpoints, witnessing, the watch on
+this log's witnesses, manifest sync) with one shared peer client
+(:mod:`node.transport.peer_client`) until shutdown. Requests go through the
+middleware (request ids, the ``/ui`` security headers, body limits), the dependencies
+that authenticate them (:mod:`node.api.deps`), and the thin route modules, each of
+which calls one service.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from clearinghouse.node.services.deliver import run_delivery
 from clearinghouse.node.services.housekeeping import run_housekeeping
 from clearinghouse.node.services.manifests import run_manifest_sync
 from clearinghouse.node.services.witness import run_witness
+from clearinghouse.node.services.witness_watch import run_witness_watch
 from clearinghouse.node.settings import Settings
 from clearinghouse.node.startup import open_node
 from clearinghouse.node.transport.peer_client import PeerClient, open_peer_client
@@ -143,6 +145,7 @@ def _start_workers(ctx: NodeContext, client: PeerClient) -> list[asyncio.Task[No
         asyncio.create_task(run_housekeeping(ctx), name="housekeeping"),
         asyncio.create_task(run_checkpointer(ctx), name="checkpointer"),
         asyncio.create_task(run_witness(ctx, client), name="witness"),
+        asyncio.create_task(run_witness_watch(ctx), name="witness-watch"),
         asyncio.create_task(run_manifest_sync(ctx, client), name="manifest-sync"),
     ]
 

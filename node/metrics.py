@@ -49,6 +49,7 @@ class NodeMetrics:
     audit_cosignatures: Counter
     witness_cosigned: Counter
     audit_alerts: Counter
+    audit_witness_lag: Gauge
     # the federation manifest and oversight authorisations
     manifest_serial: Gauge
     manifests_refused: Counter
@@ -72,8 +73,8 @@ class NodeMetrics:
     def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
         return Counter(name, documentation, labels, registry=self.registry)
 
-    def _gauge(self, name: str, documentation: str) -> Gauge:
-        return Gauge(name, documentation, registry=self.registry)
+    def _gauge(self, name: str, documentation: str, *labels: str) -> Gauge:
+        return Gauge(name, documentation, labels, registry=self.registry)
 
     def _add_exchange(self) -> None:
         self.packets_in = self._counter(
@@ -140,6 +141,12 @@ class NodeMetrics:
             "Peers caught with an inconsistent audit log, by peer and kind",
             "peer",
             "kind",
+        )
+        self.audit_witness_lag = self._gauge(
+            "clearinghouse_audit_witness_lag_seconds",
+            "How long the oldest checkpoint of this node's log a witness has not cosigned "
+            "has waited, by witness (0: it cosigned the latest)",
+            "witness",
         )
 
     def _add_trust(self) -> None:

@@ -147,6 +147,13 @@ class AuditSettings(BaseModel):
         description="How often what each co-witness cosigned is compared with what this "
         "node did (only peers witnessing a log this node witnesses).",
     )
+    unwitnessed_alert_s: float = Field(
+        600.0,
+        ge=0,
+        description="A witness that has not cosigned a checkpoint of this node's log this "
+        "long after it was signed is logged as silent; when every witness of the log is, "
+        "an 'unwitnessed' alert is raised. 0: never.",
+    )
 
 
 class OidcSettings(BaseModel):

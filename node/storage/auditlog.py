@@ -68,6 +68,7 @@ __all__ = [
     "head",
     "inclusion_proof",
     "iter_entries",
+    "last_cosigned",
     "latest_checkpoint",
     "root_at",
     "search",
@@ -394,6 +395,21 @@ def cosignatures(session: Session, sizes: Sequence[int]) -> dict[int, list[Audit
     for row in session.scalars(statement):
         found[row.size].append(row)
     return found
+
+
+def last_cosigned(session: Session, witness: str) -> int:
+    """The largest size of this node's checkpoints ``witness`` cosigned; 0 if none.
+
+    Read down the primary key (size, witness) from the top: it stops at the witness's
+    latest line, after as many rows as checkpoints were signed since."""
+    statement = (
+        select(col(AuditCosignature.size))
+        .where(col(AuditCosignature.witness) == witness)
+        .order_by(col(AuditCosignature.size).desc())
+        .limit(1)
+    )
+    size = session.execute(statement).scalar_one_or_none()
+    return 0 if size is None else size
 
 
 # --- witnessing peers --------------------------------------------------------------

@@ -41,6 +41,7 @@ FAST = (
 checkpoint_interval_s = 0.3
 checkpoint_max_interval_s = 1.0
 witness_interval_s = 0.5
+unwitnessed_alert_s = 3
 """
 )
 
@@ -111,6 +112,23 @@ def wait_witnessed(fed: LocalFederation, timeout: float = 60) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("checkpoints were not all cosigned in time")
         time.sleep(0.3)
+
+
+def wait_for_alert(
+    fed: LocalFederation, participant: str, kind: str, mentioning: str
+) -> dict[str, Any]:
+    """An alert of ``kind`` whose detail has ``mentioning`` that ``participant`` raises
+    within 30 s."""
+    deadline = time.monotonic() + 30
+    while True:
+        with fed.nodes[participant].client("auditor") as client:
+            alerts = client.get("/v1/audit/alerts").json()["alerts"]
+        found = [a for a in alerts if a["kind"] == kind and mentioning in a["detail"]]
+        if found:
+            return dict(found[0])
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{participant} raised no {kind} alert: {alerts}")
+        time.sleep(0.5)
 
 
 def test_logs_verify_are_witnessed_and_agree_pairwise(fed: LocalFederation) -> None:
@@ -247,6 +265,23 @@ def test_a_node_rewriting_its_history_is_caught_by_its_witnesses(fed: LocalFeder
             "SELECT count(*) FROM audit_cosignature WHERE size = ?", (latest,)
         ).fetchone()[0]
     assert cosigned == 0
+    # undp's own watch sees its log unwitnessed: the re-signed checkpoints lost their
+    # cosignatures, and no witness cosigns them again.
+    with _db(fed, "undp") as db:
+        first, note = db.execute(
+            "SELECT size, note FROM audit_checkpoint ORDER BY size LIMIT 1"
+        ).fetchone()
+    unwitnessed = wait_for_alert(fed, "undp", "unwitnessed", "entries from index 0 on")
+    assert unwitnessed["peer"] == "undp" and unwitnessed["evidence"] == note
+    assert f"its checkpoint of size {first}," in unwitnessed["detail"]
+    metrics = httpx.get(f"{fed.nodes['undp'].url}/metrics").text
+    for witness in ("mission", "unodc", "dpa"):
+        lag = re.search(
+            rf'^clearinghouse_audit_witness_lag_seconds\{{witness="{witness}"\}} (\S+)$',
+            metrics,
+            re.MULTILINE,
+        )
+        assert lag is not None and float(lag.group(1)) >= 3, witness
     assert parse_note(
         httpx.get(
             f"{fed.nodes['undp'].url}/v1/audit/checkpoint",

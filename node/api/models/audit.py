@@ -167,15 +167,23 @@ class CosignAnswer(BaseModel):
 
 
 class AuditAlert(BaseModel):
-    """A peer caught showing a log inconsistent with one this node cosigned."""
+    """A peer caught showing a log inconsistent with one this node cosigned, or this
+    node's own log gone unwitnessed."""
 
     model_config = ConfigDict(extra="allow")
 
     id: int
-    peer: str
-    kind: str = Field(description="fork, rollback, bad-proof or bad-signature.")
+    peer: str = Field(description="The peer whose log it is; this node for unwitnessed.")
+    kind: str = Field(
+        description="fork, rollback, inconsistent, bad-signature, bad-origin; or "
+        "unwitnessed: no witness of this node's log cosigned its checkpoints within "
+        "audit.unwitnessed_alert_s."
+    )
     detail: str
-    evidence: str = Field(description="What the peer showed, as it showed it.")
+    evidence: str = Field(
+        description="What the peer showed, as it showed it; for unwitnessed, the oldest "
+        "checkpoint note no witness cosigned."
+    )
     raised_at: Timestamp
 
 

@@ -285,7 +285,8 @@ async def cosign(ctx: ContextDep, peer: PeerDep) -> dict[str, Any]:
     "/alerts",
     operation_id="listAuditAlerts",
     response_model=AuditAlertList,
-    summary="Peers caught with an audit log inconsistent with one cosigned",
+    summary="Peers caught with an audit log inconsistent with one cosigned, and this "
+    "node's log gone unwitnessed",
 )
 async def alerts(ctx: ContextDep, _: AuditReader) -> dict[str, Any]:
     rows = await run_in_threadpool(witnessing_alerts, ctx)

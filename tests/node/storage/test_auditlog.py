@@ -411,6 +411,9 @@ def test_cosignatures_are_deduplicated_per_size_and_witness(engine: Engine) -> N
             11: [],
         }
         assert auditlog.cosignatures(session, []) == {}
+        # the largest size each witness cosigned, whatever the order they came in
+        last = {w: auditlog.last_cosigned(session, w) for w in ("mission", "unodc", "dpa")}
+        assert last == {"mission": 9, "unodc": 5, "dpa": 0}
 
 
 def test_witnessed_logs_and_alerts(engine: Engine) -> None:
