@@ -47,6 +47,7 @@ log = logging.getLogger("clearinghouse.node")
 
 def open_node(settings: Settings, clock: Clock) -> NodeContext:
     """Load and check everything a node needs; raise with a message naming the setting.
+    A refused start keeps no database connection and no key source open.
 
     :raises ServiceUnavailable: the manifest file cannot be read or no manifest can be
         taken, the key files do not fit the manifest, or the installed analyzer is not
@@ -58,12 +59,17 @@ def open_node(settings: Settings, clock: Clock) -> NodeContext:
         raise ServiceUnavailable(f"manifest_file {settings.manifest_file}: {exc.strerror}") from exc
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
-    now = clock.now()
     try:
-        manifest, since = startup_manifest(engine, document, now, participant=settings.participant)
-    except ServiceUnavailable:
-        engine.dispose()  # a refused start keeps no connection open
+        return _open_on(engine, settings, clock, document)
+    except BaseException:
+        engine.dispose()
         raise
+
+
+def _open_on(engine: Engine, settings: Settings, clock: Clock, document: bytes) -> NodeContext:
+    """:func:`open_node` once its database is migrated and open."""
+    now = clock.now()
+    manifest, since = startup_manifest(engine, document, now, participant=settings.participant)
     try:
         me = manifest.participant(settings.participant)
         pseudonym_key = (
@@ -72,31 +78,35 @@ def open_node(settings: Settings, clock: Clock) -> NodeContext:
     except ProtocolError as exc:
         raise ServiceUnavailable(f"participant/pseudonym_key_file: {exc}") from exc
     key_source, private_keys, signing = _open_keys(settings, manifest, now)
-    analyzer, state = None, None
-    if me.analyzer is not None:
-        analyzer = load_declared_analyzer(me.analyzer)
-        with transaction(engine) as session:
-            state = State(analysis.load_state(session, analyzer.id))
-    context = NodeContext(
-        settings=settings,
-        clock=clock,
-        engine=engine,
-        manifest=manifest,
-        signing=signing,
-        key_source=key_source,
-        pseudonym_key=pseudonym_key,
-        metrics=NodeMetrics(lambda: _outbox_depth(engine)),
-        analyzer=analyzer,
-        analyzer_declaration=me.analyzer,
-        analyzer_state=state,
-        private_keys=private_keys,
-        manifest_since=since,
-    )
-    if settings.oidc is not None:
-        context.oidc = open_relying_party(settings.oidc, context.public_url)
-    context.metrics.manifest_serial.set(manifest.serial)
-    record_trust_state(context)
-    refresh_active(context)
+    try:
+        analyzer, state = None, None
+        if me.analyzer is not None:
+            analyzer = load_declared_analyzer(me.analyzer)
+            with transaction(engine) as session:
+                state = State(analysis.load_state(session, analyzer.id))
+        context = NodeContext(
+            settings=settings,
+            clock=clock,
+            engine=engine,
+            manifest=manifest,
+            signing=signing,
+            key_source=key_source,
+            pseudonym_key=pseudonym_key,
+            metrics=NodeMetrics(lambda: _outbox_depth(engine)),
+            analyzer=analyzer,
+            analyzer_declaration=me.analyzer,
+            analyzer_state=state,
+            private_keys=private_keys,
+            manifest_since=since,
+        )
+        if settings.oidc is not None:
+            context.oidc = open_relying_party(settings.oidc, context.public_url)
+        context.metrics.manifest_serial.set(manifest.serial)
+        record_trust_state(context)
+        refresh_active(context)
+    except BaseException:
+        key_source.close()
+        raise
     return context
 
 
