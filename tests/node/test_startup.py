@@ -14,7 +14,7 @@ from clearinghouse.node import startup
 from clearinghouse.node.clock import SystemClock
 from clearinghouse.node.errors import ServiceUnavailable
 from clearinghouse.node.localfed import LocalFederation
-from clearinghouse.node.settings import load_settings
+from clearinghouse.node.settings import Settings, load_settings
 from clearinghouse.node.storage.db import make_engine
 from tests.nodes import built_federation
 
@@ -37,15 +37,17 @@ def engines(monkeypatch: pytest.MonkeyPatch) -> list[Engine]:
     return made
 
 
+def dpa_settings(fed: LocalFederation, tmp_path: Path, **overrides: Any) -> Settings:
+    """dpa's settings, on a database of this test's own."""
+    url = f"sqlite:///{tmp_path / 'dpa.db'}"
+    return load_settings(fed.nodes["dpa"].config, run_workers=False, database_url=url, **overrides)
+
+
 def test_a_key_that_does_not_fit_leaves_no_connection_open(
     fed: LocalFederation, engines: list[Engine], tmp_path: Path
 ) -> None:
-    settings = load_settings(
-        fed.nodes["dpa"].config,
-        run_workers=False,
-        database_url=f"sqlite:///{tmp_path / 'dpa.db'}",
-        key_file=fed.root / "keys" / "mission.key.pem",  # another participant's key
-    )
+    other = fed.root / "keys" / "mission.key.pem"  # another participant's key
+    settings = dpa_settings(fed, tmp_path, key_file=other)
     with pytest.raises(ServiceUnavailable, match="key_file"):
         startup.open_node(settings, SystemClock())
     [engine] = engines
@@ -55,12 +57,7 @@ def test_a_key_that_does_not_fit_leaves_no_connection_open(
 def test_a_node_that_opens_keeps_its_connections(
     fed: LocalFederation, engines: list[Engine], tmp_path: Path
 ) -> None:
-    settings = load_settings(
-        fed.nodes["dpa"].config,
-        run_workers=False,
-        database_url=f"sqlite:///{tmp_path / 'dpa.db'}",
-    )
-    ctx = startup.open_node(settings, SystemClock())
+    ctx = startup.open_node(dpa_settings(fed, tmp_path), SystemClock())
     try:
         [engine] = engines
         assert ctx.engine is engine and engine.pool.checkedin() >= 1  # type: ignore[attr-defined]
