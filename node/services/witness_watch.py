@@ -17,6 +17,12 @@ the oldest checkpoint that witness has not cosigned has waited since it was sign
   named by the oldest checkpoint no witness has cosigned, so a log that goes
   unwitnessed again later raises a new alert.
 
+The lag is measured from the checkpoint's ``signed_at``, by the node's clock. A clock
+stepped forward (a drill, a corrected skew) would make every lag jump at once, so a
+witness counts as silent only once this process has also seen it waiting on the same
+checkpoint for ``unwitnessed_alert_s`` by its monotonic clock: after a restart, or a
+step of the clock, an alert comes no sooner than that after it.
+
 The owner is the one node that sees all of its witnesses at once: each witness knows
 only that it stopped. ``clearinghouse audit verify --min-cosignatures`` shows an
 auditor the same gap afterwards.
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -75,6 +82,22 @@ class Watch:
     after_s: float
     #: the witnesses last reported silent
     silent: set[str] = field(default_factory=set)
+    #: since when (monotonic seconds) each witness has been seen waiting on the
+    #: checkpoint (by size) it waits on now
+    first_seen: dict[tuple[str, int], float] = field(default_factory=dict)
+
+    def look(self, lags: Sequence[WitnessLag], now_s: float) -> set[str]:
+        """Note what each witness waits on at ``now_s``; the witnesses silent now."""
+        waiting = [(lag.witness, lag.waiting.size) for lag in lags if lag.waiting is not None]
+        self.first_seen = {key: self.first_seen.get(key, now_s) for key in waiting}
+        return {lag.witness for lag in lags if self._waited(lag, now_s) >= self.after_s}
+
+    def _waited(self, lag: WitnessLag, now_s: float) -> float:
+        """How long ``lag``'s witness has waited, at most as long as this watch saw it."""
+        if lag.waiting is None:
+            return 0.0
+        seen = now_s - self.first_seen[(lag.witness, lag.waiting.size)]
+        return min(lag.seconds, seen)
 
 
 def witness_lags(ctx: NodeContext) -> list[WitnessLag]:
@@ -94,16 +117,16 @@ def _lag(session: Session, witness: str, now: datetime) -> WitnessLag:
     return WitnessLag(witness, cosigned, after[0], max(waited, 0.0))
 
 
-def watch_round(ctx: NodeContext, watch: Watch) -> bool:
-    """One look at the witnesses: set the gauge, report witnesses gone silent or back,
-    and raise the ``unwitnessed`` alert if every one is silent. Returns whether a new
-    alert was raised."""
+def watch_round(ctx: NodeContext, watch: Watch, now_s: float) -> bool:
+    """One look at the witnesses at ``now_s`` (monotonic seconds): set the gauge, report
+    witnesses gone silent or back, and raise the ``unwitnessed`` alert if every one is
+    silent. Returns whether a new alert was raised."""
     lags = witness_lags(ctx)
     gauge = ctx.metrics.audit_witness_lag
     gauge.clear()  # a witness the manifest no longer assigns leaves no series behind
     for lag in lags:
         gauge.labels(witness=lag.witness).set(lag.seconds)
-    silent = {lag.witness for lag in lags if lag.seconds >= watch.after_s}
+    silent = watch.look(lags, now_s)
     for lag in lags:
         if lag.witness in silent - watch.silent:
             log.warning(
@@ -150,7 +173,7 @@ async def run_witness_watch(ctx: NodeContext) -> None:
     watch = Watch(after_s)
     while True:
         try:
-            await asyncio.to_thread(watch_round, ctx, watch)
+            await asyncio.to_thread(watch_round, ctx, watch, time.monotonic())
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -96,26 +96,30 @@ def checkpoint_note(ctx: NodeContext, size: int) -> str:
         return row.note
 
 
+def look(ctx: NodeContext, clock: Clock, watch: Watch, seconds: float) -> bool:
+    """A round ``seconds`` after the start, by the node's clock and the monotonic one."""
+    clock.set(seconds)
+    return watch_round(ctx, watch, seconds)
+
+
 def test_a_log_is_unwitnessed_only_once_every_witness_is_silent(
     dpa: NodeContext, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert set(witnesses_of(dpa.manifest, "dpa")) == {"mission", "unodc"}
     watch = Watch(after_s=60)
     first = checkpoint(dpa)
-    clock.set(30)
-    assert watch_round(dpa, watch) is False
+    assert look(dpa, clock, watch, 30) is False
     assert lags(dpa) == {"mission": 30.0, "unodc": 30.0} and watch.silent == set()
 
     cosign(dpa, "mission", first)  # mission keeps up; unodc goes silent: a warning only
-    clock.set(90)
     with caplog.at_level(logging.INFO, logger="clearinghouse.witness"):
-        assert watch_round(dpa, watch) is False
+        assert look(dpa, clock, watch, 90) is False
     assert lags(dpa) == {"mission": 0.0, "unodc": 90.0} and watch.silent == {"unodc"}
     assert any("witness unodc has not cosigned" in r.message for r in caplog.records)
 
     second = checkpoint(dpa)  # mission goes silent too: the log is unwitnessed
-    clock.set(200)
-    assert watch_round(dpa, watch) is True
+    assert look(dpa, clock, watch, 100) is False  # mission seen waiting from here
+    assert look(dpa, clock, watch, 200) is True
     assert lags(dpa) == {"mission": 110.0, "unodc": 200.0}
     [(peer, kind, detail, evidence)] = alerts(dpa)
     assert (peer, kind, evidence) == ("dpa", "unwitnessed", checkpoint_note(dpa, second))
@@ -130,21 +134,20 @@ def test_a_log_is_unwitnessed_only_once_every_witness_is_silent(
     body: dict[str, Any] = parse_entry(entry.body.encode()).body
     assert (body["peer"], body["kind"], body["detail"]) == ("dpa", "unwitnessed", detail)
 
-    clock.set(260)  # still the same episode: no second alert
-    assert watch_round(dpa, watch) is False and len(alerts(dpa)) == 1
+    # still the same episode: no second alert
+    assert look(dpa, clock, watch, 260) is False and len(alerts(dpa)) == 1
 
     cosign(dpa, "unodc", second)  # unodc is back
-    clock.set(270)
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="clearinghouse.witness"):
-        assert watch_round(dpa, watch) is False
+        assert look(dpa, clock, watch, 270) is False
     assert watch.silent == {"mission"}
     assert any("witness unodc cosigns this log again" in r.message for r in caplog.records)
 
     cosign(dpa, "mission", second)  # a later episode is a new alert
     third = checkpoint(dpa)
-    clock.set(400)
-    assert watch_round(dpa, watch) is True
+    assert look(dpa, clock, watch, 280) is False
+    assert look(dpa, clock, watch, 400) is True
     signed = clock.start + timedelta(seconds=270)
     assert [a[2] for a in alerts(dpa)][1:] == [
         f"no witness of this log (mission, unodc) has cosigned its checkpoint of size {third}, "
@@ -153,15 +156,30 @@ def test_a_log_is_unwitnessed_only_once_every_witness_is_silent(
     ]
 
 
+def test_a_clock_stepped_forward_alerts_only_once_the_wait_is_seen(
+    dpa: NodeContext, clock: Clock
+) -> None:
+    """A clock stepped 900 s forward makes every checkpoint look 900 s old: the gauge
+    says so, but the witnesses count as silent only after the watch saw them wait."""
+    watch = Watch(after_s=60)
+    checkpoint(dpa)
+    clock.set(900)
+    assert watch_round(dpa, watch, 0.0) is False
+    assert lags(dpa) == {"mission": 900.0, "unodc": 900.0} and watch.silent == set()
+    clock.set(959)
+    assert watch_round(dpa, watch, 59.0) is False and alerts(dpa) == []
+    clock.set(960)
+    assert watch_round(dpa, watch, 60.0) is True and watch.silent == {"mission", "unodc"}
+
+
 def test_a_log_with_no_checkpoint_waits_on_nobody(dpa: NodeContext, clock: Clock) -> None:
-    clock.set(10_000)
-    assert watch_round(dpa, Watch(after_s=60)) is False
+    assert look(dpa, clock, Watch(after_s=60), 10_000) is False
     assert lags(dpa) == {"mission": 0.0, "unodc": 0.0} and alerts(dpa) == []
 
 
 def test_a_witness_no_longer_assigned_leaves_no_series(dpa: NodeContext) -> None:
     dpa.metrics.audit_witness_lag.labels(witness="sanctions").set(42)
-    watch_round(dpa, Watch(after_s=60))
+    watch_round(dpa, Watch(after_s=60), 0.0)
     assert dpa.metrics.registry.get_sample_value(LAG, {"witness": "sanctions"}) is None
     assert lags(dpa) == {"mission": 0.0, "unodc": 0.0}
 
