@@ -14,18 +14,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from clearinghouse.node.storage.models import UTCDateTime
+from clearinghouse.node.storage.models._columns import utc_column
 
 __all__ = ["NodeSecret", "OidcLogin", "Person", "UiSession"]
-
-
-def _utc() -> Any:
-    return Column(UTCDateTime(), nullable=False)
 
 
 class Person(SQLModel, table=True):
@@ -44,8 +39,8 @@ class Person(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=320)
     #: the roles the provider's claims gave at the latest sign-in, comma-separated
     roles: str = Field(max_length=64)
-    first_seen_at: datetime = Field(sa_column=_utc())
-    last_seen_at: datetime = Field(sa_column=_utc())
+    first_seen_at: datetime = Field(sa_column=utc_column())
+    last_seen_at: datetime = Field(sa_column=utc_column())
 
 
 class UiSession(SQLModel, table=True):
@@ -60,10 +55,10 @@ class UiSession(SQLModel, table=True):
     kind: str = Field(max_length=16)
     principal: str = Field(max_length=255)
     roles: str = Field(max_length=64)
-    created_at: datetime = Field(sa_column=_utc())
-    last_seen_at: datetime = Field(sa_column=_utc())
+    created_at: datetime = Field(sa_column=utc_column())
+    last_seen_at: datetime = Field(sa_column=utc_column())
     #: absolute end (sign-in plus ``session.max_s``); the idle end is checked on use
-    expires_at: datetime = Field(sa_column=_utc())
+    expires_at: datetime = Field(sa_column=utc_column())
 
 
 class OidcLogin(SQLModel, table=True):
@@ -75,7 +70,7 @@ class OidcLogin(SQLModel, table=True):
     state_sha256: str = Field(max_length=64, primary_key=True)
     code_verifier: str = Field(max_length=128)
     nonce: str = Field(max_length=128)
-    expires_at: datetime = Field(sa_column=_utc())
+    expires_at: datetime = Field(sa_column=utc_column())
 
 
 class NodeSecret(SQLModel, table=True):
