@@ -31,6 +31,7 @@ the keys listed there: :func:`sign_manifest` in place, or
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -217,6 +218,7 @@ class Manifest(_Strict):
 
     _body: dict[str, Any] = PrivateAttr(default_factory=dict)
     _sharing: SharingPolicy | None = PrivateAttr(default=None)
+    _policy_sha256: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _coherent(self) -> Manifest:
@@ -247,6 +249,14 @@ class Manifest(_Strict):
         if self._sharing is None:
             self._sharing = SharingPolicy(self.policy)
         return self._sharing
+
+    @property
+    def policy_sha256(self) -> str:
+        """SHA-256 (hex) of the sharing policy in canonical JSON, worked out once (every
+        ingest call and analysis batch names the policy it applied by it)."""
+        if self._policy_sha256 is None:
+            self._policy_sha256 = hashlib.sha256(canonical_json(self.policy)).hexdigest()
+        return self._policy_sha256
 
     def signing_input(self) -> bytes:
         """The bytes every signature covers: JCS of the document minus ``signatures``."""

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from clearinghouse.protocol.audit import Act, format_time
 from clearinghouse.protocol.authorisation import Authorisation
-from clearinghouse.protocol.encoding import canonical_json
 from clearinghouse.protocol.manifest import Manifest
 from clearinghouse.protocol.packet import IssuedPacket, PacketRef
 
@@ -56,7 +55,7 @@ def node_actor(participant: str) -> str:
 
 def policy_digest(manifest: Manifest) -> str:
     """SHA-256 (hex) of the manifest's sharing policy in canonical JSON."""
-    return hashlib.sha256(canonical_json(manifest.policy)).hexdigest()
+    return manifest.policy_sha256
 
 
 def manifest_chain_broken(actor: str, serial: int, sha256: str, after: int, reason: str) -> Act:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
+import rfc8785
 
 from clearinghouse.protocol.errors import (
     KeyNotValid,
@@ -72,6 +74,16 @@ def test_formatting_does_not_matter(federation: Federation) -> None:
     doc = json.loads(manifest_json(federation.manifest))
     reordered = json.dumps(dict(reversed(list(doc.items()))), indent=7)
     verify_manifest(parse_manifest(reordered), now=NOW)
+
+
+def test_policy_sha256_is_the_digest_of_the_policy_in_jcs(federation: Federation) -> None:
+    manifest = federation.manifest
+    expected = hashlib.sha256(rfc8785.dumps(manifest.policy)).hexdigest()
+    assert manifest.policy_sha256 == expected
+    assert manifest.policy_sha256 == expected  # worked out once, the same again
+    doc = json.loads(manifest_json(manifest))
+    doc["policy"]["conflict-event/1"]["unodc"]["deaths"] = "withhold"
+    assert parse_manifest(doc).policy_sha256 != expected
 
 
 def test_signature_by_a_stranger_is_refused(federation: Federation) -> None:
