@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 __all__ = ["NodeMetrics"]
@@ -22,6 +23,41 @@ class _OutboxDepth(Collector):
         for peer, depth in sorted(self._read().items()):
             gauge.add_metric([peer], depth)
         yield gauge
+
+
+class WriterLockFigures(Protocol):
+    """What :class:`clearinghouse.node.storage.sqlite_writers.WriterLockStats` holds."""
+
+    acquisitions: int
+    wait_s: float
+    held_s: float
+
+
+class _WriterLock(Collector):
+    """The SQLite writer lock of the node's database: how often it was taken, how long
+    writers waited for it and how long they held it (a lock held most of the time is a
+    queue every write waits in)."""
+
+    def __init__(self, figures: WriterLockFigures) -> None:
+        self._figures = figures
+
+    def collect(self) -> Iterable[Metric]:
+        figures = self._figures
+        yield CounterMetricFamily(
+            "clearinghouse_db_writer_lock_acquisitions",
+            "Write transactions that took the SQLite writer lock (SQLite only)",
+            value=figures.acquisitions,
+        )
+        yield CounterMetricFamily(
+            "clearinghouse_db_writer_lock_wait_seconds",
+            "Seconds write transactions waited for the SQLite writer lock (SQLite only)",
+            value=figures.wait_s,
+        )
+        yield CounterMetricFamily(
+            "clearinghouse_db_writer_lock_held_seconds",
+            "Seconds the SQLite writer lock was held (SQLite only)",
+            value=figures.held_s,
+        )
 
 
 class NodeMetrics:
@@ -61,7 +97,12 @@ class NodeMetrics:
     address_rate_limited: Counter
     quota_exceeded: Counter
 
-    def __init__(self, outbox_depth: Callable[[], dict[str, int]]) -> None:
+    def __init__(
+        self,
+        outbox_depth: Callable[[], dict[str, int]],
+        writer_lock: WriterLockFigures | None = None,
+    ) -> None:
+        """``writer_lock``: the figures of the database's writer lock, on SQLite."""
         self.registry = CollectorRegistry()
         self._add_exchange()
         self._add_analysis()
@@ -69,6 +110,8 @@ class NodeMetrics:
         self._add_trust()
         self._add_refusals()
         self.registry.register(_OutboxDepth(outbox_depth))
+        if writer_lock is not None:
+            self.registry.register(_WriterLock(writer_lock))
 
     def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
         return Counter(name, documentation, labels, registry=self.registry)

@@ -34,7 +34,7 @@ from clearinghouse.node.services.manifests import startup_manifest
 from clearinghouse.node.services.trust_events import record_trust_state
 from clearinghouse.node.settings import OidcSettings, Settings
 from clearinghouse.node.storage import analysis, outbox
-from clearinghouse.node.storage.db import make_engine, transaction
+from clearinghouse.node.storage.db import make_engine, transaction, writer_lock_figures
 from clearinghouse.node.storage.migrate import upgrade
 from clearinghouse.protocol.errors import ProtocolError
 from clearinghouse.protocol.keys import Signer
@@ -92,7 +92,7 @@ def _open_on(engine: Engine, settings: Settings, clock: Clock, document: bytes) 
             signing=signing,
             key_source=key_source,
             pseudonym_key=pseudonym_key,
-            metrics=NodeMetrics(lambda: _outbox_depth(engine)),
+            metrics=NodeMetrics(lambda: _outbox_depth(engine), writer_lock_figures(engine)),
             analyzer=analyzer,
             analyzer_declaration=me.analyzer,
             analyzer_state=state,

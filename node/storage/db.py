@@ -19,7 +19,12 @@ from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session
 
-from clearinghouse.node.storage.sqlite_writers import LOCK_TIMEOUT_S, WriterQueuedConnection
+from clearinghouse.node.storage.sqlite_writers import (
+    LOCK_TIMEOUT_S,
+    WriterLockStats,
+    WriterQueuedConnection,
+    writer_lock_stats,
+)
 
 __all__ = [
     "MAX_INT",
@@ -28,6 +33,7 @@ __all__ = [
     "normalise_database_url",
     "transaction",
     "url_with_password",
+    "writer_lock_figures",
 ]
 
 #: The largest integer a column holds (SQLite INTEGER, PostgreSQL BIGINT). No id, size or
@@ -65,6 +71,16 @@ def url_with_password(url: str, password: str) -> str:
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def writer_lock_figures(engine: Engine) -> WriterLockStats | None:
+    """How this process's writers used the writer lock of ``engine``'s SQLite database
+    (:mod:`.sqlite_writers`); None on PostgreSQL, which has no such lock."""
+    if engine.dialect.name != "sqlite":
+        return None
+    # the file name the driver is given, which is what the connections key their lock by
+    args, _ = engine.dialect.create_connect_args(engine.url)
+    return writer_lock_stats(str(args[0]))
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

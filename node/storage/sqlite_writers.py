@@ -15,17 +15,44 @@ it back on commit, rollback or close. Another thread about to write waits on tha
 and starts the moment it is free. Reads take no lock (WAL: they never wait for a
 writer). Writers in other processes (a CLI command, a second node on the same file)
 still meet SQLite's busy handler, as before.
+
+Each database's writers also add up, in a :class:`WriterLockStats`, how often they took
+its lock, how long they waited for it and how long they held it (the node's metrics
+``clearinghouse_db_writer_lock_*``): a lock held most of the time is a queue that
+every write of the node waits in (docs/performance.md, sixth pass).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LOCK_TIMEOUT_S", "WriterQueuedConnection", "writer_lock"]
+__all__ = [
+    "LOCK_TIMEOUT_S",
+    "WriterLockStats",
+    "WriterQueuedConnection",
+    "writer_lock",
+    "writer_lock_stats",
+]
+
+
+@dataclass
+class WriterLockStats:
+    """How this process's writers of one database used its lock since the process began.
+
+    Only the thread holding the lock changes these, so they need no lock of their own;
+    a reader (the metrics) may see one transaction's figures half added."""
+
+    acquisitions: int = 0
+    wait_s: float = 0.0
+    held_s: float = 0.0
+
 
 _LOCKS: dict[str, threading.Lock] = {}
+_STATS: dict[str, WriterLockStats] = {}
 _LOCKS_GUARD = threading.Lock()
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 #: The longest a writer queues here (SQLite's busy timeout on the node's connections).
@@ -38,7 +65,14 @@ def writer_lock(database: str) -> threading.Lock:
         lock = _LOCKS.get(database)
         if lock is None:
             lock = _LOCKS[database] = threading.Lock()
+            _STATS[database] = WriterLockStats()
         return lock
+
+
+def writer_lock_stats(database: str) -> WriterLockStats:
+    """The figures of :func:`writer_lock` of ``database`` in this process."""
+    writer_lock(database)
+    return _STATS[database]
 
 
 def _writes(sql: str) -> bool:
@@ -52,7 +86,9 @@ class WriterQueuedConnection(sqlite3.Connection):
     def __init__(self, database: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(database, *args, **kwargs)
         self._writer_lock = writer_lock(str(database))
+        self._stats = writer_lock_stats(str(database))
         self._holding = False
+        self._held_since = 0.0
 
     def cursor(self, factory: Any = None) -> Any:
         return super().cursor(factory or _QueuedCursor)
@@ -68,7 +104,12 @@ class WriterQueuedConnection(sqlite3.Connection):
         # another connection (which SQLite would refuse after its timeout anyway) is
         # not held here forever; past the bound it goes on to SQLite's busy handler.
         if not self._holding:
+            asked = time.perf_counter()
             self._holding = self._writer_lock.acquire(timeout=LOCK_TIMEOUT_S)
+            if self._holding:
+                self._held_since = time.perf_counter()
+                self._stats.acquisitions += 1
+                self._stats.wait_s += self._held_since - asked
 
     def after_statement(self) -> None:
         """A statement ended: outside a transaction (autocommitted, failed before one
@@ -79,6 +120,7 @@ class WriterQueuedConnection(sqlite3.Connection):
     def _release(self) -> None:
         if self._holding:
             self._holding = False
+            self._stats.held_s += time.perf_counter() - self._held_since
             self._writer_lock.release()
 
     def commit(self) -> None:

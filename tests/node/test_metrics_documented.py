@@ -11,6 +11,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
 from clearinghouse.node.metrics import NodeMetrics
+from clearinghouse.node.storage.sqlite_writers import WriterLockStats
 from tests.support import ROOT
 
 ROW = re.compile(r"^\| `(clearinghouse_[a-z_]+)` \| (\w+) \| ([^|]+) \| ([^|]+) \|$")
@@ -43,7 +44,10 @@ def exposed(name: str, kind: str) -> str:
 
 @pytest.fixture
 def metrics() -> NodeMetrics:
-    return NodeMetrics(outbox_depth=lambda: {"unodc": 3})
+    return NodeMetrics(
+        outbox_depth=lambda: {"unodc": 3},
+        writer_lock=WriterLockStats(acquisitions=2, wait_s=0.25, held_s=0.5),
+    )
 
 
 def test_the_table_lists_exactly_the_exported_families(metrics: NodeMetrics) -> None:

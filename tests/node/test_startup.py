@@ -64,3 +64,23 @@ def test_a_node_that_opens_keeps_its_connections(
     finally:
         ctx.engine.dispose()
         ctx.key_source.close()
+
+
+def test_a_node_on_sqlite_exports_its_writer_lock_figures(
+    fed: LocalFederation, tmp_path: Path
+) -> None:
+    ctx = startup.open_node(dpa_settings(fed, tmp_path), SystemClock())
+    try:
+        values = {
+            sample.name: sample.value
+            for family in ctx.metrics.registry.collect()
+            for sample in family.samples
+            if sample.name.startswith("clearinghouse_db_writer_lock_")
+        }
+        # opening the node wrote (migrations, its trust state): through the lock
+        assert values["clearinghouse_db_writer_lock_acquisitions_total"] >= 1
+        assert values["clearinghouse_db_writer_lock_held_seconds_total"] > 0
+        assert values["clearinghouse_db_writer_lock_wait_seconds_total"] >= 0
+    finally:
+        ctx.engine.dispose()
+        ctx.key_source.close()

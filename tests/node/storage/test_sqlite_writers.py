@@ -11,8 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from clearinghouse.node.storage.db import make_engine, transaction
-from clearinghouse.node.storage.sqlite_writers import WriterQueuedConnection, writer_lock
+from clearinghouse.node.storage.db import make_engine, transaction, writer_lock_figures
+from clearinghouse.node.storage.sqlite_writers import (
+    WriterQueuedConnection,
+    writer_lock,
+    writer_lock_stats,
+)
 
 
 def _connect(path: Path) -> WriterQueuedConnection:
@@ -96,5 +100,51 @@ def test_node_engines_queue_their_writers(tmp_path: Path) -> None:
             session.execute(text("INSERT INTO t VALUES (1)"))
             assert lock.locked()
         assert not lock.locked()
+    finally:
+        engine.dispose()
+
+
+def test_the_lock_counts_its_takers_their_wait_and_its_holding(database: Path) -> None:
+    stats = writer_lock_stats(str(database))
+    first, second = _connect(database), _connect(database)
+    first.execute("SELECT count(*) FROM t").fetchall()
+    assert (stats.acquisitions, stats.wait_s, stats.held_s) == (0, 0.0, 0.0)  # reads: none
+    first.execute("INSERT INTO t VALUES (1)")
+    first.execute("INSERT INTO t VALUES (2)")  # the same transaction: taken once
+    assert stats.acquisitions == 1
+
+    def write() -> None:
+        second.execute("INSERT INTO t VALUES (3)")
+        second.commit()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    time.sleep(0.3)
+    first.commit()
+    thread.join(timeout=5)
+    assert stats.acquisitions == 2
+    assert 0.25 <= stats.wait_s < 5  # the second writer's wait, behind the first
+    assert stats.held_s >= 0.25  # the first held it while the second waited
+    first.close()
+    second.close()
+
+
+def test_a_node_engine_names_the_figures_its_connections_add_to(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'figures.db'}")
+    try:
+        figures = writer_lock_figures(engine)
+        assert figures is writer_lock_stats(str(tmp_path / "figures.db"))
+        with transaction(engine) as session:
+            session.execute(text("CREATE TABLE t (n INTEGER)"))
+            session.execute(text("INSERT INTO t VALUES (1)"))
+        assert figures.acquisitions >= 1 and figures.held_s > 0
+    finally:
+        engine.dispose()
+
+
+def test_postgresql_has_no_writer_lock_figures() -> None:
+    engine = make_engine("postgresql://nobody@127.0.0.1:1/none")  # never connected to
+    try:
+        assert writer_lock_figures(engine) is None
     finally:
         engine.dispose()
