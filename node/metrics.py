@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from clearinghouse.node.storage.sqlite_writers import WriterLockStats
 
 __all__ = ["NodeMetrics"]
 
@@ -25,20 +26,12 @@ class _OutboxDepth(Collector):
         yield gauge
 
 
-class WriterLockFigures(Protocol):
-    """What :class:`clearinghouse.node.storage.sqlite_writers.WriterLockStats` holds."""
-
-    acquisitions: int
-    wait_s: float
-    held_s: float
-
-
 class _WriterLock(Collector):
     """The SQLite writer lock of the node's database: how often it was taken, how long
     writers waited for it and how long they held it (a lock held most of the time is a
     queue every write waits in)."""
 
-    def __init__(self, figures: WriterLockFigures) -> None:
+    def __init__(self, figures: WriterLockStats) -> None:
         self._figures = figures
 
     def collect(self) -> Iterable[Metric]:
@@ -100,7 +93,7 @@ class NodeMetrics:
     def __init__(
         self,
         outbox_depth: Callable[[], dict[str, int]],
-        writer_lock: WriterLockFigures | None = None,
+        writer_lock: WriterLockStats | None = None,
     ) -> None:
         """``writer_lock``: the figures of the database's writer lock, on SQLite."""
         self.registry = CollectorRegistry()

@@ -51,28 +51,37 @@ class WriterLockStats:
     held_s: float = 0.0
 
 
-_LOCKS: dict[str, threading.Lock] = {}
-_STATS: dict[str, WriterLockStats] = {}
-_LOCKS_GUARD = threading.Lock()
+@dataclass(frozen=True)
+class _Writers:
+    """One database's writers in this process: the lock they queue on, and its figures."""
+
+    lock: threading.Lock
+    stats: WriterLockStats
+
+
+_WRITERS: dict[str, _Writers] = {}
+_WRITERS_GUARD = threading.Lock()
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 #: The longest a writer queues here (SQLite's busy timeout on the node's connections).
 LOCK_TIMEOUT_S = 30.0
 
 
+def _writers(database: str) -> _Writers:
+    with _WRITERS_GUARD:
+        writers = _WRITERS.get(database)
+        if writers is None:
+            writers = _WRITERS[database] = _Writers(threading.Lock(), WriterLockStats())
+        return writers
+
+
 def writer_lock(database: str) -> threading.Lock:
     """The lock the writers of ``database`` (a file path) queue on in this process."""
-    with _LOCKS_GUARD:
-        lock = _LOCKS.get(database)
-        if lock is None:
-            lock = _LOCKS[database] = threading.Lock()
-            _STATS[database] = WriterLockStats()
-        return lock
+    return _writers(database).lock
 
 
 def writer_lock_stats(database: str) -> WriterLockStats:
     """The figures of :func:`writer_lock` of ``database`` in this process."""
-    writer_lock(database)
-    return _STATS[database]
+    return _writers(database).stats
 
 
 def _writes(sql: str) -> bool:
@@ -85,8 +94,8 @@ class WriterQueuedConnection(sqlite3.Connection):
 
     def __init__(self, database: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(database, *args, **kwargs)
-        self._writer_lock = writer_lock(str(database))
-        self._stats = writer_lock_stats(str(database))
+        writers = _writers(str(database))
+        self._writer_lock, self._stats = writers.lock, writers.stats
         self._holding = False
         self._held_since = 0.0
 
